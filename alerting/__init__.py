@@ -1,0 +1,1 @@
+"""Alert rules, their state machine, notifiers and the outbox dispatcher."""

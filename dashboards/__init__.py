@@ -1,0 +1,1 @@
+"""Grafana dashboards, provisioning and Prometheus rules, with their builder."""

@@ -1,0 +1,325 @@
+"""Reference profiles: what "normal" looks like, frozen so every window is compared alike.
+
+A numeric feature keeps quantile bin edges of the reference (``bins`` bins, the
+first and last open-ended), the reference's counts in those bins, a bounded
+sorted sample for KS and Wasserstein, and its moments. A categorical feature
+keeps its top-K categories with counts, an "other" bucket for the rest, and the
+names of further known categories so that a window can tell a rare category from
+an unseen one.
+
+Bins are right-closed: bin ``i`` holds ``edges[i-1] < x <= edges[i]``; bin 0 is
+``(-inf, edges[0]]`` and the last bin is ``(edges[-1], +inf)``. Edges are the
+reference quantiles at ``1/bins, ..., (bins-1)/bins`` (linear interpolation, as
+``numpy.quantile``), with repeats removed, so a feature with a heavy atom gets
+fewer bins rather than empty ones.
+
+Above ``sample_cap`` finite values, the reference sample is every
+``n/sample_cap``-th order statistic (deterministic), so its empirical CDF is
+within ``1/sample_cap`` of the reference's everywhere.
+
+>>> import numpy as np
+>>> ref = NumericReference.build("amount", np.arange(1.0, 101.0), bins=4)
+>>> ref.edges
+(25.75, 50.5, 75.25)
+>>> ref.counts
+(25, 25, 25, 25)
+>>> ref.to_dict()["kind"]
+'numeric'
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from detectors._checks import check_choice, check_int
+
+SCHEMA_VERSION = 1
+DEFAULT_BINS = 10
+DEFAULT_SAMPLE_CAP = 100_000
+DEFAULT_TOP_K = 50
+DEFAULT_MAX_KNOWN = 5_000
+
+Role = Literal["feature", "prediction", "target"]
+ROLES: tuple[Role, ...] = ("feature", "prediction", "target")
+
+
+def _encode_floats(values: NDArray[np.float64]) -> str:
+    return base64.b64encode(values.astype("<f8").tobytes()).decode("ascii")
+
+
+def _decode_floats(text: str) -> NDArray[np.float64]:
+    return np.frombuffer(base64.b64decode(text), dtype="<f8").astype(np.float64)
+
+
+def split_numeric(
+    x: NDArray[np.float64], missing: NDArray[np.bool_] | None = None
+) -> tuple[NDArray[np.bool_], int, int, int]:
+    """Return (mask of usable values, n_missing, n_nan, n_inf) for a float column.
+
+    ``missing`` marks null or absent values, which count as missing whatever
+    they hold; a NaN or an infinity that is not marked missing counts as NaN or
+    Inf. Only finite, present values are used by the statistics.
+    """
+    finite = np.isfinite(x)
+    if missing is None:
+        n_bad = x.size - int(np.count_nonzero(finite))
+        n_nan = int(np.count_nonzero(np.isnan(x))) if n_bad else 0
+        return finite, 0, n_nan, n_bad - n_nan
+    present = ~np.asarray(missing, dtype=bool)
+    usable = present & finite
+    n_missing = x.size - int(np.count_nonzero(present))
+    n_nan = int(np.count_nonzero(present & np.isnan(x)))
+    n_inf = x.size - n_missing - n_nan - int(np.count_nonzero(usable))
+    return usable, n_missing, n_nan, n_inf
+
+
+def assign_bins(edges: NDArray[np.float64], x: NDArray[np.float64]) -> NDArray[np.intp]:
+    """Bin index of each value for right-closed bins with open-ended extremes."""
+    return np.searchsorted(edges, x, side="left")
+
+
+def _spread_sample(sorted_x: NDArray[np.float64], cap: int) -> NDArray[np.float64]:
+    if sorted_x.size <= cap:
+        return sorted_x
+    picks = ((np.arange(cap) + 0.5) * (sorted_x.size / cap)).astype(np.intp)
+    return sorted_x[picks]
+
+
+@dataclass(frozen=True)
+class NumericReference:
+    """Reference profile of one numeric column (see the module docstring)."""
+
+    name: str
+    edges: tuple[float, ...]
+    counts: tuple[int, ...]
+    n: int
+    n_missing: int
+    n_nan: int
+    n_inf: int
+    mean: float | None
+    std: float | None
+    min: float | None
+    max: float | None
+    sample: NDArray[np.float64] = field(repr=False, compare=False)
+    role: Role = "feature"
+    kind: Literal["numeric"] = "numeric"
+
+    @classmethod
+    def build(
+        cls,
+        name: str,
+        values: NDArray[Any],
+        missing: NDArray[np.bool_] | None = None,
+        *,
+        bins: int = DEFAULT_BINS,
+        sample_cap: int = DEFAULT_SAMPLE_CAP,
+        role: Role = "feature",
+    ) -> NumericReference:
+        check_int("bins", bins, low=2, high=1000)
+        check_int("sample_cap", sample_cap, low=10)
+        check_choice("role", role, ROLES)
+        x = np.asarray(values, dtype=np.float64)
+        usable, n_missing, n_nan, n_inf = split_numeric(x, missing)
+        ordered = np.sort(x[usable])
+        if ordered.size:
+            levels = np.arange(1, bins) / bins
+            edges = np.unique(np.quantile(ordered, levels))
+            counts = np.bincount(assign_bins(edges, ordered), minlength=edges.size + 1)
+            stats = (float(ordered.mean()), float(ordered.std()), float(ordered[0]))
+            top = float(ordered[-1])
+        else:
+            edges = np.empty(0)
+            counts = np.zeros(1, dtype=np.int64)
+            stats, top = (None, None, None), None
+        return cls(
+            name=name,
+            edges=tuple(float(e) for e in edges),
+            counts=tuple(int(c) for c in counts),
+            n=int(ordered.size),
+            n_missing=n_missing,
+            n_nan=n_nan,
+            n_inf=n_inf,
+            mean=stats[0],
+            std=stats[1],
+            min=stats[2],
+            max=top,
+            sample=_spread_sample(ordered, sample_cap),
+            role=role,
+        )
+
+    @property
+    def edges_array(self) -> NDArray[np.float64]:
+        return np.asarray(self.edges, dtype=np.float64)
+
+    @property
+    def missing_rate(self) -> float | None:
+        total = self.n + self.n_missing + self.n_nan + self.n_inf
+        return self.n_missing / total if total else None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {k: getattr(self, k) for k in _NUMERIC_SCALARS}
+        data.update(edges=list(self.edges), counts=list(self.counts))
+        data["sample"] = _encode_floats(self.sample)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> NumericReference:
+        scalars = {k: data[k] for k in _NUMERIC_SCALARS if k != "kind"}
+        return cls(
+            edges=tuple(float(e) for e in data["edges"]),
+            counts=tuple(int(c) for c in data["counts"]),
+            sample=_decode_floats(data["sample"]),
+            **scalars,
+        )
+
+
+_NUMERIC_SCALARS = (
+    "name", "kind", "role", "n", "n_missing", "n_nan", "n_inf", "mean", "std", "min", "max"
+)
+
+
+@dataclass(frozen=True)
+class CategoricalReference:
+    """Reference profile of one categorical column (see the module docstring).
+
+    ``categories`` and ``counts`` are the top-K categories, most frequent first
+    (ties by name); ``other_count`` counts the reference rows in every other
+    category, and ``known_other`` names up to ``max_known`` of those.
+    """
+
+    name: str
+    categories: tuple[str, ...]
+    counts: tuple[int, ...]
+    other_count: int
+    known_other: frozenset[str]
+    n: int
+    n_missing: int
+    role: Role = "feature"
+    kind: Literal["categorical"] = "categorical"
+
+    @classmethod
+    def build(
+        cls,
+        name: str,
+        values: NDArray[Any],
+        missing: NDArray[np.bool_] | None = None,
+        *,
+        top_k: int = DEFAULT_TOP_K,
+        max_known: int = DEFAULT_MAX_KNOWN,
+        role: Role = "feature",
+    ) -> CategoricalReference:
+        check_int("top_k", top_k, low=1)
+        check_int("max_known", max_known, low=0)
+        check_choice("role", role, ROLES)
+        present, n_missing = split_categorical(values, missing)
+        names, counts = np.unique(present, return_counts=True)
+        order = sorted(range(names.size), key=lambda i: (-int(counts[i]), str(names[i])))
+        top, rest = order[:top_k], order[top_k:]
+        return cls(
+            name=name,
+            categories=tuple(str(names[i]) for i in top),
+            counts=tuple(int(counts[i]) for i in top),
+            other_count=int(sum(int(counts[i]) for i in rest)),
+            known_other=frozenset(str(names[i]) for i in rest[:max_known]),
+            n=int(present.size),
+            n_missing=n_missing,
+            role=role,
+        )
+
+    @property
+    def missing_rate(self) -> float | None:
+        total = self.n + self.n_missing
+        return self.n_missing / total if total else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "role": self.role,
+            "categories": list(self.categories),
+            "counts": list(self.counts),
+            "other_count": self.other_count,
+            "known_other": sorted(self.known_other),
+            "n": self.n,
+            "n_missing": self.n_missing,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CategoricalReference:
+        return cls(
+            name=str(data["name"]),
+            categories=tuple(str(c) for c in data["categories"]),
+            counts=tuple(int(c) for c in data["counts"]),
+            other_count=int(data["other_count"]),
+            known_other=frozenset(str(c) for c in data["known_other"]),
+            n=int(data["n"]),
+            n_missing=int(data["n_missing"]),
+            role=data["role"],
+        )
+
+
+def split_categorical(
+    values: NDArray[Any], missing: NDArray[np.bool_] | None = None
+) -> tuple[NDArray[np.str_], int]:
+    """Return the present values as strings and the number missing (None or masked)."""
+    x = np.asarray(values, dtype=object)
+    absent = np.equal(x, None)
+    if missing is not None:
+        absent |= np.asarray(missing, dtype=bool)
+    present = x[~absent]
+    return present.astype(str) if present.size else np.empty(0, dtype=str), int(absent.sum())
+
+
+ColumnReference = NumericReference | CategoricalReference
+
+
+@dataclass(frozen=True)
+class ReferenceProfile:
+    """The reference of a whole model: one profile per column, in column order."""
+
+    columns: tuple[ColumnReference, ...]
+    n_rows: int
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        names = [c.name for c in self.columns]
+        if len(set(names)) != len(names):
+            raise ValueError(f"columns must have unique names, got {names!r}")
+
+    def __getitem__(self, name: str) -> ColumnReference:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(name)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe, versioned form (floats of the KS sample are base64 little-endian)."""
+        return {
+            "schema_version": self.schema_version,
+            "n_rows": self.n_rows,
+            "columns": [c.to_dict() for c in self.columns],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ReferenceProfile:
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise ValueError(
+                f"reference schema_version must be {SCHEMA_VERSION}, got {version!r}"
+            )
+        columns: list[ColumnReference] = []
+        for item in data["columns"]:
+            kind = check_choice("kind", item.get("kind"), ("numeric", "categorical"))
+            parse = NumericReference if kind == "numeric" else CategoricalReference
+            columns.append(parse.from_dict(item))
+        return cls(columns=tuple(columns), n_rows=int(data["n_rows"]))

@@ -1,0 +1,1 @@
+"""SQL storage: tables, migrations and the repository functions (the only SQL)."""

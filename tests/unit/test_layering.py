@@ -1,0 +1,62 @@
+"""The layering of the packages (DESIGN.md): ``detectors/`` stays pure."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ALLOWED_IN_DETECTORS = {"numpy", "scipy", "river", "detectors", "__future__"}
+
+
+def imported_roots(path: Path) -> set[str]:
+    """Top-level module names imported by a source file (absolute imports only)."""
+    roots: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+def forbidden_imports(path: Path) -> set[str]:
+    stdlib = set(sys.stdlib_module_names)
+    return {name for name in imported_roots(path) if name not in stdlib | ALLOWED_IN_DETECTORS}
+
+
+DETECTOR_FILES = sorted((ROOT / "detectors").rglob("*.py"))
+
+
+def test_detectors_package_has_modules() -> None:
+    assert len(DETECTOR_FILES) >= 5
+
+
+@pytest.mark.parametrize("path", DETECTOR_FILES, ids=lambda p: p.name)
+def test_detectors_import_only_numpy_scipy_river_and_stdlib(path: Path) -> None:
+    assert forbidden_imports(path) == set()
+
+
+@pytest.mark.parametrize("banned", ["asyncio", "logging", "random", "sqlalchemy", "faust"])
+def test_checker_catches_forbidden_imports(tmp_path: Path, banned: str) -> None:
+    stdlib_io = {"asyncio", "logging", "random"}
+    probe = tmp_path / "probe.py"
+    probe.write_text(f"import numpy\nfrom {banned} import x\n", encoding="utf-8")
+    if banned in stdlib_io:
+        assert imported_roots(probe) == {"numpy", banned}
+    else:
+        assert forbidden_imports(probe) == {banned}
+
+
+IMPURE_STDLIB = {"asyncio", "logging", "socket", "random", "subprocess", "threading"}
+
+
+@pytest.mark.parametrize("path", DETECTOR_FILES, ids=lambda p: p.name)
+def test_detectors_do_no_io_logging_or_global_randomness(path: Path) -> None:
+    assert imported_roots(path) & IMPURE_STDLIB == set()
+    source = path.read_text(encoding="utf-8")
+    assert "np.random.seed" not in source
+    assert "open(" not in source
