@@ -17,7 +17,10 @@ drifted share. A drifted column is ``critical`` when the effect also reaches the
 The model-level verdict: ``drift_share`` is the share of drifted columns among
 the evaluated *feature* columns, and the dataset drifts when it reaches
 ``drift_share_threshold`` (0.5). Prediction columns (the model's prediction and
-score) are judged by the same rules and reported as prediction drift.
+score) are judged by the same rules and reported as prediction drift; target
+columns (the label, where the reference has it) likewise, as target drift.
+Prediction and target columns share the correction with the features but not
+the drifted share.
 
 Requiring an effect size is what keeps large windows calm: with 100k rows a KS
 test rejects for shifts far too small to matter, but PSI does not grow with the

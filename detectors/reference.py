@@ -131,8 +131,9 @@ class NumericReference:
             levels = np.arange(1, bins) / bins
             edges = np.unique(np.quantile(ordered, levels))
             counts = np.bincount(assign_bins(edges, ordered), minlength=edges.size + 1)
-            stats = (float(ordered.mean()), float(ordered.std()), float(ordered[0]))
-            top = float(ordered[-1])
+            stats: tuple[float | None, ...] = (
+                float(ordered.mean()), float(ordered.std()), float(ordered[0]))
+            top: float | None = float(ordered[-1])
         else:
             edges = np.empty(0)
             counts = np.zeros(1, dtype=np.int64)
@@ -269,7 +270,7 @@ def split_categorical(
 ) -> tuple[NDArray[np.str_], int]:
     """Return the present values as strings and the number missing (None or masked)."""
     x = np.asarray(values, dtype=object)
-    absent = np.equal(x, None)
+    absent = np.asarray(x == None, dtype=bool)  # noqa: E711 (elementwise test for None)
     if missing is not None:
         absent |= np.asarray(missing, dtype=bool)
     present = x[~absent]

@@ -33,7 +33,14 @@ from detectors.reference import (
     Role,
 )
 from detectors.sketch import CategoricalSketch, NumericSketch, WindowSketch
-from detectors.stats import chi2_homogeneity, ecdf_distances, hellinger, js_distance, ks_2samp_sorted, psi
+from detectors.stats import (
+    chi2_homogeneity,
+    ecdf_distances,
+    hellinger,
+    js_distance,
+    ks_2samp_sorted,
+    psi,
+)
 
 REPORT_SCHEMA_VERSION = 1
 
@@ -106,6 +113,7 @@ class DriftReport:
 
     features: tuple[ColumnDrift, ...]
     predictions: tuple[ColumnDrift, ...]
+    targets: tuple[ColumnDrift, ...]
     n_reference_rows: int
     n_current_rows: int
     n_evaluated: int
@@ -129,6 +137,7 @@ class DriftReport:
             "n_current_rows": self.n_current_rows,
             "features": [c.to_dict() for c in self.features],
             "predictions": [c.to_dict() for c in self.predictions],
+            "targets": [c.to_dict() for c in self.targets],
             "policy": self.policy.to_dict(),
         }
 
@@ -252,6 +261,7 @@ def evaluate(
     return DriftReport(
         features=features,
         predictions=predictions,
+        targets=tuple(c for c in columns if c.role == "target"),
         n_reference_rows=reference.n_rows,
         n_current_rows=sketch.n_rows,
         n_evaluated=len(evaluated),

@@ -1,0 +1,113 @@
+"""The ``driftline`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from detectors import DriftPolicy, ProfileOptions
+from detectors.policy import CATEGORICAL_EFFECTS, NUMERIC_EFFECTS
+from streams.compare import CompareRequest, run_compare
+from streams.files import InputError
+from streams.report import render_table
+
+EXIT_DRIFT = 3
+
+
+class CLIError(click.ClickException):
+    """A one-line error: ``driftline: error: ...`` and exit status 2."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"driftline: error: {self.format_message()}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="driftline")
+def main() -> None:
+    """driftline: streaming model monitoring (data drift, concept drift, performance)."""
+
+
+@main.command()
+@click.argument("reference", type=click.Path(path_type=Path))
+@click.argument("current", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="Output format; json is the documented contract.")
+@click.option("--target", multiple=True, metavar="COL", help="Ground-truth label column.")
+@click.option("--prediction", multiple=True, metavar="COL",
+              help="Model output column (prediction or score); repeatable.")
+@click.option("--exclude", multiple=True, metavar="COL", help="Column to leave out (ids...).")
+@click.option("--numeric", multiple=True, metavar="COL", help="Treat COL as numeric.")
+@click.option("--categorical", multiple=True, metavar="COL", help="Treat COL as categorical.")
+@click.option("--alpha", type=float, default=0.05, show_default=True,
+              help="False discovery rate for the corrected p-values.")
+@click.option("--min-samples", type=int, default=100, show_default=True,
+              help="Smallest sample, in both files, that gets a verdict.")
+@click.option("--bins", type=int, default=10, show_default=True,
+              help="Quantile bins of the reference for PSI.")
+@click.option("--numeric-effect", type=click.Choice(NUMERIC_EFFECTS), default="psi",
+              show_default=True, help="Effect size that decides numeric drift.")
+@click.option("--categorical-effect", type=click.Choice(CATEGORICAL_EFFECTS), default="psi",
+              show_default=True, help="Effect size that decides categorical drift.")
+@click.option("--warn", "warn_at", type=float, default=None,
+              help="Warn threshold of the effect size (PSI default 0.1).")
+@click.option("--critical", "critical_at", type=float, default=None,
+              help="Critical threshold of the effect size (PSI default 0.25).")
+@click.option("--drift-share", type=float, default=0.5, show_default=True,
+              help="Share of drifted features at which the dataset drifts.")
+@click.option("--no-correction", is_flag=True, help="Do not correct p-values (not advised).")
+@click.option("--fail-on-drift", is_flag=True,
+              help=f"Exit with status {EXIT_DRIFT} when the dataset drifts.")
+def compare(reference: Path, current: Path, fmt: str, target: tuple[str, ...],
+            prediction: tuple[str, ...], exclude: tuple[str, ...], numeric: tuple[str, ...],
+            categorical: tuple[str, ...], alpha: float, min_samples: int, bins: int,
+            numeric_effect: str, categorical_effect: str, warn_at: float | None,
+            critical_at: float | None, drift_share: float, no_correction: bool,
+            fail_on_drift: bool) -> None:
+    """Compare CURRENT against REFERENCE (CSV, Parquet or JSONL files).
+
+    Prints per-column PSI, KS, Wasserstein, Jensen-Shannon, Hellinger and
+    chi-square statistics with corrected p-values and verdicts, then the
+    model-level result.
+    """
+    try:
+        policy = DriftPolicy(
+            alpha=alpha, min_samples=min_samples, numeric_effect=numeric_effect,
+            categorical_effect=categorical_effect, drift_share_threshold=drift_share,
+            correction="none" if no_correction else "bh",
+            thresholds=_thresholds(numeric_effect, warn_at, critical_at),
+        )
+        request = CompareRequest(
+            reference=reference, current=current, targets=target, predictions=prediction,
+            exclude=exclude, numeric=numeric, categorical=categorical,
+            policy=policy, options=ProfileOptions(bins=bins),
+        )
+        result = run_compare(request)
+    except (InputError, ValueError) as exc:
+        raise CLIError(str(exc)) from exc
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict(), indent=2, allow_nan=False))
+    else:
+        click.echo(render_table(result))
+    if fail_on_drift and result.report.dataset_drift:
+        sys.exit(EXIT_DRIFT)
+
+
+def _thresholds(effect: str, warn: float | None, critical: float | None
+                ) -> dict[str, tuple[float, float]]:
+    if warn is None and critical is None:
+        return {}
+    from detectors import DEFAULT_THRESHOLDS
+
+    default_warn, default_critical = DEFAULT_THRESHOLDS[effect]
+    return {effect: (default_warn if warn is None else warn,
+                     default_critical if critical is None else critical)}
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
