@@ -18,19 +18,19 @@ import numpy as np
 from numpy.typing import NDArray
 
 _MASK = (1 << 64) - 1
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_GOLDEN_INT = 0x9E3779B97F4A7C15
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 
 
 def row_priorities(keys: NDArray[np.uint64], seed: int = 0) -> NDArray[np.uint64]:
-    """SplitMix64 of ``keys + seed * golden``: stable 64-bit priorities for row keys.
+    """SplitMix64 of ``keys + (seed + 1) * golden``: stable 64-bit priorities for row keys.
 
     >>> int(row_priorities(np.array([0, 1], dtype=np.uint64))[1]) != 0
     True
     """
     z = keys.astype(np.uint64, copy=True)
-    z += np.uint64((seed * 0x9E3779B97F4A7C15) & _MASK) + _GOLDEN
+    z += np.uint64(((seed + 1) * _GOLDEN_INT) & _MASK)  # wraps modulo 2**64
     z ^= z >> np.uint64(30)
     z *= _M1
     z ^= z >> np.uint64(27)

@@ -9,9 +9,12 @@ an unseen one.
 
 Bins are right-closed: bin ``i`` holds ``edges[i-1] < x <= edges[i]``; bin 0 is
 ``(-inf, edges[0]]`` and the last bin is ``(edges[-1], +inf)``. Edges are the
-reference quantiles at ``1/bins, ..., (bins-1)/bins`` (linear interpolation, as
-``numpy.quantile``), with repeats removed, so a feature with a heavy atom gets
-fewer bins rather than empty ones.
+reference quantiles at ``1/bins, ..., (bins-1)/bins``, taken as observed values
+(``numpy.quantile(..., method="inverted_cdf")``), with repeats and the maximum
+removed. Every reference bin therefore holds at least one reference value, and a
+feature with a heavy atom gets fewer bins rather than empty ones. A constant
+reference ``c`` gets the bins "below c", "c" and "above c", so that any change
+of the value shows in PSI.
 
 Above ``sample_cap`` finite values, the reference sample is every
 ``n/sample_cap``-th order statistic (deterministic), so its empirical CDF is
@@ -20,7 +23,7 @@ within ``1/sample_cap`` of the reference's everywhere.
 >>> import numpy as np
 >>> ref = NumericReference.build("amount", np.arange(1.0, 101.0), bins=4)
 >>> ref.edges
-(25.75, 50.5, 75.25)
+(25.0, 50.0, 75.0)
 >>> ref.counts
 (25, 25, 25, 25)
 >>> ref.to_dict()["kind"]
@@ -129,7 +132,10 @@ class NumericReference:
         ordered = np.sort(x[usable])
         if ordered.size:
             levels = np.arange(1, bins) / bins
-            edges = np.unique(np.quantile(ordered, levels))
+            edges = np.unique(np.quantile(ordered, levels, method="inverted_cdf"))
+            edges = edges[edges < ordered[-1]]
+            if edges.size == 0:  # constant: bins below, at and above the value
+                edges = np.array([np.nextafter(ordered[0], -np.inf), ordered[0]])
             counts = np.bincount(assign_bins(edges, ordered), minlength=edges.size + 1)
             stats: tuple[float | None, ...] = (
                 float(ordered.mean()), float(ordered.std()), float(ordered[0]))

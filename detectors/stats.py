@@ -137,12 +137,19 @@ class KSResult:
 
 
 def ks_pvalue(statistic: float, n1: int, n2: int, method: KSMethod = "auto") -> KSResult | None:
-    """The asymptotic p-value when ``method`` resolves to it; None when it resolves to exact."""
+    """The asymptotic p-value when ``method`` resolves to it; None when it resolves to exact.
+
+    Where scipy's asymptotic formula is undefined (one value in each sample, so
+    ``round(n*m/(n+m)) == 0``, for which scipy answers NaN) the exact
+    distribution is used instead.
+    """
     check_choice("method", method, ("auto", "exact", "asymp"))
     if method == "exact" or (method == "auto" and max(n1, n2) <= KS_MAX_AUTO_N):
         return None
     m, n = sorted([float(n1), float(n2)], reverse=True)
     en = m * n / (m + n)
+    if np.round(en) < 1:  # scipy returns NaN here (1 vs 1 value); use the exact distribution
+        return None
     prob = float(np.clip(sps.kstwo.sf(statistic, np.round(en)), 0.0, 1.0))
     return KSResult(statistic, prob, "asymp")
 
@@ -167,6 +174,6 @@ def ks_2samp_sorted(
         return asymptotic
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
-        exact = sps.ks_2samp(a, b, method=method)
+        exact = sps.ks_2samp(a, b, method="exact" if method == "asymp" else method)
     used: Literal["exact", "asymp"] = "asymp" if caught else "exact"  # scipy's own fallback
     return KSResult(float(exact.statistic), float(exact.pvalue), used)
