@@ -27,7 +27,7 @@ test: lint typecheck unit
 # compared with the same code the stream uses.
 demo: $(STAMP)
 	$(BIN)/python -m streams.examples --out .demo
-	$(BIN)/driftline compare .demo/reference.csv .demo/current.csv --target label --prediction prediction
+	$(BIN)/driftline compare .demo/reference.csv .demo/current.csv --target label --prediction score --prediction prediction
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -9,6 +9,7 @@ from typing import Any
 from detectors import DriftPolicy, DriftReport, ProfileOptions, compare
 from detectors.reference import Role
 from streams.files import InputError, Kind, infer_kinds, read_table, to_columns
+from streams.performance_report import performance
 
 JSON_CONTRACT_VERSION = 1
 
@@ -33,6 +34,7 @@ class CompareResult:
     report: DriftReport
     skipped: tuple[str, ...]
     missing_in_current: tuple[str, ...]
+    performance: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = self.report.to_dict()
@@ -41,6 +43,7 @@ class CompareResult:
             current_file=str(self.current),
             skipped_columns=list(self.skipped),
             missing_in_current=list(self.missing_in_current),
+            performance=self.performance,
         )
         return data
 
@@ -86,5 +89,11 @@ def run_compare(request: CompareRequest) -> CompareResult:
         reference_missing=reference.missing, current_missing=current.missing,
         policy=request.policy, options=request.options,
     )
+    metrics = None
+    if len(request.targets) == 1 and request.predictions:
+        target = request.targets[0]
+        sides = {"reference": performance(reference, target, request.predictions),
+                 "current": performance(current, target, request.predictions)}
+        metrics = sides if any(sides.values()) else None
     return CompareResult(request.reference, request.current, report, tuple(skipped),
-                         missing_in_current)
+                         missing_in_current, metrics)

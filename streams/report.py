@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from detectors import ColumnDrift
 from streams.compare import CompareResult
@@ -37,11 +38,27 @@ def _table(rows: Iterable[tuple[str, ...]]) -> list[str]:
     return lines
 
 
+PERFORMANCE_KEYS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss",
+                    "base_rate", "mae", "rmse", "r2")
+
+
+def _performance_lines(sides: dict[str, dict[str, Any] | None]) -> list[str]:
+    names = [k for k in PERFORMANCE_KEYS if any(s and k in s for s in sides.values())]
+    rows = [("performance", *names)]
+    for side, metrics in sides.items():
+        rows.append((side, *(_num((metrics or {}).get(k)) for k in names)))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+            for r in rows]
+
+
 def render_table(result: CompareResult) -> str:
     r = result.report
     lines = [f"reference: {result.reference} ({r.n_reference_rows} rows)",
              f"current:   {result.current} ({r.n_current_rows} rows)", ""]
     lines += _table(_row(c) for c in (*r.features, *r.predictions, *r.targets))
+    if result.performance:
+        lines += ["", *_performance_lines(result.performance)]
     share = "-" if r.drift_share is None else f"{r.drift_share:.0%}"
     lines += ["", f"drifted features: {r.n_drifted} of {r.n_evaluated} ({share}); "
               f"threshold {r.policy.drift_share_threshold:.0%}"]

@@ -182,3 +182,20 @@ def test_installed_command_runs_as_a_new_user_would(files: dict[str, Path]) -> N
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["dataset_drift"] in (True, False)
+
+
+def test_performance_of_both_files_equals_scikit_learn(files: dict[str, Path]) -> None:
+    from sklearn.metrics import accuracy_score, roc_auc_score
+
+    data = _json(str(files["ref"]), str(files["cur"]), "--target", "label",
+                 "--prediction", "score")
+    current = data["performance"]["current"]
+    table = pacsv.read_csv(files["cur"])
+    label, score = table["label"].to_numpy(), table["score"].to_numpy()
+    assert current["task"] == "binary_classification"
+    assert current["n"] == table.num_rows
+    assert current["accuracy"] == pytest.approx(accuracy_score(label, score >= 0.5), abs=1e-12)
+    assert abs(current["roc_auc"] - roc_auc_score(label, score)) <= current["roc_auc_error_bound"]
+    result = _run("compare", files["ref"], files["cur"], "--target", "label",
+                  "--prediction", "score")
+    assert "roc_auc" in result.stdout
