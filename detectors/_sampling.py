@@ -48,9 +48,8 @@ def text_priority(text: str) -> int:
 def bottom_k(
     values: NDArray[np.float64], priorities: NDArray[np.uint64], k: int
 ) -> tuple[NDArray[np.float64], NDArray[np.uint64]]:
-    """Keep the ``k`` entries with the smallest priorities, ordered by (priority, value)."""
+    """Keep the ``k`` entries with the smallest priorities (in no particular order)."""
     if values.size > k:
         keep = np.argpartition(priorities, k - 1)[:k]
         values, priorities = values[keep], priorities[keep]
-    order = np.lexsort((values, priorities))
-    return values[order], priorities[order]
+    return values, priorities

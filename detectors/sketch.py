@@ -103,7 +103,7 @@ class BoundedSample:
         self.values, self.priorities = bottom_k(merged_values, merged_priorities, self.capacity)
         self._pending, self._pending_size = [], 0
         if self.values.size == self.capacity:
-            self._limit = self.priorities[-1]
+            self._limit = self.priorities.max()
 
     def merge(self, other: BoundedSample) -> None:
         other.compact()
