@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -124,8 +124,8 @@ def ecdf_distances(a: NDArray[np.float64], b: NDArray[np.float64]) -> ECDFDistan
     merged = np.concatenate([a, b])
     order = np.argsort(merged, kind="stable")
     values = merged[order]
-    count_type = np.int32 if values.size < 2**31 else np.int64
-    count_a = np.cumsum(order < a.size, dtype=count_type)
+    count_type = np.dtype(np.int32 if values.size < 2**31 else np.int64)
+    count_a: NDArray[np.signedinteger[Any]] = np.cumsum(order < a.size, dtype=count_type)
     count_b = np.arange(1, values.size + 1, dtype=count_type) - count_a
     gaps = np.abs(count_a / a.size - count_b / b.size)
     run_ends = np.empty(values.size, dtype=bool)
