@@ -200,3 +200,27 @@ def test_row_keys_and_batch_lengths_are_checked() -> None:
         sketch.update({"x": np.ones(2)}, row_keys=np.zeros(1, np.uint64))
     with pytest.raises(ValueError, match="equal lengths"):
         sketch.update({"x": np.ones(2), "c": np.array(["a"], dtype=object)})
+
+
+def test_nan_inf_and_missing_are_left_out_of_every_statistic() -> None:
+    rng = np.random.default_rng(13)
+    ref_x, cur_x = rng.normal(size=4_000), rng.normal(0.1, 1.0, 3_000)
+    dirty = cur_x.copy()
+    dirty[::7] = np.nan
+    dirty[::11] = np.inf
+    dirty[::13] = -np.inf
+    missing = np.zeros(dirty.size, dtype=bool)
+    missing[::17] = True
+    clean = dirty[np.isfinite(dirty) & ~missing]
+    profile = build_profile({"x": ref_x}, {"x": "numeric"})
+    dirty_result = evaluate(profile, WindowSketch(profile).update(
+        {"x": dirty}, missing={"x": missing})).features[0]
+    clean_result = evaluate(profile, WindowSketch(profile).update({"x": clean})).features[0]
+    expected = sps.ks_2samp(ref_x, clean)
+    assert dirty_result.n_current == clean.size
+    assert dirty_result.ks_statistic == pytest.approx(float(expected.statistic), abs=1e-12)
+    assert dirty_result.ks_pvalue == pytest.approx(float(expected.pvalue), abs=1e-12)
+    for key in ("psi", "js_distance", "hellinger", "wasserstein"):
+        assert getattr(dirty_result, key) == getattr(clean_result, key)
+    assert dirty_result.n_missing == int(missing.sum())
+    assert dirty_result.n_nan + dirty_result.n_inf == int(np.sum(~np.isfinite(dirty) & ~missing))
