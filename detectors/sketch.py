@@ -102,8 +102,11 @@ class BoundedSample:
         merged_priorities = np.concatenate([p[1] for p in parts])
         self.values, self.priorities = bottom_k(merged_values, merged_priorities, self.capacity)
         self._pending, self._pending_size = [], 0
-        if self.values.size == self.capacity:
-            self._limit = self.priorities.max()
+        self.compact_limit()
+
+    def compact_limit(self) -> None:
+        """Once full, new rows can only enter below the largest kept priority."""
+        self._limit = self.priorities.max() if self.values.size >= self.capacity else _NO_LIMIT
 
     def merge(self, other: BoundedSample) -> None:
         other.compact()
@@ -232,6 +235,8 @@ class WindowSketch:
         check_int("sample_cap", sample_cap, low=10)
         check_int("max_unseen", max_unseen, low=0)
         self.seed = seed
+        self.sample_cap = sample_cap
+        self.max_unseen = max_unseen
         self.n_rows = 0
         self.columns: dict[str, ColumnSketch] = {
             c.name: NumericSketch(c, sample_cap)
