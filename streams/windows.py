@@ -1,0 +1,238 @@
+"""Tumbling event-time windows per (model, version), with a watermark and a grace period.
+
+Rules (the same for every model):
+
+* An event belongs to the window ``[k*size, (k+1)*size)`` holding its event time
+  (seconds since the epoch, UTC). With ``count`` set instead, a window closes
+  after that many events and spans their event times.
+* The model's watermark is the largest event time seen. A window closes when the
+  watermark passes its end plus the grace period, or when the model has seen no
+  event for ``idle_timeout`` seconds of processing time. Windows close in order.
+* An event whose window has already closed is *late*: it is counted, per model,
+  and never mixed into a closed window.
+* A window sketches its rows against the model's current reference. While the
+  model has no reference (or under the ``previous_window`` policy, always), it
+  also keeps a row sample from which a reference can be built when it closes;
+  windows still open then are re-sketched from their rows against the new one.
+
+Everything here is in memory and deterministic; the ingest service persists it
+(``to_dict``/``from_dict``) with the offsets it covers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from detectors import ProfileOptions, ReferenceProfile, WindowSketch
+from detectors._sampling import row_priorities
+from detectors.rowsample import RowSample
+from detectors.state import rows_from_dict, rows_to_dict, sketch_from_dict, sketch_to_dict
+
+
+class BatchLike(Protocol):
+    """The columns of one model's events in one batch (``streams.events.ModelBatch``)."""
+
+    event_times: NDArray[np.float64]
+    row_keys: NDArray[np.uint64]
+    columns: dict[str, NDArray[Any]]
+    missing: dict[str, NDArray[np.bool_]]
+
+
+@dataclass(frozen=True)
+class ReferenceHandle:
+    """A stored reference: its id in SQL, where it came from, and the profile."""
+
+    id: int
+    source: str
+    profile: ReferenceProfile
+
+
+@dataclass(frozen=True)
+class WindowRules:
+    size: float = 300.0
+    count: int | None = None
+    grace: float = 30.0
+    idle_timeout: float = 60.0
+    keep_rows: bool = False  # the previous_window policy: every window may become a reference
+
+
+@dataclass
+class Window:
+    start: float
+    end: float
+    n_events: int = 0
+    sketch: WindowSketch | None = None
+    rows: RowSample | None = None
+    reference: ReferenceHandle | None = None
+
+
+@dataclass
+class ClosedWindow:
+    model_id: str
+    model_version: str
+    window: Window
+    n_late: int
+
+
+def _slice(batch: Mapping[str, NDArray[Any]], rows: NDArray[Any] | slice
+           ) -> dict[str, NDArray[Any]]:
+    return {name: values[rows] for name, values in batch.items()}
+
+
+@dataclass
+class ModelWindows:
+    """The open windows of one (model, version) and its watermark."""
+
+    model_id: str
+    model_version: str
+    rules: WindowRules
+    options: ProfileOptions
+    reference: ReferenceHandle | None = None
+    watermark: float = -math.inf
+    closed_until: float = -math.inf
+    last_event_at: float = 0.0
+    n_late: int = 0
+    windows: dict[float, Window] = field(default_factory=dict)
+
+    def _new_window(self, start: float, end: float) -> Window:
+        window = Window(start, end, reference=self.reference)
+        if self.reference is not None:
+            window.sketch = self._sketch(self.reference)
+        if self.reference is None or self.rules.keep_rows:
+            window.rows = RowSample(self.options.sample_cap)
+        return window
+
+    def _sketch(self, reference: ReferenceHandle) -> WindowSketch:
+        return WindowSketch(reference.profile, sample_cap=self.options.sample_cap,
+                            max_unseen=self.options.max_unseen, seed=self.options.seed)
+
+    def _feed(self, window: Window, batch: BatchLike, rows: NDArray[Any] | slice) -> None:
+        columns, missing = _slice(batch.columns, rows), _slice(batch.missing, rows)
+        keys = batch.row_keys[rows]
+        window.n_events += len(keys)
+        if window.sketch is not None:
+            window.sketch.update(columns, missing=missing, row_keys=keys)
+        if window.rows is not None:
+            window.rows.add(columns, row_priorities(keys, self.options.seed), missing)
+
+    def add(self, batch: BatchLike, now: float) -> list[ClosedWindow]:
+        """Route a batch to its windows; return the windows it closes, oldest first."""
+        if len(batch.row_keys) == 0:
+            return []
+        self.last_event_at = now
+        if self.rules.count is not None:
+            return self._add_counted(batch, self.rules.count)
+        times = batch.event_times
+        late = times < self.closed_until
+        self.n_late += int(late.sum())
+        starts = np.floor(times / self.rules.size) * self.rules.size
+        for start in np.unique(starts[~late]).tolist():
+            window = self.windows.get(start)
+            if window is None:
+                window = self.windows[start] = self._new_window(start, start + self.rules.size)
+            self._feed(window, batch, np.flatnonzero((starts == start) & ~late))
+        self.watermark = max(self.watermark, float(times.max()))
+        return self._close(lambda w: w.end + self.rules.grace <= self.watermark)
+
+    def _add_counted(self, batch: BatchLike, count: int) -> list[ClosedWindow]:
+        closed: list[ClosedWindow] = []
+        position, times = 0, batch.event_times
+        while position < len(times):
+            if not self.windows:
+                start = float(times[position])
+                self.windows[start] = self._new_window(start, start)
+            window = next(iter(self.windows.values()))
+            take = slice(position, position + min(count - window.n_events, len(times) - position))
+            self._feed(window, batch, take)
+            window.end = max(window.end, float(times[take].max()))
+            position = take.stop
+            if window.n_events >= count:
+                closed += self._close(lambda w: True)
+        return closed
+
+    def tick(self, now: float) -> list[ClosedWindow]:
+        """Close every open window when the model has been idle for ``idle_timeout``."""
+        if self.windows and now - self.last_event_at >= self.rules.idle_timeout:
+            return self._close(lambda w: True)
+        return []
+
+    def _close(self, due: Callable[[Window], bool]) -> list[ClosedWindow]:
+        closed = []
+        for start in sorted(self.windows):
+            window = self.windows[start]
+            if not due(window):
+                break
+            del self.windows[start]
+            self.closed_until = max(self.closed_until, window.end)
+            closed.append(ClosedWindow(self.model_id, self.model_version, window, self.n_late))
+        return closed
+
+    def adopt(self, reference: ReferenceHandle) -> None:
+        """Use ``reference`` from now on; open windows are re-sketched from their rows."""
+        self.reference = reference
+        for window in self.windows.values():
+            window.reference = reference
+            window.sketch = self._sketch(reference)
+            if window.rows is not None and window.rows.priorities.size:
+                window.sketch.update(window.rows.columns(), missing=window.rows.missing())
+            if not self.rules.keep_rows:
+                window.rows = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe snapshot; references are saved by id (they live in SQL)."""
+        return {
+            "model_id": self.model_id, "model_version": self.model_version,
+            "watermark": _finite(self.watermark), "closed_until": _finite(self.closed_until),
+            "n_late": self.n_late,
+            "reference_id": self.reference.id if self.reference else None,
+            "windows": [_window_to_dict(w) for _, w in sorted(self.windows.items())],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], rules: WindowRules, options: ProfileOptions,
+                  references: Callable[[int], ReferenceHandle], now: float) -> ModelWindows:
+        """Rebuild from ``to_dict``; ``references`` loads a reference by its id."""
+        ref_id = data["reference_id"]
+        state = cls(str(data["model_id"]), str(data["model_version"]), rules, options,
+                    reference=references(ref_id) if ref_id is not None else None,
+                    watermark=_infinite(data["watermark"]),
+                    closed_until=_infinite(data["closed_until"]),
+                    last_event_at=now, n_late=int(data["n_late"]))
+        for item in data["windows"]:
+            window = _window_from_dict(item, references)
+            state.windows[window.start] = window
+        return state
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _infinite(value: float | None) -> float:
+    return -math.inf if value is None else float(value)
+
+
+def _window_to_dict(window: Window) -> dict[str, Any]:
+    return {
+        "start": window.start, "end": window.end, "n_events": window.n_events,
+        "reference_id": window.reference.id if window.reference else None,
+        "sketch": sketch_to_dict(window.sketch) if window.sketch else None,
+        "rows": rows_to_dict(window.rows) if window.rows else None,
+    }
+
+
+def _window_from_dict(data: Mapping[str, Any], references: Callable[[int], ReferenceHandle]
+                      ) -> Window:
+    ref = references(data["reference_id"]) if data["reference_id"] is not None else None
+    return Window(
+        start=float(data["start"]), end=float(data["end"]), n_events=int(data["n_events"]),
+        sketch=sketch_from_dict(ref.profile, data["sketch"]) if ref and data["sketch"] else None,
+        rows=rows_from_dict(data["rows"]) if data["rows"] else None,
+        reference=ref,
+    )

@@ -1,0 +1,147 @@
+"""Event-time windows: watermark, grace, late events, idle close, references, snapshots."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+
+from detectors import DriftPolicy, ProfileOptions, compare
+from streams.closing import finalise
+from streams.windows import ClosedWindow, ModelWindows, ReferenceHandle, WindowRules
+
+OPTIONS = ProfileOptions()
+
+
+@dataclass
+class Batch:
+    event_times: NDArray[np.float64]
+    row_keys: NDArray[np.uint64]
+    columns: dict[str, NDArray[Any]] = field(default_factory=dict)
+    missing: dict[str, NDArray[np.bool_]] = field(default_factory=dict)
+
+
+def make_batch(times: list[float] | NDArray[np.float64], first_key: int, seed: int,
+               shift: float = 0.0) -> Batch:
+    rng = np.random.default_rng(seed)
+    n = len(times)
+    x = rng.normal(shift, 1.0, n)
+    c = rng.choice(["a", "b", "c"], n).astype(object)
+    return Batch(np.asarray(times, dtype=np.float64),
+                 np.arange(first_key, first_key + n, dtype=np.uint64),
+                 {"x": x, "c": c, "score": rng.random(n)},
+                 {"x": np.zeros(n, bool), "c": np.zeros(n, bool), "score": np.zeros(n, bool)})
+
+
+def state(rules: WindowRules | None = None) -> ModelWindows:
+    return ModelWindows("fraud", "1", rules or WindowRules(size=60, grace=10), OPTIONS)
+
+
+def test_windows_close_when_the_watermark_passes_end_plus_grace() -> None:
+    windows = state()
+    assert windows.add(make_batch([0, 30, 59], 0, 1), now=0) == []
+    assert windows.add(make_batch([65], 3, 2), now=1) == []  # 65 < 60 + 10
+    closed = windows.add(make_batch([70], 4, 3), now=2)
+    assert [(c.window.start, c.window.end, c.window.n_events) for c in closed] == [(0, 60, 3)]
+    assert list(windows.windows) == [60.0]
+
+
+def test_late_events_are_counted_and_never_mixed_into_a_closed_window() -> None:
+    windows = state()
+    windows.add(make_batch([1, 2, 3], 0, 1), now=0)
+    windows.add(make_batch([75], 3, 2), now=1)  # closes [0, 60)
+    closed_before = windows.closed_until
+    windows.add(make_batch([5, 6, 61], 4, 3), now=2)
+    assert windows.n_late == 2
+    assert closed_before == 60
+    assert windows.windows[60.0].n_events == 2  # 75 and 61; the late 5 and 6 went nowhere
+
+
+def test_out_of_order_events_within_grace_are_kept() -> None:
+    windows = state()
+    windows.add(make_batch([62], 0, 1), now=0)
+    windows.add(make_batch([58], 1, 2), now=0)  # window [0,60) still open: 62 < 70
+    assert windows.n_late == 0
+    assert windows.windows[0.0].n_events == 1
+
+
+def test_idle_timeout_closes_open_windows() -> None:
+    windows = state(WindowRules(size=60, grace=10, idle_timeout=5))
+    windows.add(make_batch([1, 2], 0, 1), now=100.0)
+    assert windows.tick(104.0) == []
+    closed = windows.tick(105.0)
+    assert [c.window.n_events for c in closed] == [2]
+    assert windows.add(make_batch([3], 2, 2), now=106).__len__() == 0
+    assert windows.n_late == 1
+
+
+def test_count_windows_close_after_n_events() -> None:
+    windows = state(WindowRules(count=4, size=60))
+    closed = windows.add(make_batch(np.arange(10.0), 0, 1), now=0)
+    assert [(c.window.start, c.window.end, c.window.n_events) for c in closed] == [
+        (0.0, 3.0, 4), (4.0, 7.0, 4)]
+    assert next(iter(windows.windows.values())).n_events == 2
+
+
+def _close_all(windows: ModelWindows, batches: list[Batch]) -> list[ClosedWindow]:
+    closed: list[ClosedWindow] = []
+    for batch in batches:
+        closed += windows.add(batch, now=0)
+    return closed
+
+
+def test_first_window_becomes_the_reference_and_later_windows_match_compare() -> None:
+    windows = state()
+    batches = [make_batch(np.linspace(0, 59, 500), 0, 1),
+               make_batch(np.linspace(60, 119, 500), 500, 2, shift=1.0),
+               make_batch(np.linspace(120, 179, 500), 1000, 3),
+               make_batch([200.0], 1500, 4)]
+    closed = _close_all(windows, batches[:2])  # closes window 0 (watermark 119 >= 70)
+    first = finalise(closed[0], DriftPolicy(), OPTIONS)
+    assert first.reference_source == "first_window"
+    assert first.next_reference is not None
+    assert all(not f.drifted for f in first.report.features)
+    windows.adopt(ReferenceHandle(1, "first_window", first.next_reference))
+    closed = _close_all(windows, batches[2:])
+    reports = [finalise(c, DriftPolicy(), OPTIONS).report for c in closed]
+    assert [c.window.start for c in closed] == [60.0, 120.0]
+    assert [f.name for f in reports[0].features if f.drifted] == ["x"]
+    assert [f.name for f in reports[1].features if f.drifted] == []
+    expected = compare(
+        batches[0].columns,
+        batches[1].columns,
+        {"x": "numeric", "c": "categorical", "score": "numeric"},
+        roles={"score": "prediction"},
+    )
+    got = {f.name: f for f in (*reports[0].features, *reports[0].predictions)}
+    for want in (*expected.features, *expected.predictions):
+        assert got[want.name].psi == pytest.approx(want.psi, rel=1e-12)
+        assert got[want.name].pvalue == pytest.approx(want.pvalue, rel=1e-9)
+
+
+def test_snapshot_restores_open_windows_exactly() -> None:
+    windows = state()
+    first = _close_all(windows, [make_batch(np.linspace(0, 59, 300), 0, 1),
+                                 make_batch([75.0], 300, 2)])
+    profile = finalise(first[0], DriftPolicy(), OPTIONS).next_reference
+    assert profile is not None
+    handle = ReferenceHandle(7, "first_window", profile)
+    windows.adopt(handle)
+    windows.add(make_batch(np.linspace(76, 110, 200), 301, 3, shift=0.5), now=0)
+    snapshot = json.loads(json.dumps(windows.to_dict(), allow_nan=False))
+    restored = ModelWindows.from_dict(snapshot, windows.rules, OPTIONS,
+                                      lambda ref_id: handle, now=0)
+    tail = [make_batch(np.linspace(111, 119, 50), 501, 4), make_batch([300.0], 551, 5)]
+    original = _close_all(windows, tail)
+    again = _close_all(restored, tail)
+    assert len(original) == len(again) == 1
+    assert restored.windows.keys() == windows.windows.keys() == {300.0}
+    for a, b in zip(original, again, strict=True):
+        report_a = finalise(a, DriftPolicy(), OPTIONS).report.to_dict()
+        report_b = finalise(b, DriftPolicy(), OPTIONS).report.to_dict()
+        assert report_a == report_b
+        assert a.window.n_events == b.window.n_events
