@@ -177,12 +177,19 @@ class ModelWindows:
         """Use ``reference`` from now on; open windows are re-sketched from their rows."""
         self.reference = reference
         for window in self.windows.values():
-            window.reference = reference
-            window.sketch = self._sketch(reference)
-            if window.rows is not None and window.rows.priorities.size:
-                window.sketch.update(window.rows.columns(), missing=window.rows.missing())
-            if not self.rules.keep_rows:
-                window.rows = None
+            self.attach(window)
+
+    def attach(self, window: Window) -> None:
+        """Sketch ``window`` (open or just closed) against the current reference."""
+        if self.reference is None:
+            return
+        window.reference = self.reference
+        window.sketch = self._sketch(self.reference)
+        if window.rows is not None and window.rows.priorities.size:
+            window.sketch.update(window.rows.columns(), missing=window.rows.missing())
+            window.sketch.n_rows = window.n_events
+        if not self.rules.keep_rows:
+            window.rows = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe snapshot; references are saved by id (they live in SQL)."""

@@ -1,0 +1,252 @@
+"""The hot path: a batched consumer of prediction events, with exactly-once window counts.
+
+Kafka delivers at least once; window counts must be exact. So the window state
+of each partition is checkpointed to SQL *together with the offset it covers*
+(one transaction, which also holds any window closed by that batch), and a
+partition assigned to this worker — at start, after a crash or in a rebalance —
+is restored from its checkpoint and consumed from exactly that offset. An event
+delivered again after a crash is therefore counted once, and a window closed
+twice (the crash fell between close and the next checkpoint) is rewritten with
+the same rows by the idempotent upserts.
+
+Batches, not messages: ``getmany`` returns up to ``ingest.max_batch`` records per
+call; they are decoded and validated together (``streams.events``), turned into
+numpy columns per model, and fed to the windows in one vectorised update. Invalid
+events go to the dead-letter topic (flushed before the checkpoint passes them).
+
+Database trouble stops progress, not data: a failed transaction is retried with
+capped exponential backoff, nothing is acknowledged meanwhile, and the window
+stays in memory until it is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from streams.closing import Finalised, finalise
+from streams.events import DecodedBatch, RawMessage, decode_predictions, to_model_batches
+from streams.metrics import Metrics
+from streams.settings import Settings
+from streams.windows import ClosedWindow, ModelWindows, ReferenceHandle, WindowRules
+
+from store import repository
+
+log = logging.getLogger(__name__)
+MAX_BACKOFF = 30.0
+
+
+@dataclass
+class PartitionState:
+    """The open windows of one partition and the offset they cover."""
+
+    partition: int
+    models: dict[tuple[str, str], ModelWindows] = field(default_factory=dict)
+    next_offset: int | None = None
+    checkpointed_offset: int | None = None
+
+    def snapshot(self) -> bytes:
+        state = {"version": 1, "models": [m.to_dict() for m in self.models.values()]}
+        return zlib.compress(json.dumps(state, allow_nan=False).encode("utf-8"), 1)
+
+
+class Ingest:
+    """Consumes, windows and stores; driven by ``streams.worker`` inside a Faust service."""
+
+    def __init__(self, settings: Settings, engine: Engine, metrics: Metrics) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.metrics = metrics
+        self.topic = settings.topics.predictions
+        self.group_id = settings.worker.group_id
+        self.partitions: dict[int, PartitionState] = {}
+        self.ready = asyncio.Event()
+        self._last_checkpoint = time.monotonic()
+        self._references: dict[int, ReferenceHandle] = {}
+
+    # ----- references and model state -------------------------------------------------
+    def _rules(self, model_id: str) -> WindowRules:
+        model = self.settings.model(model_id)
+        return WindowRules(size=model.window.size, count=model.window.count,
+                           grace=model.window.grace, idle_timeout=model.window.idle_timeout,
+                           keep_rows=model.reference.policy == "previous_window")
+
+    def _reference_by_id(self, reference_id: int) -> ReferenceHandle:
+        if reference_id not in self._references:
+            with self.engine.connect() as conn:
+                stored = repository.load_reference_by_id(conn, reference_id)
+            if stored is None:
+                raise LookupError(f"reference {reference_id} is referred to but not stored")
+            self._references[reference_id] = ReferenceHandle(stored.id, stored.source,
+                                                             stored.profile)
+        return self._references[reference_id]
+
+    def _new_model(self, model_id: str, version: str) -> ModelWindows:
+        with self.engine.begin() as conn:
+            repository.touch_model(conn, model_id)
+            stored = repository.load_reference(conn, model_id, version)
+        handle = None
+        if stored is not None:
+            handle = ReferenceHandle(stored.id, stored.source, stored.profile)
+            self._references[stored.id] = handle
+        return ModelWindows(model_id, version, self._rules(model_id),
+                            self.settings.model(model_id).profile, reference=handle,
+                            last_event_at=time.monotonic())
+
+    # ----- partitions ------------------------------------------------------------------
+    def restore(self, partitions: Iterable[int]) -> dict[int, int]:
+        """Load the checkpoints of newly assigned partitions; return offsets to seek to."""
+        wanted = [p for p in partitions if p not in self.partitions]
+        with self.engine.connect() as conn:
+            stored = repository.load_checkpoints(conn, self.group_id, self.topic, wanted)
+        seeks: dict[int, int] = {}
+        now = time.monotonic()
+        for partition in wanted:
+            state = PartitionState(partition)
+            checkpoint = stored.get(partition)
+            if checkpoint is not None:
+                data = json.loads(zlib.decompress(checkpoint.state))
+                for item in data["models"]:
+                    model = ModelWindows.from_dict(
+                        item, self._rules(item["model_id"]),
+                        self.settings.model(item["model_id"]).profile,
+                        self._reference_by_id, now)
+                    state.models[(model.model_id, model.model_version)] = model
+                state.next_offset = state.checkpointed_offset = checkpoint.next_offset
+                seeks[partition] = checkpoint.next_offset
+            self.partitions[partition] = state
+        return seeks
+
+    def release(self, partitions: Iterable[int]) -> None:
+        """Checkpoint and forget partitions this worker no longer owns."""
+        gone = [self.partitions.pop(p) for p in list(partitions) if p in self.partitions]
+        self._store([], gone)
+
+    # ----- the batch path --------------------------------------------------------------
+    def decode(self, messages: list[RawMessage]) -> DecodedBatch:
+        known = [m for m in self.settings.models if m != "default"]
+        return decode_predictions(messages, now=datetime.now(UTC), ingest=self.settings.ingest,
+                                  known_models=known if known else None)
+
+    def apply(self, partition: int, decoded: DecodedBatch, next_offset: int) -> list[ClosedWindow]:
+        """Feed a decoded batch of one partition to its windows; return closed windows."""
+        state = self.partitions.setdefault(partition, PartitionState(partition))
+        closed: list[ClosedWindow] = []
+        now = time.monotonic()
+        for (model_id, version), batch in to_model_batches(decoded.events,
+                                                           decoded.positions).items():
+            key = (model_id, version)
+            if key not in state.models:
+                state.models[key] = self._new_model(model_id, version)
+            windows = state.models[key]
+            late_before = windows.n_late
+            closed += windows.add(batch, now)
+            late = windows.n_late - late_before
+            self.metrics.events.labels(model=model_id, outcome="accepted").inc(
+                len(batch.row_keys) - late)
+            if late:
+                self.metrics.events.labels(model=model_id, outcome="late").inc(late)
+                self.metrics.late.labels(model=model_id).inc(late)
+        state.next_offset = next_offset
+        return closed
+
+    def tick(self) -> list[tuple[PartitionState, list[ClosedWindow]]]:
+        """Close windows of idle models (processing time)."""
+        now = time.monotonic()
+        due = []
+        for state in self.partitions.values():
+            closed = [c for m in state.models.values() for c in m.tick(now)]
+            if closed:
+                due.append((state, closed))
+        return due
+
+    def checkpoint_due(self) -> bool:
+        interval = self.settings.worker.checkpoint_interval
+        return time.monotonic() - self._last_checkpoint >= interval
+
+    def dirty(self) -> list[PartitionState]:
+        return [s for s in self.partitions.values() if s.next_offset != s.checkpointed_offset]
+
+    # ----- storing ---------------------------------------------------------------------
+    def _finalise(self, closed: ClosedWindow) -> Finalised:
+        model = self.settings.model(closed.model_id)
+        return finalise(closed, model.policy, model.profile, model.features,
+                        keep_rows=model.reference.policy == "previous_window")
+
+    def _store(self, closed: list[tuple[PartitionState, ClosedWindow]],
+               states: Iterable[PartitionState]) -> list[Finalised]:
+        """ONE transaction: closed windows, new references, and partition checkpoints."""
+        started = time.perf_counter()
+        results: list[tuple[PartitionState, Finalised]] = []
+        states = list(states)
+        with self.engine.begin() as conn:
+            for state, closed_window in closed:
+                model = state.models.get((closed_window.model_id, closed_window.model_version))
+                if closed_window.window.reference is None and model is not None:
+                    model.attach(closed_window.window)  # a reference made earlier in this batch
+                done = self._finalise(closed_window)
+                self._save_window(conn, state, done)
+                results.append((state, done))
+            for state in states:
+                if state.next_offset is not None:
+                    repository.save_checkpoint(conn, self.group_id, self.topic,
+                                               state.partition, state.next_offset,
+                                               state.snapshot())
+        for state in states:
+            state.checkpointed_offset = state.next_offset
+        if states:
+            self.metrics.checkpoints.inc(len(states))
+        self._last_checkpoint = time.monotonic()
+        elapsed = time.perf_counter() - started
+        for _, done in results:
+            self._publish(done, elapsed / max(len(results), 1))
+        return [done for _, done in results]
+
+    def _save_window(self, conn: Any, state: PartitionState, done: Finalised) -> None:
+        closed, window = done.closed, done.closed.window
+        reference_id = window.reference.id if window.reference else None
+        if done.next_reference is not None:
+            new_id = repository.save_reference(conn, closed.model_id, closed.model_version,
+                                               done.next_reference,
+                                               done.next_reference_source or "first_window")
+            handle = ReferenceHandle(new_id, done.next_reference_source or "first_window",
+                                     done.next_reference)
+            self._references[new_id] = handle
+            reference_id = reference_id if reference_id is not None else new_id
+            state.models[(closed.model_id, closed.model_version)].adopt(handle)
+        repository.save_window(conn, repository.WindowRecord(
+            model_id=closed.model_id, model_version=closed.model_version,
+            window_start=datetime.fromtimestamp(window.start, UTC),
+            window_end=datetime.fromtimestamp(window.end, UTC),
+            n_events=window.n_events, n_late=closed.n_late, reference_id=reference_id,
+            reference_source=done.reference_source, report=done.report))
+
+    def _publish(self, done: Finalised, seconds: float) -> None:
+        closed = done.closed
+        self.metrics.window_closed(closed.model_id, closed.model_version, done.report,
+                                   closed.window.n_events, closed.window.end)
+        self.metrics.close_duration.observe(seconds)
+
+    async def store(self, closed: list[tuple[PartitionState, ClosedWindow]],
+                    states: Iterable[PartitionState]) -> list[Finalised]:
+        """``_store`` in a thread, retried with capped exponential backoff until it lands."""
+        states = list(states)
+        delay = 0.5
+        while True:
+            try:
+                return await asyncio.to_thread(self._store, closed, states)
+            except Exception as exc:  # noqa: BLE001 - any database failure is retried
+                self.metrics.store_errors.inc()
+                log.warning("storing windows failed (%s); retrying in %.1fs",
+                            type(exc).__name__, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_BACKOFF)

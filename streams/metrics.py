@@ -1,0 +1,109 @@
+"""Prometheus metrics of the worker, on an explicit registry passed in.
+
+Names are ``driftline_*`` in base units, counters end in ``_total``, and labels
+are bounded: model, version, feature, statistic, reason, outcome, topic — never
+ids or timestamps. When a model version is retired (a newer version took over),
+its series are removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from detectors import DriftReport
+
+SEVERITY_LEVEL = {"none": 0, "insufficient_data": 0, "warn": 1, "critical": 2}
+
+
+class Metrics:
+    """Every series the worker exports."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        per_feature = ["model", "version", "feature"]
+        per_model = ["model", "version"]
+        self.feature_psi = Gauge("driftline_feature_psi", "PSI of the feature in the last "
+                                 "closed window", per_feature, registry=registry)
+        self.feature_ks = Gauge("driftline_feature_ks_statistic", "KS statistic of the feature "
+                                "in the last closed window", per_feature, registry=registry)
+        self.feature_ks_p = Gauge("driftline_feature_ks_pvalue", "KS p-value of the feature in "
+                                  "the last closed window", per_feature, registry=registry)
+        self.feature_stat = Gauge("driftline_feature_statistic", "Every statistic of the "
+                                  "feature in the last closed window",
+                                  [*per_feature, "statistic"], registry=registry)
+        self.feature_drift = Gauge("driftline_feature_drift", "Drift of the feature in the last "
+                                   "closed window: 0 none, 1 warn, 2 critical", per_feature,
+                                   registry=registry)
+        self.drift_share = Gauge("driftline_dataset_drift_share", "Share of drifted features in "
+                                 "the last closed window", per_model, registry=registry)
+        self.dataset_drift = Gauge("driftline_dataset_drift", "1 when the last closed window "
+                                   "drifted as a whole", per_model, registry=registry)
+        self.window_events = Gauge("driftline_window_events", "Events in the last closed window",
+                                   per_model, registry=registry)
+        self.last_window_end = Gauge("driftline_last_window_end_timestamp_seconds", "Event-time "
+                                     "end of the last closed window", per_model,
+                                     registry=registry)
+        self.windows_closed = Counter("driftline_windows_closed_total", "Windows closed",
+                                      per_model, registry=registry)
+        self.close_duration = Histogram("driftline_window_close_duration_seconds", "Time to "
+                                        "finalise and store a window", registry=registry,
+                                        buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+        self.events = Counter("driftline_events_total", "Events read, by outcome (accepted, "
+                              "late)", ["model", "outcome"], registry=registry)
+        self.late = Counter("driftline_late_events_total", "Events later than the grace period",
+                            ["model"], registry=registry)
+        self.invalid = Counter("driftline_events_invalid_total", "Invalid events sent to the "
+                               "dead-letter topic", ["reason"], registry=registry)
+        self.lag = Gauge("driftline_consumer_lag_messages", "Messages not yet consumed",
+                         ["topic"], registry=registry)
+        self.checkpoints = Counter("driftline_checkpoints_total", "Window-state checkpoints "
+                                   "written", registry=registry)
+        self.store_errors = Counter("driftline_store_errors_total", "Failed database "
+                                    "transactions (retried)", registry=registry)
+        self.ready = Gauge("driftline_ready", "1 once the worker has joined its group and "
+                           "restored its window state", registry=registry)
+
+    def window_closed(self, model: str, version: str, report: DriftReport, n_events: int,
+                      window_end: float) -> None:
+        labels = {"model": model, "version": version}
+        for column in (*report.features, *report.predictions):
+            names = {**labels, "feature": column.name}
+            for statistic in ("psi", "ks_statistic", "ks_pvalue", "wasserstein", "js_distance",
+                              "hellinger", "chi2_statistic", "chi2_pvalue"):
+                value = getattr(column, statistic, None)
+                if value is not None:
+                    self.feature_stat.labels(**names, statistic=statistic).set(value)
+            if column.psi is not None:
+                self.feature_psi.labels(**names).set(column.psi)
+            if column.ks_statistic is not None and column.ks_pvalue is not None:
+                self.feature_ks.labels(**names).set(column.ks_statistic)
+                self.feature_ks_p.labels(**names).set(column.ks_pvalue)
+            self.feature_drift.labels(**names).set(SEVERITY_LEVEL[column.severity])
+        if report.drift_share is not None:
+            self.drift_share.labels(**labels).set(report.drift_share)
+        self.dataset_drift.labels(**labels).set(1 if report.dataset_drift else 0)
+        self.window_events.labels(**labels).set(n_events)
+        self.last_window_end.labels(**labels).set(window_end)
+        self.windows_closed.labels(**labels).inc()
+
+    def retire(self, model: str, version: str, features: Iterable[str]) -> None:
+        """Remove every series of a retired model version."""
+        for feature in features:
+            for gauge in (self.feature_psi, self.feature_ks, self.feature_ks_p,
+                          self.feature_drift):
+                _remove(gauge, model, version, feature)
+            for statistic in ("psi", "ks_statistic", "ks_pvalue", "wasserstein", "js_distance",
+                              "hellinger", "chi2_statistic", "chi2_pvalue"):
+                _remove(self.feature_stat, model, version, feature, statistic)
+        for metric in (self.drift_share, self.dataset_drift, self.window_events,
+                       self.last_window_end, self.windows_closed):
+            _remove(metric, model, version)
+
+
+def _remove(metric: Gauge | Counter, *labels: str) -> None:
+    try:
+        metric.remove(*labels)
+    except KeyError:
+        pass

@@ -1,0 +1,191 @@
+"""The worker: a Faust app that owns the process, and the batched ingest inside it.
+
+Faust runs the worker's life — start and stop, signals, the web server
+(``/metrics``, ``/healthz``, ``/readyz``), timers — while the high-rate path is a
+batched aiokafka consumer run as a Faust service (``IngestService``), because a
+Faust agent pays its per-message machinery on every event (see DESIGN.md).
+
+Start-up: topics are created if missing, the database is migrated when it is
+the embedded SQLite default, then the consumer joins its group with the short
+session timeout of the settings, restores each assigned partition from its
+checkpoint and seeks to the offset stored with it. ``/readyz`` answers 200 only
+after that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import faust
+import mode
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from store import migrate, repository
+from streams.events import RawMessage
+from streams.ingest import Ingest, PartitionState
+from streams.metrics import Metrics
+from streams.settings import Settings
+from streams.topics import ensure_topics_async
+from streams.windows import ClosedWindow
+
+log = logging.getLogger(__name__)
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, service: IngestService) -> None:
+        self.service = service
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self.service.release([tp.partition for tp in revoked])
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        await self.service.assign([tp.partition for tp in assigned])
+
+
+class IngestService(mode.Service):  # type: ignore[misc]
+    """The batched consumer loop, its dead-letter producer and its timers."""
+
+    def __init__(self, ingest: Ingest, **kwargs: Any) -> None:
+        self.ingest = ingest
+        self.settings = ingest.settings
+        self.consumer: AIOKafkaConsumer | None = None
+        self.producer: AIOKafkaProducer | None = None
+        super().__init__(**kwargs)
+
+    async def on_start(self) -> None:
+        topics = self.settings.topics
+        await ensure_topics_async(
+            self.settings.bootstrap_servers,
+            dict.fromkeys([topics.predictions, topics.labels, topics.deadletter,
+                           topics.retrain], topics.partitions),
+            replication_factor=topics.replication_factor)
+        worker = self.settings.worker
+        self.producer = AIOKafkaProducer(bootstrap_servers=self.settings.bootstrap_servers,
+                                         enable_idempotence=False, linger_ms=10)
+        await self.producer.start()
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.bootstrap_servers, group_id=worker.group_id,
+            enable_auto_commit=False, auto_offset_reset="earliest",
+            session_timeout_ms=int(worker.session_timeout * 1000),
+            heartbeat_interval_ms=int(worker.heartbeat_interval * 1000),
+            max_poll_records=self.settings.ingest.max_batch,
+            fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=16 * 1024 * 1024)
+        self.consumer.subscribe([topics.predictions], listener=_Rebalance(self))
+        await self.consumer.start()
+
+    async def on_stop(self) -> None:
+        if self.consumer is not None:
+            await self.release(list(self.ingest.partitions))
+            await self.consumer.stop()
+        if self.producer is not None:
+            await self.producer.stop()
+
+    async def assign(self, partitions: list[int]) -> None:
+        seeks = await asyncio.to_thread(self.ingest.restore, partitions)
+        assert self.consumer is not None
+        for partition, offset in seeks.items():
+            self.consumer.seek(TopicPartition(self.ingest.topic, partition), offset)
+        self.ingest.metrics.ready.set(1)
+        self.ingest.ready.set()
+
+    async def release(self, partitions: list[int]) -> None:
+        await asyncio.to_thread(self.ingest.release, partitions)
+
+    @mode.Service.task  # type: ignore[untyped-decorator]
+    async def _consume(self) -> None:
+        while not self.should_stop:
+            if self.consumer is None:
+                await self.sleep(0.1)
+                continue
+            batches = await self.consumer.getmany(
+                timeout_ms=500, max_records=self.settings.ingest.max_batch)
+            closed: list[tuple[PartitionState, ClosedWindow]] = []
+            touched: list[PartitionState] = []
+            for tp, records in batches.items():
+                if not records or tp.partition not in self.ingest.partitions:
+                    continue
+                closed += await self._handle(tp, records)
+                touched.append(self.ingest.partitions[tp.partition])
+            closed += [(s, c) for s, cs in self.ingest.tick() for c in cs]
+            states = {s.partition: s for s, _ in closed}
+            if self.ingest.checkpoint_due():
+                states.update({s.partition: s for s in self.ingest.dirty()})
+            if closed or states:
+                await self.ingest.store(closed, states.values())
+                await self._commit_offsets(states.values())
+            await self._report_lag()
+
+    async def _handle(self, tp: TopicPartition, records: list[Any]
+                      ) -> list[tuple[PartitionState, ClosedWindow]]:
+        raws = [RawMessage(tp.topic, tp.partition, r.offset, r.key, r.value, r.timestamp)
+                for r in records]
+        decoded = self.ingest.decode(raws)
+        if decoded.dead_letters:
+            assert self.producer is not None
+            sends = [await self.producer.send(self.settings.topics.deadletter,
+                                              value=dl.to_json(), key=dl.key)
+                     for dl in decoded.dead_letters]
+            await asyncio.gather(*sends)  # delivered before the checkpoint passes them
+            for dl in decoded.dead_letters:
+                self.ingest.metrics.invalid.labels(reason=dl.reason).inc()
+        closed = self.ingest.apply(tp.partition, decoded, records[-1].offset + 1)
+        state = self.ingest.partitions[tp.partition]
+        return [(state, c) for c in closed]
+
+    async def _commit_offsets(self, states: Any) -> None:
+        """Mirror the stored offsets into Kafka so lag tools see the group's progress."""
+        assert self.consumer is not None
+        offsets = {TopicPartition(self.ingest.topic, s.partition): s.checkpointed_offset
+                   for s in states if s.checkpointed_offset is not None}
+        if offsets:
+            try:
+                await self.consumer.commit(offsets)
+            except Exception as exc:  # noqa: BLE001 - a rebalance may be under way
+                log.info("offset commit skipped: %s", exc)
+
+    async def _report_lag(self) -> None:
+        assert self.consumer is not None
+        lag = 0
+        for tp in self.consumer.assignment():
+            high = self.consumer.highwater(tp)
+            if high is not None:
+                lag += max(high - await self.consumer.position(tp), 0)
+        self.ingest.metrics.lag.labels(topic=self.ingest.topic).set(lag)
+
+
+def create_app(settings: Settings, registry: CollectorRegistry | None = None
+               ) -> tuple[faust.App, Ingest]:
+    """The Faust app with the ingest service and the web endpoints, ready to run."""
+    registry = registry or CollectorRegistry()
+    metrics = Metrics(registry)
+    engine = repository.make_engine(settings.database_url)
+    if settings.database_url.startswith("sqlite"):
+        migrate.upgrade(engine)
+    ingest = Ingest(settings, engine, metrics)
+    worker = settings.worker
+    app = faust.App(
+        f"{worker.group_id}-worker", broker=settings.broker_url, autodiscover=False,
+        web_host=worker.web_host, web_port=worker.web_port, store="memory://",
+        broker_session_timeout=worker.session_timeout,
+        broker_heartbeat_interval=worker.heartbeat_interval,
+        producer_enable_idempotence=False, topic_partitions=settings.topics.partitions)
+    app.service(IngestService(ingest, loop=None))
+
+    @app.page("/metrics")  # type: ignore[untyped-decorator]
+    async def metrics_page(view: Any, request: Any) -> Any:
+        return view.bytes(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+
+    @app.page("/healthz")  # type: ignore[untyped-decorator]
+    async def health(view: Any, request: Any) -> Any:
+        return view.json({"status": "ok"})
+
+    @app.page("/readyz")  # type: ignore[untyped-decorator]
+    async def ready(view: Any, request: Any) -> Any:
+        is_ready = ingest.ready.is_set()
+        return view.json({"ready": is_ready}, status=200 if is_ready else 503)
+
+    return app, ingest
