@@ -33,7 +33,7 @@ from detectors.reference import (
     NumericReference,
     ReferenceProfile,
     assign_bins,
-    split_categorical,
+    count_categories,
     split_numeric,
 )
 
@@ -182,11 +182,10 @@ class CategoricalSketch:
         return int(self.counts[-1])
 
     def update(self, values: NDArray[Any], missing: NDArray[np.bool_] | None) -> None:
-        present, n_missing = split_categorical(values, missing)
+        counts, n_missing = count_categories(values, missing)
         self.n_missing += n_missing
-        names, counts = np.unique(present, return_counts=True)
         other, unseen = len(self.index), len(self.index) + 1
-        for name, count in zip(names.tolist(), counts.tolist(), strict=True):
+        for name, count in counts.items():
             slot = self.index.get(name)
             if slot is None:
                 slot = other if name in self.known_other else unseen
