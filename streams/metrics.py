@@ -62,6 +62,8 @@ class Metrics:
                                    "written", registry=registry)
         self.store_errors = Counter("driftline_store_errors_total", "Failed database "
                                     "transactions (retried)", registry=registry)
+        self.open_windows = Gauge("driftline_open_windows", "Windows open on this worker",
+                                  registry=registry)
         self.ready = Gauge("driftline_ready", "1 once the worker has joined its group and "
                            "restored its window state", registry=registry)
 

@@ -118,6 +118,8 @@ class IngestService(mode.Service):  # type: ignore[misc]
                 await self.ingest.store(closed, states.values())
                 await self._commit_offsets(states.values())
             await self._report_lag()
+            self.ingest.metrics.open_windows.set(sum(
+                len(m.windows) for s in self.ingest.partitions.values() for m in s.models.values()))
 
     async def _handle(self, tp: TopicPartition, records: list[Any]
                       ) -> list[tuple[PartitionState, ClosedWindow]]:

@@ -1,0 +1,53 @@
+"""Commands that run the service: ``worker`` and ``demo``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("worker")
+@click.option("--config", type=click.Path(path_type=Path), default=None,
+              help="YAML settings file (default: $DRIFTLINE_CONFIG, else the defaults).")
+@click.option("--loglevel", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]))
+def worker(config: Path | None, loglevel: str) -> None:
+    """Run a worker: consume predictions, close windows, store and export them."""
+    import faust
+
+    from streams.settings import SettingsError, load_settings
+    from streams.worker import create_app
+
+    try:
+        settings = load_settings(config)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    app, _ = create_app(settings)
+    faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+
+
+@click.command("demo")
+@click.option("--duration", type=float, default=75.0, show_default=True,
+              help="Seconds of simulated traffic (the whole demo takes about 30 s more).")
+@click.option("--forever", is_flag=True, help="Keep producing until Ctrl-C.")
+@click.option("--rate", type=float, default=2_500.0, show_default=True,
+              help="Events per second sent by the simulator.")
+@click.option("--speed", type=float, default=120.0, show_default=True,
+              help="Seconds of event time per second of clock time.")
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--workdir", type=click.Path(path_type=Path), default=Path(".demo"),
+              show_default=True, help="Where the database and the logs go (emptied first).")
+def demo(duration: float, forever: bool, rate: float, speed: float, seed: int,
+         workdir: Path) -> None:
+    """Broker, worker and a drifting simulator, with a live table of windows."""
+    from streams.demo import DemoRun, run_demo
+
+    run = DemoRun(workdir=workdir, duration=None if forever else duration, rate=rate,
+                  speed=speed, seed=seed, invalid_rate=0.001)
+    try:
+        ok = run_demo(run)
+    except KeyboardInterrupt:
+        click.echo("\nstopped")
+        raise SystemExit(130) from None
+    raise SystemExit(0 if ok else 1)

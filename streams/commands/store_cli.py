@@ -1,0 +1,110 @@
+"""Commands that read or write the store: ``db upgrade``, ``reference set``, ``windows``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from store import migrate, repository
+from streams.files import InputError, infer_kinds, read_table, to_columns
+from streams.settings import SettingsError, load_settings
+from detectors import build_profile
+from detectors.reference import Role
+
+
+def _database_url(config: Path | None, database: str | None) -> str:
+    try:
+        settings = load_settings(config)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return database or settings.database_url
+
+
+config_option = click.option("--config", type=click.Path(path_type=Path), default=None,
+                             help="YAML settings file (default: $DRIFTLINE_CONFIG).")
+database_option = click.option("--database", default=None, metavar="URL",
+                               help="Database URL (default: the settings' database_url).")
+
+
+@click.group("db")
+def db() -> None:
+    """Database schema management."""
+
+
+@db.command("upgrade")
+@config_option
+@database_option
+def db_upgrade(config: Path | None, database: str | None) -> None:
+    """Apply every migration (Alembic) to the database."""
+    url = _database_url(config, database)
+    migrate.upgrade(repository.make_engine(url))
+    click.echo("database is at the latest schema")
+
+
+@click.group("reference")
+def reference() -> None:
+    """Reference profiles of models."""
+
+
+@reference.command("set")
+@click.argument("model")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--version", "model_version", default=None,
+              help="Model version the reference is for (default: every version).")
+@click.option("--prediction", multiple=True, metavar="COL",
+              help="Model output columns (default: prediction, score when present).")
+@click.option("--exclude", multiple=True, metavar="COL", help="Columns to leave out.")
+@config_option
+@database_option
+def reference_set(model: str, file: Path, model_version: str | None,
+                  prediction: tuple[str, ...], exclude: tuple[str, ...],
+                  config: Path | None, database: str | None) -> None:
+    """Profile FILE (CSV, Parquet or JSONL) and store it as MODEL's reference."""
+    try:
+        table = read_table(file)
+        skip = {"model_id", "model_version", "event_time", "event_id", "prediction_id",
+                *exclude}
+        kinds, _ = infer_kinds(table, {}, skip=skip)
+        outputs = prediction or tuple(n for n in ("prediction", "score") if n in kinds)
+        roles: dict[str, Role] = dict.fromkeys(outputs, "prediction")
+        columns = to_columns(table, kinds, file)
+        profile = build_profile(columns.values, kinds, roles=roles, missing=columns.missing)
+    except (InputError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    engine = repository.make_engine(_database_url(config, database))
+    migrate.upgrade(engine)
+    with engine.begin() as conn:
+        repository.touch_model(conn, model)
+        ref_id = repository.save_reference(conn, model, model_version, profile, "file")
+    scope = f"version {model_version}" if model_version else "every version"
+    click.echo(f"stored reference {ref_id} for {model} ({scope}): {len(profile.columns)} "
+               f"columns, {profile.n_rows} rows")
+
+
+@click.command("windows")
+@click.argument("model")
+@click.option("--version", "model_version", default=None, help="Only this model version.")
+@click.option("--limit", type=int, default=None, help="Only the newest N windows.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@config_option
+@database_option
+def windows(model: str, model_version: str | None, limit: int | None, fmt: str,
+            config: Path | None, database: str | None) -> None:
+    """The stored windows of MODEL, oldest first."""
+    engine = repository.make_engine(_database_url(config, database))
+    with engine.connect() as conn:
+        rows = repository.list_windows(conn, model, model_version, limit)
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2, allow_nan=False))
+        return
+    for row in rows:
+        drifted = [f["name"] for f in row["features"] if f["drifted"]]
+        share = "-" if row["drift_share"] is None else f"{row['drift_share']:.0%}"
+        click.echo(f"{row['window_start']}  v{row['model_version']}  {row['n_events']:>7} "
+                   f"events  share {share:>4}  {row['status']:<17} "
+                   f"{', '.join(drifted) or '-'}")
+
+
