@@ -109,5 +109,19 @@ def _thresholds(effect: str, warn: float | None, critical: float | None
                      default_critical if critical is None else critical)}
 
 
+from streams.commands import broker, replay, simulate  # noqa: E402 (they raise CLIError)
+
+main.add_command(broker.command)
+main.add_command(simulate.command)
+main.add_command(replay.command)
+
+from streams.commands import run, store_cli  # noqa: E402
+
+main.add_command(run.worker)
+main.add_command(run.demo)
+main.add_command(store_cli.db)
+main.add_command(store_cli.reference)
+main.add_command(store_cli.windows)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,118 @@
+"""``driftline simulate``: synthetic prediction (and label) events into Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from itertools import takewhile
+from typing import Any, TypeVar
+
+import click
+
+from streams.commands import ProgressLine, bootstrap_from_url, broker_errors, broker_option, fail
+from streams.producer import send_events, send_records
+from streams.settings import TopicSettings
+from streams.simulator import Simulator, interleave, split_count
+from streams.topics import driftline_topics, ensure_topics
+
+T = TypeVar("T")
+DEFAULT_EVENTS = 10_000
+_TOPICS = TopicSettings()
+
+
+def _parse_start(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC).replace(microsecond=0)
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"--start must be an ISO 8601 time such as 2026-11-22T10:00:00Z, got {value!r}")
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _until(deadline: float, items: Iterable[T]) -> Iterator[T]:
+    return takewhile(lambda _: time.monotonic() < deadline, items)
+
+
+def _by_prediction_id(event: Mapping[str, Any]) -> bytes:
+    return str(event["prediction_id"]).encode()
+
+
+@click.command("simulate")
+@broker_option
+@click.option("--events", "n_events", type=click.IntRange(min=1), default=None,
+              help=f"Prediction events to send [default: {DEFAULT_EVENTS:,} "
+                   "unless --duration].")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None,
+              metavar="SECONDS", help="Send for this many seconds instead of --events.")
+@click.option("--rate", type=click.FloatRange(min=0, min_open=True), default=None,
+              metavar="EV/S", help="Events per second of wall clock [default: as fast as "
+                                   "possible].")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Same seed, same events.")
+@click.option("--model", "models", multiple=True, default=("fraud",), show_default=True,
+              metavar="ID", help="Model id; repeat for several models (keys spread over "
+                                 "partitions).")
+@click.option("--model-version", default="1", show_default=True)
+@click.option("--events-per-second", type=click.FloatRange(min=0, min_open=True),
+              default=200.0, show_default=True,
+              help="Events per second of simulated event time, per model.")
+@click.option("--start", default=None, metavar="TIME",
+              help="Event time of the first event, ISO 8601 [default: now].")
+@click.option("--shift-at", type=click.FloatRange(min=0), default=1800.0, show_default=True,
+              metavar="SECONDS", help="Event-time seconds after --start from which "
+              f"{', '.join(Simulator.shifted_features)} drift.")
+@click.option("--no-shift", is_flag=True, help="Keep every feature stable.")
+@click.option("--invalid-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of payloads replaced by invalid ones (bad JSON, wrong types, "
+                   "missing fields).")
+@click.option("--topic", default=_TOPICS.predictions, show_default=True,
+              help="Topic of the prediction events.")
+@click.option("--labels", "with_labels", is_flag=True,
+              help="Then send a label event for every valid prediction.")
+@click.option("--labels-topic", default=_TOPICS.labels, show_default=True)
+def command(broker_url: str, n_events: int | None, duration: float | None,
+            rate: float | None, seed: int, models: tuple[str, ...], model_version: str,
+            events_per_second: float, start: str | None, shift_at: float, no_shift: bool,
+            invalid_rate: float, topic: str, with_labels: bool, labels_topic: str) -> None:
+    """Send simulated prediction events of a fraud-scoring model to Kafka.
+
+    Creates driftline's topics when they are missing. The events are a pure
+    function of the seed; features shift at --shift-at seconds of event time.
+    """
+    if n_events is not None and duration is not None:
+        fail("--events and --duration exclude each other; give one")
+    bootstrap = bootstrap_from_url(broker_url)
+    origin = _parse_start(start)
+    try:
+        sims = [Simulator(seed, model, model_version, events_per_second,
+                          None if no_shift else shift_at, start=origin) for model in models]
+    except ValueError as exc:
+        fail(str(exc))
+    total = None if duration is not None else (n_events or DEFAULT_EVENTS)
+    shares = split_count(total, len(sims)) if total is not None else [None] * len(sims)
+    records: Iterable[tuple[bytes | None, bytes]] = interleave(
+        [sim.payloads(share, invalid_rate) for sim, share in zip(sims, shares, strict=True)])
+    if duration is not None:
+        records = _until(time.monotonic() + duration, records)
+    progress = ProgressLine(total)
+    began = time.monotonic()
+    with broker_errors(bootstrap):
+        ensure_topics(bootstrap, driftline_topics(predictions=topic, labels=labels_topic))
+        sent = asyncio.run(send_records(bootstrap, topic, records, rate=rate,
+                                        on_progress=progress))
+        progress.finish(sent)
+        elapsed = max(time.monotonic() - began, 1e-9)
+        sent_shares = split_count(sent, len(sims))
+        invalid = sum(len(sim.invalid_indices(share, invalid_rate))
+                      for sim, share in zip(sims, sent_shares, strict=True))
+        click.echo(f"driftline: sent {sent:,} prediction events ({invalid:,} invalid) to "
+                   f"{topic} at {bootstrap} in {elapsed:.1f} s ({sent / elapsed:,.0f}/s)")
+        if with_labels:
+            labels = interleave([sim.labels(share, invalid_rate=invalid_rate)
+                                 for sim, share in zip(sims, sent_shares, strict=True)])
+            n_labels = asyncio.run(send_events(bootstrap, labels_topic, labels,
+                                               key=_by_prediction_id, rate=rate))
+            click.echo(f"driftline: sent {n_labels:,} label events to {labels_topic}")
