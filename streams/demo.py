@@ -29,6 +29,7 @@ from pathlib import Path
 import click
 
 from store import repository
+from store.engine import make_engine
 from streams.broker import EmbeddedBroker, free_port
 from streams.producer import send_events
 from streams.simulator import Simulator
@@ -60,7 +61,8 @@ class DemoRun:
 
 
 @contextmanager
-def _worker(workdir: Path, broker: str, database: str, port: int) -> Iterator[subprocess.Popen[bytes]]:
+def _worker(workdir: Path, broker: str, database: str, port: int
+            ) -> Iterator[subprocess.Popen[bytes]]:
     env = {**os.environ, "DRIFTLINE_BROKER_URL": broker, "DRIFTLINE_DATABASE_URL": database,
            "DRIFTLINE_WORKER__WEB_PORT": str(port)}
     log = (workdir / "worker.log").open("wb")
@@ -102,7 +104,7 @@ def _wait_ready(port: int, process: subprocess.Popen[bytes], log: Path, timeout:
 
 
 def _print_new_windows(run: DemoRun, database: str) -> None:
-    engine = repository.make_engine(database)
+    engine = make_engine(database)
     with engine.connect() as conn:
         rows = repository.list_windows(conn, MODEL)
     engine.dispose()

@@ -33,13 +33,12 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from store import repository
 from streams.closing import Finalised, finalise
 from streams.events import DecodedBatch, RawMessage, decode_predictions, to_model_batches
 from streams.metrics import Metrics
 from streams.settings import Settings
 from streams.windows import ClosedWindow, ModelWindows, ReferenceHandle, WindowRules
-
-from store import repository
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = 30.0
@@ -244,7 +243,7 @@ class Ingest:
         while True:
             try:
                 return await asyncio.to_thread(self._store, closed, states)
-            except Exception as exc:  # noqa: BLE001 - any database failure is retried
+            except Exception as exc:
                 self.metrics.store_errors.inc()
                 log.warning("storing windows failed (%s); retrying in %.1fs",
                             type(exc).__name__, delay)

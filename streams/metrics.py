@@ -8,6 +8,7 @@ its series are removed.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -105,7 +106,5 @@ class Metrics:
 
 
 def _remove(metric: Gauge | Counter, *labels: str) -> None:
-    try:
+    with contextlib.suppress(KeyError):
         metric.remove(*labels)
-    except KeyError:
-        pass

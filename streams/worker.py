@@ -24,7 +24,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from store import migrate, repository
+from store import migrate
+from store.engine import make_engine
 from streams.events import RawMessage
 from streams.ingest import Ingest, PartitionState
 from streams.metrics import Metrics
@@ -46,7 +47,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         await self.service.assign([tp.partition for tp in assigned])
 
 
-class IngestService(mode.Service):  # type: ignore[misc]
+class IngestService(mode.Service):
     """The batched consumer loop, its dead-letter producer and its timers."""
 
     def __init__(self, ingest: Ingest, **kwargs: Any) -> None:
@@ -95,7 +96,7 @@ class IngestService(mode.Service):  # type: ignore[misc]
     async def release(self, partitions: list[int]) -> None:
         await asyncio.to_thread(self.ingest.release, partitions)
 
-    @mode.Service.task  # type: ignore[untyped-decorator]
+    @mode.Service.task
     async def _consume(self) -> None:
         while not self.should_stop:
             if self.consumer is None:
@@ -146,7 +147,7 @@ class IngestService(mode.Service):  # type: ignore[misc]
         if offsets:
             try:
                 await self.consumer.commit(offsets)
-            except Exception as exc:  # noqa: BLE001 - a rebalance may be under way
+            except Exception as exc:
                 log.info("offset commit skipped: %s", exc)
 
     async def _report_lag(self) -> None:
@@ -164,7 +165,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None
     """The Faust app with the ingest service and the web endpoints, ready to run."""
     registry = registry or CollectorRegistry()
     metrics = Metrics(registry)
-    engine = repository.make_engine(settings.database_url)
+    engine = make_engine(settings.database_url)
     if settings.database_url.startswith("sqlite"):
         migrate.upgrade(engine)
     ingest = Ingest(settings, engine, metrics)
@@ -175,17 +176,22 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None
         broker_session_timeout=worker.session_timeout,
         broker_heartbeat_interval=worker.heartbeat_interval,
         producer_enable_idempotence=False, topic_partitions=settings.topics.partitions)
-    app.service(IngestService(ingest, loop=None))
 
-    @app.page("/metrics")  # type: ignore[untyped-decorator]
+    class BoundIngestService(IngestService):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(ingest, **kwargs)
+
+    app.service(BoundIngestService)
+
+    @app.page("/metrics")
     async def metrics_page(view: Any, request: Any) -> Any:
         return view.bytes(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
-    @app.page("/healthz")  # type: ignore[untyped-decorator]
+    @app.page("/healthz")
     async def health(view: Any, request: Any) -> Any:
         return view.json({"status": "ok"})
 
-    @app.page("/readyz")  # type: ignore[untyped-decorator]
+    @app.page("/readyz")
     async def ready(view: Any, request: Any) -> Any:
         is_ready = ingest.ready.is_set()
         return view.json({"ready": is_ready}, status=200 if is_ready else 503)

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import click
 
-from store import migrate, repository
-from streams.files import InputError, infer_kinds, read_table, to_columns
-from streams.settings import SettingsError, load_settings
 from detectors import build_profile
 from detectors.reference import Role
+from store import migrate, repository
+from store.engine import make_engine
+from streams.files import InputError, infer_kinds, read_table, to_columns
+from streams.settings import SettingsError, load_settings
 
 
 def _database_url(config: Path | None, database: str | None) -> str:
@@ -39,7 +40,7 @@ def db() -> None:
 def db_upgrade(config: Path | None, database: str | None) -> None:
     """Apply every migration (Alembic) to the database."""
     url = _database_url(config, database)
-    migrate.upgrade(repository.make_engine(url))
+    migrate.upgrade(make_engine(url))
     click.echo("database is at the latest schema")
 
 
@@ -73,7 +74,7 @@ def reference_set(model: str, file: Path, model_version: str | None,
         profile = build_profile(columns.values, kinds, roles=roles, missing=columns.missing)
     except (InputError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    engine = repository.make_engine(_database_url(config, database))
+    engine = make_engine(_database_url(config, database))
     migrate.upgrade(engine)
     with engine.begin() as conn:
         repository.touch_model(conn, model)
@@ -94,7 +95,7 @@ def reference_set(model: str, file: Path, model_version: str | None,
 def windows(model: str, model_version: str | None, limit: int | None, fmt: str,
             config: Path | None, database: str | None) -> None:
     """The stored windows of MODEL, oldest first."""
-    engine = repository.make_engine(_database_url(config, database))
+    engine = make_engine(_database_url(config, database))
     with engine.connect() as conn:
         rows = repository.list_windows(conn, model, model_version, limit)
     if fmt == "json":

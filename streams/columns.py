@@ -1,0 +1,160 @@
+"""Numpy columns from decoded prediction events, one ``ModelBatch`` per model version.
+
+- ``event_times``: event time as float64 seconds since the Unix epoch.
+- ``row_keys``: ``partition << 40 | offset`` as uint64, stable for a Kafka
+  record, so window-sketch samples are the same whichever worker reads it
+  (unique while offsets stay below 2**40 and partitions below 2**24).
+- ``columns`` and ``missing``: one array per feature seen in the batch, plus
+  the model outputs ``prediction`` and ``score``. A feature whose present values
+  are all int or float (not bool) is float64, missing rows holding NaN;
+  otherwise it is an object array of text (booleans as ``"true"``/``"false"``,
+  numbers by ``repr``) with None for missing rows. ``missing`` marks null and
+  absent values; a present ±inf stays in the column (the statistics count it).
+- A feature named ``prediction`` or ``score``, or whose name starts with
+  ``feature:``, is stored as ``feature:<name>`` so that it never shadows an
+  output column (``feature_names`` lists the feature columns as stored).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import chain
+from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
+from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from streams.events import PredictionEvent
+
+OFFSET_BITS = 40
+OUTPUT_COLUMNS = ("prediction", "score")
+FEATURE_PREFIX = "feature:"
+_NUMERIC_TYPES = frozenset({float, int, type(None)})
+_TEXT_TYPES = frozenset({str, type(None)})
+
+Value = float | int | str | bool | None
+
+
+@dataclass
+class ModelBatch:
+    """The columns of one (model_id, model_version) in one decoded batch."""
+
+    model_id: str
+    model_version: str
+    event_times: NDArray[np.float64]
+    row_keys: NDArray[np.uint64]
+    columns: dict[str, NDArray[Any]]
+    missing: dict[str, NDArray[np.bool_]]
+    feature_names: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.row_keys)
+
+
+def row_keys(positions: Sequence[tuple[int, int]]) -> NDArray[np.uint64]:
+    """``partition << 40 | offset`` for each (partition, offset)."""
+    pairs = np.fromiter(chain.from_iterable(positions), np.int64, 2 * len(positions))
+    pairs = pairs.reshape(-1, 2)
+    if pairs.size and (pairs.min() < 0 or pairs[:, 1].max() >> OFFSET_BITS
+                       or pairs[:, 0].max() >> (64 - OFFSET_BITS)):
+        raise ValueError("row keys need 0 <= offset < 2**40 and 0 <= partition < 2**24")
+    keys = pairs.astype(np.uint64)
+    return (keys[:, 0] << np.uint64(OFFSET_BITS)) | keys[:, 1]
+
+
+def column_name(feature: str) -> str:
+    """The column a feature is stored in (see the module docstring)."""
+    if feature in OUTPUT_COLUMNS or feature.startswith(FEATURE_PREFIX):
+        return FEATURE_PREFIX + feature
+    return feature
+
+
+def _as_float(value: float | int | None) -> float:
+    if value is None:
+        return math.nan
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond the double range
+        return math.inf if value > 0 else -math.inf
+
+
+def _as_text(value: Value) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
+def _nulls(values: Sequence[Value]) -> NDArray[np.bool_]:
+    return np.asarray(np.array(values, dtype=object) == None, dtype=bool)  # noqa: E711
+
+
+def build_column(values: Sequence[Value]) -> tuple[NDArray[Any], NDArray[np.bool_]]:
+    """(float64 or object array, missing mask) for one column's values."""
+    kinds = set(map(type, values))
+    if kinds <= _NUMERIC_TYPES:
+        try:
+            array: NDArray[Any] = np.array(values, dtype=np.float64)
+        except OverflowError:
+            numbers = cast("Sequence[float | int | None]", values)  # checked just above
+            array = np.array([_as_float(v) for v in numbers], dtype=np.float64)
+        has_nulls = type(None) in kinds
+        return array, _nulls(values) if has_nulls else np.zeros(len(values), dtype=bool)
+    texts = values if kinds <= _TEXT_TYPES else [_as_text(v) for v in values]
+    array = np.empty(len(texts), dtype=object)
+    array[:] = texts
+    return array, np.asarray(array == None, dtype=bool)  # noqa: E711
+
+
+def _feature_columns(
+    features: Sequence[dict[str, Value]],
+) -> dict[str, Sequence[Value]]:
+    """Each feature's values in row order, None where absent.
+
+    When every event lists the same features in the same order (the usual case)
+    the rows are transposed in one step; otherwise each name is looked up.
+    """
+    first = list(features[0]) if features else []
+    if all(map(first.__eq__, map(list, features))):
+        columns = zip(*map(dict.values, features), strict=False)  # rows of equal length
+        return dict(zip(first, columns, strict=False))  # one column per name
+    names = dict.fromkeys(chain.from_iterable(features))
+    return {name: [f.get(name) for f in features] for name in names}
+
+
+def _model_batch(key: tuple[str, str], events: Sequence[PredictionEvent],
+                 keys: NDArray[np.uint64]) -> ModelBatch:
+    times = np.fromiter((e.event_time.timestamp() for e in events), np.float64, len(events))
+    columns: dict[str, NDArray[Any]] = {}
+    missing: dict[str, NDArray[np.bool_]] = {}
+    by_feature = _feature_columns([e.features for e in events])
+    for feature, values in by_feature.items():
+        name = column_name(feature)
+        columns[name], missing[name] = build_column(values)
+    feature_names = tuple(columns)
+    for name, outputs in (("prediction", [e.prediction for e in events]),
+                          ("score", [e.score for e in events])):
+        columns[name], missing[name] = build_column(outputs)
+    return ModelBatch(key[0], key[1], times, keys, columns, missing, feature_names)
+
+
+def to_model_batches(
+    events: Sequence[PredictionEvent], positions: Sequence[tuple[int, int]]
+) -> dict[tuple[str, str], ModelBatch]:
+    """Group events by (model_id, model_version) and build their columns."""
+    if len(events) != len(positions):
+        raise ValueError(f"need one position per event, got {len(positions)} for "
+                         f"{len(events)} events")
+    keys = row_keys(positions)
+    groups: dict[tuple[str, str], list[int]] = {}
+    for index, event in enumerate(events):
+        groups.setdefault((event.model_id, event.model_version), []).append(index)
+    if len(groups) == 1:
+        (key,) = groups
+        return {key: _model_batch(key, events, keys)}
+    return {key: _model_batch(key, [events[i] for i in rows], keys[rows])
+            for key, rows in groups.items()}

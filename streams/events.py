@@ -1,0 +1,289 @@
+"""Event schema v1 and the batched decoding of the ingest hot path.
+
+A prediction event (topic ``driftline.predictions``, key = ``model_id``)::
+
+    {"event_id": "3f1c…", "model_id": "fraud", "model_version": "7",
+     "event_time": "2026-11-22T10:00:00.123Z", "prediction_id": "req-881",
+     "features": {"amount": 41.5, "country": "DE", "age": null},
+     "prediction": 1, "score": 0.87, "segment": {"region": "eu"}}
+
+Decisions of schema v1:
+
+- ``event_id``, ``model_id``, ``event_time`` and ``features`` are required;
+  ``event_id``, ``model_id`` and ``model_version`` must be non-empty text.
+  ``model_version`` defaults to ``"1"`` (an unversioned model is version 1);
+  it must be text when given (``"7"``, not ``7``).
+- ``event_time`` is RFC 3339 with a timezone (``Z`` or ``+02:00``); a naive
+  time is a ``bad_value``. Unknown fields are ignored (producers may add fields).
+- A feature value is a number, text, a boolean or ``null``; ``null`` and an
+  absent feature both count as missing. JSON has no NaN or infinity: ``NaN``
+  literals are ``bad_json``, while a number too large for a double (``1e999``,
+  a 400-digit integer) is read as ±inf and counted as Inf by the statistics.
+- ``score`` must be finite when given (``bad_value`` otherwise); a numeric
+  ``prediction`` or label that overflows is kept like a feature value.
+
+Decoding never raises on what a producer sends: every message becomes an event
+or a ``DeadLetter`` whose ``reason`` is one of ``DEAD_LETTER_REASONS``.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Annotated, Literal, TypeVar, get_args
+
+import msgspec
+from msgspec import Meta
+
+from streams.columns import ModelBatch, row_keys, to_model_batches
+from streams.settings import IngestSettings
+
+__all__ = [
+    "DEAD_LETTER_REASONS", "DeadLetter", "DecodedBatch", "DecodedLabels", "LabelEvent",
+    "ModelBatch", "PredictionEvent", "RawMessage", "Reason", "decode_labels",
+    "decode_predictions", "row_keys", "to_model_batches",
+]
+
+NonEmpty = Annotated[str, Meta(min_length=1)]
+AwareTime = Annotated[datetime, Meta(tz=True)]
+Reason = Literal["bad_json", "wrong_type", "missing_field", "oversize", "future_timestamp",
+                 "past_timestamp", "unknown_model", "empty_payload", "bad_value"]
+DEAD_LETTER_REASONS: tuple[Reason, ...] = get_args(Reason)
+DEAD_LETTER_VALUE_BYTES = 64 * 1024  # original value kept in a dead letter, at most
+DEAD_LETTER_KEY_BYTES = 1024
+DETAIL_CHARS = 1000
+
+
+class PredictionEvent(msgspec.Struct, frozen=True, gc=False):
+    """One prediction of one model (decoded events never form reference cycles)."""
+
+    event_id: NonEmpty
+    model_id: NonEmpty
+    event_time: AwareTime
+    features: dict[str, float | int | str | bool | None]
+    model_version: NonEmpty = "1"
+    prediction_id: str | None = None
+    prediction: float | int | str | bool | None = None
+    score: float | None = None
+    segment: dict[str, str] | None = None
+
+
+class LabelEvent(msgspec.Struct, frozen=True, gc=False):
+    """The ground truth of an earlier prediction (topic ``driftline.labels``)."""
+
+    prediction_id: NonEmpty
+    model_id: NonEmpty
+    label: float | int | str | bool
+    event_time: AwareTime
+
+
+class RawMessage(msgspec.Struct, frozen=True, gc=False):
+    """A consumed Kafka record, as the ingest consumer hands it over."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int | None = None
+
+
+def _payload(data: bytes | None, limit: int) -> dict[str, object] | None:
+    """Text when ``data`` is UTF-8, base64 otherwise; at most ``limit`` bytes of it."""
+    if data is None:
+        return None
+    kept = data[:limit]
+    try:
+        data.decode("utf-8")
+        text, encoding = kept.decode("utf-8", errors="ignore"), "utf-8"  # a cut character
+    except UnicodeDecodeError:
+        text, encoding = base64.b64encode(kept).decode("ascii"), "base64"
+    return {"encoding": encoding, "data": text, "size": len(data),
+            "truncated": len(data) > limit}
+
+
+class DeadLetter(msgspec.Struct, frozen=True, gc=False):
+    """An invalid message, its reason and the error text, for ``driftline.deadletter``."""
+
+    reason: Reason
+    detail: str
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+    def to_json(self) -> bytes:
+        """The dead-letter record: key and value as text or base64, each bounded."""
+        return msgspec.json.encode({
+            "reason": self.reason, "error": self.detail, "topic": self.topic,
+            "partition": self.partition, "offset": self.offset,
+            "key": _payload(self.key, DEAD_LETTER_KEY_BYTES),
+            "value": _payload(self.value, DEAD_LETTER_VALUE_BYTES)})
+
+
+E = TypeVar("E", PredictionEvent, LabelEvent)
+Problem = tuple[Reason, str]
+
+
+@dataclass
+class DecodedBatch:
+    """The valid prediction events with their (partition, offset), and the dead letters."""
+
+    events: list[PredictionEvent] = field(default_factory=list)
+    positions: list[tuple[int, int]] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+
+
+@dataclass
+class DecodedLabels:
+    """The valid label events with their (partition, offset), and the dead letters."""
+
+    events: list[LabelEvent] = field(default_factory=list)
+    positions: list[tuple[int, int]] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Limits:
+    max_bytes: int
+    latest: datetime
+    earliest: datetime
+    known: frozenset[str] | None
+
+
+_PREDICTIONS = msgspec.json.Decoder(PredictionEvent)
+_LABELS = msgspec.json.Decoder(LabelEvent)
+_LENIENT = msgspec.json.Decoder(float_hook=float)  # 1e999 -> inf, for the rare retry
+
+
+def _limits(now: datetime, ingest: IngestSettings,
+            known_models: Collection[str] | None) -> _Limits:
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError(f"now must be a timezone-aware datetime, got {now!r}")
+    known = frozenset(known_models or ()) if ingest.unknown_models == "reject" else None
+    return _Limits(ingest.max_event_bytes, now + timedelta(seconds=ingest.max_future),
+                   now - timedelta(seconds=ingest.max_past), known)
+
+
+def _classify(error: msgspec.DecodeError) -> Reason:
+    """The dead-letter reason of a msgspec error."""
+    text = str(error)
+    if not isinstance(error, msgspec.ValidationError):
+        return "bad_json"
+    if text.startswith("Object missing required field"):
+        return "missing_field"
+    if text.startswith("Expected `") and "`, got `" in text:
+        return "wrong_type"
+    return "bad_value"
+
+
+def _retry_overflow(value: bytes, event_type: type[E]) -> E | Problem:
+    """Decode again reading out-of-range numbers as ±inf (``Number out of range``)."""
+    try:
+        return msgspec.convert(_LENIENT.decode(value), event_type)
+    except msgspec.DecodeError as error:
+        return _classify(error), str(error)
+    except RecursionError:
+        return "bad_json", "JSON is nested too deeply"
+
+
+def _parse(value: bytes, decoder: msgspec.json.Decoder[E], event_type: type[E]) -> E | Problem:
+    try:
+        return decoder.decode(value)
+    except msgspec.DecodeError as error:
+        if str(error).startswith("Number out of range"):
+            return _retry_overflow(value, event_type)
+        return _classify(error), str(error)
+    except RecursionError:
+        return "bad_json", "JSON is nested too deeply"
+
+
+def _check_common(model_id: str, event_time: datetime, limits: _Limits) -> Problem | None:
+    if event_time > limits.latest:
+        return ("future_timestamp", f"event_time {event_time.isoformat()} is later than now + "
+                f"ingest.max_future ({limits.latest.isoformat()})")
+    if event_time < limits.earliest:
+        return ("past_timestamp", f"event_time {event_time.isoformat()} is earlier than now - "
+                f"ingest.max_past ({limits.earliest.isoformat()})")
+    if limits.known is not None and model_id not in limits.known:
+        return ("unknown_model", f"model_id {model_id[:100]!r} is not listed under models "
+                "(ingest.unknown_models is reject)")
+    return None
+
+
+def _check_prediction(event: PredictionEvent, limits: _Limits) -> Problem | None:
+    score = event.score
+    if score is not None and not math.isfinite(score):
+        return "bad_value", f"score must be a finite number, got {score} - at `$.score`"
+    return _check_common(event.model_id, event.event_time, limits)
+
+
+def _check_label(event: LabelEvent, limits: _Limits) -> Problem | None:
+    return _check_common(event.model_id, event.event_time, limits)
+
+
+def _decode(
+    messages: Iterable[RawMessage],
+    decoder: msgspec.json.Decoder[E],
+    event_type: type[E],
+    check: Callable[[E, _Limits], Problem | None],
+    limits: _Limits,
+    out: tuple[list[E], list[tuple[int, int]], list[DeadLetter]],
+) -> None:
+    events, positions, dead_letters = out
+    for message in messages:
+        value = message.value
+        if not value:
+            outcome: E | Problem = ("empty_payload", "message has no value"
+                                    if value is None else "message value is empty")
+        elif len(value) > limits.max_bytes:
+            outcome = ("oversize", f"message value is {len(value)} bytes, more than "
+                       f"ingest.max_event_bytes ({limits.max_bytes})")
+        else:
+            outcome = _parse(value, decoder, event_type)
+            if not isinstance(outcome, tuple):
+                outcome = check(outcome, limits) or outcome
+        if isinstance(outcome, tuple):
+            dead_letters.append(DeadLetter(
+                outcome[0], outcome[1][:DETAIL_CHARS], message.topic, message.partition,
+                message.offset, message.key, value))
+        else:
+            events.append(outcome)
+            positions.append((message.partition, message.offset))
+
+
+def decode_predictions(
+    messages: Iterable[RawMessage],
+    *,
+    now: datetime,
+    ingest: IngestSettings,
+    known_models: Collection[str] | None = None,
+) -> DecodedBatch:
+    """Decode and validate a batch of prediction messages; invalid ones become dead letters.
+
+    ``now`` (timezone-aware) bounds ``event_time`` by ``ingest.max_future`` and
+    ``ingest.max_past``. With ``ingest.unknown_models == "reject"`` a ``model_id``
+    outside ``known_models`` (``Settings.known_models``) is dead-lettered.
+    """
+    batch = DecodedBatch()
+    _decode(messages, _PREDICTIONS, PredictionEvent, _check_prediction,
+            _limits(now, ingest, known_models), (batch.events, batch.positions, batch.dead_letters))
+    return batch
+
+
+def decode_labels(
+    messages: Iterable[RawMessage],
+    *,
+    now: datetime,
+    ingest: IngestSettings,
+    known_models: Collection[str] | None = None,
+) -> DecodedLabels:
+    """Decode and validate a batch of label messages, as ``decode_predictions``."""
+    batch = DecodedLabels()
+    _decode(messages, _LABELS, LabelEvent, _check_label, _limits(now, ingest, known_models),
+            (batch.events, batch.positions, batch.dead_letters))
+    return batch
