@@ -23,7 +23,10 @@ Decisions of schema v1:
   ``prediction`` or label that overflows is kept like a feature value.
 
 Decoding never raises on what a producer sends: every message becomes an event
-or a ``DeadLetter`` whose ``reason`` is one of ``DEAD_LETTER_REASONS``.
+or a ``DeadLetter`` whose ``reason`` is one of ``DEAD_LETTER_REASONS``. One
+reused typed ``msgspec`` decoder does the validation; a message whose number
+overflows a double is decoded a second time, untyped, to read it as ±inf. The
+numpy columns are built by ``streams.columns`` (``to_model_batches``, re-exported).
 """
 
 from __future__ import annotations
@@ -98,7 +101,8 @@ def _payload(data: bytes | None, limit: int) -> dict[str, object] | None:
     kept = data[:limit]
     try:
         data.decode("utf-8")
-        text, encoding = kept.decode("utf-8", errors="ignore"), "utf-8"  # a cut character
+        text = kept.decode("utf-8", errors="ignore")  # drops only a character cut at limit
+        encoding = "utf-8"
     except UnicodeDecodeError:
         text, encoding = base64.b64encode(kept).decode("ascii"), "base64"
     return {"encoding": encoding, "data": text, "size": len(data),
@@ -181,14 +185,21 @@ def _classify(error: msgspec.DecodeError) -> Reason:
     return "bad_value"
 
 
+def _malformed(error: RecursionError | UnicodeDecodeError) -> str:
+    """The text of the two errors msgspec raises outside its own classes."""
+    if isinstance(error, UnicodeDecodeError):
+        return f"JSON is malformed: a string is not valid UTF-8 ({error.reason})"
+    return "JSON is nested too deeply"
+
+
 def _retry_overflow(value: bytes, event_type: type[E]) -> E | Problem:
     """Decode again reading out-of-range numbers as ±inf (``Number out of range``)."""
     try:
         return msgspec.convert(_LENIENT.decode(value), event_type)
     except msgspec.DecodeError as error:
         return _classify(error), str(error)
-    except RecursionError:
-        return "bad_json", "JSON is nested too deeply"
+    except (RecursionError, UnicodeDecodeError) as error:
+        return "bad_json", _malformed(error)
 
 
 def _parse(value: bytes, decoder: msgspec.json.Decoder[E], event_type: type[E]) -> E | Problem:
@@ -198,8 +209,8 @@ def _parse(value: bytes, decoder: msgspec.json.Decoder[E], event_type: type[E]) 
         if str(error).startswith("Number out of range"):
             return _retry_overflow(value, event_type)
         return _classify(error), str(error)
-    except RecursionError:
-        return "bad_json", "JSON is nested too deeply"
+    except (RecursionError, UnicodeDecodeError) as error:
+        return "bad_json", _malformed(error)
 
 
 def _check_common(model_id: str, event_time: datetime, limits: _Limits) -> Problem | None:
