@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# PostgreSQL for the store and worker tests (as on CI); unreachable means skipped, except CI=true.
+export DRIFTLINE_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
 .PHONY: test lint typecheck unit demo compare-example bench clean
 

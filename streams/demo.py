@@ -32,6 +32,7 @@ from store import repository
 from store.engine import make_engine
 from streams.broker import EmbeddedBroker, free_port
 from streams.producer import send_events
+from streams.settings import child_environment
 from streams.simulator import Simulator
 from streams.topics import ensure_topics
 
@@ -63,8 +64,8 @@ class DemoRun:
 @contextmanager
 def _worker(workdir: Path, broker: str, database: str, port: int
             ) -> Iterator[subprocess.Popen[bytes]]:
-    env = {**os.environ, "DRIFTLINE_BROKER_URL": broker, "DRIFTLINE_DATABASE_URL": database,
-           "DRIFTLINE_WORKER__WEB_PORT": str(port)}
+    env = child_environment({"DRIFTLINE_BROKER_URL": broker, "DRIFTLINE_DATABASE_URL": database,
+                             "DRIFTLINE_WORKER__WEB_PORT": str(port)})
     log = (workdir / "worker.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "streams.cli", "worker", "--config", str(workdir / "demo.yaml")],

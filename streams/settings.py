@@ -4,7 +4,8 @@ The file comes from ``load_settings(path)`` or ``DRIFTLINE_CONFIG``; with neithe
 the defaults serve. ``DRIFTLINE_BROKER_URL`` and ``DRIFTLINE_DATABASE_URL`` set
 the two URLs, and ``DRIFTLINE_<SECTION>__<KEY>`` any nested key (``__`` between
 levels, names lower-cased: ``DRIFTLINE_MODELS__FRAUD__WINDOW__GRACE=1m``). An
-empty variable counts as unset; an unknown ``DRIFTLINE_*`` name is an error.
+empty variable counts as unset; an unknown ``DRIFTLINE_*`` name is an error, except
+``DRIFTLINE_TEST_*``, which the test suite uses.
 Every bad value raises ``SettingsError``: one line naming the key path and the
 value (passwords masked). This is the only module that reads the environment.
 Durations are seconds or ``250ms``, ``30s``, ``5m``, ``1h``, ``2d``; every key,
@@ -28,6 +29,7 @@ import yaml
 from detectors import DEFAULT_THRESHOLDS, DriftPolicy, ProfileOptions
 
 ENV_PREFIX = "DRIFTLINE_"
+TEST_PREFIX = "DRIFTLINE_TEST_"  # reserved for the test suite (DRIFTLINE_TEST_DATABASE_URL)
 CONFIG_VARIABLE = "DRIFTLINE_CONFIG"
 _ENVIRON: Mapping[str, str] = os.environ  # the one read of the process environment
 
@@ -500,7 +502,8 @@ def _overlay_environment(raw: dict[Any, Any], environ: Mapping[str, str]) -> dic
     """Write every ``DRIFTLINE_*`` value into ``raw``; return key path -> variable name."""
     sources: dict[str, str] = {}
     for name, text in sorted(environ.items()):
-        if not name.startswith(ENV_PREFIX) or name == CONFIG_VARIABLE or text == "":
+        if (not name.startswith(ENV_PREFIX) or name == CONFIG_VARIABLE or text == ""
+                or name.startswith(TEST_PREFIX)):
             continue
         keys = [part.lower() for part in name.removeprefix(ENV_PREFIX).split("__")]
         if not all(keys):

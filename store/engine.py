@@ -1,0 +1,111 @@
+"""Engines for the two supported databases: SQLite (embedded default) and PostgreSQL.
+
+Decisions:
+
+- Only ``sqlite`` and ``postgresql`` URLs are accepted: the upserts are written
+  for those two dialects. ``postgresql://`` and ``postgres://`` without a driver
+  mean ``postgresql+psycopg://`` (psycopg 3 is the driver installed).
+- SQLite runs in WAL mode (readers do not block the writer), with foreign keys
+  on and a 30 s busy timeout. SQLAlchemy emits ``BEGIN`` itself (the driver's
+  own transaction handling is switched off), so reads, writes and DDL are truly
+  transactional: a window and its checkpoint commit or roll back together.
+- Both get ``pool_pre_ping``, so a connection dropped by a database restart is
+  replaced instead of failing the next window.
+- JSON columns are written with ``allow_nan=False``: a NaN can never reach the
+  database as the non-standard ``NaN`` token.
+- Error messages show the URL with its password masked, never the password.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.pool import ConnectionPoolEntry
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+_DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg"}
+_PASSWORD = re.compile(r"(://[^:/@]*:).*@")  # greedy: a raw '@' in a password
+
+json_dumps = functools.partial(json.dumps, allow_nan=False, separators=(",", ":"))
+
+
+def mask_url(url: str | URL) -> str:
+    """The URL as text with any password replaced by ``***``.
+
+    >>> mask_url("postgresql+psycopg://app:s3cret@db:5432/drift")
+    'postgresql+psycopg://app:***@db:5432/drift'
+    >>> mask_url("not a url://x:y@z")
+    'not a url://x:***@z'
+    """
+    if isinstance(url, URL):
+        return url.render_as_string(hide_password=True)
+    return _PASSWORD.sub(r"\1***@", url)
+
+
+def _scheme(text: str) -> str:
+    return text.split("://", 1)[0] if "://" in text else "(none)"
+
+
+def parse_url(url: str | URL) -> URL:
+    """Parse and check a database URL; ``ValueError`` names the scheme otherwise."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        text = str(url)
+        raise ValueError(
+            f"database URL must look like sqlite:///path or postgresql+psycopg://user@host/db;"
+            f" got scheme {_scheme(text)!r} in {mask_url(text)}"
+        ) from None
+    if parsed.drivername in _DEFAULT_DRIVERS:
+        parsed = parsed.set(drivername=_DEFAULT_DRIVERS[parsed.drivername])
+    if parsed.get_backend_name() not in SUPPORTED_BACKENDS:
+        raise ValueError(
+            f"database URL scheme {parsed.drivername!r} is not supported (use one of "
+            f"{', '.join(SUPPORTED_BACKENDS)}): {mask_url(parsed)}"
+        )
+    return parsed
+
+
+def _sqlite_on_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN (_sqlite_on_begin)
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_begin(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str | URL, **kwargs: Any) -> Engine:
+    """An engine for ``url`` set up as the module docstring says.
+
+    ``kwargs`` go to ``sqlalchemy.create_engine`` (pool sizes, ``echo``).
+    A malformed URL, an unsupported scheme or a missing driver raise
+    ``ValueError`` naming the scheme, with the password masked.
+    """
+    parsed = parse_url(url)
+    options: dict[str, Any] = {"pool_pre_ping": True, "json_serializer": json_dumps}
+    options.update(kwargs)
+    try:
+        engine = create_engine(parsed, **options)
+    except (NoSuchModuleError, ImportError) as exc:
+        raise ValueError(
+            f"database URL scheme {parsed.drivername!r} has no usable driver ({exc}): "
+            f"{mask_url(parsed)}"
+        ) from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+    return engine

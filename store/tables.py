@@ -1,0 +1,159 @@
+"""The tables (SQLAlchemy Core). ``migrations/versions`` must build exactly this.
+
+Decisions:
+
+- Every write is an upsert on a natural key, so each table has one (the unique
+  constraints below); surrogate ``id`` columns exist only where other rows point
+  at a row (references, windows).
+- Constraint and index names follow ``NAMING_CONVENTION`` so migrations can name
+  what they alter, identically on SQLite and PostgreSQL.
+- Names (model ids, versions, features, topics) are ``TEXT``: no length limit
+  that one backend enforces and the other ignores. "Any version" is ``''``,
+  never NULL, so it takes part in unique keys on both backends.
+- The reference table is ``reference_profiles``, not ``references``, which is a
+  reserved word in SQL.
+- Timestamps are ``UTCDateTime`` (``store.types``). Statistics are ``DOUBLE
+  PRECISION`` and NULL when they do not apply; NaN is never stored.
+- The whole report and the reference profile are ``JSON`` documents (the
+  versioned ``to_dict()`` forms); ``feature_stats`` copies the statistics into
+  columns so history queries and dashboards need no JSON functions.
+- Room is left for ``performance``, ``concept_drift_events``, ``alerts`` and
+  ``outbox``: they will key on (model_id, model_version, window_start) like
+  ``windows`` and come in their own migrations.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from store.types import UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+REFERENCE_SOURCES = ("file", "first_window", "previous_window")
+WINDOW_STATUSES = ("drift", "no_drift", "insufficient_data")
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+# 64-bit ids on PostgreSQL; SQLite autoincrements only an INTEGER primary key
+# (which is 64-bit there anyway).
+RowId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+models = Table(
+    "models",
+    metadata,
+    Column("model_id", Text, primary_key=True),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+)
+
+reference_profiles = Table(
+    "reference_profiles",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("model_id", Text, ForeignKey("models.model_id"), nullable=False),
+    Column("model_version", Text, nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("profile", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("model_id", "model_version"),
+    CheckConstraint(_one_of("source", REFERENCE_SOURCES), name="source"),
+)
+
+windows = Table(
+    "windows",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("model_id", Text, ForeignKey("models.model_id"), nullable=False),
+    Column("model_version", Text, nullable=False),
+    Column("window_start", UTCDateTime, nullable=False),
+    Column("window_end", UTCDateTime, nullable=False),
+    Column("n_events", BigInteger, nullable=False),
+    Column("n_late", BigInteger, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("drift_share", Double, nullable=True),
+    Column("dataset_drift", Boolean, nullable=False),
+    Column("prediction_drift", Boolean, nullable=True),
+    Column(
+        "reference_id",
+        RowId,
+        ForeignKey("reference_profiles.id", ondelete="SET NULL"),
+        nullable=True,
+    ),
+    Column("reference_source", Text, nullable=False),
+    Column("report", JSON, nullable=False),
+    Column("closed_at", UTCDateTime, nullable=False),
+    UniqueConstraint("model_id", "model_version", "window_start"),
+    CheckConstraint(_one_of("status", WINDOW_STATUSES), name="status"),
+    CheckConstraint("window_end > window_start", name="window_order"),
+    Index(None, "model_id", "window_start"),
+)
+
+STAT_COLUMNS = (
+    "psi", "ks_statistic", "ks_pvalue", "wasserstein", "js_distance", "hellinger",
+    "chi2_statistic", "chi2_pvalue", "unseen_rate", "pvalue", "pvalue_adjusted",
+    "effect_value", "missing_rate",
+)
+
+feature_stats = Table(
+    "feature_stats",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column(
+        "window_id", RowId, ForeignKey("windows.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("model_id", Text, nullable=False),
+    Column("model_version", Text, nullable=False),
+    Column("window_start", UTCDateTime, nullable=False),
+    Column("feature", Text, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("effect_statistic", String(32), nullable=False),
+    *(Column(name, Double, nullable=True) for name in STAT_COLUMNS),
+    Column("severity", String(32), nullable=False),
+    Column("drifted", Boolean, nullable=False),
+    Column("n_reference", BigInteger, nullable=False),
+    Column("n_current", BigInteger, nullable=False),
+    Column("n_missing", BigInteger, nullable=False),
+    UniqueConstraint("model_id", "model_version", "window_start", "feature"),
+    Index(None, "window_id"),
+    Index(None, "model_id", "feature", "window_start"),
+)
+
+ingest_checkpoints = Table(
+    "ingest_checkpoints",
+    metadata,
+    Column("group_id", Text, primary_key=True),
+    Column("topic", Text, primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("next_offset", BigInteger, nullable=False),
+    Column("state", LargeBinary, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint("next_offset >= 0", name="next_offset"),
+)

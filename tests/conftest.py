@@ -1,0 +1,70 @@
+"""Shared fixtures: a real PostgreSQL database, one fresh schema per test.
+
+``DRIFTLINE_TEST_DATABASE_URL`` names the server (for example
+``postgresql+psycopg://postgres@127.0.0.1:5432/test``). When it is unset or the
+server cannot be reached, the tests that need it are skipped with the reason —
+unless ``CI=true``, where they fail: CI must never pass by skipping them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import NoReturn
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
+
+from store.engine import make_engine, mask_url
+
+POSTGRES_URL_VARIABLE = "DRIFTLINE_TEST_DATABASE_URL"
+
+
+def _unavailable(reason: str) -> NoReturn:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: PostgreSQL tests must run, not skip)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The PostgreSQL server URL, checked to answer (or a skip / failure, see above)."""
+    url = os.environ.get(POSTGRES_URL_VARIABLE, "")
+    if not url:
+        _unavailable(f"{POSTGRES_URL_VARIABLE} is not set")
+    engine = make_engine(url, connect_args={"connect_timeout": 5})
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except OperationalError as exc:
+        _unavailable(f"PostgreSQL at {mask_url(url)} is unreachable: {exc.orig}".strip())
+    finally:
+        engine.dispose()
+    return url
+
+
+def _with_schema(url: str, schema: str) -> str:
+    """``url`` whose connections use ``schema`` first (libpq ``options``)."""
+    parsed = make_url(url)
+    options = f"{parsed.query.get('options', '')} -csearch_path={schema}".strip()
+    return parsed.update_query_dict({"options": options}).render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def postgres_engine(postgres_url: str) -> Iterator[Engine]:
+    """An engine on a new, empty schema that is dropped after the test."""
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    admin = make_engine(postgres_url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = make_engine(_with_schema(postgres_url, schema))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

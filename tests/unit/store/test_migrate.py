@@ -1,0 +1,129 @@
+"""Migrations: head equals ``store.tables.metadata``, upgrades are repeatable (both backends)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Column, Integer, MetaData, event, inspect
+from sqlalchemy.engine import Engine
+
+import store
+from store import current_revision, head_revision, make_engine, upgrade
+from store.migrate import MIGRATIONS, alembic_config
+from store.tables import metadata
+
+TABLES = {"models", "reference_profiles", "windows", "feature_stats", "ingest_checkpoints"}
+
+
+def schema_diff(engine: Engine, target: MetaData = metadata) -> list[Any]:
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        return list(compare_metadata(context, target))
+
+
+@contextmanager
+def statements(engine: Engine) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        seen.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_upgrade_builds_exactly_the_tables_of_the_metadata(empty_engine: Engine) -> None:
+    upgrade(empty_engine)
+    assert schema_diff(empty_engine) == []
+    assert set(inspect(empty_engine).get_table_names()) >= TABLES
+    with empty_engine.connect() as conn:
+        assert current_revision(conn) == head_revision() == "0001"
+
+
+def test_the_schema_check_sees_a_difference(empty_engine: Engine) -> None:
+    upgrade(empty_engine)
+    changed = MetaData(naming_convention=metadata.naming_convention)
+    for table in metadata.sorted_tables:
+        table.to_metadata(changed)
+    changed.tables["windows"].append_column(Column("extra", Integer))
+    diffs = schema_diff(empty_engine, changed)
+    assert [(d[0], d[3].name) for d in diffs] == [("add_column", "extra")]
+
+
+def test_upgrading_twice_changes_nothing(empty_engine: Engine) -> None:
+    upgrade(empty_engine)
+    with statements(empty_engine) as seen:
+        upgrade(empty_engine)
+    ddl = [s for s in seen if s.lstrip().upper().startswith(("CREATE", "ALTER", "DROP"))]
+    assert ddl == []
+    assert schema_diff(empty_engine) == []
+    with empty_engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM alembic_version").scalar() == 1
+
+
+def test_downgrade_to_base_and_back(empty_engine: Engine) -> None:
+    upgrade(empty_engine)
+    with empty_engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "base")
+    assert set(inspect(empty_engine).get_table_names()) & TABLES == set()
+    upgrade(empty_engine)
+    assert schema_diff(empty_engine) == []
+
+
+def test_upgrade_by_url_from_any_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    url = f"sqlite:///{tmp_path / 'by-url.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        assert schema_diff(engine) == []
+    finally:
+        engine.dispose()
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_env_builds_its_own_engine_from_the_url_option(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    config = alembic_config()
+    config.set_main_option("sqlalchemy.url", url)
+    command.upgrade(config, "head")
+    engine = make_engine(url)
+    try:
+        assert schema_diff(engine) == []
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("url", ["sqlite:///x.db", "postgresql+psycopg://u@h/db"])
+def test_offline_mode_renders_the_sql(url: str) -> None:
+    config = alembic_config()
+    config.set_main_option("sqlalchemy.url", url)
+    config.output_buffer = io.StringIO()
+    command.upgrade(config, "head", sql=True)
+    sql = config.output_buffer.getvalue()
+    for table in sorted(TABLES):
+        assert f"CREATE TABLE {table}" in sql
+    assert "INSERT INTO alembic_version (version_num) VALUES ('0001')" in sql
+
+
+def test_the_revisions_form_one_line_inside_the_package() -> None:
+    scripts = ScriptDirectory.from_config(alembic_config())
+    assert Path(scripts.dir) == MIGRATIONS == Path(store.__file__).resolve().parent / "migrations"
+    assert [r.revision for r in scripts.walk_revisions()] == ["0001"]
+    assert scripts.get_heads() == ["0001"]
