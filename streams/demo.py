@@ -24,6 +24,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -45,6 +46,10 @@ models:
     reference: {policy: first_window}
 worker:
   checkpoint_interval: 2s
+ingest:
+  # Simulated event time runs ahead of the clock (--speed), so allow it.
+  max_future: 30d
+  max_past: 30d
 """
 
 
@@ -160,8 +165,11 @@ def run_demo(run: DemoRun) -> bool:
     (run.workdir / "demo.yaml").write_text(CONFIG, encoding="utf-8")
     database = f"sqlite:///{(run.workdir / 'driftline.db').resolve()}"
     shift_at = 0.4 * run.duration * run.speed if run.duration else 1800.0
+    span = timedelta(seconds=(run.duration or 0.0) * run.speed)
+    origin = (datetime.now(UTC) - span).replace(second=0, microsecond=0)
+    origin -= timedelta(minutes=origin.minute % 5)
     simulator = Simulator(seed=run.seed, model_id=MODEL, events_per_second=run.rate / run.speed,
-                          shift_at=shift_at)
+                          shift_at=shift_at, start=origin)
     with EmbeddedBroker(port=free_port()) as broker:
         click.echo(f"broker   {broker.bootstrap} (embedded Tansu)")
         ensure_topics(broker.bootstrap, dict.fromkeys(

@@ -1,0 +1,275 @@
+"""The worker end to end: real embedded broker, real PostgreSQL, a worker in its own process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from aiokafka import AIOKafkaConsumer
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from detectors import compare
+from store import migrate
+from store.engine import make_engine
+from streams.broker import EmbeddedBroker, free_port
+from streams.columns import to_model_batches
+from streams.events import RawMessage, decode_predictions
+from streams.producer import encode_event, send_events, send_raw
+from streams.settings import load_settings
+from streams.simulator import Simulator
+from streams.topics import ensure_topics
+
+pytestmark = pytest.mark.integration
+WINDOW = 60  # seconds of event time
+RATE = 50.0  # events per second of event time: 3,000 events per window
+CONFIG = """\
+topics: {{predictions: {prefix}.predictions, labels: {prefix}.labels,
+         deadletter: {prefix}.deadletter, retrain: {prefix}.retrain, partitions: 2}}
+worker: {{group_id: {prefix}, web_port: {port}, checkpoint_interval: 1s}}
+models:
+  default:
+    window: {{size: {window}s, grace: 10s, idle_timeout: 3s}}
+"""
+
+
+@pytest.fixture
+def database_url(postgres_url: str) -> Iterator[str]:
+    """A PostgreSQL URL whose connections use a fresh schema, migrated to the head."""
+    schema = f"worker_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(postgres_url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    parsed = make_url(postgres_url)
+    url = parsed.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+        hide_password=False)
+    migrate.upgrade(url)
+    try:
+        yield url
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+class Worker:
+    """``driftline worker`` in its own process group, with its settings file."""
+
+    def __init__(self, tmp: Path, broker: EmbeddedBroker, database_url: str) -> None:
+        self.prefix = f"t{uuid.uuid4().hex[:10]}"
+        self.port = free_port()
+        self.config = tmp / "driftline.yaml"
+        self.config.write_text(CONFIG.format(prefix=self.prefix, port=self.port, window=WINDOW),
+                               encoding="utf-8")
+        self.env = {**os.environ, "DRIFTLINE_BROKER_URL": broker.url,
+                    "DRIFTLINE_DATABASE_URL": database_url}
+        self.settings = load_settings(self.config, self.env)
+        self.log = tmp / "worker.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        ensure_topics(broker.bootstrap, dict.fromkeys(self.topics.values(), 2))
+
+    @property
+    def topics(self) -> dict[str, str]:
+        t = self.settings.topics
+        return {"predictions": t.predictions, "labels": t.labels, "deadletter": t.deadletter,
+                "retrain": t.retrain}
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "streams.cli", "worker", "--config", str(self.config)],
+                env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_for(self._ready, 90, "the worker to be ready")
+
+    def _ready(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError("worker exited:\n" + self.log.read_text()[-3000:])
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz",
+                                        timeout=1) as answer:
+                return bool(answer.status == 200)
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return False
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=2) as r:
+            return str(r.read().decode())
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+            self.process.wait(30)
+
+
+@pytest.fixture
+def worker(tmp_path: Path, broker: EmbeddedBroker, database_url: str) -> Iterator[Worker]:
+    running = Worker(tmp_path, broker, database_url)
+    try:
+        yield running
+    finally:
+        running.stop(signal.SIGKILL)
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``condition`` until it holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.2)
+
+
+def stored_windows(database_url: str) -> list[dict[str, Any]]:
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            from store import repository
+
+            return repository.list_windows(conn, "fraud")
+    finally:
+        engine.dispose()
+
+
+def first_event_time() -> datetime:
+    """Event time of the first simulated event: two hours ago, on a whole hour."""
+    return (datetime.now(UTC) - timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
+
+
+def window_of(event: dict[str, Any]) -> float:
+    moment = datetime.fromisoformat(str(event["event_time"]).replace("Z", "+00:00"))
+    return float(np.floor(moment.timestamp() / WINDOW) * WINDOW)
+
+
+def produce(bootstrap: str, topic: str, events: list[dict[str, Any]]) -> None:
+    sent = asyncio.run(send_events(bootstrap, topic, events,
+                                   key=lambda e: str(e["model_id"]).encode()))
+    assert sent == len(events)
+
+
+def _columns(events: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    raws = [RawMessage("t", 0, i, None, encode_event(e), None) for i, e in enumerate(events)]
+    settings = load_settings(None, {})
+    decoded = decode_predictions(raws, now=datetime.now(UTC), ingest=settings.ingest,
+                                 known_models=None)
+    assert not decoded.dead_letters
+    (batch,) = to_model_batches(decoded.events, decoded.positions).values()
+    return batch.columns, batch.missing
+
+
+def test_stored_statistics_equal_compare_on_the_same_slices(worker: Worker,
+                                                            broker: EmbeddedBroker,
+                                                            database_url: str) -> None:
+    simulator = Simulator(seed=3, start=first_event_time(), events_per_second=RATE,
+                          shift_at=3 * WINDOW)
+    events = list(simulator.events(6 * int(WINDOW * RATE)))
+    worker.start()
+    produce(broker.bootstrap, worker.topics["predictions"], events)
+    per_window = Counter(window_of(e) for e in events)
+    wait_for(lambda: sum(w["n_events"] for w in stored_windows(database_url)) == len(events),
+             120, "every window to be stored")
+    windows = stored_windows(database_url)
+    assert [w["n_events"] for w in windows] == [per_window[k] for k in sorted(per_window)]
+    by_window: dict[float, list[dict[str, Any]]] = {}
+    for event in events:
+        by_window.setdefault(window_of(event), []).append(event)
+    starts = sorted(by_window)
+    ref_cols, ref_missing = _columns(by_window[starts[0]])
+    for start, stored in zip(starts[1:], windows[1:], strict=True):
+        cur_cols, cur_missing = _columns(by_window[start])
+        kinds: dict[str, Any] = {n: "categorical" if v.dtype == object else "numeric"
+                                 for n, v in ref_cols.items()}
+        expected = compare(ref_cols, cur_cols, kinds, reference_missing=ref_missing,
+                           current_missing=cur_missing,
+                           roles={"prediction": "prediction", "score": "prediction"})
+        got = {f["name"]: f for f in stored["features"] + stored["predictions"]}
+        for want in (*expected.features, *expected.predictions):
+            for key in ("psi", "ks_statistic", "ks_pvalue", "chi2_statistic", "js_distance"):
+                value = getattr(want, key)
+                if value is None:
+                    assert got[want.name].get(key) is None, (want.name, key)
+                else:
+                    assert got[want.name][key] == pytest.approx(value, rel=1e-9, abs=1e-12), (
+                        want.name, key)
+            assert got[want.name]["severity"] == want.severity
+        drifted = {f["name"] for f in stored["features"] if f["drifted"]}
+        shifted = start >= window_of(events[0]) + 3 * WINDOW
+        assert drifted == (set(simulator.shifted_features) if shifted else set()), start
+
+
+def test_malformed_events_go_to_the_dead_letter_topic(worker: Worker, broker: EmbeddedBroker,
+                                                      database_url: str) -> None:
+    simulator = Simulator(seed=4, start=first_event_time(), events_per_second=RATE, shift_at=None)
+    n = 2 * int(WINDOW * RATE)
+    payloads = list(simulator.payloads(n, invalid_rate=0.05))
+    invalid = set(simulator.invalid_indices(n, 0.05))
+    worker.start()
+    asyncio.run(send_raw(broker.bootstrap, worker.topics["predictions"],
+                         [v for _, v in payloads], [k for k, _ in payloads]))
+    letters = asyncio.run(_consume(broker.bootstrap, worker.topics["deadletter"], len(invalid)))
+    assert len(letters) == len(invalid)
+    assert {letter["reason"] for letter in letters} <= {"bad_json", "wrong_type",
+                                                        "missing_field", "bad_value"}
+    assert all({"topic", "partition", "offset", "detail"} <= letter.keys() for letter in letters)
+    wait_for(lambda: sum(w["n_events"] for w in stored_windows(database_url)) == n - len(invalid),
+             90, "the valid events to be stored")
+    assert "driftline_events_invalid_total" in worker.metrics()
+
+
+async def _consume(bootstrap: str, topic: str, expected: int) -> list[dict[str, Any]]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                group_id=f"reader-{uuid.uuid4().hex[:8]}",
+                                session_timeout_ms=6000, heartbeat_interval_ms=1000)
+    await consumer.start()
+    letters: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 60
+    try:
+        while len(letters) < expected and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=500)
+            letters += [json.loads(r.value) for rs in batches.values() for r in rs]
+    finally:
+        await consumer.stop()
+    return letters
+
+
+def test_kill_minus_9_mid_window_loses_and_doubles_nothing(worker: Worker,
+                                                          broker: EmbeddedBroker,
+                                                          database_url: str) -> None:
+    simulator = Simulator(seed=5, start=first_event_time(), events_per_second=RATE, shift_at=None)
+    events = list(simulator.events(5 * int(WINDOW * RATE) + 1234))
+    first, rest = events[:9_000], events[9_000:]
+    worker.start()
+    produce(broker.bootstrap, worker.topics["predictions"], first)
+    engine = make_engine(database_url)
+
+    def checkpointed() -> int:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT coalesce(sum(next_offset), 0) FROM "
+                                         "ingest_checkpoints")).scalar_one())
+
+    wait_for(lambda: checkpointed() >= 4_000, 60, "a checkpoint in the middle of the stream")
+    worker.stop(signal.SIGKILL)
+    produce(broker.bootstrap, worker.topics["predictions"], rest)
+    worker.start()
+    wait_for(lambda: sum(w["n_events"] for w in stored_windows(database_url)) >= len(events),
+             120, "every window to be stored")
+    engine.dispose()
+    expected = Counter(window_of(e) for e in events)
+    windows = stored_windows(database_url)
+    assert [w["n_events"] for w in windows] == [expected[k] for k in sorted(expected)]
+    assert sum(w["n_events"] for w in windows) == len(events)
