@@ -224,15 +224,17 @@ def _corrupt(event: dict[str, Any], kind: str, index: int) -> bytes:
         return text[: len(text) // 2] if index % 2 else b"{'model_id': " + text[1:20]
     broken = dict(event)
     if kind == "missing_field":
-        del broken[REQUIRED_FIELDS[index % len(REQUIRED_FIELDS)]]
+        del broken[_MANDATORY[index % len(_MANDATORY)]]
     else:
         field, value = _WRONG_TYPES[index % len(_WRONG_TYPES)]
         broken[field] = value
     return msgspec.json.encode(broken)
 
 
+# Fields without which the schema (streams.events) refuses an event.
+_MANDATORY = ("event_id", "model_id", "event_time", "features")
 _WRONG_TYPES: tuple[tuple[str, Any], ...] = (
-    ("score", "high"), ("prediction", "yes"), ("event_time", 1_700_000_000),
+    ("score", "high"), ("prediction", [1]), ("event_time", 1_700_000_000),
     ("features", [1.0, 2.0]), ("model_id", 42), ("event_id", None))
 _DONE = object()
 

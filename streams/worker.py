@@ -185,7 +185,8 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None
 
     @app.page("/metrics")
     async def metrics_page(view: Any, request: Any) -> Any:
-        return view.bytes(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+        # aiohttp refuses a charset in content_type, so the header is set directly.
+        return view.bytes(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     @app.page("/healthz")
     async def health(view: Any, request: Any) -> Any:
