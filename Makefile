@@ -25,14 +25,19 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
-# The demo on the embedded default: two synthetic files, one with drift injected,
-# compared with the same code the stream uses.
+# The demo on the embedded default: embedded broker, SQLite, a worker and a simulator
+# that injects drift, with a live table of closed windows.
 demo: $(STAMP)
-	$(BIN)/python -m streams.examples --out .demo
-	$(BIN)/driftline compare .demo/reference.csv .demo/current.csv --target label --prediction score --prediction prediction
+	$(BIN)/driftline demo
+
+# The batch path: two synthetic files compared with the same code.
+compare-example: $(STAMP)
+	$(BIN)/python -m streams.examples --out .demo-compare
+	$(BIN)/driftline compare .demo-compare/reference.csv .demo-compare/current.csv \
+		--target label --prediction score --prediction prediction
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .demo
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .demo .demo-compare

@@ -55,6 +55,10 @@ class IngestService(mode.Service):
         self.settings = ingest.settings
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
+        # One batch or one rebalance step at a time touches the window state; a batch
+        # fetched before a rebalance (generation changed) is dropped, not applied.
+        self._lock = asyncio.Lock()
+        self._generation = 0
         super().__init__(**kwargs)
 
     async def on_start(self) -> None:
@@ -86,15 +90,19 @@ class IngestService(mode.Service):
             await self.producer.stop()
 
     async def assign(self, partitions: list[int]) -> None:
-        seeks = await asyncio.to_thread(self.ingest.restore, partitions)
-        assert self.consumer is not None
-        for partition, offset in seeks.items():
-            self.consumer.seek(TopicPartition(self.ingest.topic, partition), offset)
+        async with self._lock:
+            self._generation += 1
+            seeks = await asyncio.to_thread(self.ingest.restore, partitions)
+            assert self.consumer is not None
+            for partition, offset in seeks.items():
+                self.consumer.seek(TopicPartition(self.ingest.topic, partition), offset)
         self.ingest.metrics.ready.set(1)
         self.ingest.ready.set()
 
     async def release(self, partitions: list[int]) -> None:
-        await asyncio.to_thread(self.ingest.release, partitions)
+        async with self._lock:
+            self._generation += 1
+            await asyncio.to_thread(self.ingest.release, partitions)
 
     @mode.Service.task
     async def _consume(self) -> None:
@@ -102,25 +110,36 @@ class IngestService(mode.Service):
             if self.consumer is None:
                 await self.sleep(0.1)
                 continue
+            generation = self._generation
             batches = await self.consumer.getmany(
                 timeout_ms=500, max_records=self.settings.ingest.max_batch)
-            closed: list[tuple[PartitionState, ClosedWindow]] = []
-            touched: list[PartitionState] = []
-            for tp, records in batches.items():
-                if not records or tp.partition not in self.ingest.partitions:
-                    continue
-                closed += await self._handle(tp, records)
-                touched.append(self.ingest.partitions[tp.partition])
-            closed += [(s, c) for s, cs in self.ingest.tick() for c in cs]
-            states = {s.partition: s for s, _ in closed}
-            if self.ingest.checkpoint_due():
-                states.update({s.partition: s for s in self.ingest.dirty()})
-            if closed or states:
-                await self.ingest.store(closed, states.values())
-                await self._commit_offsets(states.values())
+            async with self._lock:
+                if generation != self._generation:
+                    continue  # fetched before a rebalance: the new positions refetch it
+                stored = await self._process(batches)
+            await self._commit_offsets(stored)
             await self._report_lag()
-            self.ingest.metrics.open_windows.set(sum(
-                len(m.windows) for s in self.ingest.partitions.values() for m in s.models.values()))
+
+    async def _process(self, batches: dict[TopicPartition, list[Any]]) -> list[PartitionState]:
+        """Apply one fetch, close due windows, store them and checkpoint; the states stored."""
+        closed: list[tuple[PartitionState, ClosedWindow]] = []
+        for tp, records in batches.items():
+            state = self.ingest.partitions.get(tp.partition)
+            if state is None:
+                continue
+            if state.next_offset is not None:  # never apply an offset twice
+                records = [r for r in records if r.offset >= state.next_offset]
+            if records:
+                closed += await self._handle(tp, records)
+        closed += [(s, c) for s, cs in self.ingest.tick() for c in cs]
+        states = {s.partition: s for s, _ in closed}
+        if self.ingest.checkpoint_due():
+            states.update({s.partition: s for s in self.ingest.dirty()})
+        if closed or states:
+            await self.ingest.store(closed, states.values())
+        self.ingest.metrics.open_windows.set(sum(
+            len(m.windows) for s in self.ingest.partitions.values() for m in s.models.values()))
+        return list(states.values())
 
     async def _handle(self, tp: TopicPartition, records: list[Any]
                       ) -> list[tuple[PartitionState, ClosedWindow]]:
