@@ -129,8 +129,10 @@ def _print_new_windows(run: DemoRun, database: str) -> None:
         names = ", ".join(f"{n} ({s})" for n, s in drifted.items()) or "-"
         if len(run.seen) == 1:
             names = "(the reference window)"
+        status = {"drift": "DATASET DRIFT", "insufficient_data": "insufficient data"}.get(
+            row["status"], "feature drift" if drifted else "ok")
         click.echo(f"{row['window_start'][11:16]}-{row['window_end'][11:16]}  "
-                   f"{row['n_events']:>6}  {share:>5}  {row['status']:<17} {names}")
+                   f"{row['n_events']:>6}  {share:>5}  {status:<14} {names}")
 
 
 async def _produce(run: DemoRun, bootstrap: str, simulator: Simulator) -> int:
@@ -180,7 +182,7 @@ def run_demo(run: DemoRun) -> bool:
             _wait_ready(port, worker, run.workdir / "worker.log", timeout=90)
             click.echo(f"worker   ready, metrics at http://127.0.0.1:{port}/metrics")
             click.echo(f"database {database}")
-            click.echo("\nwindow       events  share  status            drifted features")
+            click.echo("\nwindow       events  share  verdict        drifted features")
             _stream(run, broker.bootstrap, simulator, database, port)
     return _summary(run, simulator)
 
