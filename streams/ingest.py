@@ -71,6 +71,7 @@ class Ingest:
         self.ready = asyncio.Event()
         self._last_checkpoint = time.monotonic()
         self._references: dict[int, ReferenceHandle] = {}
+        self._version_ends: dict[str, dict[str, float]] = {}
 
     # ----- references and model state -------------------------------------------------
     def _rules(self, model_id: str) -> WindowRules:
@@ -234,6 +235,17 @@ class Ingest:
         self.metrics.window_closed(closed.model_id, closed.model_version, done.report,
                                    closed.window.n_events, closed.window.end)
         self.metrics.close_duration.observe(seconds)
+        self._retire_old_versions(closed.model_id, closed.model_version, closed.window.end)
+
+    def _retire_old_versions(self, model_id: str, version: str, end: float) -> None:
+        """Drop the series of versions silent for two window lengths while this one ran."""
+        ends = self._version_ends.setdefault(model_id, {})
+        ends[version] = end
+        horizon = end - 2 * self.settings.model(model_id).window.size
+        for other, other_end in list(ends.items()):
+            if other != version and other_end <= horizon:
+                self.metrics.retire(model_id, other)
+                del ends[other]
 
     async def store(self, closed: list[tuple[PartitionState, ClosedWindow]],
                     states: Iterable[PartitionState]) -> list[Finalised]:

@@ -3,13 +3,14 @@
 Names are ``driftline_*`` in base units, counters end in ``_total``, and labels
 are bounded: model, version, feature, statistic, reason, outcome, topic — never
 ids or timestamps. When a model version is retired (a newer version took over),
-its series are removed.
+its series are removed: a version retires once another version of the same model
+has closed windows for two window lengths of event time without it (two versions
+live side by side, as in a canary, both keep their series).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -23,6 +24,7 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
+        self._features: dict[tuple[str, str], set[str]] = {}
         per_feature = ["model", "version", "feature"]
         per_model = ["model", "version"]
         self.feature_psi = Gauge("driftline_feature_psi", "PSI of the feature in the last "
@@ -71,6 +73,8 @@ class Metrics:
     def window_closed(self, model: str, version: str, report: DriftReport, n_events: int,
                       window_end: float) -> None:
         labels = {"model": model, "version": version}
+        self._features.setdefault((model, version), set()).update(
+            c.name for c in (*report.features, *report.predictions))
         for column in (*report.features, *report.predictions):
             names = {**labels, "feature": column.name}
             for statistic in ("psi", "ks_statistic", "ks_pvalue", "wasserstein", "js_distance",
@@ -91,9 +95,9 @@ class Metrics:
         self.last_window_end.labels(**labels).set(window_end)
         self.windows_closed.labels(**labels).inc()
 
-    def retire(self, model: str, version: str, features: Iterable[str]) -> None:
+    def retire(self, model: str, version: str) -> None:
         """Remove every series of a retired model version."""
-        for feature in features:
+        for feature in self._features.pop((model, version), set()):
             for gauge in (self.feature_psi, self.feature_ks, self.feature_ks_p,
                           self.feature_drift):
                 _remove(gauge, model, version, feature)
