@@ -44,7 +44,7 @@ topics: {{predictions: {prefix}.predictions, labels: {prefix}.labels,
 worker: {{group_id: {prefix}, web_port: {port}, checkpoint_interval: 1s}}
 models:
   default:
-    window: {{size: {window}s, grace: 10s, idle_timeout: 3s}}
+    window: {{size: {window}s, grace: 10s, idle_timeout: {idle}s}}
 """
 
 
@@ -70,12 +70,14 @@ def database_url(postgres_url: str) -> Iterator[str]:
 class Worker:
     """``driftline worker`` in its own process group, with its settings file."""
 
-    def __init__(self, tmp: Path, broker: EmbeddedBroker, database_url: str) -> None:
-        self.prefix = f"t{uuid.uuid4().hex[:10]}"
+    def __init__(self, tmp: Path, broker: EmbeddedBroker, database_url: str,
+                 like: Worker | None = None, idle: float = 3.0) -> None:
+        """A worker of its own topics and group, or of ``like``'s (a second member)."""
+        self.prefix: str = like.prefix if like else f"t{uuid.uuid4().hex[:10]}"
         self.port = free_port()
         self.config = tmp / "driftline.yaml"
-        self.config.write_text(CONFIG.format(prefix=self.prefix, port=self.port, window=WINDOW),
-                               encoding="utf-8")
+        self.config.write_text(CONFIG.format(prefix=self.prefix, port=self.port, window=WINDOW,
+                                             idle=idle), encoding="utf-8")
         self.env = {**os.environ, "DRIFTLINE_BROKER_URL": broker.url,
                     "DRIFTLINE_DATABASE_URL": database_url}
         self.settings = load_settings(self.config, self.env)
@@ -282,3 +284,64 @@ def test_kill_minus_9_mid_window_loses_and_doubles_nothing(worker: Worker,
     windows = stored_windows(database_url)
     assert [w["n_events"] for w in windows] == [expected[k] for k in sorted(expected)]
     assert sum(w["n_events"] for w in windows) == len(events)
+
+
+def test_a_worker_taking_over_partitions_continues_their_windows(
+        tmp_path: Path, broker: EmbeddedBroker, database_url: str) -> None:
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+    # A long idle timeout: the pauses of the test must not close windows early.
+    first = Worker(tmp_path / "a", broker, database_url, idle=300)
+    second = Worker(tmp_path / "b", broker, database_url, like=first, idle=300)
+    models = [f"model-{i}" for i in range(6)]  # keys spread over both partitions
+    simulators = [Simulator(seed=10 + i, model_id=m, start=first_event_time(),
+                            events_per_second=RATE, shift_at=None) for i, m in enumerate(models)]
+    per_model = 3 * int(WINDOW * RATE) + 777
+    events = [list(s.events(per_model)) for s in simulators]
+    # One event per model far ahead in event time closes every window before it.
+    flush = [next(Simulator(seed=99, model_id=m, start=first_event_time()
+                            + timedelta(seconds=20 * WINDOW)).events(1)) for m in models]
+    try:
+        first.start()
+        produce_many(broker.bootstrap, first.topics["predictions"], [e[:4_000] for e in events])
+        wait_for(lambda: accepted(first) >= 6 * 4_000, 120, "the first worker to read")
+        second.start()  # a rebalance splits the partitions between the two workers
+        produce_many(broker.bootstrap, first.topics["predictions"],
+                     [e[4_000:7_000] for e in events])
+        first.stop()  # a clean stop: its partitions go to the second worker
+        produce_many(broker.bootstrap, first.topics["predictions"],
+                     [e[7_000:] for e in events] + [flush])
+        wait_for(lambda: sum(stored_total(database_url, m) for m in models) == 6 * per_model,
+                 180, "every window of every model to be stored")
+        for model, model_events in zip(models, events, strict=True):
+            expected = Counter(window_of(e) for e in model_events)
+            assert stored_counts(database_url, model) == [expected[k] for k in sorted(expected)]
+    finally:
+        first.stop(signal.SIGKILL)
+        second.stop(signal.SIGKILL)
+
+
+def produce_many(bootstrap: str, topic: str, parts: list[list[dict[str, Any]]]) -> None:
+    produce(bootstrap, topic, [event for part in parts for event in part])
+
+
+def accepted(worker: Worker) -> float:
+    if worker.process is None or worker.process.poll() is not None:
+        return 0.0
+    return sum(float(line.split()[-1]) for line in worker.metrics().splitlines()
+               if line.startswith('driftline_events_total{') and 'outcome="accepted"' in line)
+
+
+def stored_counts(database_url: str, model: str) -> list[int]:
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            from store import repository
+
+            return [w["n_events"] for w in repository.list_windows(conn, model)]
+    finally:
+        engine.dispose()
+
+
+def stored_total(database_url: str, model: str) -> int:
+    return sum(stored_counts(database_url, model))
