@@ -13,6 +13,7 @@ Ctrl-C stops everything and leaves no process behind.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -189,21 +190,37 @@ def run_demo(run: DemoRun) -> bool:
 
 def _stream(run: DemoRun, bootstrap: str, simulator: Simulator, database: str, port: int
             ) -> None:
-    async def main() -> None:
+    """Produce and print; Ctrl-C (or SIGTERM) stops the producer cleanly, then interrupts."""
+
+    async def main() -> bool:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
         producer = asyncio.create_task(_produce(run, bootstrap, simulator))
-        while not producer.done():
-            await asyncio.sleep(1.0)  # the live table refreshes every second
+        stopping = asyncio.create_task(stop.wait())
+        while not producer.done() and not stop.is_set():
+            await asyncio.wait([producer, stopping], timeout=1.0)  # refresh every second
             _print_new_windows(run, database)
+        if stop.is_set():
+            producer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await producer
+            return False
         await producer
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:  # the last windows close on the idle timeout
-            await asyncio.sleep(1.0)
+        while time.monotonic() < deadline and not stop.is_set():
+            # the last windows close on the idle timeout
+            await asyncio.wait([stopping], timeout=1.0)
             _print_new_windows(run, database)
             if _open_windows(port) == 0:
                 _print_new_windows(run, database)
                 break
+        stopping.cancel()
+        return not stop.is_set()
 
-    asyncio.run(main())
+    if not asyncio.run(main()):
+        raise KeyboardInterrupt
 
 
 def _open_windows(port: int) -> int | None:

@@ -41,8 +41,16 @@ def worker(config: Path | None, loglevel: str) -> None:
 def demo(duration: float, forever: bool, rate: float, speed: float, seed: int,
          workdir: Path) -> None:
     """Broker, worker and a drifting simulator, with a live table of windows."""
+    import signal
+
     from streams.demo import DemoRun, run_demo
 
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # Ctrl-C, and SIGTERM alike, stop the simulator, the worker and the broker in order.
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     run = DemoRun(workdir=workdir, duration=None if forever else duration, rate=rate,
                   speed=speed, seed=seed, invalid_rate=0.001)
     try:
