@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from streams.commands import fail
+
 
 @click.command("worker")
 @click.option("--config", type=click.Path(path_type=Path), default=None,
@@ -22,7 +24,7 @@ def worker(config: Path | None, loglevel: str) -> None:
     try:
         settings = load_settings(config)
     except SettingsError as exc:
-        raise click.ClickException(str(exc)) from exc
+        fail(str(exc))
     app, _ = create_app(settings)
     faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
 

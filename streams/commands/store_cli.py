@@ -11,6 +11,7 @@ from detectors import build_profile
 from detectors.reference import Role
 from store import migrate, repository
 from store.engine import make_engine
+from streams.commands import fail
 from streams.files import InputError, infer_kinds, read_table, to_columns
 from streams.settings import SettingsError, load_settings
 
@@ -19,7 +20,7 @@ def _database_url(config: Path | None, database: str | None) -> str:
     try:
         settings = load_settings(config)
     except SettingsError as exc:
-        raise click.ClickException(str(exc)) from exc
+        fail(str(exc))
     return database or settings.database_url
 
 
@@ -73,7 +74,7 @@ def reference_set(model: str, file: Path, model_version: str | None,
         columns = to_columns(table, kinds, file)
         profile = build_profile(columns.values, kinds, roles=roles, missing=columns.missing)
     except (InputError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        fail(str(exc))
     engine = make_engine(_database_url(config, database))
     migrate.upgrade(engine)
     with engine.begin() as conn:
