@@ -191,8 +191,12 @@ class Ingest:
         with self.engine.begin() as conn:
             for state, closed_window in closed:
                 model = state.models.get((closed_window.model_id, closed_window.model_version))
-                if closed_window.window.reference is None and model is not None:
-                    model.attach(closed_window.window)  # a reference made earlier in this batch
+                window = closed_window.window
+                # A reference made by a window closed just before (the stored row keeps its
+                # id when replaced, so the handles themselves are compared).
+                if model is not None and model.reference is not None and (
+                        window.reference is not model.reference):
+                    model.attach(window)
                 done = self._finalise(closed_window)
                 self._save_window(conn, state, done)
                 results.append((state, done))

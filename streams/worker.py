@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 from typing import Any
 
 import faust
@@ -192,6 +193,8 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None
     app = faust.App(
         f"{worker.group_id}-worker", broker=settings.broker_url, autodiscover=False,
         web_host=worker.web_host, web_port=worker.web_port, store="memory://",
+        # Faust wants a data folder even with in-memory tables; keep it out of the cwd.
+        datadir=tempfile.mkdtemp(prefix="driftline-worker-"),
         broker_session_timeout=worker.session_timeout,
         broker_heartbeat_interval=worker.heartbeat_interval,
         producer_enable_idempotence=False, topic_partitions=settings.topics.partitions)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from detectors import build_profile
 from detectors.reference import Role
@@ -22,6 +25,18 @@ def _database_url(config: Path | None, database: str | None) -> str:
     except SettingsError as exc:
         fail(str(exc))
     return database or settings.database_url
+
+
+@contextmanager
+def _store_errors() -> Iterator[None]:
+    """Database and validation failures as one ``driftline: error:`` line."""
+    try:
+        yield
+    except (ValueError, SQLAlchemyError) as exc:
+        text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        hint = " (run `driftline db upgrade`)" if "no such table" in str(exc) or \
+            "does not exist" in str(exc) else ""
+        fail((text[0] if text else type(exc).__name__) + hint)
 
 
 config_option = click.option("--config", type=click.Path(path_type=Path), default=None,
@@ -41,7 +56,8 @@ def db() -> None:
 def db_upgrade(config: Path | None, database: str | None) -> None:
     """Apply every migration (Alembic) to the database."""
     url = _database_url(config, database)
-    migrate.upgrade(make_engine(url))
+    with _store_errors():
+        migrate.upgrade(make_engine(url))
     click.echo("database is at the latest schema")
 
 
@@ -69,17 +85,25 @@ def reference_set(model: str, file: Path, model_version: str | None,
         skip = {"model_id", "model_version", "event_time", "event_id", "prediction_id",
                 *exclude}
         kinds, _ = infer_kinds(table, {}, skip=skip)
+        unknown = [n for n in prediction if n not in kinds]
+        if unknown:
+            raise InputError(f"{file}: no column {unknown[0]!r} "
+                             f"(columns: {', '.join(table.column_names)})")
+        if not kinds:
+            raise InputError(f"{file}: no column to profile (columns: "
+                             f"{', '.join(table.column_names)})")
         outputs = prediction or tuple(n for n in ("prediction", "score") if n in kinds)
         roles: dict[str, Role] = dict.fromkeys(outputs, "prediction")
         columns = to_columns(table, kinds, file)
         profile = build_profile(columns.values, kinds, roles=roles, missing=columns.missing)
     except (InputError, ValueError) as exc:
         fail(str(exc))
-    engine = make_engine(_database_url(config, database))
-    migrate.upgrade(engine)
-    with engine.begin() as conn:
-        repository.touch_model(conn, model)
-        ref_id = repository.save_reference(conn, model, model_version, profile, "file")
+    with _store_errors():
+        engine = make_engine(_database_url(config, database))
+        migrate.upgrade(engine)
+        with engine.begin() as conn:
+            repository.touch_model(conn, model)
+            ref_id = repository.save_reference(conn, model, model_version, profile, "file")
     scope = f"version {model_version}" if model_version else "every version"
     click.echo(f"stored reference {ref_id} for {model} ({scope}): {len(profile.columns)} "
                f"columns, {profile.n_rows} rows")
@@ -96,9 +120,10 @@ def reference_set(model: str, file: Path, model_version: str | None,
 def windows(model: str, model_version: str | None, limit: int | None, fmt: str,
             config: Path | None, database: str | None) -> None:
     """The stored windows of MODEL, oldest first."""
-    engine = make_engine(_database_url(config, database))
-    with engine.connect() as conn:
-        rows = repository.list_windows(conn, model, model_version, limit)
+    with _store_errors():
+        engine = make_engine(_database_url(config, database))
+        with engine.connect() as conn:
+            rows = repository.list_windows(conn, model, model_version, limit)
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2, allow_nan=False))
         return
