@@ -60,3 +60,22 @@ def test_detectors_do_no_io_logging_or_global_randomness(path: Path) -> None:
     source = path.read_text(encoding="utf-8")
     assert "np.random.seed" not in source
     assert "open(" not in source
+
+
+SOURCE_PACKAGES = ("detectors", "streams", "store", "alerting", "dashboards")
+
+
+def test_only_settings_reads_the_environment() -> None:
+    readers = sorted(
+        str(path.relative_to(ROOT))
+        for package in SOURCE_PACKAGES
+        for path in (ROOT / package).rglob("*.py")
+        if "os.environ" in path.read_text(encoding="utf-8")
+        or "os.getenv" in path.read_text(encoding="utf-8")
+    )
+    assert readers == ["streams/settings.py"]
+
+
+def test_store_does_not_import_streams() -> None:
+    for path in (ROOT / "store").rglob("*.py"):
+        assert "streams" not in imported_roots(path), path
