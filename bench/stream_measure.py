@@ -1,0 +1,362 @@
+"""Pieces of the streaming benchmark: a worker subprocess, its metrics, a raw consumer.
+
+``WorkerProcess`` runs ``python -m streams.cli worker --config FILE`` in a
+process group of its own (the embedded broker's URL and an SQLite database in
+``DRIFTLINE_BROKER_URL`` / ``DRIFTLINE_DATABASE_URL``), waits for ``/readyz``,
+reads ``/metrics`` and the process's ``VmRSS`` / ``VmHWM`` from
+``/proc/<pid>/status``, and stops the whole group (SIGTERM, then SIGKILL).
+Every wait has a deadline.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import math
+import os
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from aiokafka import AIOKafkaConsumer
+
+from streams.broker import free_port
+from streams.settings import child_environment
+
+MAIN = Path(__file__).resolve().parent.parent
+HTTP_TIMEOUT_S = 2.0
+
+
+class BenchError(RuntimeError):
+    """A phase of the benchmark could not complete (with the reason)."""
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """What differs between the benchmark's workers (rendered to the YAML settings)."""
+
+    topic: str
+    group_id: str
+    window: str  # the flow mapping of models.default.window, e.g. "{size: 60s, grace: 5s}"
+    checkpoint_interval: str = "5s"
+    partitions: int = 4
+
+    def render(self, port: int) -> str:
+        t = self.topic
+        return (f"topics: {{predictions: {t}, labels: {t}.labels, deadletter: {t}.deadletter, "
+                f"retrain: {t}.retrain, partitions: {self.partitions}}}\n"
+                f"worker: {{group_id: {self.group_id}, web_port: {port}, "
+                f"checkpoint_interval: {self.checkpoint_interval}}}\n"
+                "ingest: {max_batch: 10000}\n"
+                f"models:\n  default:\n    window: {self.window}\n")
+
+
+class WorkerProcess:
+    """A ``driftline worker`` subprocess (context manager: stopped on exit, whatever happens)."""
+
+    def __init__(self, workdir: Path, name: str, broker_url: str, database: Path,
+                 config: WorkerConfig) -> None:
+        self.name = name
+        self.port = free_port()
+        self.database = database
+        self.config_path = workdir / f"{name}.yaml"
+        self.config_path.write_text(config.render(self.port), encoding="utf-8")
+        self.log = workdir / f"{name}.log"
+        self.env = child_environment({"DRIFTLINE_BROKER_URL": broker_url,
+                                      "DRIFTLINE_DATABASE_URL": f"sqlite:///{database}"})
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def launch(self) -> Self:
+        """Start the process (in a new session, so a process group of its own)."""
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "streams.cli", "worker", "--config",
+                 str(self.config_path), "--loglevel", "warning"],
+                cwd=MAIN, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True)
+        return self
+
+    def wait_ready(self, timeout: float = 90.0) -> Self:
+        wait_until(self._ready, timeout, f"worker {self.name} to answer /readyz", 0.1)
+        return self
+
+    def start(self, timeout: float = 90.0) -> Self:
+        return self.launch().wait_ready(timeout)
+
+    @property
+    def pid(self) -> int:
+        if self.process is None:
+            raise BenchError(f"worker {self.name} is not started")
+        return self.process.pid
+
+    def _check_alive(self) -> None:
+        if self.process is not None and self.process.poll() is not None:
+            tail = self.log.read_text(errors="replace").strip().splitlines()[-12:]
+            raise BenchError(f"worker {self.name} exited with status "
+                             f"{self.process.returncode}:\n" + "\n".join(tail))
+
+    def _get(self, path: str) -> tuple[int, str]:
+        self._check_alive()
+        url = f"http://127.0.0.1:{self.port}{path}"
+        try:
+            with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT_S) as answer:
+                return int(answer.status), answer.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, ""
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return 0, ""
+
+    def _ready(self) -> bool:
+        return self._get("/readyz")[0] == 200
+
+    def metrics(self) -> str:
+        status, text = self._get("/metrics")
+        if status != 200:
+            raise BenchError(f"worker {self.name}: /metrics answered {status or 'nothing'}")
+        return text
+
+    def accepted(self) -> float:
+        return counter(self.metrics(), "driftline_events_total", 'outcome="accepted"')
+
+    def memory_kib(self) -> tuple[int, int]:
+        """(VmRSS, VmHWM) of the worker process in KiB."""
+        self._check_alive()
+        fields: dict[str, int] = {}
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                fields[key] = int(value.split()[0])
+        return fields["VmRSS"], fields["VmHWM"]
+
+    def stop(self, timeout: float = 20.0) -> None:
+        process, self.process = self.process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            _signal_group(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                _signal_group(process.pid, signal.SIGKILL)
+                process.wait(timeout)
+        _signal_group(process.pid, signal.SIGKILL)  # anything left in its group
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str,
+               interval: float = 0.1) -> None:
+    """Poll ``condition`` every ``interval`` s; ``BenchError`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise BenchError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+# ----- Prometheus text ------------------------------------------------------------------
+def counter(text: str, name: str, label: str = "") -> float:
+    """Sum of the samples of ``name`` (a counter or gauge) whose labels contain ``label``."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name) and line[len(name):len(name) + 1] in ("{", " ") \
+                and label in line.split("}")[0]:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def histogram(text: str, name: str) -> dict[float, float]:
+    """Cumulative bucket counts of a label-less histogram: upper bound -> count."""
+    buckets: dict[float, float] = {}
+    prefix = f'{name}_bucket{{le="'
+    for line in text.splitlines():
+        if line.startswith(prefix):
+            bound = line[len(prefix):].split('"', 1)[0]
+            buckets[math.inf if bound == "+Inf" else float(bound)] = float(
+                line.rsplit(" ", 1)[1])
+    return dict(sorted(buckets.items()))
+
+
+def add_histograms(parts: Iterable[dict[float, float]]) -> dict[float, float]:
+    total: dict[float, float] = {}
+    for part in parts:
+        for bound, count in part.items():
+            total[bound] = total.get(bound, 0.0) + count
+    return dict(sorted(total.items()))
+
+
+def histogram_quantile(q: float, buckets: dict[float, float]) -> float | None:
+    """Prometheus' ``histogram_quantile``: linear interpolation inside the bucket.
+
+    The first bucket starts at 0; a rank in the ``+Inf`` bucket gives the largest
+    finite bound (the true value is above it). None for an empty histogram.
+    """
+    total = buckets.get(math.inf, 0.0)
+    if total <= 0:
+        return None
+    rank, lower, below = q * total, 0.0, 0.0
+    for bound, cumulative in buckets.items():
+        if cumulative >= rank:
+            if math.isinf(bound):
+                return lower
+            inside = cumulative - below
+            return lower + (bound - lower) * ((rank - below) / inside if inside else 1.0)
+        lower, below = bound, cumulative
+    return lower
+
+
+# ----- the raw consumer baseline -----------------------------------------------------------
+@dataclass(frozen=True)
+class Rate:
+    """Events counted after the first observation, over the seconds to the last one."""
+
+    events: int
+    seconds: float
+    first: int  # events already there at the first observation (not in the rate)
+
+    @property
+    def per_second(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else math.nan
+
+
+async def raw_consume(bootstrap: str, topic: str, group_id: str, expected: int,
+                      timeout: float = 120.0) -> Rate:
+    """Read ``expected`` records as a consumer group with the worker's consumer settings.
+
+    Timed from the return of the first non-empty ``getmany`` to the return of the
+    one that completes ``expected``; the first batch is not counted in the rate.
+    """
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False,
+        auto_offset_reset="earliest", session_timeout_ms=6000, heartbeat_interval_ms=1000,
+        max_poll_records=10_000, fetch_max_bytes=64 * 1024 * 1024,
+        max_partition_fetch_bytes=16 * 1024 * 1024)
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + timeout
+        got, first, started = 0, 0, 0.0
+        while got < expected:
+            if time.monotonic() > deadline:
+                raise BenchError(f"raw consumer read {got:,} of {expected:,} records "
+                                 f"within {timeout:.0f} s")
+            batches = await consumer.getmany(timeout_ms=500, max_records=10_000)
+            n = sum(len(records) for records in batches.values())
+            if n and not got:
+                started, first = time.perf_counter(), n
+            got += n
+        ended = time.perf_counter()
+    finally:
+        await consumer.stop()
+    return Rate(got - first, ended - started, first)
+
+
+def follow_rate(read: Callable[[], float], expected: int, timeout: float,
+                interval: float = 0.1) -> Rate:
+    """Poll a running count at ``interval``; rate from the first non-zero reading to ``expected``.
+
+    The first reading's events are not in the rate; the end is seen up to one
+    ``interval`` late, so the rate is slightly pessimistic.
+    """
+    deadline = time.monotonic() + timeout
+    first, started = 0.0, 0.0
+    while True:
+        now = time.perf_counter()
+        count = read()
+        if count and not first:
+            first, started = count, now
+        if count >= expected:
+            return Rate(int(count - first), now - started, int(first))
+        if time.monotonic() > deadline:
+            raise BenchError(f"{count:,.0f} of {expected:,} events accepted within "
+                             f"{timeout:.0f} s")
+        time.sleep(max(0.0, interval - (time.perf_counter() - now)))
+
+
+def checkpointed(database: Path) -> int:
+    """Sum of the checkpointed next offsets (events covered, for a topic read from 0)."""
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as conn:
+        try:
+            row = conn.execute("SELECT coalesce(sum(next_offset), 0) FROM "
+                               "ingest_checkpoints").fetchone()
+        except sqlite3.OperationalError:  # the schema is not there yet
+            return 0
+    return int(row[0])
+
+
+def checkpoint_arrays(database: Path) -> dict[str, int]:
+    """Bytes of the arrays in the checkpointed window state, by part.
+
+    ``sketch samples``: the bounded KS samples (values and priorities) of the
+    open windows' sketches; ``row sample``: a window's row sample (numbers,
+    missing masks, priorities, and for text columns one 8-byte pointer per value
+    plus the ``str`` objects, counted as if none were shared).
+    """
+    sizes = {"sketch samples": 0, "row sample": 0}
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as conn:
+        blobs = [row[0] for row in conn.execute("SELECT state FROM ingest_checkpoints")]
+    for blob in blobs:
+        for model in json.loads(zlib.decompress(blob))["models"]:
+            for window in model["windows"]:
+                sketch, rows = window.get("sketch"), window.get("rows")
+                for column in (sketch or {}).get("columns", {}).values():
+                    if column["kind"] == "numeric":
+                        sizes["sketch samples"] += _b64_bytes(column["sample"])
+                        sizes["sketch samples"] += _b64_bytes(column["priorities"])
+                if rows:
+                    sizes["row sample"] += _row_bytes(rows)
+    return sizes
+
+
+def _b64_bytes(text: str) -> int:
+    return len(base64.b64decode(text))
+
+
+def _row_bytes(rows: dict[str, Any]) -> int:
+    total = _b64_bytes(rows["priorities"])
+    for column in rows["columns"].values():
+        total += _b64_bytes(column["missing"])
+        if column["kind"] == "text":
+            values = column["values"]
+            total += 8 * len(values) + sum(sys.getsizeof(v) for v in values if v is not None)
+        else:
+            total += _b64_bytes(column["values"])
+    return total
+
+
+def windows_stored(database: Path, model_id: str) -> int:
+    """Rows in the ``windows`` table for ``model_id`` (0 before the schema exists)."""
+    uri = f"file:{database}?mode=ro"
+    try:
+        with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=5.0,
+                                                isolation_level=None)) as conn:
+            row = conn.execute("SELECT count(*) FROM windows WHERE model_id = ?",
+                               (model_id,)).fetchone()
+    except sqlite3.OperationalError:
+        return 0
+    return int(row[0])
+
+
+def median(values: Iterable[float]) -> float:
+    return float(statistics.median(list(values)))
