@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import numpy as np
 from aiokafka.partitioner import murmur2
 from numpy.typing import NDArray
+
+from streams.producer import encode_event
 
 N_NUMERIC = 20
 N_CATEGORICAL = 5
@@ -31,8 +32,6 @@ CATEGORICAL = tuple(f"cat_{i}" for i in range(N_CATEGORICAL))
 CATEGORY_COUNTS = (5, 12, 40, 100, 400)
 NULL_SHARE = 0.01
 BLOCK = 8_192  # events generated per numpy draw
-
-_ENCODER = msgspec.json.Encoder()
 
 
 def partition_of(key: bytes, partitions: int) -> int:
@@ -124,7 +123,7 @@ def records(layout: Layout, first: int, count: int, seed: int = 0
                     "features": {name: values[row] for name, values in columns.items()},
                     "prediction": predictions[row], "score": scores[row],
                 }
-                yield key, _ENCODER.encode(event)
+                yield key, encode_event(event)
 
 
 def write_reference_csv(path: Path, rows: int, seed: int = 1) -> None:

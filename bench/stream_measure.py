@@ -10,25 +10,21 @@ Every wait has a deadline.
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import json
 import math
 import os
 import signal
-import sqlite3
 import statistics
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 from aiokafka import AIOKafkaConsumer
 
@@ -292,70 +288,6 @@ def follow_rate(read: Callable[[], float], expected: int, timeout: float,
             raise BenchError(f"{count:,.0f} of {expected:,} events accepted within "
                              f"{timeout:.0f} s")
         time.sleep(max(0.0, interval - (time.perf_counter() - now)))
-
-
-def checkpointed(database: Path) -> int:
-    """Sum of the checkpointed next offsets (events covered, for a topic read from 0)."""
-    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as conn:
-        try:
-            row = conn.execute("SELECT coalesce(sum(next_offset), 0) FROM "
-                               "ingest_checkpoints").fetchone()
-        except sqlite3.OperationalError:  # the schema is not there yet
-            return 0
-    return int(row[0])
-
-
-def checkpoint_arrays(database: Path) -> dict[str, int]:
-    """Bytes of the arrays in the checkpointed window state, by part.
-
-    ``sketch samples``: the bounded KS samples (values and priorities) of the
-    open windows' sketches; ``row sample``: a window's row sample (numbers,
-    missing masks, priorities, and for text columns one 8-byte pointer per value
-    plus the ``str`` objects, counted as if none were shared).
-    """
-    sizes = {"sketch samples": 0, "row sample": 0}
-    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as conn:
-        blobs = [row[0] for row in conn.execute("SELECT state FROM ingest_checkpoints")]
-    for blob in blobs:
-        for model in json.loads(zlib.decompress(blob))["models"]:
-            for window in model["windows"]:
-                sketch, rows = window.get("sketch"), window.get("rows")
-                for column in (sketch or {}).get("columns", {}).values():
-                    if column["kind"] == "numeric":
-                        sizes["sketch samples"] += _b64_bytes(column["sample"])
-                        sizes["sketch samples"] += _b64_bytes(column["priorities"])
-                if rows:
-                    sizes["row sample"] += _row_bytes(rows)
-    return sizes
-
-
-def _b64_bytes(text: str) -> int:
-    return len(base64.b64decode(text))
-
-
-def _row_bytes(rows: dict[str, Any]) -> int:
-    total = _b64_bytes(rows["priorities"])
-    for column in rows["columns"].values():
-        total += _b64_bytes(column["missing"])
-        if column["kind"] == "text":
-            values = column["values"]
-            total += 8 * len(values) + sum(sys.getsizeof(v) for v in values if v is not None)
-        else:
-            total += _b64_bytes(column["values"])
-    return total
-
-
-def windows_stored(database: Path, model_id: str) -> int:
-    """Rows in the ``windows`` table for ``model_id`` (0 before the schema exists)."""
-    uri = f"file:{database}?mode=ro"
-    try:
-        with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=5.0,
-                                                isolation_level=None)) as conn:
-            row = conn.execute("SELECT count(*) FROM windows WHERE model_id = ?",
-                               (model_id,)).fetchone()
-    except sqlite3.OperationalError:
-        return 0
-    return int(row[0])
 
 
 def median(values: Iterable[float]) -> float:

@@ -36,15 +36,13 @@ from stream_measure import (
     Rate,
     WorkerConfig,
     WorkerProcess,
-    checkpoint_arrays,
-    checkpointed,
     counter,
     follow_rate,
     histogram,
     raw_consume,
     wait_until,
-    windows_stored,
 )
+from stream_store import checkpoint_arrays, checkpointed, windows_stored
 
 from streams.broker import EmbeddedBroker
 from streams.producer import send_records

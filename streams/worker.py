@@ -180,8 +180,8 @@ class IngestService(mode.Service):
         self.ingest.metrics.lag.labels(topic=self.ingest.topic).set(lag)
 
 
-def create_app(settings: Settings, registry: CollectorRegistry | None = None
-               ) -> tuple[faust.App, Ingest]:
+def create_app(settings: Settings, registry: CollectorRegistry | None = None,
+               datadir: str | None = None) -> tuple[faust.App, Ingest]:
     """The Faust app with the ingest service and the web endpoints, ready to run."""
     registry = registry or CollectorRegistry()
     metrics = Metrics(registry)
@@ -194,7 +194,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None
         f"{worker.group_id}-worker", broker=settings.broker_url, autodiscover=False,
         web_host=worker.web_host, web_port=worker.web_port, store="memory://",
         # Faust wants a data folder even with in-memory tables; keep it out of the cwd.
-        datadir=tempfile.mkdtemp(prefix="driftline-worker-"),
+        datadir=datadir or tempfile.mkdtemp(prefix="driftline-worker-"),
         broker_session_timeout=worker.session_timeout,
         broker_heartbeat_interval=worker.heartbeat_interval,
         producer_enable_idempotence=False, topic_partitions=settings.topics.partitions)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import click
@@ -25,8 +26,9 @@ def worker(config: Path | None, loglevel: str) -> None:
         settings = load_settings(config)
     except SettingsError as exc:
         fail(str(exc))
-    app, _ = create_app(settings)
-    faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    with tempfile.TemporaryDirectory(prefix="driftline-worker-") as datadir:
+        app, _ = create_app(settings, datadir=datadir)
+        faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
 
 
 @click.command("demo")
