@@ -52,6 +52,7 @@ class PartitionState:
     models: dict[tuple[str, str], ModelWindows] = field(default_factory=dict)
     next_offset: int | None = None
     checkpointed_offset: int | None = None
+    rewound_to: int | None = None  # the offset last rewound to after a gap
 
     def snapshot(self) -> bytes:
         state = {"version": 1, "models": [m.to_dict() for m in self.models.values()]}

@@ -56,10 +56,8 @@ class IngestService(mode.Service):
         self.settings = ingest.settings
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
-        # One batch or one rebalance step at a time touches the window state; a batch
-        # fetched before a rebalance (generation changed) is dropped, not applied.
+        # One batch or one rebalance step at a time touches the window state.
         self._lock = asyncio.Lock()
-        self._generation = 0
         super().__init__(**kwargs)
 
     async def on_start(self) -> None:
@@ -92,7 +90,6 @@ class IngestService(mode.Service):
 
     async def assign(self, partitions: list[int]) -> None:
         async with self._lock:
-            self._generation += 1
             seeks = await asyncio.to_thread(self.ingest.restore, partitions)
             assert self.consumer is not None
             for partition, offset in seeks.items():
@@ -102,7 +99,6 @@ class IngestService(mode.Service):
 
     async def release(self, partitions: list[int]) -> None:
         async with self._lock:
-            self._generation += 1
             await asyncio.to_thread(self.ingest.release, partitions)
 
     @mode.Service.task
@@ -111,12 +107,9 @@ class IngestService(mode.Service):
             if self.consumer is None:
                 await self.sleep(0.1)
                 continue
-            generation = self._generation
             batches = await self.consumer.getmany(
                 timeout_ms=500, max_records=self.settings.ingest.max_batch)
             async with self._lock:
-                if generation != self._generation:
-                    continue  # fetched before a rebalance: the new positions refetch it
                 stored = await self._process(batches)
             await self._commit_offsets(stored)
             await self._report_lag()
@@ -128,8 +121,19 @@ class IngestService(mode.Service):
             state = self.ingest.partitions.get(tp.partition)
             if state is None:
                 continue
-            if state.next_offset is not None:  # never apply an offset twice
+            if state.next_offset is not None:
+                # Offsets are applied in sequence from where the state stands: a batch
+                # fetched around a rebalance may repeat offsets (skipped) or start past a
+                # gap (the partition is rewound and refetched), never applied twice or lost.
+                # A gap seen again after a rewind is a real one (transaction markers or
+                # compaction in Apache Kafka) and is accepted.
                 records = [r for r in records if r.offset >= state.next_offset]
+                if (records and records[0].offset > state.next_offset
+                        and state.rewound_to != state.next_offset):
+                    assert self.consumer is not None
+                    self.consumer.seek(tp, state.next_offset)
+                    state.rewound_to = state.next_offset
+                    continue
             if records:
                 closed += await self._handle(tp, records)
         closed += [(s, c) for s, cs in self.ingest.tick() for c in cs]
