@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
+from sqlalchemy import Engine
 
 from store import repository
 from store.engine import make_engine
@@ -61,7 +62,6 @@ class DemoRun:
     rate: float
     speed: float
     seed: int
-    invalid_rate: float
     seen: set[str] = field(default_factory=set)
     drift_began: str | None = None
     drifted: dict[str, str] = field(default_factory=dict)
@@ -110,11 +110,9 @@ def _wait_ready(port: int, process: subprocess.Popen[bytes], log: Path, timeout:
     raise click.ClickException(f"the worker was not ready after {timeout:.0f} s (see {log})")
 
 
-def _print_new_windows(run: DemoRun, database: str) -> None:
-    engine = make_engine(database)
+def _print_new_windows(run: DemoRun, engine: Engine) -> None:
     with engine.connect() as conn:
         rows = repository.list_windows(conn, MODEL)
-    engine.dispose()
     for row in rows:
         key = f"{row['model_version']}@{row['window_start']}"
         if key in run.seen:
@@ -184,11 +182,15 @@ def run_demo(run: DemoRun) -> bool:
             click.echo(f"worker   ready, metrics at http://127.0.0.1:{port}/metrics")
             click.echo(f"database {database}")
             click.echo("\nwindow       events  share  verdict        drifted features")
-            _stream(run, broker.bootstrap, simulator, database, port)
+            engine = make_engine(database)
+            try:
+                _stream(run, broker.bootstrap, simulator, engine, port)
+            finally:
+                engine.dispose()
     return _summary(run, simulator)
 
 
-def _stream(run: DemoRun, bootstrap: str, simulator: Simulator, database: str, port: int
+def _stream(run: DemoRun, bootstrap: str, simulator: Simulator, engine: Engine, port: int
             ) -> None:
     """Produce and print; Ctrl-C (or SIGTERM) stops the producer cleanly, then interrupts."""
 
@@ -201,7 +203,7 @@ def _stream(run: DemoRun, bootstrap: str, simulator: Simulator, database: str, p
         stopping = asyncio.create_task(stop.wait())
         while not producer.done() and not stop.is_set():
             await asyncio.wait([producer, stopping], timeout=1.0)  # refresh every second
-            _print_new_windows(run, database)
+            _print_new_windows(run, engine)
         if stop.is_set():
             producer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -212,9 +214,9 @@ def _stream(run: DemoRun, bootstrap: str, simulator: Simulator, database: str, p
         while time.monotonic() < deadline and not stop.is_set():
             # the last windows close on the idle timeout
             await asyncio.wait([stopping], timeout=1.0)
-            _print_new_windows(run, database)
+            _print_new_windows(run, engine)
             if _open_windows(port) == 0:
-                _print_new_windows(run, database)
+                _print_new_windows(run, engine)
                 break
         stopping.cancel()
         return not stop.is_set()

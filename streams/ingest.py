@@ -134,9 +134,8 @@ class Ingest:
 
     # ----- the batch path --------------------------------------------------------------
     def decode(self, messages: list[RawMessage]) -> DecodedBatch:
-        known = [m for m in self.settings.models if m != "default"]
         return decode_predictions(messages, now=datetime.now(UTC), ingest=self.settings.ingest,
-                                  known_models=known if known else None)
+                                  known_models=self.settings.known_models)
 
     def apply(self, partition: int, decoded: DecodedBatch, next_offset: int) -> list[ClosedWindow]:
         """Feed a decoded batch of one partition to its windows; return closed windows."""

@@ -56,7 +56,7 @@ def demo(duration: float, forever: bool, rate: float, speed: float, seed: int,
     signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
     run = DemoRun(workdir=workdir, duration=None if forever else duration, rate=rate,
-                  speed=speed, seed=seed, invalid_rate=0.001)
+                  speed=speed, seed=seed)
     try:
         ok = run_demo(run)
     except KeyboardInterrupt:
