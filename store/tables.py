@@ -17,9 +17,17 @@ Decisions:
 - The whole report and the reference profile are ``JSON`` documents (the
   versioned ``to_dict()`` forms); ``feature_stats`` copies the statistics into
   columns so history queries and dashboards need no JSON functions.
-- Room is left for ``performance``, ``concept_drift_events``, ``alerts`` and
-  ``outbox``: they will key on (model_id, model_version, window_start) like
-  ``windows`` and come in their own migrations.
+- ``performance`` keys on (model_id, model_version, window_start) like
+  ``windows`` but is written by the outcome consumer, on its own schedule: a
+  window's performance can exist before its drift row (labels of an open window)
+  and is rewritten in place while late labels arrive (``updated_at`` moves,
+  ``revision`` counts the rewrites). Realised metrics and the estimate are JSON
+  documents (``detectors`` result forms) plus the few columns dashboards and
+  alert rules filter on.
+- ``concept_drift_events`` keys on (model_id, model_version, detector, position):
+  a replayed error stream finds the same positions and inserts nothing new.
+- ``score_calibrations`` holds one learnt calibration per (model_id, model_version).
+- Room is left for ``alerts`` and ``outbox``, in their own migrations.
 """
 
 from __future__ import annotations
@@ -144,6 +152,58 @@ feature_stats = Table(
     UniqueConstraint("model_id", "model_version", "window_start", "feature"),
     Index(None, "window_id"),
     Index(None, "model_id", "feature", "window_start"),
+)
+
+TASKS = ("classification", "regression")
+
+performance = Table(
+    "performance",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("model_id", Text, ForeignKey("models.model_id"), nullable=False),
+    Column("model_version", Text, nullable=False),
+    Column("window_start", UTCDateTime, nullable=False),
+    Column("window_end", UTCDateTime, nullable=False),
+    Column("task", String(32), nullable=True),
+    Column("n_labels", BigInteger, nullable=False),
+    Column("n_predictions", BigInteger, nullable=True),
+    Column("label_coverage", Double, nullable=True),
+    Column("latency_p50", Double, nullable=True),
+    Column("latency_p95", Double, nullable=True),
+    Column("metrics", JSON, nullable=True),
+    Column("estimate", JSON, nullable=True),
+    Column("revision", Integer, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("model_id", "model_version", "window_start"),
+    CheckConstraint(f"task IS NULL OR {_one_of('task', TASKS)}", name="task"),
+    CheckConstraint("window_end > window_start", name="window_order"),
+)
+
+concept_drift_events = Table(
+    "concept_drift_events",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("model_id", Text, ForeignKey("models.model_id"), nullable=False),
+    Column("model_version", Text, nullable=False),
+    Column("detector", String(32), nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("event_time", UTCDateTime, nullable=False),
+    Column("statistic", String(64), nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("detected_at", UTCDateTime, nullable=False),
+    UniqueConstraint("model_id", "model_version", "detector", "position",
+                     name="uq_concept_drift_events_detection"),  # the default is too long
+    Index(None, "model_id", "event_time"),
+)
+
+score_calibrations = Table(
+    "score_calibrations",
+    metadata,
+    Column("model_id", Text, ForeignKey("models.model_id"), primary_key=True),
+    Column("model_version", Text, primary_key=True),
+    Column("calibration", JSON, nullable=False),
+    Column("n_rows", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
 )
 
 ingest_checkpoints = Table(

@@ -4,6 +4,8 @@
 - ``row_keys``: ``partition << 40 | offset`` as uint64, stable for a Kafka
   record, so window-sketch samples are the same whichever worker reads it
   (unique while offsets stay below 2**40 and partitions below 2**24).
+- ``prediction_ids``: the events' ``prediction_id`` (None when absent), which the
+  late-label join keys on.
 - ``columns`` and ``missing``: one array per feature seen in the batch, plus
   the model outputs ``prediction`` and ``score``. A feature whose present values
   are all int or float (not bool) is float64, missing rows holding NaN;
@@ -49,6 +51,7 @@ class ModelBatch:
     columns: dict[str, NDArray[Any]]
     missing: dict[str, NDArray[np.bool_]]
     feature_names: tuple[str, ...]
+    prediction_ids: NDArray[Any] | None = None  # object array of str | None, one per row
 
     def __len__(self) -> int:
         return len(self.row_keys)
@@ -139,7 +142,9 @@ def _model_batch(key: tuple[str, str], events: Sequence[PredictionEvent],
     for name, outputs in (("prediction", [e.prediction for e in events]),
                           ("score", [e.score for e in events])):
         columns[name], missing[name] = build_column(outputs)
-    return ModelBatch(key[0], key[1], times, keys, columns, missing, feature_names)
+    ids = np.empty(len(events), dtype=object)
+    ids[:] = [e.prediction_id for e in events]
+    return ModelBatch(key[0], key[1], times, keys, columns, missing, feature_names, ids)
 
 
 def to_model_batches(

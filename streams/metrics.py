@@ -25,6 +25,8 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
         self._features: dict[tuple[str, str], set[str]] = {}
+        self._performance: dict[tuple[str, str], set[str]] = {}
+        self._detectors: dict[tuple[str, str], set[str]] = {}
         per_feature = ["model", "version", "feature"]
         per_model = ["model", "version"]
         self.feature_psi = Gauge("driftline_feature_psi", "PSI of the feature in the last "
@@ -67,6 +69,21 @@ class Metrics:
                                     "transactions (retried)", registry=registry)
         self.open_windows = Gauge("driftline_open_windows", "Windows open on this worker",
                                   registry=registry)
+        self.labels = Counter("driftline_labels_total", "Label events by outcome: joined, "
+                              "duplicate, unmatched (no prediction within the hold), expired "
+                              "(a prediction whose TTL ended without a label), too_late "
+                              "(beyond the performance horizon)", ["model", "outcome"],
+                              registry=registry)
+        self.pending_predictions = Gauge("driftline_pending_predictions", "Predictions "
+                                         "waiting for their label on this worker", ["model"],
+                                         registry=registry)
+        self.concept_detections = Counter("driftline_concept_drift_detections_total",
+                                          "Concept-drift detections on the model's error "
+                                          "stream", [*per_model, "detector"], registry=registry)
+        self.performance = Gauge("driftline_model_performance", "Performance of the model in "
+                                 "its latest window with labels (metric; estimated_* are the "
+                                 "confidence-based estimates)", [*per_model, "metric"],
+                                 registry=registry)
         self.ready = Gauge("driftline_ready", "1 once the worker has joined its group and "
                            "restored its window state", registry=registry)
 
@@ -107,6 +124,26 @@ class Metrics:
         for metric in (self.drift_share, self.dataset_drift, self.window_events,
                        self.last_window_end, self.windows_closed):
             _remove(metric, model, version)
+        for name in self._performance.pop((model, version), set()):
+            _remove(self.performance, model, version, name)
+        for detector in self._detectors.pop((model, version), set()):
+            _remove(self.concept_detections, model, version, detector)
+
+    def set_performance(self, model: str, version: str, values: dict[str, float | None]) -> None:
+        """Set the performance gauges of a model version (None removes a series)."""
+        known = self._performance.setdefault((model, version), set())
+        for name, value in values.items():
+            if value is None:
+                _remove(self.performance, model, version, name)
+                known.discard(name)
+            else:
+                self.performance.labels(model=model, version=version, metric=name).set(value)
+                known.add(name)
+
+    def detected(self, model: str, version: str, detector: str, count: int) -> None:
+        self._detectors.setdefault((model, version), set()).add(detector)
+        self.concept_detections.labels(model=model, version=version, detector=detector).inc(
+            count)
 
 
 def _remove(metric: Gauge | Counter, *labels: str) -> None:

@@ -27,6 +27,7 @@ from typing import Any, Literal, TypeVar
 import yaml
 
 from detectors import DEFAULT_THRESHOLDS, DriftPolicy, ProfileOptions
+from streams.performance_settings import LabelSettings, PerformanceSettings, parse_performance
 
 ENV_PREFIX = "DRIFTLINE_"
 TEST_PREFIX = "DRIFTLINE_TEST_"  # reserved for the test suite (DRIFTLINE_TEST_DATABASE_URL)
@@ -186,12 +187,14 @@ class TopicSettings:
     labels: str = "driftline.labels"
     deadletter: str = "driftline.deadletter"
     retrain: str = "driftline.retrain"
+    join: str = "driftline.join"
+    outcomes: str = "driftline.outcomes"
     partitions: int = 4
     replication_factor: int = 1
 
     def __post_init__(self) -> None:
         seen: dict[str, str] = {}
-        for key in ("predictions", "labels", "deadletter", "retrain"):
+        for key in ("predictions", "labels", "deadletter", "retrain", "join", "outcomes"):
             name = getattr(self, key)
             if name in seen:
                 raise _bad(f"topics.{key}", f"different from topics.{seen[name]}", name)
@@ -237,6 +240,7 @@ class ModelSettings:
     policy: DriftPolicy = field(default_factory=DriftPolicy)
     profile: ProfileOptions = field(default_factory=ProfileOptions)
     features: Mapping[str, Kind] = field(default_factory=lambda: MappingProxyType({}))
+    performance: PerformanceSettings = field(default_factory=PerformanceSettings)
 
     def to_dict(self) -> dict[str, Any]:
         """This model's settings in the shape of the configuration file."""
@@ -246,7 +250,8 @@ class ModelSettings:
                            for name, (warn, critical) in self.policy.thresholds.items()})
         return {"window": dataclasses.asdict(self.window),
                 "reference": dataclasses.asdict(self.reference), "thresholds": thresholds,
-                "profile": dataclasses.asdict(self.profile), "features": dict(self.features)}
+                "profile": dataclasses.asdict(self.profile), "features": dict(self.features),
+                "performance": self.performance.to_dict()}
 
 
 DEFAULT_BROKER_URL = "kafka://localhost:9092"
@@ -266,6 +271,7 @@ class Settings:
     topics: TopicSettings = field(default_factory=TopicSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
+    labels: LabelSettings = field(default_factory=LabelSettings)
     models: Mapping[str, ModelSettings] = field(default_factory=_default_models)
 
     def __post_init__(self) -> None:
@@ -300,6 +306,7 @@ class Settings:
                 "topics": dataclasses.asdict(self.topics),
                 "ingest": dataclasses.asdict(self.ingest),
                 "worker": dataclasses.asdict(self.worker),
+                "labels": dataclasses.asdict(self.labels),
                 "models": {name: model.to_dict() for name, model in self.models.items()}}
 
 
@@ -319,6 +326,7 @@ _WINDOW = {"size": _duration(0, low_open=True), "count": _optional(_integer(1)),
            "grace": _duration(0), "idle_timeout": _duration(0, low_open=True)}
 _REFERENCE = {"policy": _choice("first_window", "previous_window")}
 _TOPICS = {"predictions": _topic, "labels": _topic, "deadletter": _topic, "retrain": _topic,
+           "join": _topic, "outcomes": _topic,
            "partitions": _integer(1, 10_000), "replication_factor": _integer(1, 100)}
 _INGEST = {"max_event_bytes": _byte_size(64, 1024**3), "max_future": _duration(0),
            "max_past": _duration(0, low_open=True),
@@ -328,6 +336,8 @@ _WORKER = {"group_id": _text(r"\S+", "a non-empty name without spaces"),
            "web_port": _integer(1, 65535), "checkpoint_interval": _duration(0, low_open=True),
            "session_timeout": _duration(6, 1800),
            "heartbeat_interval": _duration(0, low_open=True)}
+_LABELS = {"prediction_ttl": _duration(0, low_open=True), "early_label_hold": _duration(0),
+           "horizon": _duration(0, low_open=True), "max_batch": _integer(1, 1_000_000)}
 
 
 def _same(value: object) -> object:
@@ -339,10 +349,11 @@ _POLICY_SCALARS: dict[str, Callable[[object], object]] = {
     "numeric_effect": _same, "categorical_effect": _same, "correction": _same,
     "ks_method": _same}
 _PROFILE_KEYS = tuple(f.name for f in dataclasses.fields(ProfileOptions))
-_MODEL_KEYS = ("window", "reference", "thresholds", "profile", "features")
-_TOP_KEYS = ("broker_url", "database_url", "topics", "ingest", "worker", "models")
+_MODEL_KEYS = ("window", "reference", "thresholds", "profile", "features", "performance")
+_PERFORMANCE_KEYS = ("task", "detector", "calibration_rows")
+_TOP_KEYS = ("broker_url", "database_url", "topics", "ingest", "worker", "labels", "models")
 _SECTIONS = {"topics": (TopicSettings, _TOPICS), "ingest": (IngestSettings, _INGEST),
-             "worker": (WorkerSettings, _WORKER)}
+             "worker": (WorkerSettings, _WORKER), "labels": (LabelSettings, _LABELS)}
 
 
 def _mapping(value: object, path: str) -> Mapping[Any, Any]:
@@ -431,7 +442,10 @@ def _model(raw: object, path: str) -> ModelSettings:
                            _REFERENCE),
         policy=_policy(values.get("thresholds"), f"{path}.thresholds"),
         profile=_profile(values.get("profile"), f"{path}.profile"),
-        features=_features(values.get("features"), f"{path}.features"))
+        features=_features(values.get("features"), f"{path}.features"),
+        performance=parse_performance(_mapping(values.get("performance"),
+                                               f"{path}.performance"),
+                                      f"{path}.performance", _bad))
 
 
 def _deep_merge(base: Mapping[Any, Any], override: Mapping[Any, Any]) -> dict[Any, Any]:
@@ -542,7 +556,8 @@ def child_environment(
 
 def _model_keys() -> Iterator[str]:
     for section, keys in (("window", _WINDOW), ("reference", _REFERENCE),
-                          ("profile", _PROFILE_KEYS), ("thresholds", _POLICY_SCALARS)):
+                          ("profile", _PROFILE_KEYS), ("thresholds", _POLICY_SCALARS),
+                          ("performance", _PERFORMANCE_KEYS)):
         yield from (f"{section}__{key}" for key in keys)
     for statistic in DEFAULT_THRESHOLDS:
         yield from (f"thresholds__{statistic}__{level}" for level in ("warn", "critical"))

@@ -31,6 +31,7 @@ from numpy.typing import NDArray
 
 from detectors import ProfileOptions, ReferenceProfile, WindowSketch
 from detectors._sampling import row_priorities
+from detectors.estimate import ScoreSketch
 from detectors.rowsample import RowSample
 from detectors.state import rows_from_dict, rows_to_dict, sketch_from_dict, sketch_to_dict
 
@@ -70,6 +71,7 @@ class Window:
     sketch: WindowSketch | None = None
     rows: RowSample | None = None
     reference: ReferenceHandle | None = None
+    scores: ScoreSketch = field(default_factory=ScoreSketch)
 
 
 @dataclass
@@ -120,6 +122,7 @@ class ModelWindows:
             window.sketch.update(columns, missing=missing, row_keys=keys)
         if window.rows is not None:
             window.rows.add(columns, row_priorities(keys, self.options.seed), missing)
+        _feed_scores(window.scores, columns)
 
     def add(self, batch: BatchLike, now: float) -> list[ClosedWindow]:
         """Route a batch to its windows; return the windows it closes, oldest first."""
@@ -217,6 +220,30 @@ class ModelWindows:
         return state
 
 
+def _feed_scores(sketch: ScoreSketch, columns: Mapping[str, NDArray[Any]]) -> None:
+    """Count the (prediction, score) pairs the performance estimate needs.
+
+    Only binary predictions count (0/1 numbers, or the texts 0/1/true/false); a
+    score outside [0, 1] is taken as missing.
+    """
+    prediction, score = columns.get("prediction"), columns.get("score")
+    if prediction is None or score is None or score.dtype != np.float64:
+        return
+    if prediction.dtype == np.float64:
+        usable = (prediction == 0) | (prediction == 1)
+        pred = prediction
+    else:
+        texts = np.char.lower(np.where(prediction == None, "", prediction).astype(str))  # noqa: E711
+        pred = np.select([np.isin(texts, ("1", "true")), np.isin(texts, ("0", "false"))],
+                         [1.0, 0.0], -1.0)
+        usable = pred >= 0
+    if not usable.any():
+        return
+    picked = score[usable]
+    picked = np.where((picked >= 0) & (picked <= 1), picked, np.nan)
+    sketch.update(pred[usable].astype(np.int64), picked)
+
+
 def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
@@ -231,6 +258,8 @@ def _window_to_dict(window: Window) -> dict[str, Any]:
         "reference_id": window.reference.id if window.reference else None,
         "sketch": sketch_to_dict(window.sketch) if window.sketch else None,
         "rows": rows_to_dict(window.rows) if window.rows else None,
+        "scores": window.scores.to_dict() if window.scores.n or window.scores.n_unscored
+        else None,
     }
 
 
@@ -242,4 +271,5 @@ def _window_from_dict(data: Mapping[str, Any], references: Callable[[int], Refer
         sketch=sketch_from_dict(ref.profile, data["sketch"]) if ref and data["sketch"] else None,
         rows=rows_from_dict(data["rows"]) if data["rows"] else None,
         reference=ref,
+        scores=ScoreSketch.from_dict(data["scores"]) if data.get("scores") else ScoreSketch(),
     )

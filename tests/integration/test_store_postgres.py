@@ -159,7 +159,7 @@ def test_concurrent_upgrades_from_two_processes_wait_for_each_other(
     assert errors == [b"", b""]
     with postgres_engine.connect() as conn:
         versions = conn.execute(text("SELECT version_num FROM alembic_version")).scalars()
-        assert versions.all() == ["0001"]
+        assert versions.all() == ["0002"]
 
 
 def test_times_are_utc_whatever_the_session_time_zone(postgres_engine: Engine) -> None:

@@ -1,0 +1,224 @@
+"""A batched consumer with its state checkpointed to SQL: the base of the label paths.
+
+The same reliability scheme as the prediction ingest (``streams.ingest``): each
+assigned partition's state is restored from its checkpoint and consumed from the
+offset stored with it; records are applied in offset order; the state and the
+offset it covers are written in one transaction (with whatever the subclass
+writes beside them), after everything the batch produced has been acknowledged
+by the broker. So a crash replays from the checkpoint and the state counts each
+record once. Subclasses implement ``restore_state``, ``snapshot``, ``handle`` and
+optionally ``write`` (rows stored with the checkpoint) and ``on_timer``.
+
+It runs as a Faust service beside the ingest, in its own consumer group
+(``<group_id>-<name>``), with the worker's session timeout and fetch limits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import mode
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from sqlalchemy import Engine
+from sqlalchemy.engine import Connection
+
+from store import repository
+from streams.metrics import Metrics
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+MAX_BACKOFF = 30.0
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, service: BatchedConsumer) -> None:
+        self.service = service
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self.service.release([tp.partition for tp in revoked])
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        await self.service.assign([tp.partition for tp in assigned])
+
+
+class BatchedConsumer(mode.Service):
+    """One topic, batched, with per-partition state checkpointed to SQL."""
+
+    name_suffix = "batched"
+
+    def __init__(self, settings: Settings, engine: Engine, metrics: Metrics, topic: str,
+                 **kwargs: Any) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.metrics = metrics
+        self.topic = topic
+        self.group_id = f"{settings.worker.group_id}-{self.name_suffix}"
+        self.consumer: AIOKafkaConsumer | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self.offsets: dict[int, int | None] = {}  # partition -> next offset to apply
+        self.stored: dict[int, int | None] = {}  # partition -> offset in the checkpoint
+        self.assigned = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._last_store = time.monotonic()
+        super().__init__(**kwargs)
+
+    # ----- what a subclass provides ------------------------------------------------------
+    def restore_state(self, partition: int, state: bytes | None) -> None:
+        raise NotImplementedError
+
+    def forget(self, partition: int) -> None:
+        raise NotImplementedError
+
+    def snapshot(self, partition: int) -> bytes:
+        raise NotImplementedError
+
+    async def handle(self, partition: int, records: list[Any]) -> None:
+        """Apply records (in offset order); produce with ``send`` and await delivery."""
+        raise NotImplementedError
+
+    def write(self, conn: Connection, partitions: list[int]) -> None:
+        """Rows stored in the checkpoint transaction of these partitions."""
+
+    def stored_ok(self, partitions: list[int]) -> None:
+        """Called after the checkpoint transaction of these partitions committed."""
+
+    def on_timer(self) -> None:
+        """Called once per fetch loop (expiry, gauges)."""
+
+    # ----- life --------------------------------------------------------------------------
+    async def on_start(self) -> None:
+        worker = self.settings.worker
+        self.producer = AIOKafkaProducer(bootstrap_servers=self.settings.bootstrap_servers,
+                                         enable_idempotence=False, linger_ms=10,
+                                         max_request_size=16 * 1024 * 1024)
+        await self.producer.start()
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.bootstrap_servers, group_id=self.group_id,
+            enable_auto_commit=False, auto_offset_reset="earliest",
+            session_timeout_ms=int(worker.session_timeout * 1000),
+            heartbeat_interval_ms=int(worker.heartbeat_interval * 1000),
+            max_poll_records=self.settings.labels.max_batch,
+            fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=16 * 1024 * 1024)
+        self.consumer.subscribe([self.topic], listener=_Listener(self))
+        await self.consumer.start()
+
+    async def on_stop(self) -> None:
+        if self.consumer is not None:
+            await self.release(list(self.offsets))
+            await self.consumer.stop()
+        if self.producer is not None:
+            await self.producer.stop()
+
+    async def assign(self, partitions: list[int]) -> None:
+        async with self._lock:
+            wanted = [p for p in partitions if p not in self.offsets]
+            with self.engine.connect() as conn:
+                stored = repository.load_checkpoints(conn, self.group_id, self.topic, wanted)
+            assert self.consumer is not None
+            for partition in wanted:
+                checkpoint = stored.get(partition)
+                self.restore_state(partition, checkpoint.state if checkpoint else None)
+                offset = checkpoint.next_offset if checkpoint else None
+                self.offsets[partition] = self.stored[partition] = offset
+                if offset is not None:
+                    self.consumer.seek(TopicPartition(self.topic, partition), offset)
+        self.assigned.set()
+
+    async def release(self, partitions: list[int]) -> None:
+        async with self._lock:
+            gone = [p for p in partitions if p in self.offsets]
+            await self._store(gone)
+            for partition in gone:
+                self.forget(partition)
+                del self.offsets[partition]
+                del self.stored[partition]
+
+    async def send(self, topic: str, value: bytes, *, key: bytes | None = None,
+                   partition: int | None = None) -> asyncio.Future[Any]:
+        assert self.producer is not None
+        future: asyncio.Future[Any] = await self.producer.send(
+            topic, value=value, key=key, partition=partition)
+        return future
+
+    # ----- the loop ----------------------------------------------------------------------
+    @mode.Service.task
+    async def _consume(self) -> None:
+        while not self.should_stop:
+            if self.consumer is None:
+                await self.sleep(0.1)
+                continue
+            batches = await self.consumer.getmany(timeout_ms=500,
+                                                  max_records=self.settings.labels.max_batch)
+            async with self._lock:
+                for tp, records in batches.items():
+                    records = self._in_sequence(tp, records)
+                    if records:
+                        await self.handle(tp.partition, records)
+                        self.offsets[tp.partition] = records[-1].offset + 1
+                self.on_timer()
+                interval = self.settings.worker.checkpoint_interval
+                if time.monotonic() - self._last_store >= interval:
+                    await self._store(list(self.offsets))
+
+    def _in_sequence(self, tp: TopicPartition, records: list[Any]) -> list[Any]:
+        """Records from the partition's next offset on (repeats dropped, a gap refetched)."""
+        if tp.partition not in self.offsets:
+            return []
+        expected = self.offsets[tp.partition]
+        if expected is None:
+            return records
+        records = [r for r in records if r.offset >= expected]
+        if records and records[0].offset > expected:
+            assert self.consumer is not None
+            self.consumer.seek(tp, expected)
+            return []
+        return records
+
+    async def _store(self, partitions: Iterable[int]) -> None:
+        """Checkpoint (and ``write``) the partitions that moved; retried until it lands."""
+        dirty = [p for p in partitions if self.offsets.get(p) != self.stored.get(p)
+                 and self.offsets.get(p) is not None]
+        self._last_store = time.monotonic()
+        if not dirty:
+            return
+        snapshots = {p: self.snapshot(p) for p in dirty}
+        offsets = {p: self.offsets[p] for p in dirty}
+        delay = 0.5
+        while True:
+            try:
+                await asyncio.to_thread(self._transaction, dirty, snapshots, offsets)
+                break
+            except Exception as exc:
+                self.metrics.store_errors.inc()
+                log.warning("%s: storing failed (%s); retrying in %.1fs", self.group_id,
+                            type(exc).__name__, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_BACKOFF)
+        for partition, offset in offsets.items():
+            self.stored[partition] = offset
+        self.stored_ok(dirty)
+        await self._commit(offsets)
+
+    def _transaction(self, partitions: list[int], snapshots: dict[int, bytes],
+                     offsets: dict[int, int | None]) -> None:
+        with self.engine.begin() as conn:
+            self.write(conn, partitions)
+            for partition in partitions:
+                offset = offsets[partition]
+                assert offset is not None
+                repository.save_checkpoint(conn, self.group_id, self.topic, partition, offset,
+                                           snapshots[partition])
+
+    async def _commit(self, offsets: dict[int, int | None]) -> None:
+        """Mirror the stored offsets into Kafka so lag tools see the group's progress."""
+        assert self.consumer is not None
+        commits = {TopicPartition(self.topic, p): o for p, o in offsets.items() if o is not None}
+        try:
+            await self.consumer.commit(commits)
+        except Exception as exc:
+            log.info("%s: offset commit skipped: %s", self.group_id, exc)

@@ -1,0 +1,51 @@
+"""Label events in: validate, dead-letter the bad ones, forward to the join topic.
+
+Labels arrive on ``driftline.labels`` partitioned however the producer chose
+(the DESIGN keys them by ``prediction_id``, but a client's partitioner is its
+own); this service re-partitions them by ``join_partition`` into
+``driftline.join`` in bundles, beside the prediction stubs the ingest sends
+there. It holds no state: its checkpoint is the offset alone, stored after the
+bundles and dead letters are acknowledged, so a crash can forward a label twice
+(the join counts the second one as a duplicate) but never loses one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from streams.batched import BatchedConsumer
+from streams.bundles import encode, split_labels
+from streams.events import RawMessage, decode_labels
+
+
+class LabelService(BatchedConsumer):
+    name_suffix = "labels"
+
+    def restore_state(self, partition: int, state: bytes | None) -> None:
+        pass
+
+    def forget(self, partition: int) -> None:
+        pass
+
+    def snapshot(self, partition: int) -> bytes:
+        return b""
+
+    async def handle(self, partition: int, records: list[Any]) -> None:
+        raws = [RawMessage(self.topic, partition, r.offset, r.key, r.value, r.timestamp)
+                for r in records]
+        decoded = decode_labels(raws, now=datetime.now(UTC), ingest=self.settings.ingest,
+                                known_models=self.settings.known_models)
+        topics = self.settings.topics
+        sends = [await self.send(topics.deadletter, dl.to_json(), key=dl.key)
+                 for dl in decoded.dead_letters]
+        for dl in decoded.dead_letters:
+            self.metrics.invalid.labels(reason=dl.reason).inc()
+        events = decoded.events
+        bundles = split_labels([e.prediction_id for e in events], [e.model_id for e in events],
+                               [e.event_time.timestamp() for e in events],
+                               [e.label for e in events], topics.partitions)
+        sends += [await self.send(topics.join, encode(rows), partition=part)
+                  for part, rows in sorted(bundles.items())]
+        await asyncio.gather(*sends)

@@ -1,0 +1,158 @@
+"""Outcomes in: windowed performance, concept-drift detections, score calibration.
+
+Reads ``driftline.outcomes`` (key = model_id) in batches; each partition holds a
+``ModelPerformance`` per (model, version) (``streams.performance_state``) and,
+per join partition, the join-topic offset its outcomes are applied up to. A
+bundle replayed after a crash of the join carries outcomes from offsets already
+applied: they are dropped, so each label counts once. Every
+``worker.checkpoint_interval`` the windows that changed are re-finalised (an
+idempotent upsert of their row), new detections and a new calibration are
+inserted, all in the transaction of the partition's checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from detectors.performance import ClassificationSketch
+from store import repository
+from store.performance import (
+    DetectionRecord,
+    PerformanceRecord,
+    save_calibration,
+    save_detections,
+    save_performance,
+)
+from streams.batched import BatchedConsumer
+from streams.bundles import decode_outcomes
+from streams.join import Outcome
+from streams.performance_state import ModelPerformance, PerfWindow
+
+SNAPSHOT_VERSION = 1
+Key = tuple[str, str]
+
+
+def _utc(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def window_metrics(window: PerfWindow) -> dict[str, Any]:
+    """The realised metrics of a window, as stored (``*Metrics`` fields)."""
+    result = window.sketch.result()
+    return {name: getattr(result, name) for name in result.__dataclass_fields__}
+
+
+class PartitionPerformance:
+    def __init__(self) -> None:
+        self.applied: dict[int, int] = {}
+        self.models: dict[Key, ModelPerformance] = {}
+
+
+class OutcomeService(BatchedConsumer):
+    name_suffix = "performance"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.states: dict[int, PartitionPerformance] = {}
+        self._gauges: dict[Key, dict[str, float | None]] = {}
+        super().__init__(*args, **kwargs)
+
+    def _new_model(self, model_id: str, version: str) -> ModelPerformance:
+        model = self.settings.model(model_id)
+        return ModelPerformance(model_id, version, model.performance, model.window.size,
+                                self.settings.labels.horizon)
+
+    def restore_state(self, partition: int, state: bytes | None) -> None:
+        restored = PartitionPerformance()
+        if state:
+            data = json.loads(zlib.decompress(state))
+            if data.get("version") != SNAPSHOT_VERSION:
+                raise ValueError(f"performance snapshot version must be {SNAPSHOT_VERSION}")
+            restored.applied = {int(k): int(v) for k, v in data["applied"].items()}
+            for item in data["models"]:
+                model = self.settings.model(item["model_id"])
+                perf = ModelPerformance.from_dict(item, model.performance, model.window.size,
+                                                  self.settings.labels.horizon)
+                restored.models[(perf.model_id, perf.version)] = perf
+        self.states[partition] = restored
+
+    def forget(self, partition: int) -> None:
+        self.states.pop(partition, None)
+
+    def snapshot(self, partition: int) -> bytes:
+        state = self.states[partition]
+        data = {"version": SNAPSHOT_VERSION,
+                "applied": {str(k): v for k, v in state.applied.items()},
+                "models": [m.to_dict() for m in state.models.values()]}
+        return zlib.compress(json.dumps(data, allow_nan=False).encode("utf-8"), 1)
+
+    async def handle(self, partition: int, records: list[Any]) -> None:
+        state = self.states[partition]
+        for record in records:
+            try:
+                bundle = decode_outcomes(record.value)
+            except (msgspec.DecodeError, TypeError):
+                continue
+            done = state.applied.get(bundle.source_partition, 0)
+            groups: dict[Key, list[Outcome]] = {}
+            for offset, outcome in zip(bundle.offsets, bundle.outcomes, strict=True):
+                if offset >= done:
+                    groups.setdefault((outcome.model_id, outcome.model_version),
+                                      []).append(outcome)
+            for key, outcomes in groups.items():
+                model = state.models.get(key)
+                if model is None:
+                    model = state.models[key] = self._new_model(*key)
+                for name, count in model.update(outcomes).items():
+                    if count and name != "used":
+                        self.metrics.labels.labels(model=key[0], outcome=name).inc(count)
+            state.applied[bundle.source_partition] = max(done, bundle.covered_to)
+
+    def write(self, conn: Any, partitions: list[int]) -> None:
+        for partition in partitions:
+            for (model_id, version), model in self.states[partition].models.items():
+                if not (model.dirty or model.detections or model.calibration):
+                    continue
+                repository.touch_model(conn, model_id)
+                for start in sorted(model.dirty):
+                    window = model.windows[start]
+                    save_performance(conn, PerformanceRecord(
+                        model_id, version, _utc(window.start), _utc(window.end), model.task,
+                        _n(window), window.latency.quantile(0.5),
+                        window.latency.quantile(0.95), window_metrics(window)))
+                save_detections(conn, [DetectionRecord(
+                    model_id, version, model.detector.name, d.position, _utc(d.event_time),
+                    "error" if model.task == "classification" else "absolute_error",
+                    dict(model.detector.params)) for d in model.detections])
+                if model.calibration is not None:
+                    save_calibration(conn, model_id, version, model.calibration.to_dict(),
+                                     model.calibration.n_rows)
+
+    def stored_ok(self, partitions: list[int]) -> None:
+        for partition in partitions:
+            for (model_id, version), model in self.states[partition].models.items():
+                if model.detections:
+                    self.metrics.detected(model_id, version, model.detector.name,
+                                          len(model.detections))
+                if model.dirty:
+                    newest = model.windows[max(model.dirty)]
+                    metrics = window_metrics(newest)
+                    self.metrics.set_performance(model_id, version, {
+                        name: value for name, value in metrics.items()
+                        if name not in ("n", "n_scored", "roc_auc_error_bound")
+                        and (value is None or isinstance(value, float))})
+                model.dirty.clear()
+                model.detections.clear()
+                model.calibration = None
+
+
+def _n(window: PerfWindow) -> int:
+    result = window.sketch.result()
+    return int(result.n)
+
+
+__all__ = ["ClassificationSketch", "OutcomeService", "window_metrics"]

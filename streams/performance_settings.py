@@ -1,0 +1,126 @@
+"""``labels`` and ``models.<id>.performance``: the late-label join and model performance.
+
+Kept apart from ``streams.settings`` (which builds them into ``Settings``) so that
+module stays readable; nothing here reads the environment.
+
+Decisions:
+
+* ``labels.prediction_ttl`` (default 7 days of event time) bounds how long a
+  prediction waits for its label; ``labels.early_label_hold`` (default 5 minutes of
+  processing time) how long a label waits for a prediction not yet seen;
+  ``labels.horizon`` (default 7 days of event time) how long a closed window's
+  performance is still updated by late labels (a later label is counted as
+  ``too_late`` and leaves the window as stored).
+* ``models.<id>.performance.task``: ``auto`` decides from the first joined label
+  of a (model, version): a bool or an integer 0/1 (also ``"0"``/``"1"``/
+  ``"true"``/``"false"``) means binary classification, any other number regression.
+* ``models.<id>.performance.detector``: the River detector on the model's error
+  stream (``detectors.online``; ADWIN by default) and its parameters, validated
+  at start. Classification feeds the 0/1 error (prediction != label), regression
+  the absolute error; binary-only detectors (DDM, EDDM, HDDM_*) are refused for
+  a regression task.
+* ``models.<id>.performance.calibration_rows``: how many labelled rows with a
+  score, the first of a (model, version), the score calibration of the
+  performance estimate is learnt from (the reference period).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+from detectors.online import ParamValue, make_detector
+
+TASKS = ("auto", "classification", "regression")
+BINARY_DETECTORS = frozenset({"ddm", "eddm", "hddma", "hddmw"})
+
+
+@dataclass(frozen=True)
+class LabelSettings:
+    """``labels``: the join of late labels to their predictions (durations in seconds)."""
+
+    prediction_ttl: float = 7 * 86400.0
+    early_label_hold: float = 300.0
+    horizon: float = 7 * 86400.0
+    max_batch: int = 10_000
+
+
+@dataclass(frozen=True)
+class PerformanceSettings:
+    """``models.<id>.performance``: task, concept-drift detector, estimate calibration."""
+
+    task: Literal["auto", "classification", "regression"] = "auto"
+    detector: str = "adwin"
+    detector_params: Mapping[str, ParamValue] = field(
+        default_factory=lambda: MappingProxyType({}))
+    calibration_rows: int = 1000
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"task": self.task, "detector": {"name": self.detector,
+                                                **dict(self.detector_params)},
+                "calibration_rows": self.calibration_rows}
+
+
+def detector_key(name: str) -> str:
+    """The detector name as ``detectors.online`` compares it (case, '_' and '-' ignored)."""
+    return name.lower().replace("_", "").replace("-", "")
+
+
+def _scalar(value: object) -> ParamValue:
+    """A parameter from YAML or from the environment (text that reads as a number)."""
+    if isinstance(value, str):
+        for convert in (int, float):
+            try:
+                number = convert(value)
+            except ValueError:
+                continue
+            if isinstance(number, float) and not math.isfinite(number):
+                break
+            return number
+        if value.lower() in ("true", "false"):
+            return value.lower() == "true"
+    if isinstance(value, bool | int | float | str):
+        return value
+    raise ValueError(f"must be a number, a boolean or a name, got {value!r}")
+
+
+def parse_performance(values: Mapping[str, Any], path: str,
+                      error: Callable[[str, str, object], Exception]) -> PerformanceSettings:
+    """Build ``PerformanceSettings``; ``error(path, expected, value)`` makes the exception."""
+    allowed = ("task", "detector", "calibration_rows")
+    for key in values:
+        if key not in allowed:
+            raise error(f"{path}.{key}", f"one of the keys {', '.join(allowed)}", key)
+    task = values.get("task", "auto")
+    if task not in TASKS:
+        raise error(f"{path}.task", f"one of {', '.join(TASKS)}", task)
+    raw = values.get("detector", {})
+    raw = {"name": raw} if isinstance(raw, str) else raw
+    if not isinstance(raw, Mapping):
+        raise error(f"{path}.detector", "a detector name or a mapping with a name", raw)
+    name = raw.get("name", "adwin")
+    params: dict[str, ParamValue] = {}
+    for key, value in raw.items():
+        if key != "name":
+            try:
+                params[str(key)] = _scalar(value)
+            except ValueError:
+                raise error(f"{path}.detector.{key}", "a number, a boolean or a name",
+                            value) from None
+    try:
+        make_detector(str(name), **params)
+    except ValueError as exc:
+        raise error(f"{path}.detector", f"a valid detector ({exc})", raw) from None
+    if task == "regression" and detector_key(str(name)) in BINARY_DETECTORS:
+        raise error(f"{path}.detector", "a detector of real-valued errors for a regression "
+                    "task (adwin, pagehinkley, kswin)", name)
+    rows = values.get("calibration_rows", 1000)
+    rows = int(rows) if isinstance(rows, str) and rows.strip().isdigit() else rows
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 50:
+        raise error(f"{path}.calibration_rows", "an integer >= 50", rows)
+    return PerformanceSettings(task=task, detector=str(name),
+                               detector_params=MappingProxyType(params),
+                               calibration_rows=rows)
