@@ -173,7 +173,7 @@ def list_performance(conn: Connection, model_id: str,
     query = query.order_by(performance.c.window_start, performance.c.model_version)
     rows = []
     for row in conn.execute(query).mappings():
-        item = {key: row[key] for key in performance.c.keys() if key != "id"}
+        item = {key: row[key] for key in _names(performance)}
         n_events = row["n_events"]
         if n_events is not None:
             item["n_predictions"] = int(n_events)
@@ -190,5 +190,9 @@ def list_detections(conn: Connection, model_id: str,
     if model_version is not None:
         query = query.where(table.c.model_version == model_version)
     query = query.order_by(table.c.model_version, table.c.detector, table.c.position)
-    return [{key: row[key] for key in table.c.keys() if key != "id"}
+    return [{key: row[key] for key in _names(table)}
             for row in conn.execute(query).mappings()]
+
+
+def _names(table: Any) -> list[str]:
+    return [column.name for column in table.columns if column.name != "id"]

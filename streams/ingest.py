@@ -33,8 +33,12 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from detectors.estimate import ScoreCalibration, estimate
 from store import repository
+from store.performance import load_calibration, save_estimate
+from streams.bundles import encode, split_predictions
 from streams.closing import Finalised, finalise
+from streams.columns import ModelBatch
 from streams.events import DecodedBatch, RawMessage, decode_predictions, to_model_batches
 from streams.metrics import Metrics
 from streams.settings import Settings
@@ -73,6 +77,10 @@ class Ingest:
         self._last_checkpoint = time.monotonic()
         self._references: dict[int, ReferenceHandle] = {}
         self._version_ends: dict[str, dict[str, float]] = {}
+        self._calibrations: dict[tuple[str, str], ScoreCalibration] = {}
+        # Prediction stubs for the label join: (join partition, message), sent by the worker
+        # before the checkpoint that covers them.
+        self.outgoing: list[tuple[int, bytes]] = []
 
     # ----- references and model state -------------------------------------------------
     def _rules(self, model_id: str) -> WindowRules:
@@ -148,6 +156,7 @@ class Ingest:
             if key not in state.models:
                 state.models[key] = self._new_model(model_id, version)
             windows = state.models[key]
+            self._forward(batch)
             late_before = windows.n_late
             closed += windows.add(batch, now)
             late = windows.n_late - late_before
@@ -158,6 +167,14 @@ class Ingest:
                 self.metrics.late.labels(model=model_id).inc(late)
         state.next_offset = next_offset
         return closed
+
+    def _forward(self, batch: ModelBatch) -> None:
+        if batch.prediction_ids is None:
+            return
+        stubs = split_predictions(batch.prediction_ids, batch.model_id, batch.model_version,
+                                  batch.event_times, batch.columns["prediction"],
+                                  batch.columns["score"], self.settings.topics.partitions)
+        self.outgoing += [(part, encode(rows)) for part, rows in sorted(stubs.items())]
 
     def tick(self) -> list[tuple[PartitionState, list[ClosedWindow]]]:
         """Close windows of idle models (processing time)."""
@@ -199,6 +216,7 @@ class Ingest:
                     model.attach(window)
                 done = self._finalise(closed_window)
                 self._save_window(conn, state, done)
+                self._save_estimate(conn, done)
                 results.append((state, done))
             for state in states:
                 if state.next_offset is not None:
@@ -234,11 +252,32 @@ class Ingest:
             n_events=window.n_events, n_late=closed.n_late, reference_id=reference_id,
             reference_source=done.reference_source, report=done.report))
 
+    def _save_estimate(self, conn: Any, done: Finalised) -> None:
+        """The performance estimate of a closed window, once a calibration is stored."""
+        closed, window = done.closed, done.closed.window
+        key = (closed.model_id, closed.model_version)
+        if window.scores.n == 0:
+            return
+        if key not in self._calibrations:
+            stored = load_calibration(conn, *key)
+            if stored is None:
+                return
+            self._calibrations[key] = ScoreCalibration.from_dict(stored)
+        result = estimate(self._calibrations[key], window.scores)
+        done.estimate = result.to_dict()
+        save_estimate(conn, closed.model_id, closed.model_version,
+                      datetime.fromtimestamp(window.start, UTC),
+                      datetime.fromtimestamp(window.end, UTC), done.estimate)
+
     def _publish(self, done: Finalised, seconds: float) -> None:
         closed = done.closed
         self.metrics.window_closed(closed.model_id, closed.model_version, done.report,
                                    closed.window.n_events, closed.window.end)
         self.metrics.close_duration.observe(seconds)
+        if done.estimate is not None:
+            self.metrics.set_performance(closed.model_id, closed.model_version, {
+                f"estimated_{name}": done.estimate.get(name)
+                for name in ("accuracy", "precision", "recall", "f1", "roc_auc")})
         self._retire_old_versions(closed.model_id, closed.model_version, closed.window.end)
 
     def _retire_old_versions(self, model_id: str, version: str, end: float) -> None:

@@ -19,7 +19,6 @@ from typing import Any
 
 import msgspec
 
-from detectors.performance import ClassificationSketch
 from store import repository
 from store.performance import (
     DetectionRecord,
@@ -153,6 +152,3 @@ class OutcomeService(BatchedConsumer):
 def _n(window: PerfWindow) -> int:
     result = window.sketch.result()
     return int(result.n)
-
-
-__all__ = ["ClassificationSketch", "OutcomeService", "window_metrics"]

@@ -27,9 +27,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from store import migrate
 from store.engine import make_engine
+from streams.batched import BatchedConsumer
 from streams.events import RawMessage
 from streams.ingest import Ingest, PartitionState
+from streams.join_service import JoinService
+from streams.label_service import LabelService
 from streams.metrics import Metrics
+from streams.outcome_service import OutcomeService
 from streams.settings import Settings
 from streams.topics import ensure_topics_async
 from streams.windows import ClosedWindow
@@ -65,7 +69,7 @@ class IngestService(mode.Service):
         await ensure_topics_async(
             self.settings.bootstrap_servers,
             dict.fromkeys([topics.predictions, topics.labels, topics.deadletter,
-                           topics.retrain], topics.partitions),
+                           topics.retrain, topics.join, topics.outcomes], topics.partitions),
             replication_factor=topics.replication_factor)
         worker = self.settings.worker
         self.producer = AIOKafkaProducer(bootstrap_servers=self.settings.bootstrap_servers,
@@ -160,6 +164,13 @@ class IngestService(mode.Service):
             for dl in decoded.dead_letters:
                 self.ingest.metrics.invalid.labels(reason=dl.reason).inc()
         closed = self.ingest.apply(tp.partition, decoded, records[-1].offset + 1)
+        if self.ingest.outgoing:
+            assert self.producer is not None
+            sends = [await self.producer.send(self.settings.topics.join, value=value,
+                                              partition=part)
+                     for part, value in self.ingest.outgoing]
+            self.ingest.outgoing = []
+            await asyncio.gather(*sends)  # delivered before the checkpoint passes them
         state = self.ingest.partitions[tp.partition]
         return [(state, c) for c in closed]
 
@@ -182,6 +193,18 @@ class IngestService(mode.Service):
             if high is not None:
                 lag += max(high - await self.consumer.position(tp), 0)
         self.ingest.metrics.lag.labels(topic=self.ingest.topic).set(lag)
+
+
+def _bound(service: type[BatchedConsumer], settings: Settings, engine: Any, metrics: Metrics,
+           topic: str) -> type[BatchedConsumer]:
+    """``service`` with its arguments bound, as ``app.service`` wants a class."""
+
+    class Bound(service):  # type: ignore[valid-type,misc]
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(settings, engine, metrics, topic, **kwargs)
+
+    Bound.__name__ = service.__name__
+    return Bound
 
 
 def create_app(settings: Settings, registry: CollectorRegistry | None = None,
@@ -208,6 +231,10 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None,
             super().__init__(ingest, **kwargs)
 
     app.service(BoundIngestService)
+    topics = settings.topics
+    for service, topic in ((LabelService, topics.labels), (JoinService, topics.join),
+                           (OutcomeService, topics.outcomes)):
+        app.service(_bound(service, settings, engine, metrics, topic))
 
     @app.page("/metrics")
     async def metrics_page(view: Any, request: Any) -> Any:
