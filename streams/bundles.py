@@ -81,7 +81,8 @@ def encode(bundle: PredictionStubs | LabelRows | OutcomeBundle) -> bytes:
 
 def decode_join(data: bytes) -> JoinBundle:
     """Raises ``msgspec.DecodeError`` on a message that is not a bundle."""
-    return _JOIN_DECODER.decode(data)
+    bundle: JoinBundle = _JOIN_DECODER.decode(data)
+    return bundle
 
 
 def decode_outcomes(data: bytes) -> OutcomeBundle:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from detectors import DriftPolicy, DriftReport, ProfileOptions, ReferenceProfile, evaluate
 from detectors.batch import build_profile, sketch_columns
@@ -53,7 +53,6 @@ class Finalised:
     reference_source: str
     next_reference: ReferenceProfile | None
     next_reference_source: str | None
-    estimate: dict[str, Any] | None = None  # the performance estimate, set when stored
 
 
 def finalise(closed: ClosedWindow, policy: DriftPolicy, options: ProfileOptions,

@@ -203,7 +203,7 @@ class Ingest:
                states: Iterable[PartitionState]) -> list[Finalised]:
         """ONE transaction: closed windows, new references, and partition checkpoints."""
         started = time.perf_counter()
-        results: list[tuple[PartitionState, Finalised]] = []
+        results: list[tuple[PartitionState, Finalised, dict[str, Any] | None]] = []
         states = list(states)
         with self.engine.begin() as conn:
             for state, closed_window in closed:
@@ -216,8 +216,7 @@ class Ingest:
                     model.attach(window)
                 done = self._finalise(closed_window)
                 self._save_window(conn, state, done)
-                self._save_estimate(conn, done)
-                results.append((state, done))
+                results.append((state, done, self._save_estimate(conn, done)))
             for state in states:
                 if state.next_offset is not None:
                     repository.save_checkpoint(conn, self.group_id, self.topic,
@@ -229,9 +228,9 @@ class Ingest:
             self.metrics.checkpoints.inc(len(states))
         self._last_checkpoint = time.monotonic()
         elapsed = time.perf_counter() - started
-        for _, done in results:
-            self._publish(done, elapsed / max(len(results), 1))
-        return [done for _, done in results]
+        for _, done, estimated in results:
+            self._publish(done, elapsed / max(len(results), 1), estimated)
+        return [done for _, done, _ in results]
 
     def _save_window(self, conn: Any, state: PartitionState, done: Finalised) -> None:
         closed, window = done.closed, done.closed.window
@@ -252,31 +251,32 @@ class Ingest:
             n_events=window.n_events, n_late=closed.n_late, reference_id=reference_id,
             reference_source=done.reference_source, report=done.report))
 
-    def _save_estimate(self, conn: Any, done: Finalised) -> None:
+    def _save_estimate(self, conn: Any, done: Finalised) -> dict[str, Any] | None:
         """The performance estimate of a closed window, once a calibration is stored."""
         closed, window = done.closed, done.closed.window
         key = (closed.model_id, closed.model_version)
         if window.scores.n == 0:
-            return
+            return None
         if key not in self._calibrations:
             stored = load_calibration(conn, *key)
             if stored is None:
-                return
+                return None
             self._calibrations[key] = ScoreCalibration.from_dict(stored)
-        result = estimate(self._calibrations[key], window.scores)
-        done.estimate = result.to_dict()
+        result = estimate(self._calibrations[key], window.scores).to_dict()
         save_estimate(conn, closed.model_id, closed.model_version,
                       datetime.fromtimestamp(window.start, UTC),
-                      datetime.fromtimestamp(window.end, UTC), done.estimate)
+                      datetime.fromtimestamp(window.end, UTC), result)
+        return result
 
-    def _publish(self, done: Finalised, seconds: float) -> None:
+    def _publish(self, done: Finalised, seconds: float,
+                 estimated: dict[str, Any] | None) -> None:
         closed = done.closed
         self.metrics.window_closed(closed.model_id, closed.model_version, done.report,
                                    closed.window.n_events, closed.window.end)
         self.metrics.close_duration.observe(seconds)
-        if done.estimate is not None:
+        if estimated is not None:
             self.metrics.set_performance(closed.model_id, closed.model_version, {
-                f"estimated_{name}": done.estimate.get(name)
+                f"estimated_{name}": estimated.get(name)
                 for name in ("accuracy", "precision", "recall", "f1", "roc_auc")})
         self._retire_old_versions(closed.model_id, closed.model_version, closed.window.end)
 

@@ -59,8 +59,10 @@ class PerformanceSettings:
     calibration_rows: int = 1000
 
     def to_dict(self) -> dict[str, Any]:
-        return {"task": self.task, "detector": {"name": self.detector,
-                                                **dict(self.detector_params)},
+        detector: str | dict[str, Any] = self.detector
+        if self.detector_params:
+            detector = {"name": self.detector, **dict(self.detector_params)}
+        return {"task": self.task, "detector": detector,
                 "calibration_rows": self.calibration_rows}
 
 

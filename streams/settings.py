@@ -187,10 +187,10 @@ class TopicSettings:
     labels: str = "driftline.labels"
     deadletter: str = "driftline.deadletter"
     retrain: str = "driftline.retrain"
-    join: str = "driftline.join"
-    outcomes: str = "driftline.outcomes"
     partitions: int = 4
     replication_factor: int = 1
+    join: str = "driftline.join"
+    outcomes: str = "driftline.outcomes"
 
     def __post_init__(self) -> None:
         seen: dict[str, str] = {}
