@@ -40,6 +40,7 @@ class JoinService(BatchedConsumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.states: dict[int, JoinState] = {}
         self._reported: dict[tuple[int, str, str], int] = {}
+        self._pending_models: set[str] = set()
         super().__init__(*args, **kwargs)
 
     def _new_state(self) -> JoinState:
@@ -108,5 +109,6 @@ class JoinService(BatchedConsumer):
                     if new > 0:
                         self.metrics.labels.labels(model=model, outcome=outcome).inc(new)
                         self._reported[key] = count
-        for model, count in pending.items():
-            self.metrics.pending_predictions.labels(model=model).set(count)
+        self._pending_models.update(pending)
+        for model in self._pending_models:
+            self.metrics.pending_predictions.labels(model=model).set(pending.get(model, 0))

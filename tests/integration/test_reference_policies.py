@@ -47,7 +47,8 @@ SHIFTED = set(Simulator.shifted_features)
 GRACE = 10  # seconds after a window's end before the watermark closes it
 CONFIG = """\
 topics: {{predictions: {prefix}.predictions, labels: {prefix}.labels,
-         deadletter: {prefix}.deadletter, retrain: {prefix}.retrain, partitions: 2}}
+         deadletter: {prefix}.deadletter, retrain: {prefix}.retrain, join: {prefix}.join,
+         outcomes: {prefix}.outcomes, partitions: 2}}
 worker: {{group_id: {prefix}, web_port: {port}, checkpoint_interval: 1s}}
 models:
   default:

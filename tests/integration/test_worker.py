@@ -40,7 +40,8 @@ WINDOW = 60  # seconds of event time
 RATE = 50.0  # events per second of event time: 3,000 events per window
 CONFIG = """\
 topics: {{predictions: {prefix}.predictions, labels: {prefix}.labels,
-         deadletter: {prefix}.deadletter, retrain: {prefix}.retrain, partitions: 2}}
+         deadletter: {prefix}.deadletter, retrain: {prefix}.retrain, join: {prefix}.join,
+         outcomes: {prefix}.outcomes, partitions: 2}}
 worker: {{group_id: {prefix}, web_port: {port}, checkpoint_interval: 1s}}
 models:
   default:
@@ -89,7 +90,7 @@ class Worker:
     def topics(self) -> dict[str, str]:
         t = self.settings.topics
         return {"predictions": t.predictions, "labels": t.labels, "deadletter": t.deadletter,
-                "retrain": t.retrain}
+                "retrain": t.retrain, "join": t.join, "outcomes": t.outcomes}
 
     def start(self) -> None:
         with self.log.open("ab") as log:

@@ -1,0 +1,242 @@
+"""Late labels end to end: real embedded broker, real PostgreSQL, a worker in its own process.
+
+One partition per topic, so the order in which the worker sees outcomes is the order
+labels were produced, and the detector's positions can be checked offline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from river.datasets import synth
+from sklearn import metrics as skm
+
+from detectors.online import make_detector
+from store.engine import make_engine
+from store.performance import list_detections, list_performance
+from streams.broker import EmbeddedBroker, free_port
+from streams.producer import send_events
+from streams.settings import load_settings
+from streams.topics import ensure_topics
+from tests.integration.test_worker import database_url, wait_for
+
+pytestmark = pytest.mark.integration
+__all__ = ["database_url"]
+WINDOW = 60
+CONFIG = """\
+topics: {{predictions: {p}.predictions, labels: {p}.labels, deadletter: {p}.deadletter,
+         retrain: {p}.retrain, join: {p}.join, outcomes: {p}.outcomes, partitions: 1}}
+worker: {{group_id: {p}, web_port: {port}, checkpoint_interval: 1s}}
+labels: {{prediction_ttl: {ttl}s, early_label_hold: 1h}}
+models:
+  default:
+    window: {{size: {window}s, grace: 5s, idle_timeout: 2s}}
+    performance: {{calibration_rows: 200}}
+"""
+
+
+class LabelWorker:
+    def __init__(self, tmp: Path, broker: EmbeddedBroker, url: str, ttl: float) -> None:
+        self.prefix = f"l{uuid.uuid4().hex[:10]}"
+        self.port = free_port()
+        config = tmp / "driftline.yaml"
+        config.write_text(CONFIG.format(p=self.prefix, port=self.port, ttl=ttl, window=WINDOW),
+                          encoding="utf-8")
+        self.env = {**os.environ, "DRIFTLINE_BROKER_URL": broker.url,
+                    "DRIFTLINE_DATABASE_URL": url}
+        self.settings = load_settings(config, self.env)
+        t = self.settings.topics
+        ensure_topics(broker.bootstrap, dict.fromkeys(
+            [t.predictions, t.labels, t.deadletter, t.retrain, t.join, t.outcomes], 1))
+        self.log = tmp / "worker.log"
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "streams.cli", "worker", "--config", str(config)],
+                env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def metric(self, name: str, **labels: str) -> float:
+        import urllib.request
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=2) as r:
+            text = r.read().decode()
+        total = 0.0
+        for line in text.splitlines():
+            if line.startswith(name + "{") and all(f'{k}="{v}"' in line
+                                                   for k, v in labels.items()):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    def up(self) -> bool:
+        if self.process.poll() is not None:
+            raise AssertionError("worker exited:\n" + self.log.read_text()[-3000:])
+        try:
+            return self.metric("driftline_ready") >= 0
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(30)
+
+
+@pytest.fixture
+def start(tmp_path: Path, broker: EmbeddedBroker, database_url: str) -> Iterator[Any]:
+    workers: list[LabelWorker] = []
+
+    def run(ttl: float = 7 * 86400) -> LabelWorker:
+        worker = LabelWorker(tmp_path, broker, database_url, ttl)
+        workers.append(worker)
+        wait_for(worker.up, 90, "the worker's web server")
+        return worker
+
+    yield run
+    for worker in workers:
+        worker.stop()
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
+
+
+def produce(broker: EmbeddedBroker, topic: str, events: list[dict[str, Any]]) -> None:
+    sent = asyncio.run(send_events(broker.bootstrap, topic, events,
+                                   key=lambda e: str(e["model_id"]).encode()))
+    assert sent == len(events)
+
+
+def sea_stream(n: int, change: int, start: float) -> tuple[list[dict[str, Any]],
+                                                            list[dict[str, Any]]]:
+    """Predictions of the SEA rule of variant 0 (x1 + x2 <= 8) and the labels of SEA,
+    whose rule switches to variant 3 (threshold 9.5) at ``change``."""
+    before = synth.SEA(variant=0, noise=0.05, seed=7)
+    after = synth.SEA(variant=3, noise=0.05, seed=8)
+    rows = list(before.take(change)) + list(after.take(n - change))
+    predictions, labels = [], []
+    for i, (x, y) in enumerate(rows):
+        t = start + i * 0.05
+        margin = x[0] + x[1] - 8.0
+        score = round(1.0 / (1.0 + math.exp(2.0 * margin)), 6)  # P(label True) under rule 0
+        pid = f"p{i}"
+        predictions.append({"event_id": f"e{i}", "model_id": "sea", "model_version": "1",
+                            "event_time": _iso(t), "prediction_id": pid,
+                            "features": {"x1": x[0], "x2": x[1], "x3": x[2]},
+                            "prediction": int(score >= 0.5), "score": score})
+        labels.append({"prediction_id": pid, "model_id": "sea", "label": int(y),
+                       "event_time": _iso(t + 30.0)})
+    return predictions, labels
+
+
+def test_concept_change_detected_where_river_detects_it_and_metrics_equal_sklearn(
+        start: Any, broker: EmbeddedBroker, database_url: str) -> None:
+    n, change = 6000, 3000
+    t0 = math.floor((datetime.now(UTC) - timedelta(hours=3)).timestamp() / WINDOW) * WINDOW
+    predictions, labels = sea_stream(n, change, t0)
+    worker = start()
+    topics = worker.settings.topics
+    produce(broker, topics.predictions, predictions)
+    wait_for(lambda: worker.metric("driftline_pending_predictions", model="sea") == n, 90,
+             "every prediction to wait for its label")
+    produce(broker, topics.labels, labels)
+    wait_for(lambda: worker.metric("driftline_labels_total", model="sea", outcome="joined")
+             == n, 90, "every label to join")
+    engine = make_engine(database_url)
+
+    def stored() -> list[dict[str, Any]]:
+        with engine.connect() as conn:
+            return list_performance(conn, "sea")
+    wait_for(lambda: sum(r["n_labels"] for r in stored()) == n, 60, "performance rows")
+    # The detector, offline, on the error sequence in label order.
+    errors = [int(p["prediction"] != lab["label"]) for p, lab in zip(predictions, labels,
+                                                                      strict=True)]
+    offline = make_detector("adwin").update_many(errors)
+    with engine.connect() as conn:
+        detections = list_detections(conn, "sea")
+    assert offline
+    assert min(offline) >= change
+    assert [d["position"] for d in detections] == offline
+    assert all(d["detector"] == "ADWIN" for d in detections)
+    first = detections[0]
+    assert first["event_time"] == datetime.fromtimestamp(t0 + offline[0] * 0.05, UTC)
+    assert worker.metric("driftline_concept_drift_detections_total", model="sea") == len(offline)
+    # Metrics per window equal scikit-learn's on the same joined rows.
+    rows = stored()
+    assert len(rows) == math.ceil(n * 0.05 / WINDOW)
+    for row in rows:
+        lo = row["window_start"].timestamp()
+        index = [i for i in range(n) if lo <= t0 + i * 0.05 < lo + WINDOW]
+        y = np.array([labels[i]["label"] for i in index])
+        pred = np.array([predictions[i]["prediction"] for i in index])
+        score = np.array([predictions[i]["score"] for i in index])
+        m = row["metrics"]
+        assert row["n_labels"] == m["n"] == len(index)
+        assert m["accuracy"] == pytest.approx(skm.accuracy_score(y, pred), abs=1e-12)
+        assert m["precision"] == pytest.approx(skm.precision_score(y, pred), abs=1e-12)
+        assert m["recall"] == pytest.approx(skm.recall_score(y, pred), abs=1e-12)
+        assert m["f1"] == pytest.approx(skm.f1_score(y, pred), abs=1e-12)
+        assert m["log_loss"] == pytest.approx(skm.log_loss(y, score, labels=[0, 1]), rel=1e-9)
+        assert abs(m["roc_auc"] - skm.roc_auc_score(y, score)) <= m["roc_auc_error_bound"]
+        assert m["base_rate"] == pytest.approx(y.mean(), abs=1e-12)
+        assert row["label_coverage"] == pytest.approx(1.0)
+        assert 29.9 <= row["latency_p50"] <= 30.1
+    engine.dispose()
+
+
+def test_late_duplicate_missing_and_early_labels_are_each_handled_and_counted(
+        start: Any, broker: EmbeddedBroker, database_url: str) -> None:
+    t0 = math.floor((datetime.now(UTC) - timedelta(hours=3)).timestamp() / WINDOW) * WINDOW
+    n = 2400  # 0.1 s apart: four windows of 600
+    predictions, labels = [], []
+    for i in range(n):
+        t = t0 + i * 0.1
+        predictions.append({"event_id": f"e{i}", "model_id": "late", "event_time": _iso(t),
+                            "prediction_id": f"q{i}", "features": {"x": float(i % 7)},
+                            "prediction": i % 2, "score": 0.8 if i % 2 else 0.2})
+        labels.append({"prediction_id": f"q{i}", "model_id": "late", "label": (i // 2) % 2,
+                       "event_time": _iso(t + 5)})
+    worker = start(ttl=100)
+    topics = worker.settings.topics
+    early = labels[:100]  # labels before their predictions
+    produce(broker, topics.labels, early)
+    produce(broker, topics.predictions, predictions)
+    on_time = labels[100:1500] + labels[100:200]  # 100 duplicates
+    produce(broker, topics.labels, on_time)
+    wait_for(lambda: worker.metric("driftline_labels_total", model="late", outcome="joined")
+             == 1500, 90, "early and on-time labels to join")
+    assert worker.metric("driftline_labels_total", model="late", outcome="duplicate") == 100
+    engine = make_engine(database_url)
+
+    def rows() -> list[dict[str, Any]]:
+        with engine.connect() as conn:
+            return list_performance(conn, "late")
+    wait_for(lambda: sum(r["n_labels"] for r in rows()) == 1500, 60, "performance rows")
+    wait_for(lambda: all(r["n_predictions"] == 600 for r in rows()), 60, "drift windows")
+    before = rows()
+    assert [r["n_labels"] for r in before] == [600, 600, 300]
+    # Late labels, after the drift windows closed: the third window is re-finalised.
+    produce(broker, topics.labels, [labels[i] for i in range(1500, 2400) if i % 3 == 0])
+    wait_for(lambda: sum(r["n_labels"] for r in rows()) == 1800, 60, "late labels stored")
+    after = rows()
+    assert [r["n_labels"] for r in after] == [600, 600, 400, 200]  # never a second row
+    assert [r["revision"] for r in after[:2]] == [r["revision"] for r in before[:2]]
+    assert after[2]["revision"] > before[2]["revision"]
+    assert after[2]["label_coverage"] == pytest.approx(400 / 600)
+    # The predictions without a label expire once the label watermark passes them + TTL.
+    produce(broker, topics.labels, [{"prediction_id": "none", "model_id": "late", "label": 1,
+                                     "event_time": _iso(t0 + n * 0.1 + 300)}])
+    wait_for(lambda: worker.metric("driftline_labels_total", model="late", outcome="expired")
+             == 600, 60, "unlabelled predictions to expire")
+    wait_for(lambda: worker.metric("driftline_pending_predictions", model="late") == 0, 30,
+             "no prediction left pending")
+    engine.dispose()
