@@ -85,7 +85,7 @@ def error_values(detector: str | OnlineDriftDetector, y_true: ArrayLike, y_pred:
     if kind == "real" and y_score is not None:
         scores = _scores("y_score", y_score)
         _same_length(labels, "y_score", scores)
-        return np.abs(labels - scores)
+        return np.abs(labels.astype(np.float64) - scores)
     return (labels != pred_labels).astype(np.float64)
 
 
