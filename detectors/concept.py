@@ -86,7 +86,8 @@ def error_values(detector: str | OnlineDriftDetector, y_true: ArrayLike, y_pred:
         scores = _scores("y_score", y_score)
         _same_length(labels, "y_score", scores)
         return np.abs(labels.astype(np.float64) - scores)
-    return (labels != pred_labels).astype(np.float64)
+    wrong: NDArray[np.bool_] = labels != pred_labels
+    return wrong.astype(np.float64)
 
 
 def run_batches(detector: OnlineDriftDetector, batches: Iterable[Values],
