@@ -6,7 +6,15 @@ scipy, river and the standard library (``tests/unit/test_layering.py``).
 """
 
 from detectors.batch import ProfileOptions, build_profile, compare, sketch_columns
+from detectors.concept import error_values, run_batches
 from detectors.correction import benjamini_hochberg
+from detectors.estimate import (
+    EstimatedClassificationMetrics,
+    ScoreCalibration,
+    ScoreSketch,
+    estimate,
+)
+from detectors.latency import LatencySketch, LatencySummary
 from detectors.policy import DEFAULT_THRESHOLDS, DriftPolicy
 from detectors.reference import CategoricalReference, NumericReference, ReferenceProfile
 from detectors.sketch import WindowSketch
@@ -18,14 +26,22 @@ __all__ = [
     "ColumnDrift",
     "DriftPolicy",
     "DriftReport",
+    "EstimatedClassificationMetrics",
+    "LatencySketch",
+    "LatencySummary",
     "NumericReference",
     "ProfileOptions",
     "ReferenceProfile",
+    "ScoreCalibration",
+    "ScoreSketch",
     "WindowSketch",
     "benjamini_hochberg",
     "build_profile",
     "compare",
+    "error_values",
+    "estimate",
     "evaluate",
     "ks_error_bound",
+    "run_batches",
     "sketch_columns",
 ]

@@ -176,6 +176,11 @@ class LatencySketch:
         if data.get("kind") != "label_latency":
             raise ValueError(f"kind must be 'label_latency', got {data.get('kind')!r}")
         sketch = cls(_count(data, "n_bins"), _field(data, "low"), _field(data, "high"))
+        counts = _field(data, "counts")
+        if not isinstance(counts, list) or len(counts) != sketch.n_bins + 2:
+            raise ValueError(f"checkpoint key 'counts' must be a list of n_bins + 2 = "
+                             f"{sketch.n_bins + 2} counts (edge bins included), "
+                             f"got {counts!r:.80}")
         sketch._counts = _histogram(data, "counts", sketch.n_bins + 2)
         sketch._n_negative = _count(data, "n_negative")
         low, high = _field(data, "min"), _field(data, "max")
