@@ -122,6 +122,7 @@ main.add_command(run.demo)
 main.add_command(store_cli.db)
 main.add_command(store_cli.reference)
 main.add_command(store_cli.windows)
+main.add_command(store_cli.detections)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
@@ -14,6 +15,8 @@ from detectors import build_profile
 from detectors.reference import Role
 from store import migrate, repository
 from store.engine import make_engine
+from store.performance import list_detections, list_performance
+from store.types import iso_utc
 from streams.commands import fail
 from streams.files import InputError, infer_kinds, read_table, to_columns
 from streams.settings import SettingsError, load_settings
@@ -124,14 +127,66 @@ def windows(model: str, model_version: str | None, limit: int | None, fmt: str,
         engine = make_engine(_database_url(config, database))
         with engine.connect() as conn:
             rows = repository.list_windows(conn, model, model_version, limit)
+            performance = list_performance(conn, model, model_version)
+    with_performance(rows, performance)
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2, allow_nan=False))
         return
     for row in rows:
         drifted = [f["name"] for f in row["features"] if f["drifted"]]
         share = "-" if row["drift_share"] is None else f"{row['drift_share']:.0%}"
+        realised, estimated = row["performance"], row["performance_estimate"]
+        accuracy = "-" if realised is None else _percent(realised["metrics"].get("accuracy"))
+        coverage = "-" if realised is None else _percent(realised["label_coverage"])
+        guess = "-" if estimated is None else _percent(estimated.get("accuracy"))
         click.echo(f"{row['window_start']}  v{row['model_version']}  {row['n_events']:>7} "
-                   f"events  share {share:>4}  {row['status']:<17} "
-                   f"{', '.join(drifted) or '-'}")
+                   f"events  share {share:>4}  {row['status']:<17} accuracy {accuracy:>4} "
+                   f"(est. {guess:>4}, labels {coverage:>4})  {', '.join(drifted) or '-'}")
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def with_performance(rows: list[dict[str, Any]], performance: list[dict[str, Any]]) -> None:
+    """Add ``performance`` (realised, with ``label_coverage``) and ``performance_estimate``."""
+    by_key = {(p["model_version"], iso_utc(p["window_start"])): p for p in performance}
+    for row in rows:
+        found = by_key.get((row["model_version"], row["window_start"]))
+        realised = None
+        if found is not None and found["metrics"] is not None:
+            realised = {"task": found["task"], "n_labels": found["n_labels"],
+                        "label_coverage": found["label_coverage"],
+                        "latency_p50": found["latency_p50"],
+                        "latency_p95": found["latency_p95"], "revision": found["revision"],
+                        "metrics": found["metrics"]}
+        row["performance"] = realised
+        row["performance_estimate"] = None if found is None else found["estimate"]
+
+
+@click.command("detections")
+@click.argument("model")
+@click.option("--version", "model_version", default=None, help="Only this model version.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@config_option
+@database_option
+def detections(model: str, model_version: str | None, fmt: str, config: Path | None,
+               database: str | None) -> None:
+    """The concept-drift detections on MODEL's error stream, in stream order."""
+    with _store_errors():
+        engine = make_engine(_database_url(config, database))
+        with engine.connect() as conn:
+            rows = list_detections(conn, model, model_version)
+    items = [{"model_id": r["model_id"], "model_version": r["model_version"],
+              "detector": r["detector"], "position": r["position"],
+              "event_time": iso_utc(r["event_time"]), "statistic": r["statistic"],
+              "params": r["params"], "detected_at": iso_utc(r["detected_at"])} for r in rows]
+    if fmt == "json":
+        click.echo(json.dumps(items, indent=2, allow_nan=False))
+        return
+    for item in items:
+        click.echo(f"{item['event_time']}  v{item['model_version']}  {item['detector']:<12} "
+                   f"position {item['position']:>8}  on {item['statistic']}")
 
 

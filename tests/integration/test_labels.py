@@ -7,6 +7,7 @@ labels were produced, and the detector's positions can be checked offline.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import os
 import signal
@@ -20,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from river.datasets import synth
 from sklearn import metrics as skm
 
@@ -27,6 +29,7 @@ from detectors.online import make_detector
 from store.engine import make_engine
 from store.performance import list_detections, list_performance
 from streams.broker import EmbeddedBroker, free_port
+from streams.cli import main
 from streams.producer import send_events
 from streams.settings import load_settings
 from streams.topics import ensure_topics
@@ -191,6 +194,23 @@ def test_concept_change_detected_where_river_detects_it_and_metrics_equal_sklear
         assert row["label_coverage"] == pytest.approx(1.0)
         assert 29.9 <= row["latency_p50"] <= 30.1
     engine.dispose()
+    # The same through the command line, in JSON.
+    runner = CliRunner()
+    shown = runner.invoke(main, ["detections", "sea", "--format", "json", "--database",
+                                 database_url])
+    assert shown.exit_code == 0, shown.output
+    assert [(d["detector"], d["position"]) for d in json.loads(shown.output)] == [
+        ("ADWIN", p) for p in offline]
+    assert all(d["event_time"].endswith("Z") for d in json.loads(shown.output))
+    listed = runner.invoke(main, ["windows", "sea", "--format", "json", "--database",
+                                  database_url])
+    assert listed.exit_code == 0, listed.output
+    windows = json.loads(listed.output)
+    assert windows
+    assert [w["performance"]["n_labels"] for w in windows] == [r["n_labels"] for r in rows]
+    assert all(w["performance"]["label_coverage"] == pytest.approx(1.0) for w in windows)
+    assert windows[0]["performance"]["metrics"]["accuracy"] == rows[0]["metrics"]["accuracy"]
+    assert all("performance_estimate" in w for w in windows)
 
 
 def test_late_duplicate_missing_and_early_labels_are_each_handled_and_counted(
