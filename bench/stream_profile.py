@@ -2,13 +2,15 @@
 
 The same calls as ``streams.worker.IngestService`` (``RawMessage`` wrapping,
 ``Ingest.decode``, ``Ingest.apply``, ``Ingest.tick``, ``Ingest.store`` of the
-closed windows and due checkpoints, awaited in turn as the service does), on
+closed windows and due checkpoints, here awaited in turn so that each stage is
+timed alone, where the service runs the store in the background), on
 the records of the throughput topic, read by an aiokafka consumer with the
 partitions assigned (no group) and the worker's fetch settings; a fresh SQLite
 database. Each stage is timed with ``time.perf_counter``. Inside ``apply`` and
 ``store`` three callees are timed by wrapping them in this process only (the
-names ``streams.ingest`` calls, restored afterwards): the numpy columns
-(``to_model_batches``), the checkpoint snapshots (``PartitionState.snapshot``)
+names called, restored afterwards): the per-event fallback's columns
+(``to_model_batches`` in ``streams.fastdecode``), the checkpoint snapshots
+(``PartitionState.snapshot_state``)
 and the finalisation of each closed window (``finalise``, also under cProfile,
 in the thread ``store`` runs in, to list the functions a close spends time in).
 """
@@ -28,6 +30,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import CollectorRegistry
 from stream_measure import BenchError, WorkerConfig
 
+import streams.fastdecode
 import streams.ingest
 from store import migrate
 from store.engine import make_engine
@@ -39,14 +42,13 @@ from streams.windows import ClosedWindow
 
 FETCH = "fetch (aiokafka `getmany`, not part of processing)"
 WRAP = "wrap records as `RawMessage`"
-DECODE = "decode + validate (`Ingest.decode`, msgspec)"
-APPLY = "`Ingest.apply`"
-COLUMNS = "of which numpy columns (`to_model_batches`)"
-UPDATES = "of which window updates (sketches, row samples; the rest of `apply`)"
+DECODE = "decode + validate + numpy columns (`Ingest.decode`: Arrow, else msgspec)"
+COLUMNS = "of which per-event fallback (`decode_predictions` + `to_model_batches`)"
+APPLY = "window updates (`Ingest.apply`: sketches, row samples)"
 TICK = "idle check (`Ingest.tick`)"
 CLOSE_STORE = "store with closed windows (finalise + SQL + checkpoint, one transaction)"
 CHECKPOINT_STORE = "store of checkpoints only"
-SNAPSHOT = "of the stores: checkpoint snapshots (`PartitionState.snapshot`)"
+SNAPSHOT = "of the stores: checkpoint snapshots (`PartitionState.snapshot_state`)"
 FIRST = "of the stores: finalise a window that becomes the reference"
 AGAINST = "of the stores: finalise a window against its reference"
 PROCESSING = (WRAP, DECODE, APPLY, TICK, CLOSE_STORE, CHECKPOINT_STORE)
@@ -97,9 +99,9 @@ def _profiled_finalise(stages: Stages, call: Callable[..., Any]) -> Callable[...
 @contextmanager
 def _instrumented(stages: Stages) -> Iterator[None]:
     """Time the columns, the finalisations and the snapshots as ``streams.ingest`` calls them."""
-    targets: list[tuple[object, str]] = [(streams.ingest, "to_model_batches"),
+    targets: list[tuple[object, str]] = [(streams.fastdecode, "to_model_batches"),
                                          (streams.ingest, "finalise"),
-                                         (PartitionState, "snapshot")]
+                                         (PartitionState, "snapshot_state")]
     originals: list[Callable[..., Any]] = [getattr(owner, name) for owner, name in targets]
     wrappers = [_timed(stages, COLUMNS, originals[0]), _profiled_finalise(stages, originals[1]),
                 _timed(stages, SNAPSHOT, originals[2])]
@@ -191,9 +193,7 @@ async def profile_stages(bootstrap: str, broker_url: str, workdir: Path, topic: 
     finally:
         await consumer.stop()
         engine.dispose()
-    stages = pipeline.stages
-    stages.add(UPDATES, stages.seconds.get(APPLY, 0.0) - stages.seconds.get(COLUMNS, 0.0))
-    return stages
+    return pipeline.stages
 
 
 async def _drain(consumer: AIOKafkaConsumer, pipeline: _Pipeline, expected: int,
@@ -212,7 +212,7 @@ def stages_table(stages: Stages) -> str:
     """A markdown table: seconds, µs per event and share of the processing per stage."""
     total = stages.processing
     rows = ["| stage | seconds | µs per event | share of processing |", "|---|---|---|---|"]
-    order = (FETCH, WRAP, DECODE, APPLY, COLUMNS, UPDATES, TICK, CLOSE_STORE,
+    order = (FETCH, WRAP, DECODE, COLUMNS, APPLY, TICK, CLOSE_STORE,
              CHECKPOINT_STORE, SNAPSHOT, FIRST, AGAINST)
     for stage in order:
         seconds = stages.seconds.get(stage, 0.0)

@@ -1,6 +1,8 @@
 """Numpy columns from decoded prediction events, one ``ModelBatch`` per model version.
 
 - ``event_times``: event time as float64 seconds since the Unix epoch.
+- ``prediction_ids``: each row's ``prediction_id`` (an object array of ``str``,
+  None where the event has none), for the late-label join.
 - ``row_keys``: ``partition << 40 | offset`` as uint64, stable for a Kafka
   record, so window-sketch samples are the same whichever worker reads it
   (unique while offsets stay below 2**40 and partitions below 2**24).
@@ -15,6 +17,9 @@
 - A feature named ``prediction`` or ``score``, or whose name starts with
   ``feature:``, is stored as ``feature:<name>`` so that it never shadows an
   output column (``feature_names`` lists the feature columns as stored).
+- Feature columns follow the order in which the whole decoded batch first
+  names the features (a group holds those its own rows name), so both decode
+  paths (``streams.fastdecode`` and the per-event one) give the same order.
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ class ModelBatch:
     columns: dict[str, NDArray[Any]]
     missing: dict[str, NDArray[np.bool_]]
     feature_names: tuple[str, ...]
-    prediction_ids: NDArray[Any] | None = None  # object array of str | None, one per row
+    prediction_ids: NDArray[np.object_]
 
     def __len__(self) -> int:
         return len(self.row_keys)
@@ -113,28 +118,36 @@ def build_column(values: Sequence[Value]) -> tuple[NDArray[Any], NDArray[np.bool
     return array, np.asarray(array == None, dtype=bool)  # noqa: E711
 
 
+def feature_order(features: Sequence[dict[str, Value]]) -> list[str]:
+    """The feature names of a whole batch, in the order they first appear in it."""
+    first = list(features[0]) if features else []
+    if all(map(first.__eq__, map(list, features))):
+        return first
+    return list(dict.fromkeys(chain.from_iterable(features)))
+
+
 def _feature_columns(
-    features: Sequence[dict[str, Value]],
+    features: Sequence[dict[str, Value]], order: Sequence[str],
 ) -> dict[str, Sequence[Value]]:
     """Each feature's values in row order, None where absent.
 
-    When every event lists the same features in the same order (the usual case)
-    the rows are transposed in one step; otherwise each name is looked up.
+    ``order`` is the batch's feature order; a name no row of this group has is
+    left out. When every event lists exactly ``order`` (the usual case) the rows
+    are transposed in one step; otherwise each name is looked up.
     """
-    first = list(features[0]) if features else []
-    if all(map(first.__eq__, map(list, features))):
+    if all(map(list(order).__eq__, map(list, features))):
         columns = zip(*map(dict.values, features), strict=False)  # rows of equal length
-        return dict(zip(first, columns, strict=False))  # one column per name
-    names = dict.fromkeys(chain.from_iterable(features))
-    return {name: [f.get(name) for f in features] for name in names}
+        return dict(zip(order, columns, strict=False))  # one column per name
+    present = set(chain.from_iterable(features))
+    return {name: [f.get(name) for f in features] for name in order if name in present}
 
 
 def _model_batch(key: tuple[str, str], events: Sequence[PredictionEvent],
-                 keys: NDArray[np.uint64]) -> ModelBatch:
+                 keys: NDArray[np.uint64], order: Sequence[str]) -> ModelBatch:
     times = np.fromiter((e.event_time.timestamp() for e in events), np.float64, len(events))
     columns: dict[str, NDArray[Any]] = {}
     missing: dict[str, NDArray[np.bool_]] = {}
-    by_feature = _feature_columns([e.features for e in events])
+    by_feature = _feature_columns([e.features for e in events], order)
     for feature, values in by_feature.items():
         name = column_name(feature)
         columns[name], missing[name] = build_column(values)
@@ -155,11 +168,12 @@ def to_model_batches(
         raise ValueError(f"need one position per event, got {len(positions)} for "
                          f"{len(events)} events")
     keys = row_keys(positions)
+    order = feature_order([e.features for e in events])
     groups: dict[tuple[str, str], list[int]] = {}
     for index, event in enumerate(events):
         groups.setdefault((event.model_id, event.model_version), []).append(index)
     if len(groups) == 1:
         (key,) = groups
-        return {key: _model_batch(key, events, keys)}
-    return {key: _model_batch(key, [events[i] for i in rows], keys[rows])
+        return {key: _model_batch(key, events, keys, order)}
+    return {key: _model_batch(key, [events[i] for i in rows], keys[rows], order)
             for key, rows in groups.items()}

@@ -152,7 +152,9 @@ class DecodedLabels:
 
 
 @dataclass(frozen=True)
-class _Limits:
+class Limits:
+    """What ``limits_for`` derives from the ingest settings at one ``now``."""
+
     max_bytes: int
     latest: datetime
     earliest: datetime
@@ -164,13 +166,14 @@ _LABELS = msgspec.json.Decoder(LabelEvent)
 _LENIENT = msgspec.json.Decoder(float_hook=float)  # 1e999 -> inf, for the rare retry
 
 
-def _limits(now: datetime, ingest: IngestSettings,
-            known_models: Collection[str] | None) -> _Limits:
+def limits_for(now: datetime, ingest: IngestSettings,
+               known_models: Collection[str] | None) -> Limits:
+    """The size, time and model limits an event is validated against."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError(f"now must be a timezone-aware datetime, got {now!r}")
     known = frozenset(known_models or ()) if ingest.unknown_models == "reject" else None
-    return _Limits(ingest.max_event_bytes, now + timedelta(seconds=ingest.max_future),
-                   now - timedelta(seconds=ingest.max_past), known)
+    return Limits(ingest.max_event_bytes, now + timedelta(seconds=ingest.max_future),
+                  now - timedelta(seconds=ingest.max_past), known)
 
 
 def _classify(error: msgspec.DecodeError) -> Reason:
@@ -213,7 +216,7 @@ def _parse(value: bytes, decoder: msgspec.json.Decoder[E], event_type: type[E]) 
         return "bad_json", _malformed(error)
 
 
-def _check_common(model_id: str, event_time: datetime, limits: _Limits) -> Problem | None:
+def _check_common(model_id: str, event_time: datetime, limits: Limits) -> Problem | None:
     if event_time > limits.latest:
         return ("future_timestamp", f"event_time {event_time.isoformat()} is later than now + "
                 f"ingest.max_future ({limits.latest.isoformat()})")
@@ -226,14 +229,14 @@ def _check_common(model_id: str, event_time: datetime, limits: _Limits) -> Probl
     return None
 
 
-def _check_prediction(event: PredictionEvent, limits: _Limits) -> Problem | None:
+def _check_prediction(event: PredictionEvent, limits: Limits) -> Problem | None:
     score = event.score
     if score is not None and not math.isfinite(score):
         return "bad_value", f"score must be a finite number, got {score} - at `$.score`"
     return _check_common(event.model_id, event.event_time, limits)
 
 
-def _check_label(event: LabelEvent, limits: _Limits) -> Problem | None:
+def _check_label(event: LabelEvent, limits: Limits) -> Problem | None:
     return _check_common(event.model_id, event.event_time, limits)
 
 
@@ -241,8 +244,8 @@ def _decode(
     messages: Iterable[RawMessage],
     decoder: msgspec.json.Decoder[E],
     event_type: type[E],
-    check: Callable[[E, _Limits], Problem | None],
-    limits: _Limits,
+    check: Callable[[E, Limits], Problem | None],
+    limits: Limits,
     out: tuple[list[E], list[tuple[int, int]], list[DeadLetter]],
 ) -> None:
     events, positions, dead_letters = out
@@ -282,7 +285,8 @@ def decode_predictions(
     """
     batch = DecodedBatch()
     _decode(messages, _PREDICTIONS, PredictionEvent, _check_prediction,
-            _limits(now, ingest, known_models), (batch.events, batch.positions, batch.dead_letters))
+            limits_for(now, ingest, known_models),
+            (batch.events, batch.positions, batch.dead_letters))
     return batch
 
 
@@ -295,6 +299,6 @@ def decode_labels(
 ) -> DecodedLabels:
     """Decode and validate a batch of label messages, as ``decode_predictions``."""
     batch = DecodedLabels()
-    _decode(messages, _LABELS, LabelEvent, _check_label, _limits(now, ingest, known_models),
+    _decode(messages, _LABELS, LabelEvent, _check_label, limits_for(now, ingest, known_models),
             (batch.events, batch.positions, batch.dead_letters))
     return batch

@@ -39,7 +39,8 @@ from store.performance import load_calibration, save_estimate
 from streams.bundles import encode, split_predictions
 from streams.closing import Finalised, finalise
 from streams.columns import ModelBatch
-from streams.events import DecodedBatch, RawMessage, decode_predictions, to_model_batches
+from streams.events import RawMessage
+from streams.fastdecode import DecodedColumns, decode_prediction_columns
 from streams.metrics import Metrics
 from streams.settings import Settings
 from streams.windows import ClosedWindow, ModelWindows, ReferenceHandle, WindowRules
@@ -59,8 +60,32 @@ class PartitionState:
     rewound_to: int | None = None  # the offset last rewound to after a gap
 
     def snapshot(self) -> bytes:
-        state = {"version": 1, "models": [m.to_dict() for m in self.models.values()]}
-        return zlib.compress(json.dumps(state, allow_nan=False).encode("utf-8"), 1)
+        return pack_snapshot(self.snapshot_state())
+
+    def snapshot_state(self) -> dict[str, Any]:
+        """The state as JSON-safe data, independent of the live windows."""
+        return {"version": 1, "models": [m.to_dict() for m in self.models.values()]}
+
+
+def pack_snapshot(state: dict[str, Any]) -> bytes:
+    return zlib.compress(json.dumps(state, allow_nan=False).encode("utf-8"), 1)
+
+
+@dataclass
+class StoreJob:
+    """What one store transaction writes, taken from the live state at one moment.
+
+    ``checkpoints`` holds each partition's offset and state snapshot as they were
+    then, so the transaction may run in a thread while the event loop goes on
+    applying later batches (the closed windows are no longer part of the state).
+    """
+
+    closed: list[tuple[PartitionState, ClosedWindow]]
+    checkpoints: list[tuple[PartitionState, int, dict[str, Any]]]
+    finalised: list[Finalised] = field(default_factory=list)
+    adopted: list[tuple[PartitionState, tuple[str, str], ReferenceHandle]] = field(
+        default_factory=list)
+    estimates: list[dict[str, Any] | None] = field(default_factory=list)
 
 
 class Ingest:
@@ -141,17 +166,19 @@ class Ingest:
         self._store([], gone)
 
     # ----- the batch path --------------------------------------------------------------
-    def decode(self, messages: list[RawMessage]) -> DecodedBatch:
-        return decode_predictions(messages, now=datetime.now(UTC), ingest=self.settings.ingest,
-                                  known_models=self.settings.known_models)
+    def decode(self, messages: list[RawMessage]) -> DecodedColumns:
+        """Decode, validate and build the numpy columns of one partition's batch."""
+        return decode_prediction_columns(messages, now=datetime.now(UTC),
+                                         ingest=self.settings.ingest,
+                                         known_models=self.settings.known_models)
 
-    def apply(self, partition: int, decoded: DecodedBatch, next_offset: int) -> list[ClosedWindow]:
+    def apply(self, partition: int, decoded: DecodedColumns, next_offset: int
+              ) -> list[ClosedWindow]:
         """Feed a decoded batch of one partition to its windows; return closed windows."""
         state = self.partitions.setdefault(partition, PartitionState(partition))
         closed: list[ClosedWindow] = []
         now = time.monotonic()
-        for (model_id, version), batch in to_model_batches(decoded.events,
-                                                           decoded.positions).items():
+        for (model_id, version), batch in decoded.batches.items():
             key = (model_id, version)
             if key not in state.models:
                 state.models[key] = self._new_model(model_id, version)
@@ -199,57 +226,93 @@ class Ingest:
         return finalise(closed, model.policy, model.profile, model.features,
                         keep_rows=model.reference.policy == "previous_window")
 
+    def prepare(self, closed: list[tuple[PartitionState, ClosedWindow]],
+                states: Iterable[PartitionState]) -> StoreJob:
+        """Snapshot what a store will write (on the thread that applies batches)."""
+        checkpoints = [(s, s.next_offset, s.snapshot_state()) for s in states
+                       if s.next_offset is not None]
+        return StoreJob(list(closed), checkpoints)
+
     def _store(self, closed: list[tuple[PartitionState, ClosedWindow]],
                states: Iterable[PartitionState]) -> list[Finalised]:
-        """ONE transaction: closed windows, new references, and partition checkpoints."""
+        """Prepare, write and finish in one go (the caller owns the state meanwhile)."""
+        job = self.prepare(closed, states)
+        self.write(job)
+        self.finish(job)
+        return job.finalised
+
+    def write(self, job: StoreJob) -> None:
+        """ONE transaction: closed windows, new references, and partition checkpoints.
+
+        Safe in a thread while batches are applied: it touches only the closed
+        windows and the snapshots of ``job``; adopting new references is left to
+        ``finish``.
+        """
         started = time.perf_counter()
-        results: list[tuple[PartitionState, Finalised, dict[str, Any] | None]] = []
-        states = list(states)
+        job.finalised, job.adopted, job.estimates = [], [], []
+        references: dict[tuple[int, str, str], ReferenceHandle] = {}
         with self.engine.begin() as conn:
-            for state, closed_window in closed:
-                model = state.models.get((closed_window.model_id, closed_window.model_version))
+            for state, closed_window in job.closed:
+                key = (closed_window.model_id, closed_window.model_version)
+                model = state.models.get(key)
+                current = references.get((state.partition, *key)) or (
+                    model.reference if model is not None else None)
                 window = closed_window.window
                 # A reference made by a window closed just before (the stored row keeps its
                 # id when replaced, so the handles themselves are compared).
-                if model is not None and model.reference is not None and (
-                        window.reference is not model.reference):
-                    model.attach(window)
+                if model is not None and current is not None and window.reference is not current:
+                    model.attach(window, current)
                 done = self._finalise(closed_window)
-                self._save_window(conn, state, done)
-                results.append((state, done, self._save_estimate(conn, done)))
-            for state in states:
-                if state.next_offset is not None:
-                    repository.save_checkpoint(conn, self.group_id, self.topic,
-                                               state.partition, state.next_offset,
-                                               state.snapshot())
-        for state in states:
-            state.checkpointed_offset = state.next_offset
-        if states:
-            self.metrics.checkpoints.inc(len(states))
+                handle = self._save_window(conn, done)
+                job.estimates.append(self._save_estimate(conn, done))
+                if handle is not None:
+                    references[(state.partition, *key)] = handle
+                    job.adopted.append((state, key, handle))
+                job.finalised.append(done)
+            for state, offset, snapshot in job.checkpoints:
+                for model_state in snapshot["models"]:
+                    made = references.get((state.partition, model_state["model_id"],
+                                           model_state["model_version"]))
+                    if made is not None:
+                        model_state["reference_id"] = made.id
+                repository.save_checkpoint(conn, self.group_id, self.topic, state.partition,
+                                           offset, pack_snapshot(snapshot))
         self._last_checkpoint = time.monotonic()
         elapsed = time.perf_counter() - started
-        for _, done, estimated in results:
-            self._publish(done, elapsed / max(len(results), 1), estimated)
-        return [done for _, done, _ in results]
+        for done, estimated in zip(job.finalised, job.estimates, strict=True):
+            self._publish(done, elapsed / max(len(job.finalised), 1), estimated)
 
-    def _save_window(self, conn: Any, state: PartitionState, done: Finalised) -> None:
+    def finish(self, job: StoreJob) -> None:
+        """After ``write`` committed: adopt new references, record the stored offsets."""
+        for state, key, handle in job.adopted:
+            self._references[handle.id] = handle
+            model = state.models.get(key)
+            if model is not None:
+                model.adopt(handle)
+        for state, offset, _ in job.checkpoints:
+            state.checkpointed_offset = offset
+        if job.checkpoints:
+            self.metrics.checkpoints.inc(len(job.checkpoints))
+
+    def _save_window(self, conn: Any, done: Finalised) -> ReferenceHandle | None:
+        """Store a finalised window (and the reference it makes, returned)."""
         closed, window = done.closed, done.closed.window
         reference_id = window.reference.id if window.reference else None
+        handle = None
         if done.next_reference is not None:
             new_id = repository.save_reference(conn, closed.model_id, closed.model_version,
                                                done.next_reference,
                                                done.next_reference_source or "first_window")
             handle = ReferenceHandle(new_id, done.next_reference_source or "first_window",
                                      done.next_reference)
-            self._references[new_id] = handle
             reference_id = reference_id if reference_id is not None else new_id
-            state.models[(closed.model_id, closed.model_version)].adopt(handle)
         repository.save_window(conn, repository.WindowRecord(
             model_id=closed.model_id, model_version=closed.model_version,
             window_start=datetime.fromtimestamp(window.start, UTC),
             window_end=datetime.fromtimestamp(window.end, UTC),
             n_events=window.n_events, n_late=closed.n_late, reference_id=reference_id,
             reference_source=done.reference_source, report=done.report))
+        return handle
 
     def _save_estimate(self, conn: Any, done: Finalised) -> dict[str, Any] | None:
         """The performance estimate of a closed window, once a calibration is stored."""
@@ -292,15 +355,23 @@ class Ingest:
 
     async def store(self, closed: list[tuple[PartitionState, ClosedWindow]],
                     states: Iterable[PartitionState]) -> list[Finalised]:
-        """``_store`` in a thread, retried with capped exponential backoff until it lands."""
-        states = list(states)
+        """Prepare, write in a thread (retried until it lands), finish."""
+        job = self.prepare(closed, states)
+        await self.write_retrying(job)
+        self.finish(job)
+        return job.finalised
+
+    async def write_retrying(self, job: StoreJob) -> None:
+        """``write`` in a thread, retried with capped exponential backoff until it lands."""
         delay = 0.5
         while True:
             try:
-                return await asyncio.to_thread(self._store, closed, states)
+                await asyncio.to_thread(self.write, job)
+                return
             except Exception as exc:
                 self.metrics.store_errors.inc()
                 log.warning("storing windows failed (%s); retrying in %.1fs",
                             type(exc).__name__, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_BACKOFF)
+

@@ -182,12 +182,16 @@ class ModelWindows:
         for window in self.windows.values():
             self.attach(window)
 
-    def attach(self, window: Window) -> None:
-        """Sketch ``window`` (open or just closed) against the current reference."""
-        if self.reference is None:
+    def attach(self, window: Window, reference: ReferenceHandle | None = None) -> None:
+        """Sketch ``window`` (open or just closed) against ``reference`` or the current one.
+
+        Only ``window`` changes, so a closed window may be attached in another thread.
+        """
+        reference = reference or self.reference
+        if reference is None:
             return
-        window.reference = self.reference
-        window.sketch = self._sketch(self.reference)
+        window.reference = reference
+        window.sketch = self._sketch(reference)
         if window.rows is not None and window.rows.priorities.size:
             window.sketch.update(window.rows.columns(), missing=window.rows.missing())
             window.sketch.n_rows = window.n_events

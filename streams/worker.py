@@ -29,7 +29,7 @@ from store import migrate
 from store.engine import make_engine
 from streams.batched import BatchedConsumer
 from streams.events import RawMessage
-from streams.ingest import Ingest, PartitionState
+from streams.ingest import Ingest, PartitionState, StoreJob
 from streams.join_service import JoinService
 from streams.label_service import LabelService
 from streams.metrics import Metrics
@@ -39,6 +39,7 @@ from streams.topics import ensure_topics_async
 from streams.windows import ClosedWindow
 
 log = logging.getLogger(__name__)
+MAX_PENDING_CLOSES = 64  # closed windows held while a store runs, before ingest waits for it
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -62,6 +63,9 @@ class IngestService(mode.Service):
         self.producer: AIOKafkaProducer | None = None
         # One batch or one rebalance step at a time touches the window state.
         self._lock = asyncio.Lock()
+        # Windows closed since the last store began, and the store in flight (at most one).
+        self._pending: list[tuple[PartitionState, ClosedWindow]] = []
+        self._inflight: tuple[StoreJob, asyncio.Task[None]] | None = None
         super().__init__(**kwargs)
 
     async def on_start(self) -> None:
@@ -103,6 +107,7 @@ class IngestService(mode.Service):
 
     async def release(self, partitions: list[int]) -> None:
         async with self._lock:
+            await self._drain()
             await asyncio.to_thread(self.ingest.release, partitions)
 
     @mode.Service.task
@@ -114,13 +119,12 @@ class IngestService(mode.Service):
             batches = await self.consumer.getmany(
                 timeout_ms=500, max_records=self.settings.ingest.max_batch)
             async with self._lock:
-                stored = await self._process(batches)
-            await self._commit_offsets(stored)
+                await self._process(batches)
+                await self._flush()
             await self._report_lag()
 
-    async def _process(self, batches: dict[TopicPartition, list[Any]]) -> list[PartitionState]:
-        """Apply one fetch, close due windows, store them and checkpoint; the states stored."""
-        closed: list[tuple[PartitionState, ClosedWindow]] = []
+    async def _process(self, batches: dict[TopicPartition, list[Any]]) -> None:
+        """Apply one fetch; the windows it closes (and idle ones) wait for the next store."""
         for tp, records in batches.items():
             state = self.ingest.partitions.get(tp.partition)
             if state is None:
@@ -139,16 +143,40 @@ class IngestService(mode.Service):
                     state.rewound_to = state.next_offset
                     continue
             if records:
-                closed += await self._handle(tp, records)
-        closed += [(s, c) for s, cs in self.ingest.tick() for c in cs]
-        states = {s.partition: s for s, _ in closed}
-        if self.ingest.checkpoint_due():
-            states.update({s.partition: s for s in self.ingest.dirty()})
-        if closed or states:
-            await self.ingest.store(closed, states.values())
+                self._pending += await self._handle(tp, records)
+        self._pending += [(s, c) for s, cs in self.ingest.tick() for c in cs]
         self.ingest.metrics.open_windows.set(sum(
             len(m.windows) for s in self.ingest.partitions.values() for m in s.models.values()))
-        return list(states.values())
+
+    async def _flush(self, wait: bool = False) -> None:
+        """Finish the store in flight once it is done, then start the next one if due.
+
+        Stores are pipelined one deep: a store's transaction runs in a thread while
+        later batches are applied. Each store snapshots the checkpoints it writes when
+        it starts and holds every window its partitions closed before that, so a
+        checkpoint never passes a closed window that is not in the same transaction;
+        offsets go to Kafka only after the transaction committed.
+        """
+        if self._inflight is not None:
+            job, task = self._inflight
+            if not (wait or task.done() or len(self._pending) >= MAX_PENDING_CLOSES):
+                return
+            await task
+            self._inflight = None
+            self.ingest.finish(job)
+            await self._commit_offsets(job)
+        states = {s.partition: s for s, _ in self._pending}
+        if self.ingest.checkpoint_due():
+            states.update({s.partition: s for s in self.ingest.dirty()})
+        if self._pending or states:
+            job = self.ingest.prepare(self._pending, states.values())
+            self._pending = []
+            self._inflight = (job, asyncio.create_task(self.ingest.write_retrying(job)))
+
+    async def _drain(self) -> None:
+        """Store every closed window and finish every store (a rebalance step or stop)."""
+        while self._pending or self._inflight is not None:
+            await self._flush(wait=True)
 
     async def _handle(self, tp: TopicPartition, records: list[Any]
                       ) -> list[tuple[PartitionState, ClosedWindow]]:
@@ -174,11 +202,13 @@ class IngestService(mode.Service):
         state = self.ingest.partitions[tp.partition]
         return [(state, c) for c in closed]
 
-    async def _commit_offsets(self, states: Any) -> None:
+    async def _commit_offsets(self, job: StoreJob) -> None:
         """Mirror the stored offsets into Kafka so lag tools see the group's progress."""
         assert self.consumer is not None
-        offsets = {TopicPartition(self.ingest.topic, s.partition): s.checkpointed_offset
-                   for s in states if s.checkpointed_offset is not None}
+        owned = self.consumer.assignment()
+        offsets = {tp: offset for tp, offset in (
+            (TopicPartition(self.ingest.topic, state.partition), offset)
+            for state, offset, _ in job.checkpoints) if tp in owned}
         if offsets:
             try:
                 await self.consumer.commit(offsets)

@@ -426,3 +426,14 @@ def test_times_in_other_zones_compare_by_instant() -> None:
     zone = timezone(timedelta(hours=-5))
     edge = (NOW + timedelta(hours=1)).astimezone(zone).isoformat()
     assert _decode(_raw(_event(event_time=edge))).events
+
+
+def test_prediction_ids_follow_the_rows_of_each_model_batch() -> None:
+    raws = [_raw(_event(prediction_id="a")), _raw(_event(model_id="churn", prediction_id="b")),
+            _raw(_event(prediction_id=...)), _raw(_event(prediction_id=None))]
+    decoded = _decode(*raws)
+    batches = to_model_batches(decoded.events, decoded.positions)
+    fraud = batches[("fraud", "7")].prediction_ids
+    assert fraud.dtype == object
+    assert fraud.tolist() == ["a", None, None]
+    assert batches[("churn", "7")].prediction_ids.tolist() == ["b"]

@@ -1,0 +1,302 @@
+"""Columnar decoding of a prediction batch with Arrow's JSON reader (the ingest fast path).
+
+The per-event path (``streams.events`` + ``streams.columns``) builds a Python
+object for every feature value; this one parses the batch's payloads, joined by
+newlines, with ``pyarrow.json.read_json`` (C++, the GIL released) and builds the
+same ``ModelBatch`` columns from the Arrow columns, validating them vectorised.
+The result is the one the per-event path gives, to the array, and so are the
+dead letters, because every doubt is settled by that path:
+
+- a payload that is empty, oversize, not one plain ``{…}`` line, or not UTF-8
+  goes to the per-event decoder; so does a row the vectorised checks cannot
+  accept (a required field null or absent, an empty text, an event time outside
+  the common RFC 3339 form (``streams.arrowtime``) or the ingest limits, an
+  unknown model under ``reject``, NaN/Infinity literals, a non-finite score, a
+  nested feature or prediction value, a segment that is not an object of text);
+- a row Arrow refuses to parse is moved to the per-event decoder and the rest
+  parsed again (a few times at most);
+- if the per-event decoder *accepts* any of those rows, or a column cannot be
+  read the same way (mixed kinds that Arrow refuses, a feature that is null in
+  every row of a model's group, so absent and null cannot be told apart), the
+  whole batch goes the per-event way.
+
+Batches under ``min_rows`` events take the per-event path (Arrow's fixed cost
+is larger than the work there).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+from numpy.typing import NDArray
+
+from streams.arrowtime import epoch_micros, parse_times
+from streams.columns import ModelBatch, column_name, row_keys, to_model_batches
+from streams.events import DeadLetter, Limits, RawMessage, decode_predictions, limits_for
+from streams.settings import IngestSettings
+
+MIN_ROWS = 64
+MAX_REPARSE = 4
+_TOP = pa.schema([("event_id", pa.string()), ("model_id", pa.string()),
+                  ("model_version", pa.string()), ("event_time", pa.string()),
+                  ("prediction_id", pa.string()), ("score", pa.float64())])
+_ROW = re.compile(r"in row (\d+)")
+_BOOL_TEXT = np.array(["false", "true"], dtype=object)
+
+
+@dataclass
+class DecodedColumns:
+    """The batch's columns per (model_id, model_version), its dead letters, and how."""
+
+    batches: dict[tuple[str, str], ModelBatch]
+    dead_letters: list[DeadLetter]
+    n_events: int
+    columnar: bool
+
+
+def decode_prediction_columns(
+    messages: Sequence[RawMessage], *, now: datetime, ingest: IngestSettings,
+    known_models: Collection[str] | None = None, min_rows: int = MIN_ROWS,
+) -> DecodedColumns:
+    """Decode, validate and build the columns of a batch (see the module docstring)."""
+    limits = limits_for(now, ingest, known_models)
+    if len(messages) >= min_rows:
+        fast = _columnar(messages, limits, now, ingest, known_models)
+        if fast is not None:
+            return fast
+    decoded = decode_predictions(messages, now=now, ingest=ingest, known_models=known_models)
+    return DecodedColumns(to_model_batches(decoded.events, decoded.positions),
+                          decoded.dead_letters, len(decoded.events), False)
+
+
+def _split(messages: Sequence[RawMessage], max_bytes: int) -> tuple[list[int], list[int]]:
+    """(rows of plain one-line ``{…}`` payloads within the size limit, the other rows)."""
+    rows: list[int] = []
+    slow: list[int] = []
+    for index, message in enumerate(messages):
+        value = message.value
+        if (value and len(value) <= max_bytes and value[0] == 0x7B and value[-1] == 0x7D
+                and b"\n" not in value and b"\r" not in value):
+            rows.append(index)
+        else:
+            slow.append(index)
+    return rows, slow
+
+
+def _read(payloads: list[bytes], schema: pa.Schema) -> pa.Table:
+    data = b"\n".join(payloads)
+    return pj.read_json(pa.BufferReader(data),
+                        read_options=pj.ReadOptions(use_threads=False, block_size=len(data) + 1),
+                        parse_options=pj.ParseOptions(explicit_schema=schema))
+
+
+def _untimed(kind: pa.DataType) -> pa.DataType:
+    """``kind`` with inferred timestamps read as text again (JSON has no timestamps)."""
+    if pa.types.is_timestamp(kind):
+        return pa.string()
+    if pa.types.is_struct(kind):
+        return pa.struct([pa.field(f.name, _untimed(f.type)) for f in kind])
+    return kind
+
+
+def _parse(payloads: list[bytes], rows: list[int], slow: list[int]) -> pa.Table | None:
+    """Parse ``payloads``; a row Arrow refuses moves from ``rows`` to ``slow``."""
+    for _ in range(MAX_REPARSE):
+        try:
+            table = _read(payloads, _TOP)
+        except (pa.ArrowInvalid, ValueError) as error:
+            found = _ROW.search(str(error))
+            if found is None or int(found.group(1)) >= len(rows):
+                return None
+            index = int(found.group(1))
+            slow.append(rows.pop(index))
+            payloads.pop(index)
+            continue
+        if len(table) != len(payloads):
+            return None  # a payload held more than one document
+        retyped = pa.schema([pa.field(f.name, _untimed(f.type)) for f in table.schema])
+        return table if retyped == table.schema else _read(payloads, retyped)
+    return None
+
+
+def _mask(array: Any) -> NDArray[np.bool_]:
+    return np.asarray(pc.fill_null(array, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _text_ok(column: pa.Array) -> NDArray[np.bool_]:
+    return _mask(pc.greater(pc.binary_length(column), 0))
+
+
+def _plain_value_ok(column: pa.Array) -> NDArray[np.bool_]:
+    """Rows whose value (a feature or the prediction) the columns can take as parsed."""
+    kind = column.type
+    if pa.types.is_floating(kind):
+        return _mask(pc.or_kleene(pc.is_null(column), pc.is_finite(column)))
+    if kind in (pa.int64(), pa.bool_(), pa.string(), pa.null()):
+        return np.ones(len(column), dtype=bool)
+    return _mask(pc.is_null(column))
+
+
+def _segment_ok(column: pa.Array) -> NDArray[np.bool_]:
+    present = _mask(pc.is_valid(column))
+    if not pa.types.is_struct(column.type):
+        return ~present
+    ok = np.ones(len(column), dtype=bool)
+    for index, child in enumerate(column.type):
+        values = column.field(index)
+        if child.type == pa.string():
+            ok &= _mask(pc.is_valid(values)) | ~present
+        else:
+            ok &= ~present
+    return ok
+
+
+def _validate(table: pa.Table, payloads: list[bytes], limits: Limits
+              ) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
+    """(rows accepted as they are, event times in epoch microseconds)."""
+    def column(name: str) -> pa.Array:
+        return table.column(name).combine_chunks()
+
+    ok = _text_ok(column("event_id")) & _text_ok(column("model_id"))
+    version = column("model_version")
+    ok &= _text_ok(version) | _mask(pc.is_null(version))
+    for row in np.flatnonzero(ok & _mask(pc.is_null(version))).tolist():
+        ok[row] = b'"model_version"' not in payloads[row]  # null (an error) or absent
+    micros, read = parse_times(column("event_time"))
+    ok &= read & (micros <= epoch_micros(limits.latest)) & (micros >= epoch_micros(limits.earliest))
+    if limits.known is not None:
+        ok &= _mask(pc.is_in(column("model_id"), value_set=pa.array(sorted(limits.known),
+                                                                       pa.string())))
+    score = column("score")
+    ok &= _mask(pc.or_kleene(pc.is_null(score), pc.is_finite(score)))
+    names = table.column_names
+    features = column("features") if "features" in names else None
+    if features is None or not pa.types.is_struct(features.type):
+        return np.zeros(len(table), dtype=bool), micros
+    ok &= _mask(pc.is_valid(features))
+    for index in range(features.type.num_fields):
+        ok &= _plain_value_ok(features.field(index))
+    if "prediction" in names:
+        ok &= _plain_value_ok(column("prediction"))
+    if "segment" in names:
+        ok &= _segment_ok(column("segment"))
+    return ok, micros
+
+
+def _to_numpy(column: pa.Array) -> tuple[NDArray[Any], NDArray[np.bool_]]:
+    """(float64 or object array, missing mask), as ``streams.columns.build_column``."""
+    missing = _mask(pc.is_null(column))
+    kind = column.type
+    if kind == pa.null():
+        return np.full(len(column), np.nan), missing
+    if kind == pa.int64() or pa.types.is_floating(kind):
+        values = np.array(pc.fill_null(column, 0).to_numpy(zero_copy_only=False),
+                            dtype=np.float64)
+        values[missing] = np.nan
+        return values, missing
+    if kind == pa.bool_():
+        text = _BOOL_TEXT[_mask(column).astype(np.intp)]
+        text[missing] = None
+        return text, missing
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=object), missing
+
+
+def _groups(table: pa.Table, rows: NDArray[np.intp]) -> dict[tuple[str, str], NDArray[np.intp]]:
+    """Row indices per (model_id, model_version), groups in order of first appearance."""
+    ids = table.column("model_id").combine_chunks().take(pa.array(rows)).dictionary_encode()
+    versions = pc.fill_null(table.column("model_version").combine_chunks().take(pa.array(rows)),
+                            "1").dictionary_encode()
+    id_codes = np.asarray(ids.indices.to_numpy(), np.int64)
+    codes = id_codes * len(versions.dictionary) + np.asarray(versions.indices.to_numpy(),
+                                                             np.int64)
+    unique, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+    id_names, version_names = ids.dictionary.to_pylist(), versions.dictionary.to_pylist()
+    groups = {}
+    for group in np.argsort(first, kind="stable").tolist():
+        code = int(unique[group])
+        key = (id_names[code // len(version_names)], version_names[code % len(version_names)])
+        groups[key] = rows[np.flatnonzero(inverse == group)]
+    return groups
+
+
+def _build(table: pa.Table, rows: NDArray[np.intp], micros: NDArray[np.int64],
+           positions: list[tuple[int, int]]) -> dict[tuple[str, str], ModelBatch] | None:
+    """The ModelBatches of the accepted ``rows``; None when a column is ambiguous."""
+    features = table.column("features").combine_chunks()
+    names = [column_name(f.name) for f in features.type]
+    values = [_to_numpy(features.field(i)) for i in range(len(names))]
+    outputs = {name: (_to_numpy(table.column(name).combine_chunks())
+                      if name in table.column_names else None)
+               for name in ("prediction", "score")}
+    ids = np.asarray(table.column("prediction_id").combine_chunks()
+                     .to_numpy(zero_copy_only=False), dtype=object)
+    times = micros / 1e6
+    keys = row_keys(positions)
+    batches: dict[tuple[str, str], ModelBatch] = {}
+    for key, group in _groups(table, rows).items():
+        columns: dict[str, NDArray[Any]] = {}
+        missing: dict[str, NDArray[np.bool_]] = {}
+        for name, (array, nulls) in zip(names, values, strict=True):
+            absent = nulls[group]
+            if absent.all():  # absent (no column) or null (a column)? Arrow cannot say
+                return None
+            columns[name], missing[name] = array[group], absent
+        feature_names = tuple(columns)
+        for name, output in outputs.items():
+            if output is None:
+                columns[name] = np.full(len(group), np.nan)
+                missing[name] = np.ones(len(group), dtype=bool)
+            else:
+                columns[name], missing[name] = output[0][group], output[1][group]
+        batches[key] = ModelBatch(key[0], key[1], times[group],
+                                  keys[np.searchsorted(rows, group)], columns, missing,
+                                  feature_names, ids[group])
+    return batches
+
+
+def _columnar(messages: Sequence[RawMessage], limits: Limits, now: datetime,
+              ingest: IngestSettings, known_models: Collection[str] | None
+              ) -> DecodedColumns | None:
+    rows, slow = _split(messages, limits.max_bytes)
+    payloads = [messages[i].value or b"" for i in rows]
+    try:
+        b"\n".join(payloads).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    table = _parse(payloads, rows, slow)
+    if table is None:
+        return None
+    ok, micros = _validate(table, payloads, limits)
+    slow += [rows[i] for i in np.flatnonzero(~ok).tolist()]
+    dead: list[DeadLetter] = []
+    if slow:
+        checked = decode_predictions([messages[i] for i in sorted(slow)], now=now,
+                                     ingest=ingest, known_models=known_models)
+        if checked.events:
+            return None  # a row only the per-event decoder accepts
+        dead = checked.dead_letters
+    accepted = np.flatnonzero(ok)
+    if not accepted.size:
+        return DecodedColumns({}, dead, 0, True)
+    positions = [(messages[rows[i]].partition, messages[rows[i]].offset)
+                 for i in accepted.tolist()]
+    if accepted.size < len(table):
+        # Parsed again without the refused rows: their features must not set the
+        # column order or kinds.
+        kept = [rows[i] for i in accepted.tolist()]
+        table = _parse([payloads[i] for i in accepted.tolist()], kept, [])
+        if table is None or len(table) != accepted.size:
+            return None
+        micros, accepted = micros[accepted], np.arange(accepted.size)
+    batches = _build(table, accepted, micros, positions)
+    if batches is None:
+        return None
+    return DecodedColumns(batches, dead, len(accepted), True)
