@@ -1,0 +1,37 @@
+"""What the dashboards and rules may read, and the thresholds they draw.
+
+``PENDING_METRICS`` are series that issues 4 (performance, concept drift,
+labels) and 5 (alerting, webhooks, outbox) add to the worker. Panels and rules
+on them are built now; the validation against a real Prometheus skips its
+"exported" and "returns data" checks for a query only when *every* metric it
+reads is in this set, and says so. Empty the set as those metrics land.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+PENDING_METRICS: Final = frozenset({
+    "driftline_model_performance",
+    "driftline_concept_drift_detections_total",
+    "driftline_labels_total",
+    "driftline_webhook_deliveries_total",
+    "driftline_outbox_pending",
+    "driftline_alerts_firing",
+})
+
+# The default effect-size thresholds of detectors.DriftPolicy (warn, critical).
+PSI_WARN, PSI_CRITICAL = 0.1, 0.25
+KS_WARN, KS_CRITICAL = 0.1, 0.2
+# driftline_feature_drift: 0 none, 1 warn, 2 critical (streams.metrics.SEVERITY_LEVEL).
+DRIFT_WARN, DRIFT_CRITICAL = 1, 2
+
+# The Prometheus datasource provisioned with a fixed uid (provisioning/datasources/).
+DATASOURCE_UID: Final = "driftline-prometheus"
+OVERVIEW_UID: Final = "driftline-overview"
+MODEL_UID: Final = "driftline-model"
+
+# Realised performance metrics of driftline_model_performance{metric}; estimates are
+# the same names prefixed with "estimated_".
+CLASSIFICATION_METRICS: Final = ("accuracy", "precision", "recall", "f1", "roc_auc")
+REGRESSION_METRICS: Final = ("mae", "rmse", "r2")
