@@ -147,8 +147,12 @@ def scraped(tmp_path_factory: pytest.TempPathFactory, broker: EmbeddedBroker,
         wait_for(prometheus.ready, 30, "prometheus to be ready")
         _feed(worker, broker, prometheus)
         current = [q for q in ALL_QUERIES if not q.pending and q.kind != "alert"]
-        wait_for(lambda: all(_has_data(prometheus, q) for q in current), 60,
-                 "every current query to return data")
+        try:
+            wait_for(lambda: all(_has_data(prometheus, q) for q in current), 60,
+                     "every current query to return data")
+        except AssertionError as timeout:
+            empty = "\n".join(str(q) for q in current if not _has_data(prometheus, q))
+            raise AssertionError(f"{timeout}; still without data:\n{empty}") from None
         yield prometheus
     finally:
         worker.stop(signal.SIGKILL)
