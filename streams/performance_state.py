@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from detectors.latency import LatencySketch
 
 from detectors.estimate import ScoreCalibration
+from detectors.latency import LatencySketch
 from detectors.online import OnlineDriftDetector, make_detector
 from detectors.performance import ClassificationSketch, RegressionSketch
 from streams.join import Outcome
