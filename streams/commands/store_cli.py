@@ -125,9 +125,12 @@ def windows(model: str, model_version: str | None, limit: int | None, fmt: str,
     """The stored windows of MODEL, oldest first."""
     with _store_errors():
         engine = make_engine(_database_url(config, database))
-        with engine.connect() as conn:
-            rows = repository.list_windows(conn, model, model_version, limit)
-            performance = list_performance(conn, model, model_version)
+        try:
+            with engine.connect() as conn:
+                rows = repository.list_windows(conn, model, model_version, limit)
+                performance = list_performance(conn, model, model_version)
+        finally:
+            engine.dispose()
     with_performance(rows, performance)
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2, allow_nan=False))
@@ -176,8 +179,11 @@ def detections(model: str, model_version: str | None, fmt: str, config: Path | N
     """The concept-drift detections on MODEL's error stream, in stream order."""
     with _store_errors():
         engine = make_engine(_database_url(config, database))
-        with engine.connect() as conn:
-            rows = list_detections(conn, model, model_version)
+        try:
+            with engine.connect() as conn:
+                rows = list_detections(conn, model, model_version)
+        finally:
+            engine.dispose()
     items = [{"model_id": r["model_id"], "model_version": r["model_version"],
               "detector": r["detector"], "position": r["position"],
               "event_time": iso_utc(r["event_time"]), "statistic": r["statistic"],
