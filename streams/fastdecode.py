@@ -251,7 +251,7 @@ def _build(table: pa.Table, rows: NDArray[np.intp], micros: NDArray[np.int64],
             columns[name], missing[name] = array[group], absent
         feature_names = tuple(columns)
         for name, output in outputs.items():
-            if output is None:
+            if output is None or output[1][group].all():  # all missing: numeric, as per event
                 columns[name] = np.full(len(group), np.nan)
                 missing[name] = np.ones(len(group), dtype=bool)
             else:

@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from store import repository
+from streams import memory
 from streams.closing import Finalised, finalise
 from streams.events import RawMessage
 from streams.fastdecode import DecodedColumns, decode_prediction_columns
@@ -262,6 +263,7 @@ class Ingest:
         elapsed = time.perf_counter() - started
         for done in job.finalised:
             self._publish(done, elapsed / max(len(job.finalised), 1))
+        memory.trim()
 
     def finish(self, job: StoreJob) -> None:
         """After ``write`` committed: adopt new references, record the stored offsets."""

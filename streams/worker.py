@@ -178,7 +178,8 @@ class IngestService(mode.Service):
                       ) -> list[tuple[PartitionState, ClosedWindow]]:
         raws = [RawMessage(tp.topic, tp.partition, r.offset, r.key, r.value, r.timestamp)
                 for r in records]
-        decoded = self.ingest.decode(raws)
+        # In a thread: Arrow parses without the GIL while the loop's fetcher reads on.
+        decoded = await asyncio.to_thread(self.ingest.decode, raws)
         if decoded.dead_letters:
             assert self.producer is not None
             sends = [await self.producer.send(self.settings.topics.deadletter,

@@ -217,3 +217,11 @@ def test_the_property_reaches_the_columnar_path() -> None:
     assert fast.columnar
     _assert_same(fast, slow)
     assert math.isclose(fast.batches[("fraud", "7")].columns["c"][0], 2.0**64)
+
+
+def test_an_output_missing_in_a_whole_group_is_numeric() -> None:
+    values = [_raw(_event(prediction=False)), _raw(_event(model_version="2", prediction=...))]
+    fast, slow = _both(values)
+    assert fast.columnar
+    _assert_same(fast, slow)
+    assert fast.batches[("fraud", "2")].columns["prediction"].dtype == np.float64
