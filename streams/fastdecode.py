@@ -91,8 +91,7 @@ def _split(messages: Sequence[RawMessage], max_bytes: int) -> tuple[list[int], l
     return rows, slow
 
 
-def _read(payloads: list[bytes], schema: pa.Schema) -> pa.Table:
-    data = b"\n".join(payloads)
+def _read(data: bytes, schema: pa.Schema) -> pa.Table:
     return pj.read_json(pa.BufferReader(data),
                         read_options=pj.ReadOptions(use_threads=False, block_size=len(data) + 1),
                         parse_options=pj.ParseOptions(explicit_schema=schema))
@@ -108,10 +107,20 @@ def _untimed(kind: pa.DataType) -> pa.DataType:
 
 
 def _parse(payloads: list[bytes], rows: list[int], slow: list[int]) -> pa.Table | None:
-    """Parse ``payloads``; a row Arrow refuses moves from ``rows`` to ``slow``."""
-    for _ in range(MAX_REPARSE):
+    """Parse ``payloads``; a row Arrow refuses moves from ``rows`` to ``slow``.
+
+    None when the payloads are not all UTF-8 (Arrow does not check text), when a
+    payload holds more than one document, or after ``MAX_REPARSE`` refusals.
+    """
+    for attempt in range(MAX_REPARSE):
+        data = b"\n".join(payloads)
+        if attempt == 0:
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                return None
         try:
-            table = _read(payloads, _TOP)
+            table = _read(data, _TOP)
         except (pa.ArrowInvalid, ValueError) as error:
             found = _ROW.search(str(error))
             if found is None or int(found.group(1)) >= len(rows):
@@ -123,7 +132,7 @@ def _parse(payloads: list[bytes], rows: list[int], slow: list[int]) -> pa.Table 
         if len(table) != len(payloads):
             return None  # a payload held more than one document
         retyped = pa.schema([pa.field(f.name, _untimed(f.type)) for f in table.schema])
-        return table if retyped == table.schema else _read(payloads, retyped)
+        return table if retyped == table.schema else _read(data, retyped)
     return None
 
 
@@ -267,10 +276,6 @@ def _columnar(messages: Sequence[RawMessage], limits: Limits, now: datetime,
               ) -> DecodedColumns | None:
     rows, slow = _split(messages, limits.max_bytes)
     payloads = [messages[i].value or b"" for i in rows]
-    try:
-        b"\n".join(payloads).decode("utf-8")
-    except UnicodeDecodeError:
-        return None
     table = _parse(payloads, rows, slow)
     if table is None:
         return None

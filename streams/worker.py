@@ -28,6 +28,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from store import migrate
 from store.engine import make_engine
 from streams.events import RawMessage
+from streams.fastdecode import DecodedColumns
 from streams.ingest import Ingest, PartitionState, StoreJob
 from streams.metrics import Metrics
 from streams.settings import Settings
@@ -121,6 +122,7 @@ class IngestService(mode.Service):
 
     async def _process(self, batches: dict[TopicPartition, list[Any]]) -> None:
         """Apply one fetch; the windows it closes (and idle ones) wait for the next store."""
+        work: list[tuple[TopicPartition, list[Any]]] = []
         for tp, records in batches.items():
             state = self.ingest.partitions.get(tp.partition)
             if state is None:
@@ -139,7 +141,13 @@ class IngestService(mode.Service):
                     state.rewound_to = state.next_offset
                     continue
             if records:
-                self._pending += await self._handle(tp, records)
+                work.append((tp, records))
+        # Partitions decode side by side in threads (Arrow parses without the GIL),
+        # then are applied in turn.
+        decoded = await asyncio.gather(*(asyncio.to_thread(self._decode, tp, records)
+                                         for tp, records in work))
+        for (tp, records), batch in zip(work, decoded, strict=True):
+            self._pending += await self._handle(tp, records, batch)
         self._pending += [(s, c) for s, cs in self.ingest.tick() for c in cs]
         self.ingest.metrics.open_windows.set(sum(
             len(m.windows) for s in self.ingest.partitions.values() for m in s.models.values()))
@@ -174,12 +182,12 @@ class IngestService(mode.Service):
         while self._pending or self._inflight is not None:
             await self._flush(wait=True)
 
-    async def _handle(self, tp: TopicPartition, records: list[Any]
+    def _decode(self, tp: TopicPartition, records: list[Any]) -> DecodedColumns:
+        return self.ingest.decode([RawMessage(tp.topic, tp.partition, r.offset, r.key, r.value,
+                                              r.timestamp) for r in records])
+
+    async def _handle(self, tp: TopicPartition, records: list[Any], decoded: DecodedColumns
                       ) -> list[tuple[PartitionState, ClosedWindow]]:
-        raws = [RawMessage(tp.topic, tp.partition, r.offset, r.key, r.value, r.timestamp)
-                for r in records]
-        # In a thread: Arrow parses without the GIL while the loop's fetcher reads on.
-        decoded = await asyncio.to_thread(self.ingest.decode, raws)
         if decoded.dead_letters:
             assert self.producer is not None
             sends = [await self.producer.send(self.settings.topics.deadletter,
