@@ -77,18 +77,26 @@ def decode_prediction_columns(
                           decoded.dead_letters, len(decoded.events), False)
 
 
-def _split(messages: Sequence[RawMessage], max_bytes: int) -> tuple[list[int], list[int]]:
-    """(rows of plain one-line ``{…}`` payloads within the size limit, the other rows)."""
-    rows: list[int] = []
-    slow: list[int] = []
-    for index, message in enumerate(messages):
-        value = message.value
-        if (value and len(value) <= max_bytes and value[0] == 0x7B and value[-1] == 0x7D
-                and b"\n" not in value and b"\r" not in value):
-            rows.append(index)
-        else:
-            slow.append(index)
-    return rows, slow
+def _split(messages: Sequence[RawMessage], max_bytes: int
+           ) -> tuple[list[int], list[int], list[bytes]]:
+    """(rows of plain one-line ``{…}`` payloads within the size limit, the other rows,
+    the payloads of the first), checked on the concatenated values at once."""
+    values = [m.value or b"" for m in messages]
+    sizes = np.fromiter(map(len, values), np.int64, len(values))
+    joined = b"".join(values)
+    buffer = np.frombuffer(joined, np.uint8)
+    ends = np.cumsum(sizes)
+    plain = (sizes > 0) & (sizes <= max_bytes)
+    if buffer.size:
+        first, last = np.where(plain, ends - sizes, 0), np.where(plain, ends - 1, 0)
+        plain &= (buffer[first] == 0x7B) & (buffer[last] == 0x7D)
+    if b"\n" in joined or b"\r" in joined:
+        breaks = np.flatnonzero((buffer == 0x0A) | (buffer == 0x0D))
+        plain[np.searchsorted(ends, breaks, side="right")] = False
+    if plain.all():
+        return list(range(len(values))), [], values
+    rows = np.flatnonzero(plain).tolist()
+    return rows, np.flatnonzero(~plain).tolist(), [values[i] for i in rows]
 
 
 def _read(data: bytes, schema: pa.Schema) -> pa.Table:
@@ -274,8 +282,7 @@ def _build(table: pa.Table, rows: NDArray[np.intp], micros: NDArray[np.int64],
 def _columnar(messages: Sequence[RawMessage], limits: Limits, now: datetime,
               ingest: IngestSettings, known_models: Collection[str] | None
               ) -> DecodedColumns | None:
-    rows, slow = _split(messages, limits.max_bytes)
-    payloads = [messages[i].value or b"" for i in rows]
+    rows, slow, payloads = _split(messages, limits.max_bytes)
     table = _parse(payloads, rows, slow)
     if table is None:
         return None
