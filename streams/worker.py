@@ -10,6 +10,15 @@ the embedded SQLite default, then the consumer joins its group with the short
 session timeout of the settings, restores each assigned partition from its
 checkpoint and seeks to the offset stored with it. ``/readyz`` answers 200 only
 after that.
+
+The consume loop: a fetch's partitions are decoded side by side in threads
+(``streams.fastdecode``; Arrow parses without the GIL), then applied to the
+windows in turn. Windows closed by a batch wait for the next store, which runs
+its transaction in a thread while later batches are fetched and applied (one
+store in flight at most): it snapshots the checkpoints it writes when it starts
+and holds every window those partitions closed before, so state is durable with
+the offsets it covers; offsets go to Kafka after it commits; a rebalance or stop
+first drains it.
 """
 
 from __future__ import annotations
