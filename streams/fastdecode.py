@@ -77,22 +77,29 @@ def decode_prediction_columns(
                           decoded.dead_letters, len(decoded.events), False)
 
 
-def _split(messages: Sequence[RawMessage], max_bytes: int) -> tuple[list[int], list[int]]:
-    """(rows of plain one-line ``{…}`` payloads within the size limit, the other rows)."""
-    rows: list[int] = []
-    slow: list[int] = []
-    for index, message in enumerate(messages):
-        value = message.value
-        if (value and len(value) <= max_bytes and value[0] == 0x7B and value[-1] == 0x7D
-                and b"\n" not in value and b"\r" not in value):
-            rows.append(index)
-        else:
-            slow.append(index)
-    return rows, slow
+def _split(messages: Sequence[RawMessage], max_bytes: int
+           ) -> tuple[list[int], list[int], list[bytes]]:
+    """(rows of plain one-line ``{…}`` payloads within the size limit, the other rows,
+    the payloads of the first), checked on the concatenated values at once."""
+    values = [m.value or b"" for m in messages]
+    sizes = np.fromiter(map(len, values), np.int64, len(values))
+    joined = b"".join(values)
+    buffer = np.frombuffer(joined, np.uint8)
+    ends = np.cumsum(sizes)
+    plain = (sizes > 0) & (sizes <= max_bytes)
+    if buffer.size:
+        first, last = np.where(plain, ends - sizes, 0), np.where(plain, ends - 1, 0)
+        plain &= (buffer[first] == 0x7B) & (buffer[last] == 0x7D)
+    if b"\n" in joined or b"\r" in joined:
+        breaks = np.flatnonzero((buffer == 0x0A) | (buffer == 0x0D))
+        plain[np.searchsorted(ends, breaks, side="right")] = False
+    if plain.all():
+        return list(range(len(values))), [], values
+    rows = np.flatnonzero(plain).tolist()
+    return rows, np.flatnonzero(~plain).tolist(), [values[i] for i in rows]
 
 
-def _read(payloads: list[bytes], schema: pa.Schema) -> pa.Table:
-    data = b"\n".join(payloads)
+def _read(data: bytes, schema: pa.Schema) -> pa.Table:
     return pj.read_json(pa.BufferReader(data),
                         read_options=pj.ReadOptions(use_threads=False, block_size=len(data) + 1),
                         parse_options=pj.ParseOptions(explicit_schema=schema))
@@ -108,10 +115,20 @@ def _untimed(kind: pa.DataType) -> pa.DataType:
 
 
 def _parse(payloads: list[bytes], rows: list[int], slow: list[int]) -> pa.Table | None:
-    """Parse ``payloads``; a row Arrow refuses moves from ``rows`` to ``slow``."""
-    for _ in range(MAX_REPARSE):
+    """Parse ``payloads``; a row Arrow refuses moves from ``rows`` to ``slow``.
+
+    None when the payloads are not all UTF-8 (Arrow does not check text), when a
+    payload holds more than one document, or after ``MAX_REPARSE`` refusals.
+    """
+    for attempt in range(MAX_REPARSE):
+        data = b"\n".join(payloads)
+        if attempt == 0:
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                return None
         try:
-            table = _read(payloads, _TOP)
+            table = _read(data, _TOP)
         except (pa.ArrowInvalid, ValueError) as error:
             found = _ROW.search(str(error))
             if found is None or int(found.group(1)) >= len(rows):
@@ -123,7 +140,7 @@ def _parse(payloads: list[bytes], rows: list[int], slow: list[int]) -> pa.Table 
         if len(table) != len(payloads):
             return None  # a payload held more than one document
         retyped = pa.schema([pa.field(f.name, _untimed(f.type)) for f in table.schema])
-        return table if retyped == table.schema else _read(payloads, retyped)
+        return table if retyped == table.schema else _read(data, retyped)
     return None
 
 
@@ -251,7 +268,7 @@ def _build(table: pa.Table, rows: NDArray[np.intp], micros: NDArray[np.int64],
             columns[name], missing[name] = array[group], absent
         feature_names = tuple(columns)
         for name, output in outputs.items():
-            if output is None:
+            if output is None or output[1][group].all():  # all missing: numeric, as per event
                 columns[name] = np.full(len(group), np.nan)
                 missing[name] = np.ones(len(group), dtype=bool)
             else:
@@ -265,12 +282,7 @@ def _build(table: pa.Table, rows: NDArray[np.intp], micros: NDArray[np.int64],
 def _columnar(messages: Sequence[RawMessage], limits: Limits, now: datetime,
               ingest: IngestSettings, known_models: Collection[str] | None
               ) -> DecodedColumns | None:
-    rows, slow = _split(messages, limits.max_bytes)
-    payloads = [messages[i].value or b"" for i in rows]
-    try:
-        b"\n".join(payloads).decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+    rows, slow, payloads = _split(messages, limits.max_bytes)
     table = _parse(payloads, rows, slow)
     if table is None:
         return None

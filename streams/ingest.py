@@ -36,6 +36,7 @@ from sqlalchemy import Engine
 from detectors.estimate import ScoreCalibration, estimate
 from store import repository
 from store.performance import load_calibration, save_estimate
+from streams import memory
 from streams.bundles import encode, split_predictions
 from streams.closing import Finalised, finalise
 from streams.columns import ModelBatch
@@ -281,6 +282,7 @@ class Ingest:
         elapsed = time.perf_counter() - started
         for done, estimated in zip(job.finalised, job.estimates, strict=True):
             self._publish(done, elapsed / max(len(job.finalised), 1), estimated)
+        memory.trim()
 
     def finish(self, job: StoreJob) -> None:
         """After ``write`` committed: adopt new references, record the stored offsets."""

@@ -10,6 +10,15 @@ the embedded SQLite default, then the consumer joins its group with the short
 session timeout of the settings, restores each assigned partition from its
 checkpoint and seeks to the offset stored with it. ``/readyz`` answers 200 only
 after that.
+
+The consume loop: a fetch's partitions are decoded side by side in threads
+(``streams.fastdecode``; Arrow parses without the GIL), then applied to the
+windows in turn. Windows closed by a batch wait for the next store, which runs
+its transaction in a thread while later batches are fetched and applied (one
+store in flight at most): it snapshots the checkpoints it writes when it starts
+and holds every window those partitions closed before, so state is durable with
+the offsets it covers; offsets go to Kafka after it commits; a rebalance or stop
+first drains it.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from store import migrate
 from store.engine import make_engine
 from streams.batched import BatchedConsumer
 from streams.events import RawMessage
+from streams.fastdecode import DecodedColumns
 from streams.ingest import Ingest, PartitionState, StoreJob
 from streams.join_service import JoinService
 from streams.label_service import LabelService
@@ -125,6 +135,7 @@ class IngestService(mode.Service):
 
     async def _process(self, batches: dict[TopicPartition, list[Any]]) -> None:
         """Apply one fetch; the windows it closes (and idle ones) wait for the next store."""
+        work: list[tuple[TopicPartition, list[Any]]] = []
         for tp, records in batches.items():
             state = self.ingest.partitions.get(tp.partition)
             if state is None:
@@ -143,7 +154,13 @@ class IngestService(mode.Service):
                     state.rewound_to = state.next_offset
                     continue
             if records:
-                self._pending += await self._handle(tp, records)
+                work.append((tp, records))
+        # Partitions decode side by side in threads (Arrow parses without the GIL),
+        # then are applied in turn.
+        decoded = await asyncio.gather(*(asyncio.to_thread(self._decode, tp, records)
+                                         for tp, records in work))
+        for (tp, records), batch in zip(work, decoded, strict=True):
+            self._pending += await self._handle(tp, records, batch)
         self._pending += [(s, c) for s, cs in self.ingest.tick() for c in cs]
         self.ingest.metrics.open_windows.set(sum(
             len(m.windows) for s in self.ingest.partitions.values() for m in s.models.values()))
@@ -178,11 +195,12 @@ class IngestService(mode.Service):
         while self._pending or self._inflight is not None:
             await self._flush(wait=True)
 
-    async def _handle(self, tp: TopicPartition, records: list[Any]
+    def _decode(self, tp: TopicPartition, records: list[Any]) -> DecodedColumns:
+        return self.ingest.decode([RawMessage(tp.topic, tp.partition, r.offset, r.key, r.value,
+                                              r.timestamp) for r in records])
+
+    async def _handle(self, tp: TopicPartition, records: list[Any], decoded: DecodedColumns
                       ) -> list[tuple[PartitionState, ClosedWindow]]:
-        raws = [RawMessage(tp.topic, tp.partition, r.offset, r.key, r.value, r.timestamp)
-                for r in records]
-        decoded = self.ingest.decode(raws)
         if decoded.dead_letters:
             assert self.producer is not None
             sends = [await self.producer.send(self.settings.topics.deadletter,

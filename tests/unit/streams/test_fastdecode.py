@@ -217,3 +217,27 @@ def test_the_property_reaches_the_columnar_path() -> None:
     assert fast.columnar
     _assert_same(fast, slow)
     assert math.isclose(fast.batches[("fraud", "7")].columns["c"][0], 2.0**64)
+
+
+def test_an_output_missing_in_a_whole_group_is_numeric() -> None:
+    values = [_raw(_event(prediction=False)), _raw(_event(model_version="2", prediction=...))]
+    fast, slow = _both(values)
+    assert fast.columnar
+    _assert_same(fast, slow)
+    assert fast.batches[("fraud", "2")].columns["prediction"].dtype == np.float64
+
+
+def test_oversize_and_line_breaks_go_the_per_event_way() -> None:
+    small = IngestSettings(max_event_bytes=400)
+    big = _raw(_event(features={"amount": 1.5, "text": "x" * 500}))
+    values = [_raw(_event()), big, _raw(_event()), b"{}\n", None, _raw(_event())]
+    fast, slow = _both(values, ingest=small)
+    assert fast.columnar
+    assert [d.reason for d in fast.dead_letters] == ["oversize", "missing_field", "empty_payload"]
+    _assert_same(fast, slow)
+    # A carriage return is JSON whitespace: that event is valid, so the batch goes per event.
+    cr = _raw(_event()).replace(b'"event_id"', b'\r"event_id"')
+    fast, slow = _both([_raw(_event()), cr, _raw(_event())], ingest=small)
+    assert not fast.columnar
+    assert fast.n_events == 3
+    _assert_same(fast, slow)
