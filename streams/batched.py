@@ -16,34 +16,28 @@ It runs as a Faust service beside the ingest, in its own consumer group
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 import mode
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.abc import ConsumerRebalanceListener
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
 from store import repository
+from streams.consuming import (
+    PARTITION_FETCH_MAX_BYTES,
+    Listener,
+    commit,
+    in_sequence,
+    make_consumer,
+    make_producer,
+    retrying,
+)
 from streams.metrics import Metrics
 from streams.settings import Settings
-
-log = logging.getLogger(__name__)
-MAX_BACKOFF = 30.0
-
-
-class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, service: BatchedConsumer) -> None:
-        self.service = service
-
-    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        await self.service.release([tp.partition for tp in revoked])
-
-    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        await self.service.assign([tp.partition for tp in assigned])
 
 
 class BatchedConsumer(mode.Service):
@@ -62,6 +56,7 @@ class BatchedConsumer(mode.Service):
         self.producer: AIOKafkaProducer | None = None
         self.offsets: dict[int, int | None] = {}  # partition -> next offset to apply
         self.stored: dict[int, int | None] = {}  # partition -> offset in the checkpoint
+        self.rewound: dict[int, int] = {}  # partition -> the offset last rewound to
         self.assigned = asyncio.Event()
         self._lock = asyncio.Lock()
         self._last_store = time.monotonic()
@@ -92,19 +87,10 @@ class BatchedConsumer(mode.Service):
 
     # ----- life --------------------------------------------------------------------------
     async def on_start(self) -> None:
-        worker = self.settings.worker
-        self.producer = AIOKafkaProducer(bootstrap_servers=self.settings.bootstrap_servers,
-                                         enable_idempotence=False, linger_ms=10,
-                                         max_request_size=16 * 1024 * 1024)
+        self.producer = make_producer(self.settings, max_request_size=PARTITION_FETCH_MAX_BYTES)
         await self.producer.start()
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.bootstrap_servers, group_id=self.group_id,
-            enable_auto_commit=False, auto_offset_reset="earliest",
-            session_timeout_ms=int(worker.session_timeout * 1000),
-            heartbeat_interval_ms=int(worker.heartbeat_interval * 1000),
-            max_poll_records=self.settings.labels.max_batch,
-            fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=16 * 1024 * 1024)
-        self.consumer.subscribe([self.topic], listener=_Listener(self))
+        self.consumer = make_consumer(self.settings, self.group_id, self.settings.labels.max_batch)
+        self.consumer.subscribe([self.topic], listener=Listener(self))
         await self.consumer.start()
 
     async def on_stop(self) -> None:
@@ -125,6 +111,7 @@ class BatchedConsumer(mode.Service):
                 self.restore_state(partition, checkpoint.state if checkpoint else None)
                 offset = checkpoint.next_offset if checkpoint else None
                 self.offsets[partition] = self.stored[partition] = offset
+                self.rewound.pop(partition, None)
                 if offset is not None:
                     self.consumer.seek(TopicPartition(self.topic, partition), offset)
         self.assigned.set()
@@ -137,6 +124,7 @@ class BatchedConsumer(mode.Service):
                 self.forget(partition)
                 del self.offsets[partition]
                 del self.stored[partition]
+                self.rewound.pop(partition, None)
 
     async def send(self, topic: str, value: bytes, *, key: bytes | None = None,
                    partition: int | None = None) -> asyncio.Future[Any]:
@@ -166,17 +154,16 @@ class BatchedConsumer(mode.Service):
                     await self._store(list(self.offsets))
 
     def _in_sequence(self, tp: TopicPartition, records: list[Any]) -> list[Any]:
-        """Records from the partition's next offset on (repeats dropped, a gap refetched)."""
+        """Records from the partition's next offset on (``streams.consuming.in_sequence``)."""
         if tp.partition not in self.offsets:
             return []
         expected = self.offsets[tp.partition]
-        if expected is None:
-            return records
-        records = [r for r in records if r.offset >= expected]
-        if records and records[0].offset > expected:
+        records, rewind = in_sequence(records, expected, self.rewound.get(tp.partition))
+        if rewind:
             assert self.consumer is not None
+            assert expected is not None
             self.consumer.seek(tp, expected)
-            return []
+            self.rewound[tp.partition] = expected
         return records
 
     async def _store(self, partitions: Iterable[int]) -> None:
@@ -188,17 +175,8 @@ class BatchedConsumer(mode.Service):
             return
         snapshots = {p: self.snapshot(p) for p in dirty}
         offsets = {p: self.offsets[p] for p in dirty}
-        delay = 0.5
-        while True:
-            try:
-                await asyncio.to_thread(self._transaction, dirty, snapshots, offsets)
-                break
-            except Exception as exc:
-                self.metrics.store_errors.inc()
-                log.warning("%s: storing failed (%s); retrying in %.1fs", self.group_id,
-                            type(exc).__name__, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_BACKOFF)
+        await retrying(partial(self._transaction, dirty, snapshots, offsets), self.metrics,
+                       self.group_id)
         for partition, offset in offsets.items():
             self.stored[partition] = offset
         self.stored_ok(dirty)
@@ -215,10 +193,7 @@ class BatchedConsumer(mode.Service):
                                            snapshots[partition])
 
     async def _commit(self, offsets: dict[int, int | None]) -> None:
-        """Mirror the stored offsets into Kafka so lag tools see the group's progress."""
         assert self.consumer is not None
-        commits = {TopicPartition(self.topic, p): o for p, o in offsets.items() if o is not None}
-        try:
-            await self.consumer.commit(commits)
-        except Exception as exc:
-            log.info("%s: offset commit skipped: %s", self.group_id, exc)
+        await commit(self.consumer, {TopicPartition(self.topic, p): o
+                                     for p, o in offsets.items() if o is not None},
+                     self.group_id)

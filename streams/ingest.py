@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import time
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine
@@ -40,14 +40,12 @@ from streams import memory
 from streams.bundles import encode, split_predictions
 from streams.closing import Finalised, finalise
 from streams.columns import ModelBatch
+from streams.consuming import retrying
 from streams.events import RawMessage
 from streams.fastdecode import DecodedColumns, decode_prediction_columns
 from streams.metrics import Metrics
 from streams.settings import Settings
 from streams.windows import ClosedWindow, ModelWindows, ReferenceHandle, WindowRules
-
-log = logging.getLogger(__name__)
-MAX_BACKOFF = 30.0
 
 
 @dataclass
@@ -365,15 +363,5 @@ class Ingest:
 
     async def write_retrying(self, job: StoreJob) -> None:
         """``write`` in a thread, retried with capped exponential backoff until it lands."""
-        delay = 0.5
-        while True:
-            try:
-                await asyncio.to_thread(self.write, job)
-                return
-            except Exception as exc:
-                self.metrics.store_errors.inc()
-                log.warning("storing windows failed (%s); retrying in %.1fs",
-                            type(exc).__name__, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_BACKOFF)
+        await retrying(partial(self.write, job), self.metrics, "windows")
 

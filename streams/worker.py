@@ -31,12 +31,12 @@ from typing import Any
 import faust
 import mode
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.abc import ConsumerRebalanceListener
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from store import migrate
 from store.engine import make_engine
 from streams.batched import BatchedConsumer
+from streams.consuming import Listener, commit, in_sequence, make_consumer, make_producer
 from streams.events import RawMessage
 from streams.fastdecode import DecodedColumns
 from streams.ingest import Ingest, PartitionState, StoreJob
@@ -50,17 +50,6 @@ from streams.windows import ClosedWindow
 
 log = logging.getLogger(__name__)
 MAX_PENDING_CLOSES = 64  # closed windows held while a store runs, before ingest waits for it
-
-
-class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, service: IngestService) -> None:
-        self.service = service
-
-    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        await self.service.release([tp.partition for tp in revoked])
-
-    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        await self.service.assign([tp.partition for tp in assigned])
 
 
 class IngestService(mode.Service):
@@ -85,18 +74,11 @@ class IngestService(mode.Service):
             dict.fromkeys([topics.predictions, topics.labels, topics.deadletter,
                            topics.retrain, topics.join, topics.outcomes], topics.partitions),
             replication_factor=topics.replication_factor)
-        worker = self.settings.worker
-        self.producer = AIOKafkaProducer(bootstrap_servers=self.settings.bootstrap_servers,
-                                         enable_idempotence=False, linger_ms=10)
+        self.producer = make_producer(self.settings)
         await self.producer.start()
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.bootstrap_servers, group_id=worker.group_id,
-            enable_auto_commit=False, auto_offset_reset="earliest",
-            session_timeout_ms=int(worker.session_timeout * 1000),
-            heartbeat_interval_ms=int(worker.heartbeat_interval * 1000),
-            max_poll_records=self.settings.ingest.max_batch,
-            fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=16 * 1024 * 1024)
-        self.consumer.subscribe([topics.predictions], listener=_Rebalance(self))
+        self.consumer = make_consumer(self.settings, self.settings.worker.group_id,
+                                      self.settings.ingest.max_batch)
+        self.consumer.subscribe([topics.predictions], listener=Listener(self))
         await self.consumer.start()
 
     async def on_stop(self) -> None:
@@ -140,19 +122,12 @@ class IngestService(mode.Service):
             state = self.ingest.partitions.get(tp.partition)
             if state is None:
                 continue
-            if state.next_offset is not None:
-                # Offsets are applied in sequence from where the state stands: a batch
-                # fetched around a rebalance may repeat offsets (skipped) or start past a
-                # gap (the partition is rewound and refetched), never applied twice or lost.
-                # A gap seen again after a rewind is a real one (transaction markers or
-                # compaction in Apache Kafka) and is accepted.
-                records = [r for r in records if r.offset >= state.next_offset]
-                if (records and records[0].offset > state.next_offset
-                        and state.rewound_to != state.next_offset):
-                    assert self.consumer is not None
-                    self.consumer.seek(tp, state.next_offset)
-                    state.rewound_to = state.next_offset
-                    continue
+            records, rewind = in_sequence(records, state.next_offset, state.rewound_to)
+            if rewind:
+                assert self.consumer is not None
+                assert state.next_offset is not None
+                self.consumer.seek(tp, state.next_offset)
+                state.rewound_to = state.next_offset
             if records:
                 work.append((tp, records))
         # Partitions decode side by side in threads (Arrow parses without the GIL),
@@ -221,17 +196,10 @@ class IngestService(mode.Service):
         return [(state, c) for c in closed]
 
     async def _commit_offsets(self, job: StoreJob) -> None:
-        """Mirror the stored offsets into Kafka so lag tools see the group's progress."""
         assert self.consumer is not None
-        owned = self.consumer.assignment()
-        offsets = {tp: offset for tp, offset in (
-            (TopicPartition(self.ingest.topic, state.partition), offset)
-            for state, offset, _ in job.checkpoints) if tp in owned}
-        if offsets:
-            try:
-                await self.consumer.commit(offsets)
-            except Exception as exc:
-                log.info("offset commit skipped: %s", exc)
+        await commit(self.consumer, {TopicPartition(self.ingest.topic, state.partition): offset
+                                     for state, offset, _ in job.checkpoints},
+                     self.settings.worker.group_id)
 
     async def _report_lag(self) -> None:
         assert self.consumer is not None

@@ -1,0 +1,105 @@
+"""What every batched consumer of the worker shares: clients, rebalances, order, retries.
+
+The prediction ingest (``streams.worker``) and the label paths
+(``streams.batched``) use the same pieces, so both keep the same guarantees:
+
+- ``make_consumer`` / ``make_producer``: clients with the worker's session timeout,
+  fetch limits and no idempotent producer (the embedded broker has none).
+- ``Listener``: forwards rebalances to a service's ``assign`` / ``release``.
+- ``in_sequence``: records are applied in offset order from where a partition's
+  state stands. A batch fetched around a rebalance may repeat offsets (dropped)
+  or start past a gap (the caller seeks back and refetches); a gap seen again
+  after such a rewind is a real one (transaction markers or compaction in Apache
+  Kafka) and is accepted.
+- ``commit``: mirrors stored offsets into Kafka for lag tools, for partitions
+  still owned; a failure is logged, never raised (SQL holds the truth).
+- ``retrying``: a database write in a thread, retried with capped exponential
+  backoff until it lands (the worker stops progressing, it drops nothing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+
+from streams.metrics import Metrics
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+MAX_BACKOFF = 30.0
+FETCH_MAX_BYTES = 64 * 1024 * 1024
+PARTITION_FETCH_MAX_BYTES = 16 * 1024 * 1024
+
+
+class Assignable(Protocol):
+    async def assign(self, partitions: list[int]) -> None: ...
+
+    async def release(self, partitions: list[int]) -> None: ...
+
+
+class Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, service: Assignable) -> None:
+        self.service = service
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self.service.release([tp.partition for tp in revoked])
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        await self.service.assign([tp.partition for tp in assigned])
+
+
+def make_consumer(settings: Settings, group_id: str, max_records: int) -> AIOKafkaConsumer:
+    worker = settings.worker
+    return AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers, group_id=group_id,
+        enable_auto_commit=False, auto_offset_reset="earliest",
+        session_timeout_ms=int(worker.session_timeout * 1000),
+        heartbeat_interval_ms=int(worker.heartbeat_interval * 1000),
+        max_poll_records=max_records, fetch_max_bytes=FETCH_MAX_BYTES,
+        max_partition_fetch_bytes=PARTITION_FETCH_MAX_BYTES)
+
+
+def make_producer(settings: Settings, **options: Any) -> AIOKafkaProducer:
+    return AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers,
+                            enable_idempotence=False, linger_ms=10, **options)
+
+
+def in_sequence(records: list[Any], next_offset: int | None,
+                rewound_to: int | None) -> tuple[list[Any], bool]:
+    """(the records to apply, whether to seek back to ``next_offset`` and refetch)."""
+    if next_offset is None:
+        return records, False
+    records = [r for r in records if r.offset >= next_offset]
+    if records and records[0].offset > next_offset and rewound_to != next_offset:
+        return [], True
+    return records, False
+
+
+async def commit(consumer: AIOKafkaConsumer, offsets: Mapping[TopicPartition, int],
+                 who: str) -> None:
+    owned = consumer.assignment()
+    kept = {tp: offset for tp, offset in offsets.items() if tp in owned}
+    if kept:
+        try:
+            await consumer.commit(kept)
+        except Exception as exc:
+            log.info("%s: offset commit skipped: %s", who, exc)
+
+
+async def retrying(write: Callable[[], None], metrics: Metrics, what: str) -> None:
+    delay = 0.5
+    while True:
+        try:
+            await asyncio.to_thread(write)
+            return
+        except Exception as exc:
+            metrics.store_errors.inc()
+            log.warning("storing %s failed (%s); retrying in %.1fs", what,
+                        type(exc).__name__, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_BACKOFF)
