@@ -57,7 +57,8 @@ class OutcomeService(BatchedConsumer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.states: dict[int, PartitionPerformance] = {}
-        self._gauges: dict[Key, dict[str, float | None]] = {}
+        # The metrics of each model's newest stored window, exported once the store commits.
+        self._latest: dict[Key, dict[str, Any]] = {}
         super().__init__(*args, **kwargs)
 
     def _new_model(self, model_id: str, version: str) -> ModelPerformance:
@@ -119,10 +120,12 @@ class OutcomeService(BatchedConsumer):
                 repository.touch_model(conn, model_id)
                 for start in sorted(model.dirty):
                     window = model.windows[start]
+                    metrics = window_metrics(window)
                     save_performance(conn, PerformanceRecord(
                         model_id, version, _utc(window.start), _utc(window.end), model.task,
-                        _n(window), window.latency.quantile(0.5),
-                        window.latency.quantile(0.95), window_metrics(window)))
+                        int(metrics["n"]), window.latency.quantile(0.5),
+                        window.latency.quantile(0.95), metrics))
+                    self._latest[(model_id, version)] = metrics
                 save_detections(conn, [DetectionRecord(
                     model_id, version, model.detector.name, d.position, _utc(d.event_time),
                     "error" if model.task == "classification" else "absolute_error",
@@ -137,9 +140,8 @@ class OutcomeService(BatchedConsumer):
                 if model.detections:
                     self.metrics.detected(model_id, version, model.detector.name,
                                           len(model.detections))
-                if model.dirty:
-                    newest = model.windows[max(model.dirty)]
-                    metrics = window_metrics(newest)
+                metrics = self._latest.pop((model_id, version), None)
+                if metrics is not None:
                     self.metrics.set_performance(model_id, version, {
                         name: value for name, value in metrics.items()
                         if name not in ("n", "n_scored", "roc_auc_error_bound")
@@ -147,8 +149,3 @@ class OutcomeService(BatchedConsumer):
                 model.dirty.clear()
                 model.detections.clear()
                 model.calibration = None
-
-
-def _n(window: PerfWindow) -> int:
-    result = window.sketch.result()
-    return int(result.n)

@@ -32,10 +32,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
+from detectors.concept import input_kind
 from detectors.online import ParamValue, make_detector
 
 TASKS = ("auto", "classification", "regression")
-BINARY_DETECTORS = frozenset({"ddm", "eddm", "hddma", "hddmw"})
 
 
 @dataclass(frozen=True)
@@ -64,11 +64,6 @@ class PerformanceSettings:
             detector = {"name": self.detector, **dict(self.detector_params)}
         return {"task": self.task, "detector": detector,
                 "calibration_rows": self.calibration_rows}
-
-
-def detector_key(name: str) -> str:
-    """The detector name as ``detectors.online`` compares it (case, '_' and '-' ignored)."""
-    return name.lower().replace("_", "").replace("-", "")
 
 
 def _scalar(value: object) -> ParamValue:
@@ -116,7 +111,7 @@ def parse_performance(values: Mapping[str, Any], path: str,
         make_detector(str(name), **params)
     except ValueError as exc:
         raise error(f"{path}.detector", f"a valid detector ({exc})", raw) from None
-    if task == "regression" and detector_key(str(name)) in BINARY_DETECTORS:
+    if task == "regression" and input_kind(str(name)) == "binary":
         raise error(f"{path}.detector", "a detector of real-valued errors for a regression "
                     "task (adwin, pagehinkley, kswin)", name)
     rows = values.get("calibration_rows", 1000)

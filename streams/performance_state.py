@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from detectors.concept import Task, error_values
 from detectors.estimate import ScoreCalibration
 from detectors.latency import LatencySketch
 from detectors.online import OnlineDriftDetector, make_detector
@@ -151,8 +152,8 @@ class ModelPerformance:
         if not batch.times.size:
             return {"invalid": invalid}
         self.newest = max(self.newest, float(batch.times.max()))
-        errors = (batch.truth != batch.pred).astype(np.float64) \
-            if self.task == "classification" else np.abs(batch.truth - batch.pred)
+        task: Task = "classification" if self.task == "classification" else "regression"
+        errors = error_values(self.detector, batch.truth, batch.pred, task=task)
         first = self.detector.position
         for position in self.detector.update_many(errors):
             self.detections.append(Detection(position, float(batch.times[position - first])))
@@ -161,8 +162,9 @@ class ModelPerformance:
         late = starts + self.size < limit
         for start in np.unique(starts[~late]).tolist():
             rows = np.flatnonzero(starts == start)
-            self._window(start).latency.update(batch.latencies[rows])
-            self._feed(self._window(start), batch, rows)
+            window = self._window(start)
+            window.latency.update(batch.latencies[rows])
+            self._feed(window, batch, rows)
             self.dirty.add(start)
         self._learn_calibration(batch)
         self._drop_old(limit)
