@@ -22,6 +22,7 @@ stays in memory until it is stored.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 import zlib
@@ -109,8 +110,7 @@ class Ingest:
     # ----- references and model state -------------------------------------------------
     def _rules(self, model_id: str) -> WindowRules:
         model = self.settings.model(model_id)
-        return WindowRules(size=model.window.size, count=model.window.count,
-                           grace=model.window.grace, idle_timeout=model.window.idle_timeout,
+        return WindowRules(**dataclasses.asdict(model.window),
                            keep_rows=model.reference.policy == "previous_window")
 
     def _reference_by_id(self, reference_id: int) -> ReferenceHandle:

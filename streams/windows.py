@@ -34,6 +34,7 @@ from detectors._sampling import row_priorities
 from detectors.estimate import ScoreSketch
 from detectors.rowsample import RowSample
 from detectors.state import rows_from_dict, rows_to_dict, sketch_from_dict, sketch_to_dict
+from streams.settings import WindowSettings
 
 
 class BatchLike(Protocol):
@@ -55,11 +56,9 @@ class ReferenceHandle:
 
 
 @dataclass(frozen=True)
-class WindowRules:
-    size: float = 300.0
-    count: int | None = None
-    grace: float = 30.0
-    idle_timeout: float = 60.0
+class WindowRules(WindowSettings):
+    """A model's window settings, plus whether closed windows keep their row sample."""
+
     keep_rows: bool = False  # the previous_window policy: every window may become a reference
 
 
