@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import NoReturn
 
 import pytest
@@ -19,6 +20,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 
 from store.engine import make_engine, mask_url
+from store.migrate import upgrade
 
 POSTGRES_URL_VARIABLE = "DRIFTLINE_TEST_DATABASE_URL"
 
@@ -53,18 +55,30 @@ def _with_schema(url: str, schema: str) -> str:
     return parsed.update_query_dict({"options": options}).render_as_string(hide_password=False)
 
 
-@pytest.fixture
-def postgres_engine(postgres_url: str) -> Iterator[Engine]:
-    """An engine on a new, empty schema that is dropped after the test."""
-    schema = f"test_{uuid.uuid4().hex[:16]}"
+@contextmanager
+def schema_url(postgres_url: str, prefix: str, *, migrated: bool = False) -> Iterator[str]:
+    """A URL whose connections use a new schema (migrated to the head if asked), dropped after."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:16]}"
     admin = make_engine(postgres_url)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(_with_schema(postgres_url, schema))
+    url = _with_schema(postgres_url, schema)
     try:
-        yield engine
+        if migrated:
+            upgrade(url)
+        yield url
     finally:
-        engine.dispose()
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_engine(postgres_url: str) -> Iterator[Engine]:
+    """An engine on a new, empty schema that is dropped after the test."""
+    with schema_url(postgres_url, "test") as url:
+        engine = make_engine(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from streams.broker import EmbeddedBroker, free_port
+from tests.conftest import schema_url
 
 
 @pytest.fixture(scope="session")
@@ -29,3 +30,10 @@ def fresh_topic(request: pytest.FixtureRequest) -> str:
     """A topic name no other test uses (not created yet)."""
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", request.node.name)[:80]
     return f"test.{stem}.{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def database_url(postgres_url: str) -> Iterator[str]:
+    """A PostgreSQL URL whose connections use a fresh schema, migrated to the head."""
+    with schema_url(postgres_url, "worker", migrated=True) as url:
+        yield url

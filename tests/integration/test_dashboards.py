@@ -33,6 +33,7 @@ from dashboards.promql import substitute
 from streams.broker import EmbeddedBroker, free_port
 from streams.producer import encode_event, send_raw
 from streams.simulator import Simulator
+from tests.conftest import schema_url
 from tests.integration.test_worker import (
     RATE,
     WINDOW,
@@ -101,27 +102,8 @@ class Prometheus:
 @pytest.fixture(scope="module")
 def module_database(postgres_url: str) -> Iterator[str]:
     """A migrated PostgreSQL schema for this module's worker."""
-    import uuid
-
-    from sqlalchemy import text
-    from sqlalchemy.engine import make_url
-
-    from store import migrate
-    from store.engine import make_engine
-
-    schema = f"dash_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(postgres_url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(postgres_url).update_query_dict(
-        {"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-    migrate.upgrade(url)
-    try:
+    with schema_url(postgres_url, "dash", migrated=True) as url:
         yield url
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="module")

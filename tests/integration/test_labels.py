@@ -9,11 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import os
 import signal
-import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,85 +24,30 @@ from sklearn import metrics as skm
 from detectors.online import make_detector
 from store.engine import make_engine
 from store.performance import list_detections, list_performance
-from streams.broker import EmbeddedBroker, free_port
+from streams.broker import EmbeddedBroker
 from streams.cli import main
 from streams.producer import send_events
-from streams.settings import load_settings
-from streams.topics import ensure_topics
-from tests.integration.test_worker import database_url, wait_for
+from tests.integration.test_worker import WINDOW, Worker, wait_for
 
 pytestmark = pytest.mark.integration
-__all__ = ["database_url"]
-WINDOW = 60
-CONFIG = """\
-topics: {{predictions: {p}.predictions, labels: {p}.labels, deadletter: {p}.deadletter,
-         retrain: {p}.retrain, join: {p}.join, outcomes: {p}.outcomes, partitions: 1}}
-worker: {{group_id: {p}, web_port: {port}, checkpoint_interval: 1s}}
-labels: {{prediction_ttl: {ttl}s, early_label_hold: 1h}}
-models:
-  default:
-    window: {{size: {window}s, grace: 5s, idle_timeout: 2s}}
-    performance: {{calibration_rows: 200}}
-"""
-
-
-class LabelWorker:
-    def __init__(self, tmp: Path, broker: EmbeddedBroker, url: str, ttl: float) -> None:
-        self.prefix = f"l{uuid.uuid4().hex[:10]}"
-        self.port = free_port()
-        config = tmp / "driftline.yaml"
-        config.write_text(CONFIG.format(p=self.prefix, port=self.port, ttl=ttl, window=WINDOW),
-                          encoding="utf-8")
-        self.env = {**os.environ, "DRIFTLINE_BROKER_URL": broker.url,
-                    "DRIFTLINE_DATABASE_URL": url}
-        self.settings = load_settings(config, self.env)
-        t = self.settings.topics
-        ensure_topics(broker.bootstrap, dict.fromkeys(
-            [t.predictions, t.labels, t.deadletter, t.retrain, t.join, t.outcomes], 1))
-        self.log = tmp / "worker.log"
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "streams.cli", "worker", "--config", str(config)],
-                env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def metric(self, name: str, **labels: str) -> float:
-        import urllib.request
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=2) as r:
-            text = r.read().decode()
-        total = 0.0
-        for line in text.splitlines():
-            if line.startswith(name + "{") and all(f'{k}="{v}"' in line
-                                                   for k, v in labels.items()):
-                total += float(line.rsplit(" ", 1)[1])
-        return total
-
-    def up(self) -> bool:
-        if self.process.poll() is not None:
-            raise AssertionError("worker exited:\n" + self.log.read_text()[-3000:])
-        try:
-            return self.metric("driftline_ready") >= 0
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(30)
 
 
 @pytest.fixture
 def start(tmp_path: Path, broker: EmbeddedBroker, database_url: str) -> Iterator[Any]:
-    workers: list[LabelWorker] = []
+    """Start a worker with one partition per topic and the label settings of these tests."""
+    workers: list[Worker] = []
 
-    def run(ttl: float = 7 * 86400) -> LabelWorker:
-        worker = LabelWorker(tmp_path, broker, database_url, ttl)
+    def run(ttl: float = 7 * 86400) -> Worker:
+        worker = Worker(tmp_path, broker, database_url, idle=2, grace=5, partitions=1,
+                        extra=f"labels: {{prediction_ttl: {ttl}s, early_label_hold: 1h}}\n",
+                        model="    performance: {calibration_rows: 200}\n")
         workers.append(worker)
-        wait_for(worker.up, 90, "the worker's web server")
+        worker.start()
         return worker
 
     yield run
     for worker in workers:
-        worker.stop()
+        worker.stop(signal.SIGKILL)
 
 
 def _iso(t: float) -> str:

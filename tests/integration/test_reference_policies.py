@@ -25,13 +25,11 @@ import pytest
 from store import repository
 from store.engine import make_engine
 from streams.broker import EmbeddedBroker
-from streams.settings import load_settings
 from streams.simulator import Simulator
 from tests.integration.test_worker import (
     RATE,
     WINDOW,
     Worker,
-    database_url,  # a fixture: a PostgreSQL schema of this test's own, migrated
     first_event_time,
     produce,
     stored_windows,
@@ -39,45 +37,19 @@ from tests.integration.test_worker import (
     window_of,
 )
 
-__all__ = ["database_url"]  # imported for pytest, which finds fixtures by module name
-
 pytestmark = pytest.mark.integration
 PER_WINDOW = int(WINDOW * RATE)
 SHIFTED = set(Simulator.shifted_features)
 GRACE = 10  # seconds after a window's end before the watermark closes it
-CONFIG = """\
-topics: {{predictions: {prefix}.predictions, labels: {prefix}.labels,
-         deadletter: {prefix}.deadletter, retrain: {prefix}.retrain, join: {prefix}.join,
-         outcomes: {prefix}.outcomes, partitions: 2}}
-worker: {{group_id: {prefix}, web_port: {port}, checkpoint_interval: 1s}}
-models:
-  default:
-    window: {{size: {window}s, grace: {grace}s, idle_timeout: {idle}s}}
-    reference: {{policy: {policy}}}
-"""
-
-
 class PolicyWorker(Worker):
-    """A ``Worker`` whose models use the reference ``policy``; its Faust data stays in tmp."""
+    """A ``Worker`` whose models use the reference ``policy``."""
 
     def __init__(self, tmp: Path, broker: EmbeddedBroker, database_url: str, policy: str,
                  idle_timeout: float = 3.0) -> None:
-        super().__init__(tmp, broker, database_url)
-        self.tmp = tmp
-        self.config.write_text(CONFIG.format(prefix=self.prefix, port=self.port, window=WINDOW,
-                                             grace=GRACE, idle=idle_timeout, policy=policy),
-                               encoding="utf-8")
-        self.settings = load_settings(self.config, self.env)
+        super().__init__(tmp, broker, database_url, idle=idle_timeout, grace=GRACE,
+                         model=f"    reference: {{policy: {policy}}}\n")
         model = self.settings.model("fraud")
         assert (model.reference.policy, model.window.idle_timeout) == (policy, idle_timeout)
-
-    def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "streams.cli", "worker", "--config", str(self.config)],
-                env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                cwd=self.tmp)
-        wait_for(self._ready, 90, "the worker to be ready")
 
 
 def _running(worker: PolicyWorker) -> Iterator[PolicyWorker]:

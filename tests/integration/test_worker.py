@@ -22,10 +22,8 @@ import numpy as np
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from detectors import compare
-from store import migrate
 from store.engine import make_engine
 from streams.broker import EmbeddedBroker, free_port
 from streams.columns import to_model_batches
@@ -41,50 +39,38 @@ RATE = 50.0  # events per second of event time: 3,000 events per window
 CONFIG = """\
 topics: {{predictions: {prefix}.predictions, labels: {prefix}.labels,
          deadletter: {prefix}.deadletter, retrain: {prefix}.retrain, join: {prefix}.join,
-         outcomes: {prefix}.outcomes, partitions: 2}}
+         outcomes: {prefix}.outcomes, partitions: {partitions}}}
 worker: {{group_id: {prefix}, web_port: {port}, checkpoint_interval: 1s}}
-models:
+{extra}models:
   default:
-    window: {{size: {window}s, grace: 10s, idle_timeout: {idle}s}}
-"""
-
-
-@pytest.fixture
-def database_url(postgres_url: str) -> Iterator[str]:
-    """A PostgreSQL URL whose connections use a fresh schema, migrated to the head."""
-    schema = f"worker_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(postgres_url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    parsed = make_url(postgres_url)
-    url = parsed.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-        hide_password=False)
-    migrate.upgrade(url)
-    try:
-        yield url
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    window: {{size: {window}s, grace: {grace}s, idle_timeout: {idle}s}}
+{model}"""
 
 
 class Worker:
     """``driftline worker`` in its own process group, with its settings file."""
 
     def __init__(self, tmp: Path, broker: EmbeddedBroker, database_url: str,
-                 like: Worker | None = None, idle: float = 3.0) -> None:
-        """A worker of its own topics and group, or of ``like``'s (a second member)."""
+                 like: Worker | None = None, idle: float = 3.0, *, grace: float = 10,
+                 partitions: int = 2, extra: str = "", model: str = "") -> None:
+        """A worker of its own topics and group, or of ``like``'s (a second member).
+
+        ``extra`` adds top-level sections to its configuration file, ``model`` keys
+        of ``models.default`` (indented by four spaces).
+        """
         self.prefix: str = like.prefix if like else f"t{uuid.uuid4().hex[:10]}"
         self.port = free_port()
+        self.tmp = tmp
         self.config = tmp / "driftline.yaml"
         self.config.write_text(CONFIG.format(prefix=self.prefix, port=self.port, window=WINDOW,
-                                             idle=idle), encoding="utf-8")
+                                             idle=idle, grace=grace, partitions=partitions,
+                                             extra=extra, model=model), encoding="utf-8")
         self.env = {**os.environ, "DRIFTLINE_BROKER_URL": broker.url,
                     "DRIFTLINE_DATABASE_URL": database_url}
         self.settings = load_settings(self.config, self.env)
         self.log = tmp / "worker.log"
         self.process: subprocess.Popen[bytes] | None = None
-        ensure_topics(broker.bootstrap, dict.fromkeys(self.topics.values(), 2))
+        ensure_topics(broker.bootstrap, dict.fromkeys(self.topics.values(), partitions))
 
     @property
     def topics(self) -> dict[str, str]:
@@ -96,7 +82,8 @@ class Worker:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "streams.cli", "worker", "--config", str(self.config)],
-                env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                cwd=self.tmp)
         wait_for(self._ready, 90, "the worker to be ready")
 
     def _ready(self) -> bool:
@@ -113,6 +100,15 @@ class Worker:
     def metrics(self) -> str:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=2) as r:
             return str(r.read().decode())
+
+    def metric(self, name: str, **labels: str) -> float:
+        """The sum of the samples of ``name`` whose labels include ``labels``."""
+        total = 0.0
+        for line in self.metrics().splitlines():
+            if line.startswith(name + "{") and all(f'{k}="{v}"' in line
+                                                   for k, v in labels.items()):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
 
     def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
         if self.process is not None and self.process.poll() is None:
