@@ -16,7 +16,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import subprocess
 import sys
 from collections.abc import Callable
@@ -37,6 +36,7 @@ from bench_measure import (
     time_runs,
     time_updates,
 )
+from machine import machine
 
 import detectors
 from detectors import WindowSketch, build_profile, compare, evaluate
@@ -194,15 +194,10 @@ def print_profiles(data: Dataset, top: int = 12) -> None:
                   f"| {line.cumulative_share:.1%} |")
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        names = [ln.split(":", 1)[1].strip() for ln in cpuinfo.read_text().splitlines()
-                 if ln.startswith("model name")]
-        cpu = names[0] if names else cpu
-    return (f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, "
-            f"numpy {np.__version__}")
+def machine_line() -> str:
+    return f"{machine()}, numpy {np.__version__}"
+
+
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -219,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = ensure_data()
     data = load(data_dir)
     n_rows = len(next(iter(data.current.values())))
-    print(f"bench: {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; {machine()}")
+    print(f"bench: {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; {machine_line()}")
     print(f"bench: data {data_dir} ({n_rows:,} + {n_rows:,} rows, {data.n_features} features, "
           f"shifted {', '.join(data.shifted)}); driftline from {Path(detectors.__file__).parent}")
     ours = measure_driftline(data, args.runs)

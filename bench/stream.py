@@ -21,8 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import os
-import platform
 import signal
 import sys
 import tempfile
@@ -32,6 +30,7 @@ from pathlib import Path
 from types import FrameType
 
 import numpy as np
+from machine import machine
 from stream_measure import BenchError, Rate, add_histograms, histogram_quantile, median
 from stream_phases import (
     E2E_WINDOW_S,
@@ -151,14 +150,6 @@ def memory_rows(footprints: list[Footprint]) -> tuple[list[str], list[bool]]:
     return rows, outcomes
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        names = [ln.split(":", 1)[1].strip() for ln in cpuinfo.read_text().splitlines()
-                 if ln.startswith("model name")]
-        cpu = names[0] if names else cpu
-    return f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}"
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
