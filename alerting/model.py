@@ -146,3 +146,14 @@ class AlertEvent:
     def idempotency_key(self) -> str:
         """Unique per notification: a redelivery carries the same key."""
         return f"{self.dedup_key}/{self.status}"
+
+
+class AlertingConfigError(ValueError):
+    """A bad ``alerting`` setting: one line naming the key path (``path``) and the value.
+
+    Secrets are never part of the message.
+    """
+
+    def __init__(self, message: str, path: str = "") -> None:
+        super().__init__(message)
+        self.path = path
