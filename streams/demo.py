@@ -3,11 +3,19 @@
 It starts the embedded broker (Tansu) on a free port, an SQLite file under the
 work folder, a worker process and the simulator. The simulator's event time runs
 faster than the clock (``--speed`` seconds of event time per second), so a short
-run spans many 5-minute windows; at a known event time it shifts some features.
-While it runs, every closed window is printed with its drifted features; at the
-end a summary names the drifted features and the window where drift began, and
-checks them against what the simulator shifted (exit status 1 if they differ).
-Ctrl-C stops everything and leaves no process behind.
+run spans many 5-minute windows. It sends predictions and, in event-time order,
+their labels: each comes about two minutes (of event time) after its prediction
+and 15 % never come. A fifth of the way in, the label function changes while
+the inputs do not (a concept change: only the labels can show it); at two
+fifths some features shift (data drift).
+
+The live table (``streams.demo_table``) prints each window with its drift
+verdict, realised accuracy, the estimate made before its labels, label coverage
+and any concept-drift detection. At the end a summary names the drifted
+features and where drift began, the concept-drift detection and the accuracy
+before and after the change, and checks them against what the simulator
+injected (exit status 1 if they differ). Ctrl-C stops everything and leaves no
+process behind.
 """
 
 from __future__ import annotations
@@ -31,21 +39,31 @@ from pathlib import Path
 import click
 from sqlalchemy import Engine
 
-from store import repository
 from store.engine import make_engine
+from store.performance import list_performance
 from streams.broker import EmbeddedBroker, free_port
-from streams.producer import send_events
-from streams.settings import child_environment
+from streams.demo_table import HEADER, Table, concept_summary, print_rows
+from streams.producer import encode_event, send_routed
+from streams.settings import TopicSettings, child_environment
 from streams.simulator import Simulator
-from streams.topics import ensure_topics
+from streams.topics import driftline_topics, ensure_topics
 
 MODEL = "fraud"
+LABEL_DELAY = 120.0  # mean seconds of event time between a prediction and its label
+LABEL_SHARE = 0.85  # the share of labels that ever arrive
+CONCEPT_AT, SHIFT_AT = 0.2, 0.4  # when the concept changes and the inputs shift (run share)
+TOPICS = TopicSettings()
 CONFIG = """\
 # Written by `driftline demo`: 5-minute windows of event time, reference = first window.
 models:
   default:
     window: {size: 5m, grace: 30s, idle_timeout: 8s}
     reference: {policy: first_window}
+    # The score calibration of the performance estimate: the first 1,000 labelled rows.
+    performance: {calibration_rows: 1000}
+labels:
+  # Labels come within minutes here: forget a prediction an hour (of event time) after it.
+  prediction_ttl: 1h
 worker:
   checkpoint_interval: 2s
 ingest:
@@ -62,9 +80,10 @@ class DemoRun:
     rate: float
     speed: float
     seed: int
-    seen: set[str] = field(default_factory=set)
-    drift_began: str | None = None
-    drifted: dict[str, str] = field(default_factory=dict)
+    sent_until: datetime | None = None  # the event time of the newest prediction sent
+    predictions: int = 0
+    labels: int = 0
+    table: Table = field(default_factory=lambda: Table(MODEL, timedelta(0)))
 
 
 @contextmanager
@@ -110,52 +129,46 @@ def _wait_ready(port: int, process: subprocess.Popen[bytes], log: Path, timeout:
     raise click.ClickException(f"the worker was not ready after {timeout:.0f} s (see {log})")
 
 
-def _print_new_windows(run: DemoRun, engine: Engine) -> None:
-    with engine.connect() as conn:
-        rows = repository.list_windows(conn, MODEL)
-    for row in rows:
-        key = f"{row['model_version']}@{row['window_start']}"
-        if key in run.seen:
-            continue
-        run.seen.add(key)
-        drifted = {f["name"]: f["severity"] for f in row["features"] + row["predictions"]
-                   if f["drifted"]}
-        if drifted and run.drift_began is None:
-            run.drift_began = row["window_start"]
-        for name, severity in drifted.items():
-            run.drifted.setdefault(name, severity)
-        share = "-" if row["drift_share"] is None else f"{row['drift_share']:.0%}"
-        names = ", ".join(f"{n} ({s})" for n, s in drifted.items()) or "-"
-        if len(run.seen) == 1:
-            names = "(the reference window)"
-        status = {"drift": "DATASET DRIFT", "insufficient_data": "insufficient data"}.get(
-            row["status"], "feature drift" if drifted else "ok")
-        click.echo(f"{row['window_start'][11:16]}-{row['window_end'][11:16]}  "
-                   f"{row['n_events']:>6}  {share:>5}  {status:<14} {names}")
+def _records(run: DemoRun, simulator: Simulator, n: int | None
+             ) -> Iterator[tuple[str, bytes | None, bytes]]:
+    """Predictions keyed by model, labels keyed by prediction id, in event-time order."""
+    for kind, event in simulator.timeline(n):
+        if kind == "prediction":
+            run.predictions += 1
+            run.sent_until = datetime.fromisoformat(event["event_time"].replace("Z", "+00:00"))
+            yield TOPICS.predictions, str(event["model_id"]).encode(), encode_event(event)
+        else:
+            run.labels += 1
+            yield TOPICS.labels, str(event["prediction_id"]).encode(), encode_event(event)
 
 
 async def _produce(run: DemoRun, bootstrap: str, simulator: Simulator) -> int:
     count = None if run.duration is None else int(run.duration * run.rate)
-    return await send_events(bootstrap, "driftline.predictions", simulator.events(count),
-                             key=lambda e: str(e["model_id"]).encode(), rate=run.rate)
+    # --rate counts predictions; the labels ride along.
+    return await send_routed(bootstrap, _records(run, simulator, count),
+                             rate=run.rate * (1 + LABEL_SHARE))
 
 
 def _summary(run: DemoRun, simulator: Simulator) -> bool:
+    table = run.table
     shifted = set(simulator.shifted_features)
-    found = {n for n in run.drifted if n not in ("prediction", "score")}
+    found = {n for n in table.drifted if n not in ("prediction", "score")}
     click.echo("")
+    click.echo(f"sent {run.predictions:,} predictions and {run.labels:,} labels")
     click.echo(f"shift injected at event time {simulator.shift_time:%Y-%m-%d %H:%M} on: "
                f"{', '.join(sorted(shifted))}")
-    click.echo(f"drift began in the window starting {run.drift_began or '-'}")
+    click.echo(f"drift began in the window starting {table.drift_began or '-'}")
     click.echo(f"drifted features: {', '.join(sorted(found)) or '-'}")
     missed, false_alarms = shifted - found, found - shifted
     if missed:
         click.echo(f"MISSED: {', '.join(sorted(missed))}")
     if false_alarms:
         click.echo(f"FALSE ALARMS: {', '.join(sorted(false_alarms))}")
-    ok = not missed and not false_alarms
-    click.echo("result: every shifted feature found, no stable feature flagged" if ok
-               else "result: the verdicts differ from the injected shift")
+    concept_ok = concept_summary(table, simulator.concept_time)
+    ok = not missed and not false_alarms and concept_ok
+    click.echo("result: every shifted feature found, no stable feature flagged, the concept "
+               "change detected after it happened and accuracy dropped" if ok
+               else "result: the verdicts differ from what was injected")
     return ok
 
 
@@ -165,23 +178,26 @@ def run_demo(run: DemoRun) -> bool:
     run.workdir.mkdir(parents=True)
     (run.workdir / "demo.yaml").write_text(CONFIG, encoding="utf-8")
     database = f"sqlite:///{(run.workdir / 'driftline.db').resolve()}"
-    shift_at = 0.4 * run.duration * run.speed if run.duration else 1800.0
+    length = run.duration * run.speed if run.duration else 4500.0
     span = timedelta(seconds=(run.duration or 0.0) * run.speed)
     origin = (datetime.now(UTC) - span).replace(second=0, microsecond=0)
     origin -= timedelta(minutes=origin.minute % 5)
     simulator = Simulator(seed=run.seed, model_id=MODEL, events_per_second=run.rate / run.speed,
-                          shift_at=shift_at, start=origin)
+                          shift_at=SHIFT_AT * length, concept_at=CONCEPT_AT * length,
+                          start=origin, label_delay=LABEL_DELAY, label_share=LABEL_SHARE)
+    # A row waits until nearly all its labels were sent (5 mean delays: 99.3 %) and the
+    # worker stored them (two checkpoint intervals of 2 s of clock time).
+    run.table = Table(MODEL, timedelta(seconds=5 * LABEL_DELAY + 4.0 * run.speed),
+                      LABEL_SHARE)
     with EmbeddedBroker(port=free_port()) as broker:
         click.echo(f"broker   {broker.bootstrap} (embedded Tansu)")
-        ensure_topics(broker.bootstrap, dict.fromkeys(
-            ["driftline.predictions", "driftline.labels", "driftline.deadletter",
-             "driftline.retrain"], 4))
+        ensure_topics(broker.bootstrap, driftline_topics())
         port = free_port()
         with _worker(run.workdir, broker.url, database, port) as worker:
             _wait_ready(port, worker, run.workdir / "worker.log", timeout=90)
             click.echo(f"worker   ready, metrics at http://127.0.0.1:{port}/metrics")
             click.echo(f"database {database}")
-            click.echo("\nwindow       events  share  verdict        drifted features")
+            click.echo("\n" + HEADER)
             engine = make_engine(database)
             try:
                 _stream(run, broker.bootstrap, simulator, engine, port)
@@ -203,21 +219,21 @@ def _stream(run: DemoRun, bootstrap: str, simulator: Simulator, engine: Engine, 
         stopping = asyncio.create_task(stop.wait())
         while not producer.done() and not stop.is_set():
             await asyncio.wait([producer, stopping], timeout=1.0)  # refresh every second
-            _print_new_windows(run, engine)
+            print_rows(run.table, engine, run.sent_until)
         if stop.is_set():
             producer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await producer
             return False
         await producer
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 45
         while time.monotonic() < deadline and not stop.is_set():
-            # the last windows close on the idle timeout
+            # the last windows close on the idle timeout; the last labels follow
             await asyncio.wait([stopping], timeout=1.0)
-            _print_new_windows(run, engine)
-            if _open_windows(port) == 0:
-                _print_new_windows(run, engine)
+            print_rows(run.table, engine, run.sent_until)
+            if _settled(run, port, engine):
                 break
+        print_rows(run.table, engine, run.sent_until, final=True)
         stopping.cancel()
         return not stop.is_set()
 
@@ -225,14 +241,32 @@ def _stream(run: DemoRun, bootstrap: str, simulator: Simulator, engine: Engine, 
         raise KeyboardInterrupt
 
 
-def _open_windows(port: int) -> int | None:
-    """The worker's ``driftline_open_windows`` gauge, None if it cannot be read."""
+def _metrics(port: int) -> dict[str, float]:
+    """The worker's samples by name and label set, empty if they cannot be read."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as answer:
             text = answer.read().decode()
     except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return None
+        return {}
+    samples = {}
     for line in text.splitlines():
-        if line.startswith("driftline_open_windows "):
-            return int(float(line.split()[1]))
-    return None
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    return samples
+
+
+def _settled(run: DemoRun, port: int, engine: Engine) -> bool:
+    """Every window closed, every label sent accounted for and its performance stored."""
+    samples = _metrics(port)
+    if samples.get("driftline_open_windows") != 0:
+        return False
+    labels = {name: value for name, value in samples.items()
+              if name.startswith("driftline_labels_total{")}
+    handled = sum(v for n, v in labels.items() if 'outcome="expired"' not in n)
+    joined = sum(v for n, v in labels.items() if 'outcome="joined"' in n)
+    if handled < run.labels:
+        return False
+    with engine.connect() as conn:
+        stored = sum(int(p["n_labels"]) for p in list_performance(conn, MODEL))
+    return stored >= joined

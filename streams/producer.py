@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 
 Record = tuple[bytes | None, bytes]
+Routed = tuple[str, bytes | None, bytes]  # (topic, key, value)
 Progress = Callable[[int], None]
 
 LINGER_MS = 10
@@ -85,6 +86,13 @@ async def send_raw(bootstrap: str, topic: str, values: Iterable[bytes],
 async def send_records(bootstrap: str, topic: str, records: Iterable[Record], *,
                        rate: float | None = None, on_progress: Progress | None = None) -> int:
     """Send ``(key, value)`` pairs; the number acknowledged after the final flush."""
+    return await send_routed(bootstrap, ((topic, key, value) for key, value in records),
+                             rate=rate, on_progress=on_progress)
+
+
+async def send_routed(bootstrap: str, records: Iterable[Routed], *, rate: float | None = None,
+                      on_progress: Progress | None = None) -> int:
+    """Send ``(topic, key, value)`` records in their order, one producer for all topics."""
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(
@@ -92,20 +100,20 @@ async def send_records(bootstrap: str, topic: str, records: Iterable[Record], *,
         linger_ms=LINGER_MS, max_batch_size=MAX_BATCH_BYTES)
     await producer.start()
     try:
-        sent = await _pipeline(producer, topic, records, rate, on_progress)
+        sent = await _pipeline(producer, records, rate, on_progress)
         await producer.flush()
     finally:
         await producer.stop()
     return sent
 
 
-async def _pipeline(producer: Any, topic: str, records: Iterable[Record],
+async def _pipeline(producer: Any, records: Iterable[Routed],
                     rate: float | None, on_progress: Progress | None) -> int:
     bucket = TokenBucket(rate) if rate is not None else None
     done = 0
     previous: list[Any] = []
     pending: list[Any] = []
-    for key, value in records:
+    for topic, key, value in records:
         if bucket is not None and (delay := bucket.take()) > 0:
             await asyncio.sleep(delay)
         pending.append(await producer.send(topic, value, key=key))

@@ -14,17 +14,25 @@ features in ``shifted_features`` change: ``amount`` (mean of its log +0.5) and
 (sd 8 -> 20, same mean), and ``country`` in mix, with a new country (BR). The
 ``stable_features`` keep their distributions. The model's score is a logistic
 model of the features; with ``concept_drift`` the ground truth also changes
-after the shift (web traffic turns riskier than the model believes), so labels
-show a performance drop.
+from ``concept_at`` on (by default the same moment as ``shift_at``): web traffic
+turns riskier than the model believes while the inputs keep their distribution,
+so labels show a performance drop that data drift alone cannot see.
+
+Labels: each prediction's label comes ``label_delay`` seconds of event time
+later on average (exponential), and a share ``1 - label_share`` of them never
+comes (drawn from a separate random stream, so the events do not depend on it).
+``timeline`` merges predictions and labels in event-time order, as a live
+system would send them.
 """
 
 from __future__ import annotations
 
+import heapq
 import uuid
 import zlib
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 import msgspec
 import numpy as np
@@ -74,18 +82,27 @@ class Simulator:
     def __init__(self, seed: int = 0, model_id: str = "fraud", model_version: str = "1",
                  events_per_second: float = 200.0, shift_at: float | datetime | None = 1800.0,
                  *, start: datetime = DEFAULT_START, threshold: float = 0.5,
-                 concept_drift: bool = True, label_delay: float = 60.0) -> None:
+                 concept_drift: bool = True, label_delay: float = 60.0,
+                 concept_at: float | datetime | Literal["shift"] | None = "shift",
+                 label_share: float = 1.0) -> None:
         _check(seed >= 0, "seed", "an integer >= 0", seed)
         _check(bool(model_id), "model_id", "a non-empty string", model_id)
         _check(events_per_second > 0, "events_per_second", "> 0", events_per_second)
         _check(0 < threshold < 1, "threshold", "in (0, 1)", threshold)
         _check(label_delay >= 0, "label_delay", ">= 0 seconds", label_delay)
+        _check(0 <= label_share <= 1, "label_share", "in [0, 1]", label_share)
         _check(start.tzinfo is not None, "start", "a timezone-aware datetime", start)
         self.seed, self.model_id, self.model_version = seed, model_id, str(model_version)
         self.events_per_second, self.threshold = float(events_per_second), threshold
         self.start, self.concept_drift, self.label_delay = start, concept_drift, label_delay
         self._origin_ms = _to_ms(start)
         self._shift_ms = self._shift_point(shift_at)
+        _check(not isinstance(concept_at, str) or concept_at == "shift", "concept_at",
+               "seconds, a datetime, None or 'shift'", concept_at)
+        self._concept_ms = (self._shift_ms if isinstance(concept_at, str)
+                            else self._shift_point(concept_at, "concept_at"))
+        self.label_share = float(label_share)
+        self._kept: tuple[int, NDArray[np.bool_]] | None = None
         self._stream = zlib.crc32(model_id.encode())
 
     @property
@@ -94,6 +111,39 @@ class Simulator:
         if self._shift_ms is None:
             return None
         return (_EPOCH + timedelta(milliseconds=self._shift_ms)).replace(tzinfo=UTC)
+
+    @property
+    def concept_time(self) -> datetime | None:
+        """The event time from which the label function changes, or None."""
+        if self._concept_ms is None or not self.concept_drift:
+            return None
+        return (_EPOCH + timedelta(milliseconds=self._concept_ms)).replace(tzinfo=UTC)
+
+    def label_arrives(self, index: int) -> bool:
+        """Whether the label of prediction ``index`` is ever sent (``label_share``)."""
+        block = index // BLOCK
+        if self._kept is None or self._kept[0] != block:
+            rng = np.random.default_rng([self.seed, self._stream, block, 1])
+            self._kept = (block, rng.random(BLOCK) < self.label_share)
+        return bool(self._kept[1][index - block * BLOCK])
+
+    def timeline(self, n: int | None, *, first: int = 0
+                 ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """``("prediction" | "label", event)`` in event-time order, labels that never come left out.
+
+        A label is released once a prediction at least as late as its event time
+        has been released; the labels still due after the last prediction follow it.
+        """
+        due: list[tuple[str, int, dict[str, Any]]] = []
+        for index, (prediction, label) in enumerate(self.labelled(n, first=first), start=first):
+            now = prediction["event_time"]
+            while due and due[0][0] <= now:
+                yield "label", heapq.heappop(due)[2]
+            if self.label_arrives(index):
+                heapq.heappush(due, (label["event_time"], index, label))
+            yield "prediction", prediction
+        while due:
+            yield "label", heapq.heappop(due)[2]
 
     def events(self, n: int | None, *, first: int = 0) -> Iterator[dict[str, Any]]:
         """Prediction events ``first .. first + n`` (endless for ``n=None``)."""
@@ -118,7 +168,7 @@ class Simulator:
         """Label events of the predictions that ``payloads(n, invalid_rate)`` sends valid."""
         _check(0 <= invalid_rate <= 1, "invalid_rate", "in [0, 1]", invalid_rate)
         for index, (_, label) in enumerate(self.labelled(n, first=first), start=first):
-            if not self._is_invalid(index, invalid_rate):
+            if not self._is_invalid(index, invalid_rate) and self.label_arrives(index):
                 yield label
 
     def payloads(self, n: int | None, invalid_rate: float = 0.0, *, first: int = 0
@@ -147,14 +197,14 @@ class Simulator:
         draws = np.random.default_rng([self.seed, self._stream, index, 1]).random(2)
         return INVALID_KINDS[int(draws[1] * 3)] if draws[0] < invalid_rate else None
 
-    def _shift_point(self, shift_at: float | datetime | None) -> int | None:
+    def _shift_point(self, shift_at: float | datetime | None, name: str = "shift_at"
+                     ) -> int | None:
         if shift_at is None:
             return None
         if isinstance(shift_at, datetime):
-            _check(shift_at.tzinfo is not None, "shift_at", "a timezone-aware datetime",
-                   shift_at)
+            _check(shift_at.tzinfo is not None, name, "a timezone-aware datetime", shift_at)
             return _to_ms(shift_at)
-        _check(shift_at >= 0, "shift_at", ">= 0 seconds after start", shift_at)
+        _check(shift_at >= 0, name, ">= 0 seconds after start", shift_at)
         return self._origin_ms + round(shift_at * 1000)
 
     def _block(self, block: int) -> list[tuple[dict[str, Any], dict[str, Any]]]:
@@ -166,7 +216,9 @@ class Simulator:
         features = _draw(rng, shifted)
         logit = _logit(features)
         score = np.round(1.0 / (1.0 + np.exp(-logit)), 4)
-        truth = logit + (_concept_shift(features) * shifted if self.concept_drift else 0.0)
+        changed = (np.zeros(BLOCK, dtype=bool) if self._concept_ms is None
+                   else times >= self._concept_ms)
+        truth = logit + (_concept_shift(features) * changed if self.concept_drift else 0.0)
         label = (rng.random(BLOCK) < 1.0 / (1.0 + np.exp(-truth))).astype(np.int64)
         delay = np.round(rng.exponential(self.label_delay * 1000, BLOCK)).astype(np.int64)
         columns = (index.tolist(), _rfc3339(times), _rfc3339(times + delay), _rows(features),

@@ -334,3 +334,62 @@ def test_bad_parameters_are_named(kwargs: Mapping[str, Any], message: str) -> No
 def test_bad_invalid_rate_is_named(sim: Simulator) -> None:
     with pytest.raises(ValueError, match=r"invalid_rate must be in \[0, 1\], got 1.5"):
         next(sim.payloads(10, invalid_rate=1.5))
+
+
+# a concept change on its own, labels that never come, the merged timeline ---------------
+
+
+def _error_rates(sim: Simulator, n: int, moment: datetime) -> tuple[float, float]:
+    errors: dict[bool, list[bool]] = {False: [], True: []}
+    for event, label in sim.labelled(n):
+        errors[parse_time(event["event_time"]) >= moment].append(
+            event["prediction"] != label["label"])
+    return float(np.mean(errors[False])), float(np.mean(errors[True]))
+
+
+def test_a_concept_change_moves_the_labels_and_not_the_inputs() -> None:
+    changed = Simulator(seed=3, events_per_second=EPS, shift_at=None, concept_at=SHIFT_AT)
+    steady = Simulator(seed=3, events_per_second=EPS, shift_at=None, concept_drift=False)
+    assert changed.shift_time is None and changed.concept_time is not None
+    n = 2 * SHIFT_INDEX
+    assert list(changed.events(n)) == list(steady.events(n))  # the inputs are identical
+    before, after = _error_rates(changed, n, changed.concept_time)
+    steady_before, steady_after = _error_rates(steady, n, changed.concept_time)
+    assert after > before + 0.03
+    assert abs(steady_after - steady_before) < 0.01
+
+
+def test_a_share_of_labels_never_comes_and_the_events_do_not_depend_on_it() -> None:
+    some = Simulator(seed=5, events_per_second=EPS, label_share=0.8)
+    every = Simulator(seed=5, events_per_second=EPS)
+    assert list(some.events(5000)) == list(every.events(5000))
+    sent = list(some.labels(20_000))
+    assert 0.78 < len(sent) / 20_000 < 0.82
+    assert {label["prediction_id"] for label in sent} <= {
+        label["prediction_id"] for label in every.labels(20_000)}
+    with pytest.raises(ValueError, match="label_share"):
+        Simulator(label_share=1.5)
+    with pytest.raises(ValueError, match="concept_at"):
+        Simulator(concept_at="later")  # type: ignore[arg-type]
+
+
+def test_the_timeline_sends_labels_after_their_predictions_in_event_time_order() -> None:
+    sim = Simulator(seed=2, events_per_second=EPS, label_delay=30.0, label_share=0.9)
+    timeline = list(sim.timeline(6000))
+    predictions = [e for kind, e in timeline if kind == "prediction"]
+    labels = [e for kind, e in timeline if kind == "label"]
+    assert predictions == list(sim.events(6000))
+    assert labels and sorted(e["prediction_id"] for e in labels) == sorted(
+        e["prediction_id"] for e in sim.labels(6000))
+    position = {e["prediction_id"]: i for i, (kind, e) in enumerate(timeline)
+                if kind == "prediction"}
+    released: list[str] = []  # label times since the last prediction
+    for i, (kind, event) in enumerate(timeline):
+        if kind == "prediction":  # labels go out just before a prediction at least as late
+            assert all(moment <= event["event_time"] for moment in released)
+            released = []
+        else:
+            assert position[event["prediction_id"]] < i
+            released.append(event["event_time"])
+    label_times = [e["event_time"] for e in labels]
+    assert label_times == sorted(label_times)
