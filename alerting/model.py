@@ -1,4 +1,4 @@
-"""The values alerting passes between its parts: what a rule looks at, what it remembers, what it sends.
+"""The values alerting passes between its parts: what rules see, remember and send.
 
 - ``WindowFacts``: the stored results of one window of one (model, version), as
   alert rules see them. ``streams`` builds it from a closed window (drift, data
