@@ -24,9 +24,10 @@ Decided here (docs/alerting.md, "Rules", says the same for users):
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -123,6 +124,11 @@ class Rule:
 def _show(value: object) -> str:
     text = re.sub(r"([^:/@\s'\"]*):(?!//)[^\s'\"/]*@", r"\1:***@", repr(value))
     return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _suggest(word: str, options: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1)
+    return f", did you mean {close[0]!r}?" if close else ""
 
 
 class _Reader:
@@ -262,11 +268,14 @@ def parse_rule(raw: object, receivers: Collection[str], path: str, index: int) -
     reader.label = f"{reader.base} ({name})"
     for key in raw:
         if key not in KEYS:
-            raise reader.error(str(key), f"unknown key (allowed: {', '.join(KEYS)})")
+            raise reader.error(str(key), f"unknown key{_suggest(str(key), KEYS)} "
+                                         f"(allowed: {', '.join(KEYS)})")
     metric_name = reader.text("metric", r".+", "a metric name")
     metric = METRICS.get(metric_name)
     if metric is None:
-        raise reader.bad("metric", f"one of {', '.join(METRICS)}", metric_name)
+        raise reader.error("metric", f"unknown metric {metric_name!r}"
+                                     f"{_suggest(metric_name, METRICS)} "
+                                     "(the catalogue is in docs/alerting.md)")
     after = _no_data_keys(reader, metric)
     thresholds = _threshold_keys(reader, metric) if after is None else {}
     features = reader.names("features")
