@@ -110,15 +110,14 @@ class Rule:
     def matches(self, model_id: str, version: str, feature: str = "") -> bool:
         """True when (model, version, feature) is in the rule's scope.
 
-        The feature scope is checked only for per-feature rules (feature ``""``
-        stands for "not per feature").
+        The feature scope applies to per-feature rules only; feature ``""`` checks
+        the model and version alone.
         """
         if self.models is not None and model_id not in self.models:
             return False
         if self.versions is not None and version not in self.versions:
             return False
-        return not (self.per_feature and self.features is not None
-                    and feature not in self.features)
+        return not (feature and self.features is not None and feature not in self.features)
 
 
 def _show(value: object) -> str:

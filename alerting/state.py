@@ -81,11 +81,21 @@ def advance(rule: Rule, state: AlertState, value: float, at: datetime,
     return replace(state, status="pending", breaches=breaches, since=since)
 
 
+def _transition(old: AlertState, new: AlertState) -> Literal["firing", "resolved"] | None:
+    """The event a move causes: into firing, or from firing to resolved (a pending
+    window falling back to "resolved" is no news)."""
+    if new.status == "firing" and old.status != "firing":
+        return "firing"
+    if new.status == "resolved" and old.status == "firing":
+        return "resolved"
+    return None
+
+
 def _event(rule: Rule, old: AlertState, new: AlertState, facts: WindowFacts,
            feature: FeatureFacts | None) -> AlertEvent | None:
-    if new.status == old.status or new.status not in ("firing", "resolved"):
+    status = _transition(old, new)
+    if status is None:
         return None
-    status: Literal["firing", "resolved"] = "firing" if new.status == "firing" else "resolved"
     started = new.since if status == "firing" else old.since
     return AlertEvent(
         rule=rule.name, status=status, severity=rule.severity, model_id=new.model_id,
@@ -151,9 +161,9 @@ def evaluate_silence(rule: Rule, model_id: str, model_version: str, last_seen: d
 
 def _silence_event(rule: Rule, old: AlertState, new: AlertState, last_seen: datetime,
                    now: datetime) -> AlertEvent | None:
-    if new.status not in ("firing", "resolved") or new.status == old.status:
+    status = _transition(old, new)
+    if status is None:
         return None
-    status: Literal["firing", "resolved"] = "firing" if new.status == "firing" else "resolved"
     started = (new.since if status == "firing" else old.since) or now
     return AlertEvent(
         rule=rule.name, status=status, severity=rule.severity, model_id=new.model_id,

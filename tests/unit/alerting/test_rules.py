@@ -97,6 +97,7 @@ def test_scope() -> None:
     assert not rule.matches("churn", "3", "amount")
     assert not rule.matches("fraud", "4", "amount")
     assert not rule.matches("fraud", "3", "age")
+    assert rule.matches("fraud", "3")
     (everything,) = parse_rules([{"name": "d", "metric": "drift_share", "above": 0.5}], RECEIVERS)
     assert everything.matches("any", "1")
 
