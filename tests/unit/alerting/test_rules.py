@@ -73,8 +73,10 @@ def test_boolean_and_concept_drift_default_to_above_zero() -> None:
                          {"name": "c", "metric": "concept_drift"},
                          {"name": "d", "metric": "concept_drift", "above": 3}], RECEIVERS)
     assert [rule.above for rule in rules] == [0.0, 0.0, 0.0, 3.0]
-    assert rules[0].breaches(1.0) and not rules[0].breaches(0.0)
-    assert rules[2].breaches(1.0) and not rules[3].breaches(3.0)
+    assert rules[0].breaches(1.0)
+    assert not rules[0].breaches(0.0)
+    assert rules[2].breaches(1.0)
+    assert not rules[3].breaches(3.0)
 
 
 def test_hysteresis_comparisons() -> None:
@@ -82,11 +84,16 @@ def test_hysteresis_comparisons() -> None:
         psi_rule(name="above", resolve_below=0.1),
         {"name": "below", "metric": "performance.accuracy", "below": 0.8, "resolve_above": 0.85},
         psi_rule(name="plain")], RECEIVERS)
-    assert above.breaches(0.26) and not above.breaches(0.25)
-    assert not above.clears(0.1) and above.clears(0.09)
-    assert below.breaches(0.79) and not below.breaches(0.8)
-    assert not below.clears(0.85) and below.clears(0.86)
-    assert plain.clears(0.25) and not plain.clears(0.2501)
+    assert above.breaches(0.26)
+    assert not above.breaches(0.25)
+    assert not above.clears(0.1)
+    assert above.clears(0.09)
+    assert below.breaches(0.79)
+    assert not below.breaches(0.8)
+    assert not below.clears(0.85)
+    assert below.clears(0.86)
+    assert plain.clears(0.25)
+    assert not plain.clears(0.2501)
 
 
 def test_scope() -> None:
@@ -117,8 +124,10 @@ BAD_RULES: list[tuple[str, dict[str, Any], list[str]]] = [
     ("unknown metric", psi_rule(metric="feature.pis"),
      ["psi-critical", "metric", "'feature.pis'", "did you mean 'feature.psi'?"]),
     ("unknown metric, no guess", psi_rule(metric="zzz"), ["psi-critical", "metric", "'zzz'"]),
-    ("metric type", psi_rule(metric=["feature.psi"]), ["psi-critical", "metric", "['feature.psi']"]),
-    ("missing metric", {"name": "psi-critical", "above": 0.2}, ["psi-critical", "metric", "required"]),
+    ("metric type", psi_rule(metric=["feature.psi"]),
+     ["psi-critical", "metric", "['feature.psi']"]),
+    ("missing metric", {"name": "psi-critical", "above": 0.2},
+     ["psi-critical", "metric", "required"]),
     ("unknown receiver", psi_rule(receivers=["oncall-slack", "nobody"]),
      ["psi-critical", "receivers", "'nobody'", "oncall-slack, pagerduty"]),
     ("receivers not a list", psi_rule(receivers="oncall-slack"),
