@@ -5,7 +5,8 @@ Decisions:
 - Every secret-bearing key (``url``, ``routing_key``, ``signing_secret``) takes
   exactly one of ``<key>`` (the literal value), ``<key>_env`` (the name of a
   variable in the ``environ`` mapping the caller passes; this module never reads
-  ``os.environ``) or ``<key>_file`` (a file whose contents, stripped, are the value).
+  the process environment itself) or ``<key>_file`` (a file whose contents,
+  stripped, are the value).
   An unset or empty variable and a missing, unreadable or empty file are errors.
 - Which keys a type takes: ``slack`` a ``url``; ``pagerduty`` a ``routing_key``
   and optionally a ``url`` (default the Events API v2 endpoint); ``webhook`` and
