@@ -1,0 +1,231 @@
+"""Parsing the ``alerting.receivers`` and ``alerting.dispatch`` settings.
+
+Decisions:
+
+- Every secret-bearing key (``url``, ``routing_key``, ``signing_secret``) takes
+  exactly one of ``<key>`` (the literal value), ``<key>_env`` (the name of a
+  variable in the ``environ`` mapping the caller passes; this module never reads
+  the process environment itself) or ``<key>_file`` (a file whose contents,
+  stripped, are the value).
+  An unset or empty variable and a missing, unreadable or empty file are errors.
+- Which keys a type takes: ``slack`` a ``url``; ``pagerduty`` a ``routing_key``
+  and optionally a ``url`` (default the Events API v2 endpoint); ``webhook`` and
+  ``deployer`` a ``url`` and a ``signing_secret`` (``whsec_`` + base64 of a
+  non-empty key). Every type takes ``timeout`` (default 10 s, at most 10 min).
+- Errors are one line naming the key path. A secret value is never shown; a
+  URL, literal or not (a Slack URL is a secret), is shown only as
+  ``scheme://host``. Variable names and file paths are not secrets and are shown.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import fields, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from alerting.model import AlertingConfigError
+from alerting.receivers import (
+    RECEIVER_TYPES,
+    DispatchSettings,
+    ReceiverSettings,
+    ReceiverType,
+    Secret,
+)
+from alerting.signing import PREFIX, secret_key
+
+PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
+NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")
+MAX_TIMEOUT = 600.0
+
+# The secret-bearing keys each receiver type requires and accepts (optional ones).
+_REQUIRED: Mapping[ReceiverType, tuple[str, ...]] = {
+    "slack": ("url",),
+    "pagerduty": ("routing_key",),
+    "webhook": ("url", "signing_secret"),
+    "deployer": ("url", "signing_secret"),
+}
+_OPTIONAL: Mapping[ReceiverType, tuple[str, ...]] = {"pagerduty": ("url",)}
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _duration(value: object) -> float | None:
+    """Seconds from a number or ``250ms``/``10s``/``1m``/``1h``/``1d``; None if unreadable."""
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d+\.?\d*|\.\d+)\s*(ms|s|m|h|d)?\s*", value)
+        return float(match[1]) * _UNITS[match[2] or "s"] if match else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _mapping(raw: object, path: str) -> Mapping[object, object]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise AlertingConfigError(f"{path}: must be a mapping, got {type(raw).__name__}", path)
+    return raw
+
+
+def _origin(url: str) -> str:
+    """Only ``scheme://host`` of a URL: its path and query may be the secret part."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    return f"{parts.scheme}://{host}" if parts.scheme else "a value without a scheme"
+
+
+def _read_secret(values: Mapping[object, object], key: str, environ: Mapping[str, str],
+                 path: str) -> tuple[str, str] | None:
+    """``key``'s value, given literally, as ``key_env`` or as ``key_file``, and where it came
+    from (the key path, and the variable or file); None when none of the three is given."""
+    given = [name for name in (key, f"{key}_env", f"{key}_file") if name in values]
+    if len(given) > 1:
+        raise AlertingConfigError(f"{path}: give only one of {', '.join(given)}", f"{path}.{key}")
+    if not given:
+        return None
+    name = given[0]
+    where = f"{path}.{name}"
+    raw = values[name]
+    if not isinstance(raw, str) or not raw.strip():
+        what = ("the value" if name == key else
+                "a variable name" if name.endswith("_env") else "a file path")
+        raise AlertingConfigError(f"{where}: must be a non-empty string ({what})", where)
+    if name == key:
+        return raw.strip(), where
+    if name.endswith("_env"):
+        value = environ.get(raw, "").strip()
+        if not value:
+            raise AlertingConfigError(
+                f"{where}: environment variable {raw!r} is not set or empty", where)
+        return value, f"{where} (from variable {raw})"
+    try:
+        value = Path(raw).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else "unreadable"
+        raise AlertingConfigError(f"{where}: cannot read {raw!r}: {reason}", where) from None
+    if not value:
+        raise AlertingConfigError(f"{where}: file {raw!r} is empty", where)
+    return value, f"{where} (from file {raw})"
+
+
+def _check_url(url: str, where: str) -> Secret:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise AlertingConfigError(
+            f"{where}: must be an http(s) URL with a host, got {_origin(url)}",
+            where.split(" ")[0])
+    return Secret(url)
+
+
+def _check_signing_secret(secret: str, where: str) -> Secret:
+    try:
+        key = secret_key(secret) if secret.startswith(PREFIX) else b""
+    except ValueError:
+        key = b""
+    if not key:
+        raise AlertingConfigError(
+            f"{where}: must be {PREFIX!r} followed by the base64 of a non-empty key "
+            "(value not shown)", where.split(" ")[0])
+    return Secret(secret)
+
+
+def _timeout(values: Mapping[object, object], path: str) -> float | None:
+    if "timeout" not in values:
+        return None
+    seconds = _duration(values["timeout"])
+    if seconds is None or not 0 < seconds <= MAX_TIMEOUT:
+        raise AlertingConfigError(
+            f"{path}.timeout: must be a duration in (0, 10m] such as 250ms, 10s or 1m, "
+            f"got {_show(values['timeout'])}", f"{path}.timeout")
+    return seconds
+
+
+def _receiver(name: str, raw: object, environ: Mapping[str, str], path: str) -> ReceiverSettings:
+    values = _mapping(raw, path)
+    kind = values.get("type")
+    if kind not in RECEIVER_TYPES:
+        raise AlertingConfigError(f"{path}.type: must be one of {', '.join(RECEIVER_TYPES)}, "
+                                  f"got {_show(kind)}", f"{path}.type")
+    receiver_type: ReceiverType = kind
+    secrets = _REQUIRED[receiver_type] + _OPTIONAL.get(receiver_type, ())
+    allowed = ("type", "timeout", *(f"{key}{suffix}" for key in secrets
+                                    for suffix in ("", "_env", "_file")))
+    for key in values:
+        if key not in allowed:
+            raise AlertingConfigError(f"{path}: unknown key {_show(key)} for a {kind} receiver "
+                                      f"(allowed: {', '.join(allowed)})", f"{path}.{key}")
+    found: dict[str, tuple[str, str]] = {}
+    for key in secrets:
+        value = _read_secret(values, key, environ, path)
+        if value is not None:
+            found[key] = value
+        elif key in _REQUIRED[receiver_type]:
+            raise AlertingConfigError(f"{path}: missing {key} (give {key}, {key}_env or "
+                                      f"{key}_file)", f"{path}.{key}")
+    url = _check_url(*found.get("url", (PAGERDUTY_URL, f"{path}.url")))
+    signing = found.get("signing_secret")
+    routing = found.get("routing_key")
+    timeout = _timeout(values, path)
+    receiver = ReceiverSettings(
+        name=name, type=receiver_type, url=url,
+        signing_secret=None if signing is None else _check_signing_secret(*signing),
+        routing_key=None if routing is None else Secret(routing[0]))
+    return receiver if timeout is None else replace(receiver, timeout=timeout)
+
+
+def parse_receivers(raw: object, environ: Mapping[str, str],
+                    path: str = "alerting.receivers") -> Mapping[str, ReceiverSettings]:
+    """The receivers by name, from the ``receivers`` mapping of the configuration."""
+    receivers: dict[str, ReceiverSettings] = {}
+    for name, body in _mapping(raw, path).items():
+        if not isinstance(name, str) or not NAME.fullmatch(name):
+            raise AlertingConfigError(f"{path}: receiver name must match {NAME.pattern}, "
+                                      f"got {_show(name)}", f"{path}.{name}")
+        receivers[name] = _receiver(name, body, environ, f"{path}.{name}")
+    return receivers
+
+
+def _integer(value: object, low: int, high: int, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise AlertingConfigError(
+            f"{where}: must be an integer in [{low}, {high}], got {_show(value)}", where)
+    return value
+
+
+def _positive_duration(value: object, where: str) -> float:
+    seconds = _duration(value)
+    if seconds is None or seconds <= 0:
+        raise AlertingConfigError(
+            f"{where}: must be a duration > 0 such as 250ms, 10s or 1m, got {_show(value)}", where)
+    return seconds
+
+
+def parse_dispatch(raw: object, path: str = "alerting.dispatch") -> DispatchSettings:
+    """The dispatcher's retry settings; absent keys keep ``DispatchSettings``' defaults."""
+    values = _mapping(raw, path)
+    names = tuple(field.name for field in fields(DispatchSettings))
+    parsed: dict[str, float | int] = {}
+    for key, value in values.items():
+        where = f"{path}.{key}"
+        if key == "max_attempts":
+            parsed[key] = _integer(value, 1, 100, where)
+        elif key == "batch":
+            parsed[key] = _integer(value, 1, 1000, where)
+        elif key in names:
+            parsed[str(key)] = _positive_duration(value, where)
+        else:
+            raise AlertingConfigError(f"{path}: unknown key {_show(key)} (allowed: "
+                                      f"{', '.join(names)})", where)
+    settings = DispatchSettings(**parsed)  # type: ignore[arg-type]
+    if settings.base_delay > settings.max_delay:
+        raise AlertingConfigError(
+            f"{path}.base_delay: must be <= max_delay ({settings.max_delay:g}s), "
+            f"got {settings.base_delay:g}s", f"{path}.base_delay")
+    return settings
