@@ -26,6 +26,8 @@ from typing import Any, Literal, TypeVar
 
 import yaml
 
+from alerting.model import AlertingConfigError
+from alerting.settings import AlertingSettings, parse_alerting
 from detectors import DEFAULT_THRESHOLDS, DriftPolicy, ProfileOptions
 from streams.performance_settings import LabelSettings, PerformanceSettings, parse_performance
 
@@ -273,6 +275,7 @@ class Settings:
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     labels: LabelSettings = field(default_factory=LabelSettings)
     models: Mapping[str, ModelSettings] = field(default_factory=_default_models)
+    alerting: AlertingSettings = field(default_factory=AlertingSettings)
 
     def __post_init__(self) -> None:
         _brokers(self.broker_url, "broker_url")
@@ -351,7 +354,8 @@ _POLICY_SCALARS: dict[str, Callable[[object], object]] = {
 _PROFILE_KEYS = tuple(f.name for f in dataclasses.fields(ProfileOptions))
 _MODEL_KEYS = ("window", "reference", "thresholds", "profile", "features", "performance")
 _PERFORMANCE_KEYS = ("task", "detector", "calibration_rows")
-_TOP_KEYS = ("broker_url", "database_url", "topics", "ingest", "worker", "labels", "models")
+_TOP_KEYS = ("broker_url", "database_url", "topics", "ingest", "worker", "labels", "models",
+             "alerting")
 _SECTIONS = {"topics": (TopicSettings, _TOPICS), "ingest": (IngestSettings, _INGEST),
              "worker": (WorkerSettings, _WORKER), "labels": (LabelSettings, _LABELS)}
 
@@ -470,14 +474,22 @@ def _models(raw: object) -> Mapping[str, ModelSettings]:
     return MappingProxyType(built)
 
 
-def _build(raw: object) -> Settings:
+def _alerting(raw: object, environ: Mapping[str, str]) -> AlertingSettings:
+    try:
+        return parse_alerting(raw, environ)
+    except AlertingConfigError as error:
+        raise SettingsError(str(error), error.path) from None
+
+
+def _build(raw: object, environ: Mapping[str, str] = _ENVIRON) -> Settings:
     values = _mapping(raw, "")
     _check_keys(values, _TOP_KEYS, "")
     sections = {name: _section(cls, values.get(name), name, parsers)
                 for name, (cls, parsers) in _SECTIONS.items()}
     return Settings(broker_url=values.get("broker_url", DEFAULT_BROKER_URL),
                     database_url=values.get("database_url", DEFAULT_DATABASE_URL),
-                    models=_models(values.get("models")), **sections)
+                    models=_models(values.get("models")),
+                    alerting=_alerting(values.get("alerting"), environ), **sections)
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -539,7 +551,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] = _ENVIRO
     raw = dict(_mapping(_read_file(path, origin), f"{path}")) if path is not None else {}
     sources = _overlay_environment(raw, environ)
     try:
-        return _build(raw)
+        return _build(raw, environ)
     except SettingsError as error:
         for key, variable in sources.items():
             if error.path == key or error.path.startswith(f"{key}."):
