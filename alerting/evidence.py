@@ -85,6 +85,8 @@ def evidence(rule: Rule, state: AlertState, facts: WindowFacts,
             "drift_share": facts.drift_share, "n_drifted": facts.n_drifted,
             "n_events": facts.n_events, "n_late": facts.n_late, "n_invalid": facts.n_invalid}))
         result["drifted_features"] = [_drifted(item) for item in facts.features if item.drifted]
+        if facts.estimate:
+            result["estimate"] = _clean(dict(facts.estimate))
     else:
         result["performance"] = _clean(dict(facts.performance))
         result["estimate"] = _clean(dict(facts.estimate))

@@ -10,6 +10,9 @@ Decided here:
 
 - Boolean metrics (``feature.drifted``, ``dataset_drift``) read as 1.0 / 0.0 and
   take no threshold: true is a breach.
+- ``estimate.*`` (the confidence-based estimate of a classifier's performance)
+  is made when the window closes, before its labels, so its source is
+  ``"drift"``: that is the point of an estimate.
 - ``concept_drift`` is the number of concept-drift detections of the window; a
   rule without a threshold on it breaches when it is above 0.
 - A value that is None or NaN is "unknown": the state machine leaves the
@@ -56,7 +59,7 @@ def _catalogue() -> dict[str, Metric]:
                 ("drift_share", "n_drifted", "invalid_rate", "late_rate")]
     metrics.append(Metric("dataset_drift", "drift", boolean=True, default_above=0.0))
     metrics += [Metric(f"performance.{name}", "performance") for name in PERFORMANCE_METRICS]
-    metrics += [Metric(f"estimate.{name}", "performance") for name in ESTIMATE_METRICS]
+    metrics += [Metric(f"estimate.{name}", "drift") for name in ESTIMATE_METRICS]
     metrics.append(Metric("label_coverage", "performance"))
     metrics.append(Metric("concept_drift", "performance", default_above=0.0))
     metrics.append(Metric("no_data", "silence"))

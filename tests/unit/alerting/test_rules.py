@@ -60,7 +60,7 @@ def test_no_rules() -> None:
 
 @pytest.mark.parametrize(("metric", "source"), [
     ("feature.effect", "drift"), ("drift_share", "drift"), ("late_rate", "drift"),
-    ("performance.roc_auc", "performance"), ("estimate.f1", "performance"),
+    ("performance.roc_auc", "performance"), ("estimate.f1", "drift"),
     ("label_coverage", "performance"), ("concept_drift", "performance")])
 def test_source_of_each_family(metric: str, source: str) -> None:
     (rule,) = parse_rules([{"name": "r", "metric": metric, "below": 1.0}], RECEIVERS)
