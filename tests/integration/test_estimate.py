@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from sklearn import metrics as skm
+from scipy.stats import rankdata
 
 from store.engine import make_engine
 from store.performance import list_performance, load_calibration
@@ -84,23 +84,24 @@ class Window:
                                                strict=True))]
 
 
-def _metric(name: str, y: np.ndarray[Any, Any], pred: np.ndarray[Any, Any],
-            scores: np.ndarray[Any, Any]) -> float:
-    if name == "accuracy":
-        return float(np.mean(y == pred))
-    if name == "f1":
-        return float(skm.f1_score(y, pred))
-    return float(skm.roc_auc_score(y, scores))
-
-
 def standard_errors(window: Window, seed: int) -> dict[str, float]:
-    """SD of each realised metric over labels redrawn from Bernoulli(score)."""
+    """SD of each realised metric over labels redrawn from Bernoulli(score).
+
+    Vectorised over the draws: F1 from the cells, AUC as the Mann-Whitney statistic
+    on the scores' average ranks (what ``roc_auc_score`` computes).
+    """
     rng = np.random.default_rng(seed)
-    values: dict[str, list[float]] = {name: [] for name in METRICS}
-    for _ in range(DRAWS):
-        y = (rng.random(PER_WINDOW) < window.scores).astype(int)
-        for name in METRICS:
-            values[name].append(_metric(name, y, window.pred, window.scores))
+    y = rng.random((DRAWS, PER_WINDOW)) < window.scores
+    pred = window.pred.astype(bool)
+    tp = (y & pred).sum(axis=1)
+    fp = (~y & pred).sum(axis=1)
+    fn = (y & ~pred).sum(axis=1)
+    positives = y.sum(axis=1)
+    ranks = rankdata(window.scores)
+    auc = ((y * ranks).sum(axis=1) - positives * (positives + 1) / 2) / (
+        positives * (PER_WINDOW - positives))
+    values = {"accuracy": (y == pred).mean(axis=1), "f1": 2 * tp / (2 * tp + fp + fn),
+              "roc_auc": auc}
     return {name: float(np.std(v, ddof=1)) for name, v in values.items()}
 
 
@@ -172,7 +173,8 @@ def test_estimate_tracks_realised_performance_and_falls_under_covariate_shift(
         produce(broker, topics.labels, windows[0].label_events())
         wait_for(lambda: calibration() is not None, 40, "the score calibration to be stored")
         stored = calibration()
-        assert stored is not None and stored["n_rows"] == N_CAL
+        assert stored is not None
+        assert stored["n_rows"] == N_CAL
 
         # 2. No drift: windows 1-2 close and are estimated before any of their labels.
         steady = windows[1:3]
