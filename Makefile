@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # PostgreSQL for the store and worker tests (as on CI); unreachable means skipped, except CI=true.
 export DRIFTLINE_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: test lint typecheck unit prometheus-tools dashboards demo compare-example bench bench-stream clean
+.PHONY: test lint typecheck unit prometheus-tools dashboards demo compare-example bench bench-stream bench-join clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,9 @@ bench: $(STAMP)
 
 bench-stream: $(STAMP)
 	$(BIN)/python bench/stream.py
+
+bench-join: $(STAMP)
+	$(BIN)/python bench/join.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .demo .demo-compare

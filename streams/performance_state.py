@@ -207,8 +207,11 @@ class ModelPerformance:
                 self.calibration_labels.append(int(label))
                 wanted -= 1
         if len(self.calibration_scores) >= self.settings.calibration_rows:
+            # min_rows is the setting: fit's default (100) would leave a calibration of
+            # 50-99 rows (calibration_rows accepts >= 50) never ready, and stored for good.
             self.calibration = ScoreCalibration.fit(np.array(self.calibration_labels),
-                                                    np.array(self.calibration_scores))
+                                                    np.array(self.calibration_scores),
+                                                    min_rows=self.settings.calibration_rows)
             self.calibrated = True
             self.calibration_scores, self.calibration_labels = [], []
 
