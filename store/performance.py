@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Connection
 
 from store.records import check_aware, check_count, check_text, check_version
@@ -196,3 +196,22 @@ def list_detections(conn: Connection, model_id: str,
 
 def _names(table: Any) -> list[str]:
     return [column.name for column in table.columns if column.name != "id"]
+
+
+def window_context(conn: Connection, model_id: str, model_version: str, start: datetime,
+                   end: datetime) -> tuple[float | None, int]:
+    """A performance window's label coverage (None before its drift row exists) and the
+    number of concept-drift detections whose event time falls in it."""
+    row = conn.execute(select(performance.c.n_labels, windows.c.n_events).select_from(
+        performance.outerjoin(windows, and_(
+            windows.c.model_id == performance.c.model_id,
+            windows.c.model_version == performance.c.model_version,
+            windows.c.window_start == performance.c.window_start))).where(
+        performance.c.model_id == model_id, performance.c.model_version == model_version,
+        performance.c.window_start == start)).first()
+    coverage = None if row is None or row[1] is None else _coverage(int(row[0]), int(row[1]))
+    table = concept_drift_events
+    detections = conn.execute(select(func.count()).select_from(table).where(
+        table.c.model_id == model_id, table.c.model_version == model_version,
+        table.c.event_time >= start, table.c.event_time < end)).scalar_one()
+    return coverage, int(detections)

@@ -14,9 +14,10 @@ Decisions:
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.engine import Connection, RowMapping
 
 from store.records import check_count, check_text
@@ -95,3 +96,10 @@ def feature_history(
         {"window_start": iso_utc(row["window_start"]), **{k: row[k] for k in FEATURE_FIELDS}}
         for row in reversed(rows)
     ]
+
+
+def last_closed(conn: Connection) -> dict[str, datetime]:
+    """When each model's newest window was closed (wall clock), for the no-data rules."""
+    query = select(windows.c.model_id, func.max(windows.c.closed_at)).group_by(
+        windows.c.model_id)
+    return {model: closed for model, closed in conn.execute(query) if closed is not None}

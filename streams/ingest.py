@@ -26,6 +26,7 @@ import dataclasses
 import json
 import time
 import zlib
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,10 +35,14 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from alerting.apply import apply_facts
+from alerting.model import AlertEvent
 from detectors.estimate import ScoreCalibration, estimate
 from store import repository
 from store.performance import load_calibration, save_estimate
 from streams import memory
+from streams.alert_facts import drift_facts
+from streams.alert_hub import AlertHub
 from streams.bundles import encode, split_predictions
 from streams.closing import Finalised, finalise
 from streams.columns import ModelBatch
@@ -86,6 +91,8 @@ class StoreJob:
     adopted: list[tuple[PartitionState, tuple[str, str], ReferenceHandle]] = field(
         default_factory=list)
     estimates: list[dict[str, Any] | None] = field(default_factory=list)
+    invalid: dict[str, int] = field(default_factory=dict)  # per model, for its first window
+    alerts: list[AlertEvent] = field(default_factory=list)
 
 
 class Ingest:
@@ -106,6 +113,9 @@ class Ingest:
         # Prediction stubs for the label join: (join partition, message), sent by the worker
         # before the checkpoint that covers them.
         self.outgoing: list[tuple[int, bytes]] = []
+        # Invalid events per model (message key) since its last window closed (alert facts).
+        self.invalid: Counter[str] = Counter()
+        self.hub: AlertHub | None = None
 
     # ----- references and model state -------------------------------------------------
     def _rules(self, model_id: str) -> WindowRules:
@@ -230,7 +240,9 @@ class Ingest:
         """Snapshot what a store will write (on the thread that applies batches)."""
         checkpoints = [(s, s.next_offset, s.snapshot_state()) for s in states
                        if s.next_offset is not None]
-        return StoreJob(list(closed), checkpoints)
+        invalid = {m: self.invalid.pop(m) for m in {c.model_id for _, c in closed}
+                   if m in self.invalid}
+        return StoreJob(list(closed), checkpoints, invalid=invalid)
 
     def _store(self, closed: list[tuple[PartitionState, ClosedWindow]],
                states: Iterable[PartitionState]) -> list[Finalised]:
@@ -249,6 +261,8 @@ class Ingest:
         """
         started = time.perf_counter()
         job.finalised, job.adopted, job.estimates = [], [], []
+        job.alerts = []
+        invalid = dict(job.invalid)
         references: dict[tuple[int, str, str], ReferenceHandle] = {}
         with self.engine.begin() as conn:
             for state, closed_window in job.closed:
@@ -264,6 +278,11 @@ class Ingest:
                 done = self._finalise(closed_window)
                 handle = self._save_window(conn, done)
                 job.estimates.append(self._save_estimate(conn, done))
+                if self.settings.alerting.enabled:
+                    facts = drift_facts(done, invalid.pop(closed_window.model_id, 0),
+                                        job.estimates[-1])
+                    job.alerts += apply_facts(conn, self.settings.alerting, facts,
+                                              datetime.now(UTC), self.settings.topics.retrain)
                 if handle is not None:
                     references[(state.partition, *key)] = handle
                     job.adopted.append((state, key, handle))
@@ -277,6 +296,8 @@ class Ingest:
                 repository.save_checkpoint(conn, self.group_id, self.topic, state.partition,
                                            offset, pack_snapshot(snapshot))
         self._last_checkpoint = time.monotonic()
+        if self.hub is not None:
+            self.hub.committed(job.alerts)
         elapsed = time.perf_counter() - started
         for done, estimated in zip(job.finalised, job.estimates, strict=True):
             self._publish(done, elapsed / max(len(job.finalised), 1), estimated)

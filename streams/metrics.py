@@ -84,6 +84,13 @@ class Metrics:
                                  "its latest window with labels (metric; estimated_* are the "
                                  "confidence-based estimates)", [*per_model, "metric"],
                                  registry=registry)
+        self.deliveries = Counter("driftline_webhook_deliveries_total", "Outbox delivery "
+                                  "attempts by receiver and outcome (delivered, retry, "
+                                  "dead_letter)", ["receiver", "outcome"], registry=registry)
+        self.outbox_pending = Gauge("driftline_outbox_pending", "Notifications in the outbox "
+                                    "not yet delivered (all workers)", registry=registry)
+        self.alerts_firing = Gauge("driftline_alerts_firing", "Alert instances firing (all "
+                                   "workers)", ["model", "severity"], registry=registry)
         self.ready = Gauge("driftline_ready", "1 once the worker has joined its group and "
                            "restored its window state", registry=registry)
 

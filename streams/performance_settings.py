@@ -22,6 +22,11 @@ Decisions:
 * ``models.<id>.performance.calibration_rows``: how many labelled rows with a
   score, the first of a (model, version), the score calibration of the
   performance estimate is learnt from (the reference period).
+* ``models.<id>.performance.alert_after`` (default 15 minutes of event time):
+  alert rules on realised performance judge a window once a labelled
+  prediction this much later than the window's end has been seen, so that most
+  of its labels are in; each window is judged once (later labels still update
+  the stored row).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
+from alerting.durations import parse_duration
 from detectors.concept import input_kind
 from detectors.online import ParamValue, make_detector
 
@@ -57,13 +63,14 @@ class PerformanceSettings:
     detector_params: Mapping[str, ParamValue] = field(
         default_factory=lambda: MappingProxyType({}))
     calibration_rows: int = 1000
+    alert_after: float = 900.0
 
     def to_dict(self) -> dict[str, Any]:
         detector: str | dict[str, Any] = self.detector
         if self.detector_params:
             detector = {"name": self.detector, **dict(self.detector_params)}
         return {"task": self.task, "detector": detector,
-                "calibration_rows": self.calibration_rows}
+                "calibration_rows": self.calibration_rows, "alert_after": self.alert_after}
 
 
 def _scalar(value: object) -> ParamValue:
@@ -87,7 +94,7 @@ def _scalar(value: object) -> ParamValue:
 def parse_performance(values: Mapping[str, Any], path: str,
                       error: Callable[[str, str, object], Exception]) -> PerformanceSettings:
     """Build ``PerformanceSettings``; ``error(path, expected, value)`` makes the exception."""
-    allowed = ("task", "detector", "calibration_rows")
+    allowed = ("task", "detector", "calibration_rows", "alert_after")
     for key in values:
         if key not in allowed:
             raise error(f"{path}.{key}", f"one of the keys {', '.join(allowed)}", key)
@@ -118,6 +125,10 @@ def parse_performance(values: Mapping[str, Any], path: str,
     rows = int(rows) if isinstance(rows, str) and rows.strip().isdigit() else rows
     if isinstance(rows, bool) or not isinstance(rows, int) or rows < 50:
         raise error(f"{path}.calibration_rows", "an integer >= 50", rows)
+    after = parse_duration(values.get("alert_after", 900.0))
+    if after is None or after < 0:
+        raise error(f"{path}.alert_after", "a duration >= 0 such as 15m",
+                    values.get("alert_after"))
     return PerformanceSettings(task=task, detector=str(name),
                                detector_params=MappingProxyType(params),
-                               calibration_rows=rows)
+                               calibration_rows=rows, alert_after=after)
