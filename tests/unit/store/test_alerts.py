@@ -99,7 +99,7 @@ def test_load_with_lock_selects_for_update_on_postgresql_only(engine: Engine) ->
 def test_alert_status_is_checked(engine: Engine) -> None:
     with pytest.raises(ValueError, match=r"status must be one of .*'bogus'"), \
             engine.begin() as conn:
-        save_alert_states(conn, [_state(status="bogus")])  # type: ignore[arg-type]
+        save_alert_states(conn, [_state(status="bogus")])
     row = {"rule": "r", "model_id": "m", "model_version": "", "feature": "", "status": "bogus",
            "episode": 0, "breaches": 0, "clears": 0, "updated_at": T0}
     with pytest.raises(IntegrityError), engine.begin() as conn:
