@@ -94,6 +94,10 @@ class HttpTransport:
         self._session = session
         self._clock = clock
 
+    def serves(self, receiver: str) -> bool:
+        """Whether ``receiver`` is one of this transport's (for ``transport_for``)."""
+        return receiver in self._receivers
+
     def request(self, row: OutboxRow) -> tuple[str, bytes, dict[str, str]]:
         """The URL, body and headers of the attempt to send ``row`` now.
 
