@@ -27,7 +27,17 @@ Decisions:
 - ``concept_drift_events`` keys on (model_id, model_version, detector, position):
   a replayed error stream finds the same positions and inserts nothing new.
 - ``score_calibrations`` holds one learnt calibration per (model_id, model_version).
-- Room is left for ``alerts`` and ``outbox``, in their own migrations.
+- Alerting (migration 0003): ``alerts`` holds the current state of each alert
+  instance, keyed by (rule, model_id, model_version, feature) as its primary key
+  (nothing points at it); it has no foreign key to ``models`` on purpose, so a
+  rule may keep state for a configured model before any of its rows exist (a
+  ``no_data`` rule) and alert history never blocks deleting a model's windows.
+  ``alert_transitions`` is the history: one row per (instance, episode, status),
+  so a replayed transition inserts nothing. ``outbox`` holds the notifications
+  to deliver, unique per (receiver, idempotency_key); ``ordering_key`` (nullable)
+  makes rows of one receiver and key leave in id order (a PagerDuty resolve never
+  overtakes its trigger). ``retrain_requests`` holds one row per retrain request;
+  ``open_until`` is the end of its cooldown.
 """
 
 from __future__ import annotations
@@ -216,4 +226,95 @@ ingest_checkpoints = Table(
     Column("state", LargeBinary, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     CheckConstraint("next_offset >= 0", name="next_offset"),
+)
+
+ALERT_STATUSES = ("inactive", "pending", "firing", "resolved")
+TRANSITION_STATUSES = ("firing", "resolved")
+OUTBOX_KINDS = ("slack", "pagerduty", "webhook", "deployer", "topic")
+OUTBOX_STATUSES = ("pending", "delivered", "dead")
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("rule", Text, primary_key=True),
+    Column("model_id", Text, primary_key=True),
+    Column("model_version", Text, primary_key=True),
+    Column("feature", Text, primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("episode", Integer, nullable=False),
+    Column("breaches", Integer, nullable=False),
+    Column("clears", Integer, nullable=False),
+    Column("last_window_start", UTCDateTime, nullable=True),
+    Column("since", UTCDateTime, nullable=True),
+    Column("resolved_at", UTCDateTime, nullable=True),
+    Column("value", Double, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint(_one_of("status", ALERT_STATUSES), name="status"),
+)
+
+alert_transitions = Table(
+    "alert_transitions",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("rule", Text, nullable=False),
+    Column("model_id", Text, nullable=False),
+    Column("model_version", Text, nullable=False),
+    Column("feature", Text, nullable=False),
+    Column("episode", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("metric", Text, nullable=False),
+    Column("value", Double, nullable=True),
+    Column("threshold", Double, nullable=False),
+    Column("window_start", UTCDateTime, nullable=False),
+    Column("window_end", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("evidence", JSON, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    UniqueConstraint("rule", "model_id", "model_version", "feature", "episode", "status",
+                     name="uq_alert_transitions_incident"),  # the default is too long
+    CheckConstraint(_one_of("status", TRANSITION_STATUSES), name="status"),
+    Index(None, "model_id", "at"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("receiver", Text, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("idempotency_key", Text, nullable=False),
+    Column("ordering_key", Text, nullable=True),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("claimed_until", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime, nullable=True),
+    Column("dead_at", UTCDateTime, nullable=True),
+    UniqueConstraint("receiver", "idempotency_key"),
+    CheckConstraint(_one_of("kind", OUTBOX_KINDS), name="kind"),
+    CheckConstraint(_one_of("status", OUTBOX_STATUSES), name="status"),
+    CheckConstraint("attempts >= 0", name="attempts"),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "receiver", "ordering_key"),
+)
+
+retrain_requests = Table(
+    "retrain_requests",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("model_id", Text, nullable=False),
+    Column("model_version", Text, nullable=False),
+    Column("rule", Text, nullable=False),
+    Column("idempotency_key", Text, nullable=False),
+    Column("requested_at", UTCDateTime, nullable=False),
+    Column("open_until", UTCDateTime, nullable=False),
+    Column("evidence", JSON, nullable=False),
+    UniqueConstraint("idempotency_key"),
+    CheckConstraint("open_until >= requested_at", name="open_order"),
+    Index(None, "model_id", "model_version", "open_until"),
 )

@@ -53,3 +53,15 @@ def upsert(
 def insert_ignore(conn: Connection, table: Table, key: Sequence[str]) -> Insert:
     """``INSERT ... ON CONFLICT (key) DO NOTHING``."""
     return insert_for(conn, table).on_conflict_do_nothing(index_elements=list(key))
+
+
+def insert_if_absent(conn: Connection, table: Table, key: Sequence[str],
+                     row: dict[str, object]) -> bool:
+    """Insert one row unless its key is taken; True when it was inserted.
+
+    ``rowcount`` is not reliable here (psycopg reports -1 once SQLAlchemy has read
+    the implicit ``RETURNING`` of the id), so the statement returns a key column
+    and the answer is whether a row came back.
+    """
+    stmt = insert_ignore(conn, table, key).returning(table.c[key[0]])
+    return conn.execute(stmt, row).first() is not None

@@ -22,7 +22,8 @@ from store.migrate import MIGRATIONS, alembic_config
 from store.tables import metadata
 
 TABLES = {"models", "reference_profiles", "windows", "feature_stats", "ingest_checkpoints",
-          "performance", "concept_drift_events", "score_calibrations"}
+          "performance", "concept_drift_events", "score_calibrations", "alerts",
+          "alert_transitions", "outbox", "retrain_requests"}
 
 
 def schema_diff(engine: Engine, target: MetaData = metadata) -> list[Any]:
@@ -50,7 +51,7 @@ def test_upgrade_builds_exactly_the_tables_of_the_metadata(empty_engine: Engine)
     assert schema_diff(empty_engine) == []
     assert set(inspect(empty_engine).get_table_names()) >= TABLES
     with empty_engine.connect() as conn:
-        assert current_revision(conn) == head_revision() == "0002"
+        assert current_revision(conn) == head_revision() == "0003"
 
 
 def test_the_schema_check_sees_a_difference(empty_engine: Engine) -> None:
@@ -122,10 +123,11 @@ def test_offline_mode_renders_the_sql(url: str) -> None:
         assert f"CREATE TABLE {table}" in sql
     assert "INSERT INTO alembic_version (version_num) VALUES ('0001')" in sql
     assert "UPDATE alembic_version SET version_num='0002'" in sql
+    assert "UPDATE alembic_version SET version_num='0003'" in sql
 
 
 def test_the_revisions_form_one_line_inside_the_package() -> None:
     scripts = ScriptDirectory.from_config(alembic_config())
     assert Path(scripts.dir) == MIGRATIONS == Path(store.__file__).resolve().parent / "migrations"
-    assert [r.revision for r in scripts.walk_revisions()] == ["0002", "0001"]
-    assert scripts.get_heads() == ["0002"]
+    assert [r.revision for r in scripts.walk_revisions()] == ["0003", "0002", "0001"]
+    assert scripts.get_heads() == ["0003"]
