@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from alerting.model import AlertEvent, AlertState, Status
@@ -174,3 +174,10 @@ def open_retrain(conn: Connection, model_id: str, model_version: str,
                       model_version=row["model_version"], rule=row["rule"],
                       idempotency_key=row["idempotency_key"], requested_at=row["requested_at"],
                       open_until=row["open_until"], evidence=dict(row["evidence"]))
+
+
+def firing_counts(conn: Connection) -> dict[tuple[str, str], int]:
+    """Alert instances firing, by (rule, model_id)."""
+    query = (select(alerts.c.rule, alerts.c.model_id, func.count())
+             .where(alerts.c.status == "firing").group_by(alerts.c.rule, alerts.c.model_id))
+    return {(rule, model): int(count) for rule, model, count in conn.execute(query)}

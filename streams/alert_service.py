@@ -21,8 +21,8 @@ from the database, so they count every worker's rows.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,30 +41,13 @@ from alerting.settings import AlertingSettings
 from store.alerts import firing_counts
 from store.outbox import OutboxRow, pending_count
 from store.queries import last_closed
+from streams.alert_hub import AlertHub
 from streams.consuming import make_producer
 from streams.metrics import Metrics
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 SILENCE_INTERVAL = 10.0
-
-
-class AlertHub:
-    """Tells the dispatcher of this process that a commit enqueued notifications.
-
-    ``committed`` may be called from any thread (stores run in threads).
-    """
-
-    def __init__(self) -> None:
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake: Callable[[], None] | None = None
-
-    def attach(self, loop: asyncio.AbstractEventLoop, wake: Callable[[], None]) -> None:
-        self._loop, self._wake = loop, wake
-
-    def committed(self, events: list[AlertEvent]) -> None:
-        if events and self._loop is not None and self._wake is not None:
-            self._loop.call_soon_threadsafe(self._wake)
 
 
 class TopicTransport:
@@ -145,10 +128,8 @@ class AlertService(mode.Service):
             except Exception as exc:  # the database may be away; try again next tick
                 log.warning("alerting timer failed (%s); next in %.0f s",
                             type(exc).__name__, SILENCE_INTERVAL)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), SILENCE_INTERVAL)
-            except TimeoutError:
-                pass
 
     def _tick(self) -> None:
         now = datetime.now(UTC)

@@ -27,6 +27,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
 from store import repository
+from streams.alert_hub import AlertHub
 from streams.consuming import (
     PARTITION_FETCH_MAX_BYTES,
     Listener,
@@ -46,7 +47,8 @@ class BatchedConsumer(mode.Service):
     name_suffix = "batched"
 
     def __init__(self, settings: Settings, engine: Engine, metrics: Metrics, topic: str,
-                 **kwargs: Any) -> None:
+                 hub: AlertHub | None = None, **kwargs: Any) -> None:
+        self.hub = hub  # told of the alert transitions a checkpoint transaction committed
         self.settings = settings
         self.engine = engine
         self.metrics = metrics

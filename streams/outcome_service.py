@@ -12,12 +12,15 @@ inserted, all in the transaction of the partition's checkpoint.
 
 from __future__ import annotations
 
+import math
 import zlib
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
+from alerting.apply import apply_facts
+from alerting.model import AlertEvent
 from store import repository
 from store.performance import (
     DetectionRecord,
@@ -25,7 +28,9 @@ from store.performance import (
     save_calibration,
     save_detections,
     save_performance,
+    window_context,
 )
+from streams.alert_facts import performance_facts
 from streams.batched import BatchedConsumer
 from streams.bundles import decode_outcomes
 from streams.join import Outcome
@@ -58,6 +63,11 @@ class OutcomeService(BatchedConsumer):
         self.states: dict[int, PartitionPerformance] = {}
         # The metrics of each model's newest stored window, exported once the store commits.
         self._latest: dict[Key, dict[str, Any]] = {}
+        # The newest window each model's performance rules judged (after commit), and
+        # what the transaction in progress judged and fired.
+        self._done: dict[Key, float] = {}
+        self._judged: dict[Key, float] = {}
+        self._alerts: list[AlertEvent] = []
         super().__init__(*args, **kwargs)
 
     def _new_model(self, model_id: str, version: str) -> ModelPerformance:
@@ -132,8 +142,34 @@ class OutcomeService(BatchedConsumer):
                 if model.calibration is not None:
                     save_calibration(conn, model_id, version, model.calibration.to_dict(),
                                      model.calibration.n_rows)
+        if self.settings.alerting.enabled:
+            self._alerts, self._judged = [], {}
+            for partition in partitions:
+                for key, model in self.states[partition].models.items():
+                    self._judge(conn, key, model)
+
+    def _judge(self, conn: Any, key: Key, model: ModelPerformance) -> None:
+        """Alert rules on the windows whose labels are in (``performance.alert_after``)."""
+        after = self.settings.model(key[0]).performance.alert_after
+        done = self._done.get(key, -math.inf)
+        now = datetime.now(UTC)
+        for start in sorted(model.windows):
+            window = model.windows[start]
+            if start <= done or window.end + after > model.newest:
+                continue
+            coverage, detections = window_context(conn, *key, _utc(window.start),
+                                                  _utc(window.end))
+            facts = performance_facts(*key, window.start, window.end, window_metrics(window),
+                                      coverage, detections)
+            self._alerts += apply_facts(conn, self.settings.alerting, facts, now,
+                                        self.settings.topics.retrain)
+            self._judged[key] = start
 
     def stored_ok(self, partitions: list[int]) -> None:
+        self._done.update(self._judged)
+        if self.hub is not None:
+            self.hub.committed(self._alerts)
+        self._alerts, self._judged = [], {}
         for partition in partitions:
             for (model_id, version), model in self.states[partition].models.items():
                 if model.detections:

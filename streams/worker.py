@@ -35,6 +35,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from store import migrate
 from store.engine import make_engine
+from streams.alert_hub import AlertHub
+from streams.alert_service import AlertService
 from streams.batched import BatchedConsumer
 from streams.consuming import Listener, commit, in_sequence, make_consumer, make_producer
 from streams.events import RawMessage
@@ -214,12 +216,12 @@ class IngestService(mode.Service):
 
 
 def _bound(service: type[BatchedConsumer], settings: Settings, engine: Any, metrics: Metrics,
-           topic: str) -> type[BatchedConsumer]:
+           topic: str, hub: AlertHub) -> type[BatchedConsumer]:
     """``service`` with its arguments bound, as ``app.service`` wants a class."""
 
     class Bound(service):  # type: ignore[valid-type,misc]
         def __init__(self, **kwargs: Any) -> None:
-            super().__init__(settings, engine, metrics, topic, **kwargs)
+            super().__init__(settings, engine, metrics, topic, hub, **kwargs)
 
     Bound.__name__ = service.__name__
     return Bound
@@ -234,6 +236,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None,
     if settings.database_url.startswith("sqlite"):
         migrate.upgrade(engine)
     ingest = Ingest(settings, engine, metrics)
+    ingest.hub = hub = AlertHub()
     worker = settings.worker
     app = faust.App(
         f"{worker.group_id}-worker", broker=settings.broker_url, autodiscover=False,
@@ -252,7 +255,13 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None,
     topics = settings.topics
     for service, topic in ((LabelService, topics.labels), (JoinService, topics.join),
                            (OutcomeService, topics.outcomes)):
-        app.service(_bound(service, settings, engine, metrics, topic))
+        app.service(_bound(service, settings, engine, metrics, topic, hub))
+
+    class BoundAlertService(AlertService):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(settings, engine, metrics, hub, **kwargs)
+
+    app.service(BoundAlertService)
 
     @app.page("/metrics")
     async def metrics_page(view: Any, request: Any) -> Any:
