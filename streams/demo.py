@@ -40,8 +40,10 @@ import click
 from sqlalchemy import Engine
 
 from store.engine import make_engine
+from store.outbox import pending_count
 from store.performance import list_performance
 from streams.broker import EmbeddedBroker, free_port
+from streams.demo_receiver import DemoReceiver
 from streams.demo_table import HEADER, Table, concept_summary, print_rows
 from streams.producer import encode_event, send_routed
 from streams.settings import TopicSettings, child_environment
@@ -84,6 +86,9 @@ class DemoRun:
     predictions: int = 0
     labels: int = 0
     table: Table = field(default_factory=lambda: Table(MODEL, timedelta(0)))
+    alerts: int = 0  # alert notifications received (firing and resolved)
+    retrains: int = 0  # retrain requests received by the deployer
+    retrain_records: int = 0  # records on the retrain topic
 
 
 @contextmanager
@@ -165,9 +170,15 @@ def _summary(run: DemoRun, simulator: Simulator) -> bool:
     if false_alarms:
         click.echo(f"FALSE ALARMS: {', '.join(sorted(false_alarms))}")
     concept_ok = concept_summary(table, simulator.concept_time)
-    ok = not missed and not false_alarms and concept_ok
+    click.echo(f"alerts received: {run.alerts}; retrain requests: {run.retrains} at the "
+               f"deployer, {run.retrain_records} on {TOPICS.retrain}")
+    alerted = run.alerts > 0 and run.retrains == 1 and run.retrain_records == 1
+    if not alerted:
+        click.echo("ALERTING: expected alerts and exactly one retrain request")
+    ok = not missed and not false_alarms and concept_ok and alerted
     click.echo("result: every shifted feature found, no stable feature flagged, the concept "
-               "change detected after it happened and accuracy dropped" if ok
+               "change detected after it happened, accuracy dropped, alerts and one retrain "
+               "request delivered" if ok
                else "result: the verdicts differ from what was injected")
     return ok
 
@@ -176,7 +187,6 @@ def run_demo(run: DemoRun) -> bool:
     """Run the whole demo; True when drift was found exactly on the shifted features."""
     shutil.rmtree(run.workdir, ignore_errors=True)
     run.workdir.mkdir(parents=True)
-    (run.workdir / "demo.yaml").write_text(CONFIG, encoding="utf-8")
     database = f"sqlite:///{(run.workdir / 'driftline.db').resolve()}"
     length = run.duration * run.speed if run.duration else 4500.0
     span = timedelta(seconds=(run.duration or 0.0) * run.speed)
@@ -189,8 +199,10 @@ def run_demo(run: DemoRun) -> bool:
     # worker stored them (two checkpoint intervals of 2 s of clock time).
     run.table = Table(MODEL, timedelta(seconds=5 * LABEL_DELAY + 4.0 * run.speed),
                       LABEL_SHARE)
-    with EmbeddedBroker(port=free_port()) as broker:
+    with EmbeddedBroker(port=free_port()) as broker, DemoReceiver() as receiver:
+        (run.workdir / "demo.yaml").write_text(CONFIG + receiver.config(), encoding="utf-8")
         click.echo(f"broker   {broker.bootstrap} (embedded Tansu)")
+        click.echo(f"alerts   {receiver.url} (a local webhook receiver and model deployer)")
         ensure_topics(broker.bootstrap, driftline_topics())
         port = free_port()
         with _worker(run.workdir, broker.url, database, port) as worker:
@@ -201,8 +213,11 @@ def run_demo(run: DemoRun) -> bool:
             engine = make_engine(database)
             try:
                 _stream(run, broker.bootstrap, simulator, engine, port)
+                _wait_deliveries(engine)
             finally:
                 engine.dispose()
+        run.retrain_records = asyncio.run(_retrain_records(broker.bootstrap))
+        run.alerts, run.retrains = len(receiver.alerts), len(receiver.retrains)
     return _summary(run, simulator)
 
 
@@ -239,6 +254,35 @@ def _stream(run: DemoRun, bootstrap: str, simulator: Simulator, engine: Engine, 
 
     if not asyncio.run(main()):
         raise KeyboardInterrupt
+
+
+def _wait_deliveries(engine: Engine, timeout: float = 20.0) -> None:
+    """Until the outbox is empty (every notification delivered or dead), or ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            if pending_count(conn) == 0:
+                return
+        time.sleep(0.5)  # polling the database; the deadline bounds it
+
+
+async def _retrain_records(bootstrap: str, timeout: float = 5.0) -> int:
+    """How many records the retrain topic holds (read from the start)."""
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(TOPICS.retrain, bootstrap_servers=bootstrap, group_id=None,
+                                auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        count, deadline = 0, time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=500)
+            if not batches and count:
+                break
+            count += sum(len(records) for records in batches.values())
+        return count
+    finally:
+        await consumer.stop()
 
 
 def _metrics(port: int) -> dict[str, float]:
