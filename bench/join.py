@@ -46,7 +46,8 @@ from streams.bundles import (
     decode_join,
     encode,
 )
-from streams.join import JoinState, Outcome
+from streams.join import JoinState
+from streams.join_service import join_records
 
 MODELS = ("fraud", "churn", "ranking", "credit")
 FETCH_ROWS = 10_000  # rows per handle call: one getmany(max_records=10000)
@@ -97,18 +98,8 @@ def fetches(bundles: list[bytes], rows: int) -> Iterator[list[bytes]]:
 
 
 def handle(state: JoinState, records: list[bytes], now: float) -> list[bytes]:
-    """``JoinService.handle``'s work on one fetch, without the sends."""
-    by_model: dict[str, tuple[list[int], list[Outcome]]] = {}
-    for offset, value in enumerate(records):
-        bundle = decode_join(value)
-        if isinstance(bundle, PredictionStubs):
-            outcomes = state.add_predictions(bundle.columns())
-        else:
-            outcomes = state.add_labels(bundle.columns(), now)
-        for outcome in outcomes:
-            offsets, rows = by_model.setdefault(outcome.model_id, ([], []))
-            offsets.append(offset)
-            rows.append(outcome)
+    """``JoinService.handle``'s work on one fetch (``join_records``), without the sends."""
+    by_model = join_records(state, list(enumerate(records)), now)
     return [encode(OutcomeBundle(0, len(records), offsets, rows))
             for _, (offsets, rows) in sorted(by_model.items())]
 

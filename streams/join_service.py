@@ -33,6 +33,28 @@ TALLY_OUTCOMES = {"joined": "joined", "duplicate_labels": "duplicate",
                   "unmatched_labels": "unmatched", "expired_predictions": "expired"}
 
 
+def join_records(state: JoinState, records: list[tuple[int, bytes]], now: float,
+                 where: str = "") -> dict[str, tuple[list[int], list[Outcome]]]:
+    """Apply one fetch of (offset, bundle) records; the outcomes and their offsets by model."""
+    by_model: dict[str, tuple[list[int], list[Outcome]]] = {}
+    for offset, value in records:
+        try:
+            bundle = decode_join(value)
+        except (msgspec.DecodeError, TypeError) as exc:
+            log.warning("join: skipping a message that is not a bundle at %s@%d: %s",
+                        where, offset, exc)
+            continue
+        if isinstance(bundle, PredictionStubs):
+            outcomes = state.add_predictions(bundle.columns())
+        else:
+            outcomes = state.add_labels(bundle.columns(), now)
+        for outcome in outcomes:
+            offsets, rows = by_model.setdefault(outcome.model_id, ([], []))
+            offsets.append(offset)
+            rows.append(outcome)
+    return by_model
+
+
 class JoinService(BatchedConsumer):
     name_suffix = "join"
 
@@ -69,24 +91,8 @@ class JoinService(BatchedConsumer):
         return zlib.compress(msgspec.json.encode(data), 1)  # JSON, by the fast encoder
 
     async def handle(self, partition: int, records: list[Any]) -> None:
-        state = self.states[partition]
-        now = time.monotonic()
-        by_model: dict[str, tuple[list[int], list[Outcome]]] = {}
-        for record in records:
-            try:
-                bundle = decode_join(record.value)
-            except (msgspec.DecodeError, TypeError) as exc:
-                log.warning("join: skipping a message that is not a bundle at %s/%d: %s",
-                            partition, record.offset, exc)
-                continue
-            if isinstance(bundle, PredictionStubs):
-                outcomes = state.add_predictions(bundle.columns())
-            else:
-                outcomes = state.add_labels(bundle.columns(), now)
-            for outcome in outcomes:
-                offsets, rows = by_model.setdefault(outcome.model_id, ([], []))
-                offsets.append(record.offset)
-                rows.append(outcome)
+        by_model = join_records(self.states[partition], [(r.offset, r.value) for r in records],
+                                time.monotonic(), f"{self.topic}/{partition}")
         covered = records[-1].offset + 1
         sends = [await self.send(self.settings.topics.outcomes,
                                  encode(OutcomeBundle(partition, covered, offsets, rows)),
