@@ -19,13 +19,13 @@ Decisions:
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import fields, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from alerting.durations import parse_duration
 from alerting.model import AlertingConfigError
 from alerting.receivers import (
     RECEIVER_TYPES,
@@ -54,16 +54,6 @@ _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 def _show(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _duration(value: object) -> float | None:
-    """Seconds from a number or ``250ms``/``10s``/``1m``/``1h``/``1d``; None if unreadable."""
-    if isinstance(value, str):
-        match = re.fullmatch(r"\s*(\d+\.?\d*|\.\d+)\s*(ms|s|m|h|d)?\s*", value)
-        return float(match[1]) * _UNITS[match[2] or "s"] if match else None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
 
 
 def _mapping(raw: object, path: str) -> Mapping[object, object]:
@@ -139,7 +129,7 @@ def _check_signing_secret(secret: str, where: str) -> Secret:
 def _timeout(values: Mapping[object, object], path: str) -> float | None:
     if "timeout" not in values:
         return None
-    seconds = _duration(values["timeout"])
+    seconds = parse_duration(values["timeout"])
     if seconds is None or not 0 < seconds <= MAX_TIMEOUT:
         raise AlertingConfigError(
             f"{path}.timeout: must be a duration in (0, 10m] such as 250ms, 10s or 1m, "
@@ -200,7 +190,7 @@ def _integer(value: object, low: int, high: int, where: str) -> int:
 
 
 def _positive_duration(value: object, where: str) -> float:
-    seconds = _duration(value)
+    seconds = parse_duration(value)
     if seconds is None or seconds <= 0:
         raise AlertingConfigError(
             f"{where}: must be a duration > 0 such as 250ms, 10s or 1m, got {_show(value)}", where)

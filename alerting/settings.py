@@ -33,12 +33,12 @@ from types import MappingProxyType
 from alerting.config import (
     _check_signing_secret,
     _check_url,
-    _duration,
     _mapping,
     _read_secret,
     parse_dispatch,
     parse_receivers,
 )
+from alerting.durations import parse_duration
 from alerting.model import AlertingConfigError
 from alerting.receivers import DispatchSettings, ReceiverSettings, Secret
 from alerting.rules import Rule, parse_rules
@@ -83,7 +83,7 @@ def _retrain(raw: object, receivers: Mapping[str, ReceiverSettings], environ: Ma
     _unknown(values, RETRAIN_KEYS, path)
     cooldown = DEFAULT_RETRAIN_COOLDOWN
     if "cooldown" in values:
-        parsed = _duration(values["cooldown"])
+        parsed = parse_duration(values["cooldown"])
         if parsed is None or parsed < 0:
             raise AlertingConfigError(
                 f"{path}.cooldown: must be a duration >= 0 such as 6h, got "

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, insert
+from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -32,6 +30,7 @@ from store.alerts import (
     save_retrain,
 )
 from store.tables import alerts, outbox
+from tests.conftest import statements
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
@@ -55,19 +54,6 @@ def _event(status: str = "firing", **changes: Any) -> AlertEvent:
     fields.update(changes)
     return AlertEvent(**fields)
 
-
-@contextmanager
-def statements(engine: Engine) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(*args: Any) -> None:
-        seen.append(str(args[2]))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def test_alert_states_upsert_and_load(engine: Engine) -> None:

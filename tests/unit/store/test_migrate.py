@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +11,14 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, Integer, MetaData, event, inspect
+from sqlalchemy import Column, Integer, MetaData, inspect
 from sqlalchemy.engine import Engine
 
 import store
 from store import current_revision, head_revision, make_engine, upgrade
 from store.migrate import MIGRATIONS, alembic_config
 from store.tables import metadata
+from tests.conftest import statements
 
 TABLES = {"models", "reference_profiles", "windows", "feature_stats", "ingest_checkpoints",
           "performance", "concept_drift_events", "score_calibrations", "alerts",
@@ -31,19 +30,6 @@ def schema_diff(engine: Engine, target: MetaData = metadata) -> list[Any]:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         return list(compare_metadata(context, target))
 
-
-@contextmanager
-def statements(engine: Engine) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(*args: Any) -> None:
-        seen.append(str(args[2]))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def test_upgrade_builds_exactly_the_tables_of_the_metadata(empty_engine: Engine) -> None:
