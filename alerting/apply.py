@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from alerting.model import AlertEvent, AlertState, WindowFacts
+from alerting.model import AlertEvent, WindowFacts
 from alerting.payloads import render, retrain_key, retrain_request, should_send
 from alerting.settings import AlertingSettings
 from alerting.state import Step, evaluate, evaluate_silence
@@ -79,20 +79,13 @@ def _commit(conn: Connection, settings: AlertingSettings, steps: list[Step], now
             retrain_topic: str) -> list[AlertEvent]:
     if not steps:
         return []
-    save_alert_states(conn, _newest(s.state for s in steps), now)
+    save_alert_states(conn, [s.state for s in steps], now)  # one step per instance
     events: list[AlertEvent] = []
     for step in steps:
         if step.event is not None and record_transition(conn, step.event, now):
             events.append(step.event)
             _notify(conn, settings, step.event, now, retrain_topic)
     return events
-
-
-def _newest(states: Iterable[AlertState]) -> list[AlertState]:
-    latest: dict[tuple[str, str, str, str], AlertState] = {}
-    for state in states:
-        latest[(state.rule, state.model_id, state.model_version, state.feature)] = state
-    return list(latest.values())
 
 
 def _notify(conn: Connection, settings: AlertingSettings, event: AlertEvent, now: datetime,
@@ -103,7 +96,7 @@ def _notify(conn: Connection, settings: AlertingSettings, event: AlertEvent, now
             continue  # deployers hear of retrain requests only (below)
         enqueue(conn, name, receiver.type, event.idempotency_key,
                 render(event, receiver, settings.grafana_url), now,
-                ordering_key=f"{event.dedup_key}")
+                ordering_key=event.dedup_key)
     if event.retrain and event.status == "firing":
         _request_retrain(conn, settings, event, now, retrain_topic)
 

@@ -159,14 +159,18 @@ def load_calibration(conn: Connection, model_id: str,
     return None if value is None else dict(value)
 
 
-def list_performance(conn: Connection, model_id: str,
-                     model_version: str | None = None) -> list[dict[str, Any]]:
-    """The performance rows of a model, oldest window first, coverage filled in."""
-    joined = performance.outerjoin(windows, and_(
+def _with_windows() -> Any:
+    """Performance rows beside their drift window (for the prediction count)."""
+    return performance.outerjoin(windows, and_(
         windows.c.model_id == performance.c.model_id,
         windows.c.model_version == performance.c.model_version,
         windows.c.window_start == performance.c.window_start))
-    query = select(performance, windows.c.n_events).select_from(joined).where(
+
+
+def list_performance(conn: Connection, model_id: str,
+                     model_version: str | None = None) -> list[dict[str, Any]]:
+    """The performance rows of a model, oldest window first, coverage filled in."""
+    query = select(performance, windows.c.n_events).select_from(_with_windows()).where(
         performance.c.model_id == model_id)
     if model_version is not None:
         query = query.where(performance.c.model_version == model_version)
@@ -203,10 +207,7 @@ def window_context(conn: Connection, model_id: str, model_version: str, start: d
     """A performance window's label coverage (None before its drift row exists) and the
     number of concept-drift detections whose event time falls in it."""
     row = conn.execute(select(performance.c.n_labels, windows.c.n_events).select_from(
-        performance.outerjoin(windows, and_(
-            windows.c.model_id == performance.c.model_id,
-            windows.c.model_version == performance.c.model_version,
-            windows.c.window_start == performance.c.window_start))).where(
+        _with_windows()).where(
         performance.c.model_id == model_id, performance.c.model_version == model_version,
         performance.c.window_start == start)).first()
     coverage = None if row is None or row[1] is None else _coverage(int(row[0]), int(row[1]))
