@@ -186,8 +186,10 @@ class IngestService(mode.Service):
             await asyncio.gather(*sends)  # delivered before the checkpoint passes them
             for dl in decoded.dead_letters:
                 self.ingest.metrics.invalid.labels(reason=dl.reason).inc()
+            state = self.ingest.partitions.setdefault(tp.partition, PartitionState(tp.partition))
+            for dl in decoded.dead_letters:
                 if dl.key:
-                    self.ingest.invalid[dl.key.decode("utf-8", "replace")[:200]] += 1
+                    state.count_invalid(dl.key.decode("utf-8", "replace")[:200])
         closed = self.ingest.apply(tp.partition, decoded, records[-1].offset + 1)
         if self.ingest.outgoing:
             assert self.producer is not None
