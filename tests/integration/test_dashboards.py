@@ -64,9 +64,8 @@ scrape_configs:
 """
 PER_WINDOW = int(WINDOW * RATE)
 INVALID_RATE = 0.02
-# Labels, the estimate's calibration, and a rule on the drift that notifies a receiver
-# that answers and one that refuses.
-LABELS = "labels: {prediction_ttl: 604800s, early_label_hold: 1h}\n"
+# The estimate's calibration (the join keeps its defaults), and a rule on the drift that
+# notifies a receiver that answers and one that refuses.
 MODEL = "    performance: {calibration_rows: 500}\n"
 ALERTING = """\
 alerting:
@@ -161,7 +160,7 @@ def scraped(tmp_path_factory: pytest.TempPathFactory, broker: EmbeddedBroker,
     binary = tool("prometheus")
     tmp = tmp_path_factory.mktemp("dashboards")
     worker = Worker(tmp, broker, module_database, model=MODEL,
-                    extra=LABELS + ALERTING.format(base=receivers.url_for("/")))
+                    extra=ALERTING.format(base=receivers.url_for("/")))
     config = tmp / "prometheus.yml"
     config.write_text(PROMETHEUS_CONFIG.format(rules=json.dumps(str(RULES)), port=worker.port),
                       encoding="utf-8")
