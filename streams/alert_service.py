@@ -152,8 +152,9 @@ class AlertService(mode.Service):
         now = datetime.now(UTC)
         events: list[AlertEvent] = []
         with self.engine.begin() as conn:
+            closed = last_closed(conn) if self.alerting.rules else {}
             if any(r.source == "silence" for r in self.alerting.rules):
-                seen = [(model, "", at) for model, at in last_closed(conn).items()]
+                seen = [(model, "", at) for model, at in closed.items()]
                 events = apply_silence(conn, self.alerting, seen, now,
                                        self.settings.topics.retrain)
             pending = pending_count(conn)
@@ -161,7 +162,9 @@ class AlertService(mode.Service):
         self.hub.committed(events)
         self.metrics.outbox_pending.set(pending)
         severities = {r.name: r.severity for r in self.alerting.rules}
-        counts: dict[tuple[str, str], int] = {}
+        # Every (model, severity) a rule could fire is exported, at 0 while quiet.
+        counts: dict[tuple[str, str], int] = {
+            (model, severity): 0 for model in closed for severity in set(severities.values())}
         for (rule, model), count in firing.items():
             key = (model, severities.get(rule, "warning"))
             counts[key] = counts.get(key, 0) + count

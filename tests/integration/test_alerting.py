@@ -132,6 +132,11 @@ alerting:
       severity: critical
       receivers: [slack, pagerduty]
       retrain: true
+    - name: never
+      metric: feature.psi
+      above: 1000
+      severity: warning
+      receivers: [slack]
   dispatch: {{base_delay: 100ms, max_delay: 1s, poll_interval: 200ms, lease: 3s}}
 """
     running = Worker(tmp_path, broker, database_url, extra=extra)
@@ -210,6 +215,10 @@ def test_drift_fires_once_resolves_once_and_asks_for_one_retrain(
     assert [(t["rule"], t["feature"], t["status"], t["episode"]) for t in transitions] == [
         ("amount-drift", "amount", "firing", 1), ("amount-drift", "amount", "resolved", 1)]
     assert worker.metric("driftline_webhook_deliveries_total", outcome="delivered") >= 5
+    quiet = {f'driftline_alerts_firing{{model="fraud",severity="{s}"}} 0.0'
+             for s in ("critical", "warning")}  # resolved, and never fired
+    wait_for(lambda: quiet <= set(worker.metrics().splitlines()), 30,
+             "the firing gauges at 0")
 
 
 def stored(database_url: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
