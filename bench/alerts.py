@@ -117,7 +117,8 @@ def _summary(run: Live) -> str:
     return (f"{len(run.windows)} webhooks ({statuses.count('firing')} firing, "
             f"{statuses.count('resolved')} resolved), delivery attempts per row: "
             f"{min(attempts)}–{max(attempts)}; producing the due-making event took "
-            f"{_ms(float(np.median(acks)))} (median, to the broker's ack)")
+            f"{_ms(float(np.median(acks)))} (median, to the broker's ack); predictions "
+            f"pending in the join at the end: {run.pending_predictions:,.0f}")
 
 
 def _clock_offset() -> float:

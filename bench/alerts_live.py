@@ -18,6 +18,10 @@ the send: to the window's row in the database (polled every 2 ms) and to the
 webhook at the receiver (stamped by the receiver's thread). Then a few plain
 POSTs go from this process to the same receiver (the baseline, interleaved with
 the windows so both see the same machine).
+
+No labels are sent, so the worker's join keeps every prediction pending
+(``window events`` more per window) and checkpoints them every 5 s, as a
+deployment whose labels come late does.
 """
 
 from __future__ import annotations
@@ -162,6 +166,7 @@ class Live:
     windows: list[Window] = field(default_factory=list)
     baseline: list[float] = field(default_factory=list)  # plain POST round trips, seconds
     outbox: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pending_predictions: float = 0.0  # the join's, at the end (no labels are sent)
 
 
 async def _send_all(producer: AIOKafkaProducer, topic: str, batch: list[Record]) -> None:
@@ -246,4 +251,6 @@ async def live(bootstrap: str, topic: str, worker: WorkerProcess, db: Database,
         await producer.stop()
     await _until(db.settled, "the outbox's deliveries to be recorded", 0.01)
     result.outbox = await asyncio.to_thread(db.outbox)
+    result.pending_predictions = counter(await asyncio.to_thread(worker.metrics),
+                                         "driftline_pending_predictions")
     return result
