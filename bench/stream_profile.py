@@ -34,6 +34,7 @@ import streams.fastdecode
 import streams.ingest
 from store import migrate
 from store.engine import make_engine
+from streams.blas import limit_blas_threads
 from streams.events import RawMessage
 from streams.ingest import Ingest, PartitionState
 from streams.metrics import Metrics
@@ -175,6 +176,7 @@ async def profile_stages(bootstrap: str, broker_url: str, workdir: Path, topic: 
                          timeout: float = 300.0) -> Stages:
     """Run the ingest pipeline over ``expected`` records of ``topic``; the time per stage."""
     settings = _settings(workdir, topic, window, broker_url)
+    limit_blas_threads()  # as the worker's create_app does
     engine = make_engine(settings.database_url)
     migrate.upgrade(engine)
     pipeline = _Pipeline(Ingest(settings, engine, Metrics(CollectorRegistry())))

@@ -38,6 +38,7 @@ from store.engine import make_engine
 from streams.alert_hub import AlertHub
 from streams.alert_service import AlertService
 from streams.batched import BatchedConsumer
+from streams.blas import limit_blas_threads
 from streams.consuming import Listener, commit, in_sequence, make_consumer, make_producer
 from streams.events import RawMessage
 from streams.fastdecode import DecodedColumns
@@ -232,6 +233,7 @@ def _bound(service: type[BatchedConsumer], settings: Settings, engine: Any, metr
 def create_app(settings: Settings, registry: CollectorRegistry | None = None,
                datadir: str | None = None) -> tuple[faust.App, Ingest]:
     """The Faust app with the ingest service and the web endpoints, ready to run."""
+    limit_blas_threads()
     registry = registry or CollectorRegistry()
     metrics = Metrics(registry)
     engine = make_engine(settings.database_url)
