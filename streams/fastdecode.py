@@ -30,6 +30,7 @@ import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -39,7 +40,7 @@ import pyarrow.json as pj
 from numpy.typing import NDArray
 
 from streams.arrowtime import epoch_micros, parse_times
-from streams.columns import ModelBatch, column_name, row_keys, to_model_batches
+from streams.columns import ModelBatch, column_name, row_keys_of, to_model_batches
 from streams.events import DeadLetter, Limits, RawMessage, decode_predictions, limits_for
 from streams.settings import IngestSettings
 
@@ -50,6 +51,7 @@ _TOP = pa.schema([("event_id", pa.string()), ("model_id", pa.string()),
                   ("prediction_id", pa.string()), ("score", pa.float64())])
 _ROW = re.compile(r"in row (\d+)")
 _BOOL_TEXT = np.array(["false", "true"], dtype=object)
+_VALUE, _PARTITION, _OFFSET = attrgetter("value"), attrgetter("partition"), attrgetter("offset")
 
 
 @dataclass
@@ -81,7 +83,9 @@ def _split(messages: Sequence[RawMessage], max_bytes: int
            ) -> tuple[list[int], list[int], list[bytes]]:
     """(rows of plain one-line ``{…}`` payloads within the size limit, the other rows,
     the payloads of the first), checked on the concatenated values at once."""
-    values = [m.value or b"" for m in messages]
+    values: list[bytes] = list(map(_VALUE, messages))
+    if None in values:
+        values = [v or b"" for v in values]
     sizes = np.fromiter(map(len, values), np.int64, len(values))
     joined = b"".join(values)
     buffer = np.frombuffer(joined, np.uint8)
@@ -245,8 +249,9 @@ def _groups(table: pa.Table, rows: NDArray[np.intp]) -> dict[tuple[str, str], ND
 
 
 def _build(table: pa.Table, rows: NDArray[np.intp], micros: NDArray[np.int64],
-           positions: list[tuple[int, int]]) -> dict[tuple[str, str], ModelBatch] | None:
-    """The ModelBatches of the accepted ``rows``; None when a column is ambiguous."""
+           keys: NDArray[np.uint64]) -> dict[tuple[str, str], ModelBatch] | None:
+    """The ModelBatches of the accepted ``rows`` (``keys``: theirs, in order); None when a
+    column is ambiguous."""
     features = table.column("features").combine_chunks()
     names = [column_name(f.name) for f in features.type]
     values = [_to_numpy(features.field(i)) for i in range(len(names))]
@@ -256,7 +261,6 @@ def _build(table: pa.Table, rows: NDArray[np.intp], micros: NDArray[np.int64],
     ids = np.asarray(table.column("prediction_id").combine_chunks()
                      .to_numpy(zero_copy_only=False), dtype=object)
     times = micros / 1e6
-    keys = row_keys(positions)
     batches: dict[tuple[str, str], ModelBatch] = {}
     for key, group in _groups(table, rows).items():
         columns: dict[str, NDArray[Any]] = {}
@@ -298,17 +302,18 @@ def _columnar(messages: Sequence[RawMessage], limits: Limits, now: datetime,
     accepted = np.flatnonzero(ok)
     if not accepted.size:
         return DecodedColumns({}, dead, 0, True)
-    positions = [(messages[rows[i]].partition, messages[rows[i]].offset)
-                 for i in accepted.tolist()]
+    kept = np.asarray(rows, np.intp)[accepted]
+    n = len(messages)
+    keys = row_keys_of(np.fromiter(map(_PARTITION, messages), np.int64, n)[kept],
+                       np.fromiter(map(_OFFSET, messages), np.int64, n)[kept])
     if accepted.size < len(table):
         # Parsed again without the refused rows: their features must not set the
         # column order or kinds.
-        kept = [rows[i] for i in accepted.tolist()]
-        table = _parse([payloads[i] for i in accepted.tolist()], kept, [])
+        table = _parse([payloads[i] for i in accepted.tolist()], kept.tolist(), [])
         if table is None or len(table) != accepted.size:
             return None
         micros, accepted = micros[accepted], np.arange(accepted.size)
-    batches = _build(table, accepted, micros, positions)
+    batches = _build(table, accepted, micros, keys)
     if batches is None:
         return None
     return DecodedColumns(batches, dead, len(accepted), True)
