@@ -87,7 +87,14 @@ class PartitionState:
 
 
 def pack_snapshot(state: dict[str, Any]) -> bytes:
-    return zlib.compress(json.dumps(state, allow_nan=False).encode("utf-8"), 1)
+    """The checkpoint's bytes: the state's JSON in a zlib stream of stored (uncompressed) blocks.
+
+    The state is mostly base64 of float64 samples, which zlib's fastest level shrinks
+    by about 40% at about 65 MB/s: 70 ms of CPU for the 4.7 MB of a 10,000-event
+    window of the bench's 25 features, on every checkpoint of every partition. Stored
+    blocks cost a copy; readers decompress as before, older rows included.
+    """
+    return zlib.compress(json.dumps(state, allow_nan=False).encode("utf-8"), 0)
 
 
 @dataclass
