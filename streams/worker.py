@@ -18,7 +18,9 @@ its transaction in a thread while later batches are fetched and applied (one
 store in flight at most): it snapshots the checkpoints it writes when it starts
 and holds every window those partitions closed before, so state is durable with
 the offsets it covers; offsets go to Kafka after it commits; a rebalance or stop
-first drains it.
+first drains it. A batch's dead letters and prediction stubs (for the label join)
+are sent as it is applied; the next checkpoint waits until they are delivered,
+the next batches do not.
 """
 
 from __future__ import annotations
@@ -68,6 +70,9 @@ class IngestService(mode.Service):
         # Windows closed since the last store began, and the store in flight (at most one).
         self._pending: list[tuple[PartitionState, ClosedWindow]] = []
         self._inflight: tuple[StoreJob, asyncio.Task[None]] | None = None
+        # Dead letters and prediction stubs sent, not yet known to be delivered: the next
+        # checkpoint waits for them, the batches after them do not.
+        self._sending: list[asyncio.Future[Any]] = []
         super().__init__(**kwargs)
 
     async def on_start(self) -> None:
@@ -164,14 +169,21 @@ class IngestService(mode.Service):
         if self.ingest.checkpoint_due():
             states.update({s.partition: s for s in self.ingest.dirty()})
         if self._pending or states:
+            await self._delivered()  # before a checkpoint covers the events they came from
             job = self.ingest.prepare(self._pending, states.values())
             self._pending = []
             self._inflight = (job, asyncio.create_task(self.ingest.write_retrying(job)))
 
     async def _drain(self) -> None:
         """Store every closed window and finish every store (a rebalance step or stop)."""
+        await self._delivered()
         while self._pending or self._inflight is not None:
             await self._flush(wait=True)
+
+    async def _delivered(self) -> None:
+        """Wait until every dead letter and prediction stub sent so far is delivered."""
+        sending, self._sending = self._sending, []
+        await asyncio.gather(*sending)
 
     def _decode(self, tp: TopicPartition, records: list[Any]) -> DecodedColumns:
         return self.ingest.decode([RawMessage(tp.topic, tp.partition, r.offset, r.key, r.value,
@@ -181,10 +193,9 @@ class IngestService(mode.Service):
                       ) -> list[tuple[PartitionState, ClosedWindow]]:
         if decoded.dead_letters:
             assert self.producer is not None
-            sends = [await self.producer.send(self.settings.topics.deadletter,
-                                              value=dl.to_json(), key=dl.key)
-                     for dl in decoded.dead_letters]
-            await asyncio.gather(*sends)  # delivered before the checkpoint passes them
+            self._sending += [await self.producer.send(self.settings.topics.deadletter,
+                                                       value=dl.to_json(), key=dl.key)
+                              for dl in decoded.dead_letters]
             for dl in decoded.dead_letters:
                 self.ingest.metrics.invalid.labels(reason=dl.reason).inc()
             state = self.ingest.partitions.setdefault(tp.partition, PartitionState(tp.partition))
@@ -194,11 +205,10 @@ class IngestService(mode.Service):
         closed = self.ingest.apply(tp.partition, decoded, records[-1].offset + 1)
         if self.ingest.outgoing:
             assert self.producer is not None
-            sends = [await self.producer.send(self.settings.topics.join, value=value,
-                                              partition=part)
-                     for part, value in self.ingest.outgoing]
+            self._sending += [await self.producer.send(self.settings.topics.join, value=value,
+                                                       partition=part)
+                              for part, value in self.ingest.outgoing]
             self.ingest.outgoing = []
-            await asyncio.gather(*sends)  # delivered before the checkpoint passes them
         state = self.ingest.partitions[tp.partition]
         return [(state, c) for c in closed]
 
