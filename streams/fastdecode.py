@@ -80,27 +80,30 @@ def decode_prediction_columns(
 
 
 def _split(messages: Sequence[RawMessage], max_bytes: int
-           ) -> tuple[list[int], list[int], list[bytes]]:
+           ) -> tuple[list[int], list[int], list[bytes], bytes | None]:
     """(rows of plain one-line ``{…}`` payloads within the size limit, the other rows,
-    the payloads of the first), checked on the concatenated values at once."""
+    the payloads of the first, and those payloads joined by newlines when they are
+    all the rows), checked on the joined values at once."""
     values: list[bytes] = list(map(_VALUE, messages))
     if None in values:
         values = [v or b"" for v in values]
     sizes = np.fromiter(map(len, values), np.int64, len(values))
-    joined = b"".join(values)
+    joined = b"\n".join(values)
     buffer = np.frombuffer(joined, np.uint8)
-    ends = np.cumsum(sizes)
+    starts = np.cumsum(sizes + 1) - (sizes + 1)
+    ends = starts + sizes  # where each row's separator (or the end) is
     plain = (sizes > 0) & (sizes <= max_bytes)
     if buffer.size:
-        first, last = np.where(plain, ends - sizes, 0), np.where(plain, ends - 1, 0)
+        first, last = np.where(plain, starts, 0), np.where(plain, ends - 1, 0)
         plain &= (buffer[first] == 0x7B) & (buffer[last] == 0x7D)
-    if b"\n" in joined or b"\r" in joined:
+    if joined.count(b"\n") >= len(values) or b"\r" in joined:
         breaks = np.flatnonzero((buffer == 0x0A) | (buffer == 0x0D))
-        plain[np.searchsorted(ends, breaks, side="right")] = False
+        row = np.searchsorted(starts, breaks, side="right") - 1
+        plain[row[breaks < ends[row]]] = False  # a break inside the row, not its separator
     if plain.all():
-        return list(range(len(values))), [], values
+        return list(range(len(values))), [], values, joined
     rows = np.flatnonzero(plain).tolist()
-    return rows, np.flatnonzero(~plain).tolist(), [values[i] for i in rows]
+    return rows, np.flatnonzero(~plain).tolist(), [values[i] for i in rows], None
 
 
 def _read(data: bytes, schema: pa.Schema) -> pa.Table:
@@ -118,15 +121,17 @@ def _untimed(kind: pa.DataType) -> pa.DataType:
     return kind
 
 
-def _parse(payloads: list[bytes], rows: list[int], slow: list[int]) -> pa.Table | None:
-    """Parse ``payloads``; a row Arrow refuses moves from ``rows`` to ``slow``.
+def _parse(payloads: list[bytes], rows: list[int], slow: list[int],
+           joined: bytes | None = None) -> pa.Table | None:
+    """Parse ``payloads`` (``joined``: them joined by newlines, if at hand); a row Arrow
+    refuses moves from ``rows`` to ``slow``.
 
     None when the payloads are not all UTF-8 (Arrow does not check text), when a
     payload holds more than one document, or after ``MAX_REPARSE`` refusals.
     """
     for attempt in range(MAX_REPARSE):
-        data = b"\n".join(payloads)
-        if attempt == 0:
+        data = joined if attempt == 0 and joined is not None else b"\n".join(payloads)
+        if attempt == 0 and not data.isascii():
             try:
                 data.decode("utf-8")
             except UnicodeDecodeError:
@@ -286,8 +291,8 @@ def _build(table: pa.Table, rows: NDArray[np.intp], micros: NDArray[np.int64],
 def _columnar(messages: Sequence[RawMessage], limits: Limits, now: datetime,
               ingest: IngestSettings, known_models: Collection[str] | None
               ) -> DecodedColumns | None:
-    rows, slow, payloads = _split(messages, limits.max_bytes)
-    table = _parse(payloads, rows, slow)
+    rows, slow, payloads, joined = _split(messages, limits.max_bytes)
+    table = _parse(payloads, rows, slow, joined)
     if table is None:
         return None
     ok, micros = _validate(table, payloads, limits)

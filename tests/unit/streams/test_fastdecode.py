@@ -241,3 +241,13 @@ def test_oversize_and_line_breaks_go_the_per_event_way() -> None:
     assert not fast.columnar
     assert fast.n_events == 3
     _assert_same(fast, slow)
+
+
+def test_empty_payloads_and_line_breaks_next_to_each_other() -> None:
+    good = _raw(_event())
+    accented = _raw(_event(features={"city": "Zürich", "amount": 2.5}))
+    values = [good, b"", b"", b"\n", accented, b"{\n}", None, b"\r\n", good, b"{}\n{}"]
+    fast, slow = _both(values)
+    assert fast.columnar
+    assert fast.n_events == 3
+    _assert_same(fast, slow)
