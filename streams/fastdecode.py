@@ -41,7 +41,7 @@ from numpy.typing import NDArray
 
 from streams.arrowtime import epoch_micros, parse_times
 from streams.columns import ModelBatch, column_name, row_keys_of, to_model_batches
-from streams.events import DeadLetter, Limits, RawMessage, decode_predictions, limits_for
+from streams.events import DeadLetter, Limits, Message, decode_predictions, limits_for
 from streams.settings import IngestSettings
 
 MIN_ROWS = 64
@@ -65,7 +65,7 @@ class DecodedColumns:
 
 
 def decode_prediction_columns(
-    messages: Sequence[RawMessage], *, now: datetime, ingest: IngestSettings,
+    messages: Sequence[Message], *, now: datetime, ingest: IngestSettings,
     known_models: Collection[str] | None = None, min_rows: int = MIN_ROWS,
 ) -> DecodedColumns:
     """Decode, validate and build the columns of a batch (see the module docstring)."""
@@ -79,7 +79,7 @@ def decode_prediction_columns(
                           decoded.dead_letters, len(decoded.events), False)
 
 
-def _split(messages: Sequence[RawMessage], max_bytes: int
+def _split(messages: Sequence[Message], max_bytes: int
            ) -> tuple[list[int], list[int], list[bytes], bytes | None]:
     """(rows of plain one-line ``{…}`` payloads within the size limit, the other rows,
     the payloads of the first, and those payloads joined by newlines when they are
@@ -288,7 +288,7 @@ def _build(table: pa.Table, rows: NDArray[np.intp], micros: NDArray[np.int64],
     return batches
 
 
-def _columnar(messages: Sequence[RawMessage], limits: Limits, now: datetime,
+def _columnar(messages: Sequence[Message], limits: Limits, now: datetime,
               ingest: IngestSettings, known_models: Collection[str] | None
               ) -> DecodedColumns | None:
     rows, slow, payloads, joined = _split(messages, limits.max_bytes)

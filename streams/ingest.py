@@ -27,7 +27,7 @@ import json
 import time
 import zlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -47,7 +47,7 @@ from streams.bundles import encode, split_predictions
 from streams.closing import Finalised, finalise
 from streams.columns import ModelBatch
 from streams.consuming import retrying
-from streams.events import RawMessage
+from streams.events import Message
 from streams.fastdecode import DecodedColumns, decode_prediction_columns
 from streams.metrics import Metrics
 from streams.settings import Settings
@@ -195,7 +195,7 @@ class Ingest:
         self._store([], gone)
 
     # ----- the batch path --------------------------------------------------------------
-    def decode(self, messages: list[RawMessage]) -> DecodedColumns:
+    def decode(self, messages: Sequence[Message]) -> DecodedColumns:
         """Decode, validate and build the numpy columns of one partition's batch."""
         return decode_prediction_columns(messages, now=datetime.now(UTC),
                                          ingest=self.settings.ingest,

@@ -42,7 +42,6 @@ from streams.alert_service import AlertService
 from streams.batched import BatchedConsumer
 from streams.blas import limit_blas_threads
 from streams.consuming import Listener, commit, in_sequence, make_consumer, make_producer
-from streams.events import RawMessage
 from streams.fastdecode import DecodedColumns
 from streams.ingest import Ingest, PartitionState, StoreJob
 from streams.join_service import JoinService
@@ -140,7 +139,7 @@ class IngestService(mode.Service):
                 work.append((tp, records))
         # Partitions decode side by side in threads (Arrow parses without the GIL),
         # then are applied in turn.
-        decoded = await asyncio.gather(*(asyncio.to_thread(self._decode, tp, records)
+        decoded = await asyncio.gather(*(asyncio.to_thread(self.ingest.decode, records)
                                          for tp, records in work))
         for (tp, records), batch in zip(work, decoded, strict=True):
             self._pending += await self._handle(tp, records, batch)
@@ -184,10 +183,6 @@ class IngestService(mode.Service):
         """Wait until every dead letter and prediction stub sent so far is delivered."""
         sending, self._sending = self._sending, []
         await asyncio.gather(*sending)
-
-    def _decode(self, tp: TopicPartition, records: list[Any]) -> DecodedColumns:
-        return self.ingest.decode([RawMessage(tp.topic, tp.partition, r.offset, r.key, r.value,
-                                              r.timestamp) for r in records])
 
     async def _handle(self, tp: TopicPartition, records: list[Any], decoded: DecodedColumns
                       ) -> list[tuple[PartitionState, ClosedWindow]]:

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from aiokafka.structs import ConsumerRecord
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -251,3 +252,18 @@ def test_empty_payloads_and_line_breaks_next_to_each_other() -> None:
     assert fast.columnar
     assert fast.n_events == 3
     _assert_same(fast, slow)
+
+
+def test_aiokafka_records_decode_as_raw_messages_do() -> None:
+    values: list[bytes | None] = [_raw(_event(event_id=f"e{i}")) for i in range(6)]
+    values[2], values[4] = b"{", None
+    records = [ConsumerRecord("driftline.predictions", 3, 100 + i, 1, 0, b"k", v, None,
+                              1, len(v or b""), ()) for i, v in enumerate(values)]
+    for min_rows in (1, len(values) + 1):
+        fast = decode_prediction_columns(records, now=NOW, ingest=INGEST, min_rows=min_rows)
+        want = decode_prediction_columns(_messages(values), now=NOW, ingest=INGEST,
+                                         min_rows=min_rows)
+        assert fast.columnar == (min_rows == 1)
+        _assert_same(fast, want)
+    assert [(d.reason, d.offset, d.key) for d in fast.dead_letters] == [
+        ("bad_json", 102, b"k"), ("empty_payload", 104, b"k")]
