@@ -14,9 +14,12 @@ between its threads and adds the parts in another order).
 
 from __future__ import annotations
 
+# Imported for their BLAS libraries: threadpoolctl limits only those already loaded.
+import numpy  # noqa: F401
+import scipy.linalg  # noqa: F401
 from threadpoolctl import threadpool_limits
 
 
 def limit_blas_threads() -> None:
-    """Run every BLAS library loaded in this process on one thread from now on."""
+    """Run numpy's and scipy's BLAS (every BLAS loaded) on one thread from now on."""
     threadpool_limits(1, user_api="blas")

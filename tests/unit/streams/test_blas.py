@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import numpy as np
@@ -30,3 +33,15 @@ def test_every_loaded_blas_runs_on_one_thread() -> None:
         pytest.skip("BLAS runs on one thread here anyway (one core)")
     limit_blas_threads()
     assert set(_blas_threads()) == {1}
+
+
+def test_a_fresh_process_limits_numpy_and_scipy_whatever_it_imported_before() -> None:
+    code = ("from streams.blas import limit_blas_threads; limit_blas_threads(); "
+            "from threadpoolctl import threadpool_info; import json; "
+            "print(json.dumps([p['num_threads'] for p in threadpool_info() "
+            "if p['user_api'] == 'blas']))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=60)
+    threads = json.loads(done.stdout)
+    assert len(threads) >= 2  # numpy's and scipy's own
+    assert set(threads) == {1}
