@@ -35,6 +35,7 @@ import streams.ingest
 from store import migrate
 from store.engine import make_engine
 from streams.blas import limit_blas_threads
+from streams.collector import tune_collector
 from streams.ingest import Ingest, PartitionState
 from streams.metrics import Metrics
 from streams.settings import Settings, load_settings
@@ -171,6 +172,7 @@ async def profile_stages(bootstrap: str, broker_url: str, workdir: Path, topic: 
     """Run the ingest pipeline over ``expected`` records of ``topic``; the time per stage."""
     settings = _settings(workdir, topic, window, broker_url)
     limit_blas_threads()  # as the worker's create_app does
+    tune_collector()
     engine = make_engine(settings.database_url)
     migrate.upgrade(engine)
     pipeline = _Pipeline(Ingest(settings, engine, Metrics(CollectorRegistry())))

@@ -41,6 +41,7 @@ from streams.alert_hub import AlertHub
 from streams.alert_service import AlertService
 from streams.batched import BatchedConsumer
 from streams.blas import limit_blas_threads
+from streams.collector import tune_collector
 from streams.consuming import Listener, commit, in_sequence, make_consumer, make_producer
 from streams.fastdecode import DecodedColumns
 from streams.ingest import Ingest, PartitionState, StoreJob
@@ -239,6 +240,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None,
                datadir: str | None = None) -> tuple[faust.App, Ingest]:
     """The Faust app with the ingest service and the web endpoints, ready to run."""
     limit_blas_threads()
+    tune_collector()
     registry = registry or CollectorRegistry()
     metrics = Metrics(registry)
     engine = make_engine(settings.database_url)
