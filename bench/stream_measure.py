@@ -50,9 +50,12 @@ class WorkerConfig:
     partitions: int = 4
 
     def render(self, port: int) -> str:
-        t = self.topic
+        """The settings; the label join's internal topics are the worker's own (per group id),
+        so a worker does not also read the prediction stubs of the workers before it."""
+        t, own = self.topic, f"{self.topic}.{self.group_id}"
         return (f"topics: {{predictions: {t}, labels: {t}.labels, deadletter: {t}.deadletter, "
-                f"retrain: {t}.retrain, partitions: {self.partitions}}}\n"
+                f"retrain: {t}.retrain, join: {own}.join, outcomes: {own}.outcomes, "
+                f"partitions: {self.partitions}}}\n"
                 f"worker: {{group_id: {self.group_id}, web_port: {port}, "
                 f"checkpoint_interval: {self.checkpoint_interval}}}\n"
                 "ingest: {max_batch: 10000}\n"
