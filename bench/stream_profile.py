@@ -1,7 +1,7 @@
 """Where the worker's time goes: its ingest pipeline run in this process, stage by stage.
 
-The same calls as ``streams.worker.IngestService`` (``RawMessage`` wrapping,
-``Ingest.decode``, ``Ingest.apply``, ``Ingest.tick``, ``Ingest.store`` of the
+The same calls as ``streams.worker.IngestService`` (``Ingest.decode`` of the
+consumer's records as they are, ``Ingest.apply``, ``Ingest.tick``, ``Ingest.store`` of the
 closed windows and due checkpoints, here awaited in turn so that each stage is
 timed alone, where the service runs the store in the background), on
 the records of the throughput topic, read by an aiokafka consumer with the
@@ -34,14 +34,14 @@ import streams.fastdecode
 import streams.ingest
 from store import migrate
 from store.engine import make_engine
-from streams.events import RawMessage
+from streams.blas import limit_blas_threads
+from streams.collector import tune_collector
 from streams.ingest import Ingest, PartitionState
 from streams.metrics import Metrics
 from streams.settings import Settings, load_settings
 from streams.windows import ClosedWindow
 
 FETCH = "fetch (aiokafka `getmany`, not part of processing)"
-WRAP = "wrap records as `RawMessage`"
 DECODE = "decode + validate + numpy columns (`Ingest.decode`: Arrow, else msgspec)"
 COLUMNS = "of which per-event fallback (`decode_predictions` + `to_model_batches`)"
 APPLY = "window updates (`Ingest.apply`: sketches, row samples)"
@@ -51,7 +51,7 @@ CHECKPOINT_STORE = "store of checkpoints only"
 SNAPSHOT = "of the stores: checkpoint snapshots (`PartitionState.snapshot_state`)"
 FIRST = "of the stores: finalise a window that becomes the reference"
 AGAINST = "of the stores: finalise a window against its reference"
-PROCESSING = (WRAP, DECODE, APPLY, TICK, CLOSE_STORE, CHECKPOINT_STORE)
+PROCESSING = (DECODE, APPLY, TICK, CLOSE_STORE, CHECKPOINT_STORE)
 
 
 @dataclass
@@ -122,15 +122,11 @@ class _Pipeline:
     def handle(self, tp: TopicPartition, records: list[Any]
                ) -> list[tuple[PartitionState, ClosedWindow]]:
         stages, clock = self.stages, time.perf_counter
-        t0 = clock()
-        raws = [RawMessage(tp.topic, tp.partition, r.offset, r.key, r.value, r.timestamp)
-                for r in records]
         t1 = clock()
-        decoded = self.ingest.decode(raws)
+        decoded = self.ingest.decode(records)
         t2 = clock()
         closed = self.ingest.apply(tp.partition, decoded, records[-1].offset + 1)
         t3 = clock()
-        stages.add(WRAP, t1 - t0)
         stages.add(DECODE, t2 - t1)
         stages.add(APPLY, t3 - t2)
         stages.events += len(records)
@@ -175,6 +171,8 @@ async def profile_stages(bootstrap: str, broker_url: str, workdir: Path, topic: 
                          timeout: float = 300.0) -> Stages:
     """Run the ingest pipeline over ``expected`` records of ``topic``; the time per stage."""
     settings = _settings(workdir, topic, window, broker_url)
+    limit_blas_threads()  # as the worker's create_app does
+    tune_collector()
     engine = make_engine(settings.database_url)
     migrate.upgrade(engine)
     pipeline = _Pipeline(Ingest(settings, engine, Metrics(CollectorRegistry())))
@@ -212,7 +210,7 @@ def stages_table(stages: Stages) -> str:
     """A markdown table: seconds, µs per event and share of the processing per stage."""
     total = stages.processing
     rows = ["| stage | seconds | µs per event | share of processing |", "|---|---|---|---|"]
-    order = (FETCH, WRAP, DECODE, COLUMNS, APPLY, TICK, CLOSE_STORE,
+    order = (FETCH, DECODE, COLUMNS, APPLY, TICK, CLOSE_STORE,
              CHECKPOINT_STORE, SNAPSHOT, FIRST, AGAINST)
     for stage in order:
         seconds = stages.seconds.get(stage, 0.0)

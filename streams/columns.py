@@ -66,11 +66,17 @@ def row_keys(positions: Sequence[tuple[int, int]]) -> NDArray[np.uint64]:
     """``partition << 40 | offset`` for each (partition, offset)."""
     pairs = np.fromiter(chain.from_iterable(positions), np.int64, 2 * len(positions))
     pairs = pairs.reshape(-1, 2)
-    if pairs.size and (pairs.min() < 0 or pairs[:, 1].max() >> OFFSET_BITS
-                       or pairs[:, 0].max() >> (64 - OFFSET_BITS)):
+    return row_keys_of(pairs[:, 0], pairs[:, 1])
+
+
+def row_keys_of(partitions: NDArray[np.int64], offsets: NDArray[np.int64]
+                ) -> NDArray[np.uint64]:
+    """``row_keys`` of the rows' partitions and offsets given as two arrays."""
+    if offsets.size and (min(partitions.min(), offsets.min()) < 0
+                         or offsets.max() >> OFFSET_BITS
+                         or partitions.max() >> (64 - OFFSET_BITS)):
         raise ValueError("row keys need 0 <= offset < 2**40 and 0 <= partition < 2**24")
-    keys = pairs.astype(np.uint64)
-    return (keys[:, 0] << np.uint64(OFFSET_BITS)) | keys[:, 1]
+    return (partitions.astype(np.uint64) << np.uint64(OFFSET_BITS)) | offsets.astype(np.uint64)
 
 
 def column_name(feature: str) -> str:

@@ -36,7 +36,7 @@ import math
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Annotated, Literal, TypeVar, get_args
+from typing import Annotated, Literal, Protocol, TypeVar, get_args
 
 import msgspec
 from msgspec import Meta
@@ -46,7 +46,7 @@ from streams.settings import IngestSettings
 
 __all__ = [
     "DEAD_LETTER_REASONS", "DeadLetter", "DecodedBatch", "DecodedLabels", "LabelEvent",
-    "ModelBatch", "PredictionEvent", "RawMessage", "Reason", "decode_labels",
+    "Message", "ModelBatch", "PredictionEvent", "RawMessage", "Reason", "decode_labels",
     "decode_predictions", "row_keys", "to_model_batches",
 ]
 
@@ -81,6 +81,22 @@ class LabelEvent(msgspec.Struct, frozen=True, gc=False):
     model_id: NonEmpty
     label: float | int | str | bool
     event_time: AwareTime
+
+
+class Message(Protocol):
+    """What decoding reads of a consumed record: a ``RawMessage``, or aiokafka's
+    ``ConsumerRecord`` as the consumer returns it (the worker passes those, unwrapped)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
 
 
 class RawMessage(msgspec.Struct, frozen=True, gc=False):
@@ -241,7 +257,7 @@ def _check_label(event: LabelEvent, limits: Limits) -> Problem | None:
 
 
 def _decode(
-    messages: Iterable[RawMessage],
+    messages: Iterable[Message],
     decoder: msgspec.json.Decoder[E],
     event_type: type[E],
     check: Callable[[E, Limits], Problem | None],
@@ -271,7 +287,7 @@ def _decode(
 
 
 def decode_predictions(
-    messages: Iterable[RawMessage],
+    messages: Iterable[Message],
     *,
     now: datetime,
     ingest: IngestSettings,
@@ -291,7 +307,7 @@ def decode_predictions(
 
 
 def decode_labels(
-    messages: Iterable[RawMessage],
+    messages: Iterable[Message],
     *,
     now: datetime,
     ingest: IngestSettings,

@@ -30,6 +30,7 @@ import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -39,8 +40,8 @@ import pyarrow.json as pj
 from numpy.typing import NDArray
 
 from streams.arrowtime import epoch_micros, parse_times
-from streams.columns import ModelBatch, column_name, row_keys, to_model_batches
-from streams.events import DeadLetter, Limits, RawMessage, decode_predictions, limits_for
+from streams.columns import ModelBatch, column_name, row_keys_of, to_model_batches
+from streams.events import DeadLetter, Limits, Message, decode_predictions, limits_for
 from streams.settings import IngestSettings
 
 MIN_ROWS = 64
@@ -50,6 +51,7 @@ _TOP = pa.schema([("event_id", pa.string()), ("model_id", pa.string()),
                   ("prediction_id", pa.string()), ("score", pa.float64())])
 _ROW = re.compile(r"in row (\d+)")
 _BOOL_TEXT = np.array(["false", "true"], dtype=object)
+_VALUE, _PARTITION, _OFFSET = attrgetter("value"), attrgetter("partition"), attrgetter("offset")
 
 
 @dataclass
@@ -63,7 +65,7 @@ class DecodedColumns:
 
 
 def decode_prediction_columns(
-    messages: Sequence[RawMessage], *, now: datetime, ingest: IngestSettings,
+    messages: Sequence[Message], *, now: datetime, ingest: IngestSettings,
     known_models: Collection[str] | None = None, min_rows: int = MIN_ROWS,
 ) -> DecodedColumns:
     """Decode, validate and build the columns of a batch (see the module docstring)."""
@@ -77,26 +79,31 @@ def decode_prediction_columns(
                           decoded.dead_letters, len(decoded.events), False)
 
 
-def _split(messages: Sequence[RawMessage], max_bytes: int
-           ) -> tuple[list[int], list[int], list[bytes]]:
+def _split(messages: Sequence[Message], max_bytes: int
+           ) -> tuple[list[int], list[int], list[bytes], bytes | None]:
     """(rows of plain one-line ``{…}`` payloads within the size limit, the other rows,
-    the payloads of the first), checked on the concatenated values at once."""
-    values = [m.value or b"" for m in messages]
+    the payloads of the first, and those payloads joined by newlines when they are
+    all the rows), checked on the joined values at once."""
+    values: list[bytes] = list(map(_VALUE, messages))
+    if None in values:
+        values = [v or b"" for v in values]
     sizes = np.fromiter(map(len, values), np.int64, len(values))
-    joined = b"".join(values)
+    joined = b"\n".join(values)
     buffer = np.frombuffer(joined, np.uint8)
-    ends = np.cumsum(sizes)
+    starts = np.cumsum(sizes + 1) - (sizes + 1)
+    ends = starts + sizes  # where each row's separator (or the end) is
     plain = (sizes > 0) & (sizes <= max_bytes)
     if buffer.size:
-        first, last = np.where(plain, ends - sizes, 0), np.where(plain, ends - 1, 0)
+        first, last = np.where(plain, starts, 0), np.where(plain, ends - 1, 0)
         plain &= (buffer[first] == 0x7B) & (buffer[last] == 0x7D)
-    if b"\n" in joined or b"\r" in joined:
+    if joined.count(b"\n") >= len(values) or b"\r" in joined:
         breaks = np.flatnonzero((buffer == 0x0A) | (buffer == 0x0D))
-        plain[np.searchsorted(ends, breaks, side="right")] = False
+        row = np.searchsorted(starts, breaks, side="right") - 1
+        plain[row[breaks < ends[row]]] = False  # a break inside the row, not its separator
     if plain.all():
-        return list(range(len(values))), [], values
+        return list(range(len(values))), [], values, joined
     rows = np.flatnonzero(plain).tolist()
-    return rows, np.flatnonzero(~plain).tolist(), [values[i] for i in rows]
+    return rows, np.flatnonzero(~plain).tolist(), [values[i] for i in rows], None
 
 
 def _read(data: bytes, schema: pa.Schema) -> pa.Table:
@@ -114,15 +121,17 @@ def _untimed(kind: pa.DataType) -> pa.DataType:
     return kind
 
 
-def _parse(payloads: list[bytes], rows: list[int], slow: list[int]) -> pa.Table | None:
-    """Parse ``payloads``; a row Arrow refuses moves from ``rows`` to ``slow``.
+def _parse(payloads: list[bytes], rows: list[int], slow: list[int],
+           joined: bytes | None = None) -> pa.Table | None:
+    """Parse ``payloads`` (``joined``: them joined by newlines, if at hand); a row Arrow
+    refuses moves from ``rows`` to ``slow``.
 
     None when the payloads are not all UTF-8 (Arrow does not check text), when a
     payload holds more than one document, or after ``MAX_REPARSE`` refusals.
     """
     for attempt in range(MAX_REPARSE):
-        data = b"\n".join(payloads)
-        if attempt == 0:
+        data = joined if attempt == 0 and joined is not None else b"\n".join(payloads)
+        if attempt == 0 and not data.isascii():
             try:
                 data.decode("utf-8")
             except UnicodeDecodeError:
@@ -245,8 +254,9 @@ def _groups(table: pa.Table, rows: NDArray[np.intp]) -> dict[tuple[str, str], ND
 
 
 def _build(table: pa.Table, rows: NDArray[np.intp], micros: NDArray[np.int64],
-           positions: list[tuple[int, int]]) -> dict[tuple[str, str], ModelBatch] | None:
-    """The ModelBatches of the accepted ``rows``; None when a column is ambiguous."""
+           keys: NDArray[np.uint64]) -> dict[tuple[str, str], ModelBatch] | None:
+    """The ModelBatches of the accepted ``rows`` (``keys``: theirs, in order); None when a
+    column is ambiguous."""
     features = table.column("features").combine_chunks()
     names = [column_name(f.name) for f in features.type]
     values = [_to_numpy(features.field(i)) for i in range(len(names))]
@@ -256,7 +266,6 @@ def _build(table: pa.Table, rows: NDArray[np.intp], micros: NDArray[np.int64],
     ids = np.asarray(table.column("prediction_id").combine_chunks()
                      .to_numpy(zero_copy_only=False), dtype=object)
     times = micros / 1e6
-    keys = row_keys(positions)
     batches: dict[tuple[str, str], ModelBatch] = {}
     for key, group in _groups(table, rows).items():
         columns: dict[str, NDArray[Any]] = {}
@@ -279,11 +288,11 @@ def _build(table: pa.Table, rows: NDArray[np.intp], micros: NDArray[np.int64],
     return batches
 
 
-def _columnar(messages: Sequence[RawMessage], limits: Limits, now: datetime,
+def _columnar(messages: Sequence[Message], limits: Limits, now: datetime,
               ingest: IngestSettings, known_models: Collection[str] | None
               ) -> DecodedColumns | None:
-    rows, slow, payloads = _split(messages, limits.max_bytes)
-    table = _parse(payloads, rows, slow)
+    rows, slow, payloads, joined = _split(messages, limits.max_bytes)
+    table = _parse(payloads, rows, slow, joined)
     if table is None:
         return None
     ok, micros = _validate(table, payloads, limits)
@@ -298,17 +307,18 @@ def _columnar(messages: Sequence[RawMessage], limits: Limits, now: datetime,
     accepted = np.flatnonzero(ok)
     if not accepted.size:
         return DecodedColumns({}, dead, 0, True)
-    positions = [(messages[rows[i]].partition, messages[rows[i]].offset)
-                 for i in accepted.tolist()]
+    kept = np.asarray(rows, np.intp)[accepted]
+    n = len(messages)
+    keys = row_keys_of(np.fromiter(map(_PARTITION, messages), np.int64, n)[kept],
+                       np.fromiter(map(_OFFSET, messages), np.int64, n)[kept])
     if accepted.size < len(table):
         # Parsed again without the refused rows: their features must not set the
         # column order or kinds.
-        kept = [rows[i] for i in accepted.tolist()]
-        table = _parse([payloads[i] for i in accepted.tolist()], kept, [])
+        table = _parse([payloads[i] for i in accepted.tolist()], kept.tolist(), [])
         if table is None or len(table) != accepted.size:
             return None
         micros, accepted = micros[accepted], np.arange(accepted.size)
-    batches = _build(table, accepted, micros, positions)
+    batches = _build(table, accepted, micros, keys)
     if batches is None:
         return None
     return DecodedColumns(batches, dead, len(accepted), True)

@@ -27,7 +27,7 @@ import json
 import time
 import zlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -47,7 +47,7 @@ from streams.bundles import encode, split_predictions
 from streams.closing import Finalised, finalise
 from streams.columns import ModelBatch
 from streams.consuming import retrying
-from streams.events import RawMessage
+from streams.events import Message
 from streams.fastdecode import DecodedColumns, decode_prediction_columns
 from streams.metrics import Metrics
 from streams.settings import Settings
@@ -87,7 +87,14 @@ class PartitionState:
 
 
 def pack_snapshot(state: dict[str, Any]) -> bytes:
-    return zlib.compress(json.dumps(state, allow_nan=False).encode("utf-8"), 1)
+    """The checkpoint's bytes: the state's JSON in a zlib stream of stored (uncompressed) blocks.
+
+    The state is mostly base64 of float64 samples, which zlib's fastest level shrinks
+    by about 40% at about 65 MB/s: 70 ms of CPU for the 4.7 MB of a 10,000-event
+    window of the bench's 25 features, on every checkpoint of every partition. Stored
+    blocks cost a copy; readers decompress as before, older rows included.
+    """
+    return zlib.compress(json.dumps(state, allow_nan=False).encode("utf-8"), 0)
 
 
 @dataclass
@@ -188,7 +195,7 @@ class Ingest:
         self._store([], gone)
 
     # ----- the batch path --------------------------------------------------------------
-    def decode(self, messages: list[RawMessage]) -> DecodedColumns:
+    def decode(self, messages: Sequence[Message]) -> DecodedColumns:
         """Decode, validate and build the numpy columns of one partition's batch."""
         return decode_prediction_columns(messages, now=datetime.now(UTC),
                                          ingest=self.settings.ingest,

@@ -19,7 +19,9 @@ its transaction in a thread while later batches are fetched and applied (one
 store in flight at most): it snapshots the checkpoints it writes when it starts
 and holds every window those partitions closed before, so state is durable with
 the offsets it covers; offsets go to Kafka after it commits; a rebalance or stop
-first drains it.
+first drains it. A batch's dead letters and prediction stubs (for the label join)
+are sent as it is applied; the next checkpoint waits until they are delivered,
+the next batches do not.
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ from store.engine import make_engine
 from streams.alert_hub import AlertHub
 from streams.alert_service import AlertService
 from streams.batched import BatchedConsumer
+from streams.blas import limit_blas_threads
+from streams.collector import tune_collector
 from streams.consuming import Listener, commit, in_sequence, make_consumer, make_producer
-from streams.events import RawMessage
 from streams.fastdecode import DecodedColumns
 from streams.ingest import Ingest, PartitionState, StoreJob
 from streams.join_service import JoinService
@@ -68,6 +71,9 @@ class IngestService(mode.Service):
         # Windows closed since the last store began, and the store in flight (at most one).
         self._pending: list[tuple[PartitionState, ClosedWindow]] = []
         self._inflight: tuple[StoreJob, asyncio.Task[None]] | None = None
+        # Dead letters and prediction stubs sent, not yet known to be delivered: the next
+        # checkpoint waits for them, the batches after them do not.
+        self._sending: list[asyncio.Future[Any]] = []
         super().__init__(**kwargs)
 
     async def on_start(self) -> None:
@@ -135,7 +141,7 @@ class IngestService(mode.Service):
                 work.append((tp, records))
         # Partitions decode side by side in threads (Arrow parses without the GIL),
         # then are applied in turn.
-        decoded = await asyncio.gather(*(asyncio.to_thread(self._decode, tp, records)
+        decoded = await asyncio.gather(*(asyncio.to_thread(self.ingest.decode, records)
                                          for tp, records in work))
         for (tp, records), batch in zip(work, decoded, strict=True):
             self._pending += await self._handle(tp, records, batch)
@@ -164,27 +170,29 @@ class IngestService(mode.Service):
         if self.ingest.checkpoint_due():
             states.update({s.partition: s for s in self.ingest.dirty()})
         if self._pending or states:
+            await self._delivered()  # before a checkpoint covers the events they came from
             job = self.ingest.prepare(self._pending, states.values())
             self._pending = []
             self._inflight = (job, asyncio.create_task(self.ingest.write_retrying(job)))
 
     async def _drain(self) -> None:
         """Store every closed window and finish every store (a rebalance step or stop)."""
+        await self._delivered()
         while self._pending or self._inflight is not None:
             await self._flush(wait=True)
 
-    def _decode(self, tp: TopicPartition, records: list[Any]) -> DecodedColumns:
-        return self.ingest.decode([RawMessage(tp.topic, tp.partition, r.offset, r.key, r.value,
-                                              r.timestamp) for r in records])
+    async def _delivered(self) -> None:
+        """Wait until every dead letter and prediction stub sent so far is delivered."""
+        sending, self._sending = self._sending, []
+        await asyncio.gather(*sending)
 
     async def _handle(self, tp: TopicPartition, records: list[Any], decoded: DecodedColumns
                       ) -> list[tuple[PartitionState, ClosedWindow]]:
         if decoded.dead_letters:
             assert self.producer is not None
-            sends = [await self.producer.send(self.settings.topics.deadletter,
-                                              value=dl.to_json(), key=dl.key)
-                     for dl in decoded.dead_letters]
-            await asyncio.gather(*sends)  # delivered before the checkpoint passes them
+            self._sending += [await self.producer.send(self.settings.topics.deadletter,
+                                                       value=dl.to_json(), key=dl.key)
+                              for dl in decoded.dead_letters]
             for dl in decoded.dead_letters:
                 self.ingest.metrics.invalid.labels(reason=dl.reason).inc()
             state = self.ingest.partitions.setdefault(tp.partition, PartitionState(tp.partition))
@@ -194,11 +202,10 @@ class IngestService(mode.Service):
         closed = self.ingest.apply(tp.partition, decoded, records[-1].offset + 1)
         if self.ingest.outgoing:
             assert self.producer is not None
-            sends = [await self.producer.send(self.settings.topics.join, value=value,
-                                              partition=part)
-                     for part, value in self.ingest.outgoing]
+            self._sending += [await self.producer.send(self.settings.topics.join, value=value,
+                                                       partition=part)
+                              for part, value in self.ingest.outgoing]
             self.ingest.outgoing = []
-            await asyncio.gather(*sends)  # delivered before the checkpoint passes them
         state = self.ingest.partitions[tp.partition]
         return [(state, c) for c in closed]
 
@@ -233,6 +240,8 @@ def _bound(service: type[BatchedConsumer], settings: Settings, engine: Any, metr
 def create_app(settings: Settings, registry: CollectorRegistry | None = None,
                datadir: str | None = None) -> tuple[faust.App, Ingest]:
     """The Faust app with the ingest service and the web endpoints, ready to run."""
+    limit_blas_threads()
+    tune_collector()
     registry = registry or CollectorRegistry()
     metrics = Metrics(registry)
     engine = make_engine(settings.database_url)
@@ -270,8 +279,12 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None,
 
     @app.page("/metrics")
     async def metrics_page(view: Any, request: Any) -> Any:
+        # ``?name[]=a&name[]=b`` answers with those series only, as prometheus_client's own
+        # server does: a reader of one counter does not pay for the 1,000 drift series.
+        names = request.query.getall("name[]", [])
+        chosen = registry.restricted_registry(names) if names else registry
         # aiohttp refuses a charset in content_type, so the header is set directly.
-        return view.bytes(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return view.bytes(generate_latest(chosen), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     @app.page("/healthz")
     async def health(view: Any, request: Any) -> Any:

@@ -97,8 +97,9 @@ class Worker:
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             return False
 
-    def metrics(self) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=2) as r:
+    def metrics(self, query: str = "") -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics{query}",
+                                    timeout=2) as r:
             return str(r.read().decode())
 
     def metric(self, name: str, **labels: str) -> float:
@@ -229,6 +230,14 @@ def test_malformed_events_go_to_the_dead_letter_topic(worker: Worker, broker: Em
     assert all(letter.keys() >= {"topic", "partition", "offset", "error"} for letter in letters)
     wait_for(lambda: sum(w["n_events"] for w in stored_windows(database_url)) == n - len(invalid),
              90, "the valid events to be stored")
+    # ?name[]= restricts /metrics to the series named, as prometheus_client's server does.
+    lines = [line for line in worker.metrics("?name[]=driftline_events_invalid_total"
+                                             "&name[]=driftline_windows_closed_total")
+             .splitlines() if line and not line.startswith("#")]
+    assert {line.split("{")[0] for line in lines} == {"driftline_events_invalid_total",
+                                                      "driftline_windows_closed_total"}
+    assert sum(float(line.split()[-1]) for line in lines
+               if line.startswith("driftline_events_invalid_total{")) == len(invalid)
 
 
 async def _consume(bootstrap: str, topic: str, expected: int) -> list[dict[str, Any]]:

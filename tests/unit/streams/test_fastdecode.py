@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from aiokafka.structs import ConsumerRecord
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -241,3 +242,28 @@ def test_oversize_and_line_breaks_go_the_per_event_way() -> None:
     assert not fast.columnar
     assert fast.n_events == 3
     _assert_same(fast, slow)
+
+
+def test_empty_payloads_and_line_breaks_next_to_each_other() -> None:
+    good = _raw(_event())
+    accented = _raw(_event(features={"city": "Zürich", "amount": 2.5}))
+    values = [good, b"", b"", b"\n", accented, b"{\n}", None, b"\r\n", good, b"{}\n{}"]
+    fast, slow = _both(values)
+    assert fast.columnar
+    assert fast.n_events == 3
+    _assert_same(fast, slow)
+
+
+def test_aiokafka_records_decode_as_raw_messages_do() -> None:
+    values: list[bytes | None] = [_raw(_event(event_id=f"e{i}")) for i in range(6)]
+    values[2], values[4] = b"{", None
+    records = [ConsumerRecord("driftline.predictions", 3, 100 + i, 1, 0, b"k", v, None,
+                              1, len(v or b""), ()) for i, v in enumerate(values)]
+    for min_rows in (1, len(values) + 1):
+        fast = decode_prediction_columns(records, now=NOW, ingest=INGEST, min_rows=min_rows)
+        want = decode_prediction_columns(_messages(values), now=NOW, ingest=INGEST,
+                                         min_rows=min_rows)
+        assert fast.columnar == (min_rows == 1)
+        _assert_same(fast, want)
+    assert [(d.reason, d.offset, d.key) for d in fast.dead_letters] == [
+        ("bad_json", 102, b"k"), ("empty_payload", 104, b"k")]
