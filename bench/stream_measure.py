@@ -20,7 +20,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -63,7 +63,7 @@ class WorkerProcess:
     """A ``driftline worker`` subprocess (context manager: stopped on exit, whatever happens)."""
 
     def __init__(self, workdir: Path, name: str, broker_url: str, database: Path,
-                 config: WorkerConfig) -> None:
+                 config: WorkerConfig, environment: Mapping[str, str] | None = None) -> None:
         self.name = name
         self.port = free_port()
         self.database = database
@@ -71,7 +71,8 @@ class WorkerProcess:
         self.config_path.write_text(config.render(self.port), encoding="utf-8")
         self.log = workdir / f"{name}.log"
         self.env = child_environment({"DRIFTLINE_BROKER_URL": broker_url,
-                                      "DRIFTLINE_DATABASE_URL": f"sqlite:///{database}"})
+                                      "DRIFTLINE_DATABASE_URL": f"sqlite:///{database}",
+                                      **(environment or {})})
         self.process: subprocess.Popen[bytes] | None = None
 
     def launch(self) -> Self:
@@ -117,11 +118,15 @@ class WorkerProcess:
     def _ready(self) -> bool:
         return self._get("/readyz")[0] == 200
 
-    def metrics(self) -> str:
-        status, text = self._get("/metrics")
-        if status != 200:
-            raise BenchError(f"worker {self.name}: /metrics answered {status or 'nothing'}")
-        return text
+    def metrics(self, timeout: float = 15.0) -> str:
+        """``/metrics``, asked again while a busy worker does not answer within 2 s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status, text = self._get("/metrics")
+            if status == 200:
+                return text
+            if status or time.monotonic() > deadline:
+                raise BenchError(f"worker {self.name}: /metrics answered {status or 'nothing'}")
 
     def accepted(self) -> float:
         return counter(self.metrics(), "driftline_events_total", 'outcome="accepted"')

@@ -123,6 +123,14 @@ def rows_to_dict(sample: RowSample) -> dict[str, Any]:
             "priorities": _pack(sample.priorities, "<u8"), "columns": columns}
 
 
+def _shared_texts(values: list[str | None]) -> NDArray[Any]:
+    """An object array of ``values`` in which equal texts are one ``str`` object."""
+    canonical: dict[str, str] = {}
+    array = np.empty(len(values), dtype=object)
+    array[:] = [None if v is None else canonical.setdefault(v, v) for v in values]
+    return array
+
+
 def rows_from_dict(data: Mapping[str, Any]) -> RowSample:
     """Rebuild a row sample from ``rows_to_dict`` output."""
     if data.get("version") != STATE_VERSION:
@@ -133,7 +141,7 @@ def rows_from_dict(data: Mapping[str, Any]) -> RowSample:
     sample.priorities = _unpack(data["priorities"], "<u8")
     for name, column in data["columns"].items():
         if column["kind"] == "text":
-            sample.data[name] = np.array(column["values"], dtype=object)
+            sample.data[name] = _shared_texts(column["values"])
         else:
             sample.data[name] = _unpack(column["values"], "<f8")
         sample.masks[name] = _unpack(column["missing"], "u1").astype(bool)

@@ -223,7 +223,23 @@ def _to_numpy(column: pa.Array) -> tuple[NDArray[Any], NDArray[np.bool_]]:
         text = _BOOL_TEXT[_mask(column).astype(np.intp)]
         text[missing] = None
         return text, missing
+    if kind == pa.string():
+        return _shared_strings(column), missing
     return np.asarray(column.to_numpy(zero_copy_only=False), dtype=object), missing
+
+
+def _shared_strings(column: pa.Array) -> NDArray[Any]:
+    """Text as an object array with one ``str`` per distinct value (None for null).
+
+    The rows of a category share its ``str``, so a window's row sample holds a
+    pointer per value rather than a string per value.
+    """
+    encoded = column.dictionary_encode()
+    distinct = encoded.dictionary.to_numpy(zero_copy_only=False)
+    names = np.empty(len(distinct) + 1, dtype=object)  # the last one stands for null
+    names[:-1] = distinct
+    codes = pc.fill_null(encoded.indices, len(distinct)).to_numpy(zero_copy_only=False)
+    return names[codes]  # type: ignore[no-any-return]
 
 
 def _groups(table: pa.Table, rows: NDArray[np.intp]) -> dict[tuple[str, str], NDArray[np.intp]]:

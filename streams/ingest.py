@@ -295,6 +295,8 @@ class Ingest:
                         model_state["reference_id"] = made.id
                 repository.save_checkpoint(conn, self.group_id, self.topic, state.partition,
                                            offset, pack_snapshot(snapshot))
+        # Committed: the snapshots, a store's largest objects, are freed before the trim.
+        job.checkpoints = [(state, offset, {}) for state, offset, _ in job.checkpoints]
         self._last_checkpoint = time.monotonic()
         if self.hub is not None:
             self.hub.committed(job.alerts)

@@ -79,3 +79,14 @@ def test_row_sample_merge_equals_one_sample_of_both() -> None:
     left.merge(right)
     assert sorted(left.data["x"].tolist()) == sorted(whole.data["x"].tolist())
     assert left.n_seen == whole.n_seen == 500
+
+
+def test_restored_text_rows_share_one_string_per_value() -> None:
+    sample = RowSample(100)
+    sample.add({"c": np.array(["alpha", "beta", None] * 20, dtype=object)},
+               np.arange(60, dtype=np.uint64))
+    restored = rows_from_dict(json.loads(json.dumps(rows_to_dict(sample))))
+    texts = [v for v in restored.data["c"].tolist() if v is not None]
+    assert sorted(set(texts)) == ["alpha", "beta"]
+    assert len(texts) == 40
+    assert len({id(v) for v in texts}) == 2

@@ -241,3 +241,14 @@ def test_oversize_and_line_breaks_go_the_per_event_way() -> None:
     assert not fast.columnar
     assert fast.n_events == 3
     _assert_same(fast, slow)
+
+
+def test_rows_of_a_category_share_one_string() -> None:
+    values = [_raw(_event(event_id=f"e{i}", features={"country": ["DE", "FR", None][i % 3]}))
+              for i in range(30)]
+    fast, slow = _both(values)
+    assert fast.columnar
+    _assert_same(fast, slow)
+    country = fast.batches[("fraud", "7")].columns["country"]
+    assert {id(v) for v in country.tolist() if v is not None} == {
+        id(country[0]), id(country[1])}
