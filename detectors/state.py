@@ -39,18 +39,20 @@ def _unpack(text: str, dtype: str) -> NDArray[Any]:
 
 
 def _numeric_to_dict(sketch: NumericSketch) -> dict[str, Any]:
-    sketch.sample.compact()
+    values, priorities = sketch.sample.shared.column(sketch.sample.index)
     m = sketch.moments
     return {
         "counts": sketch.counts.tolist(),
         "moments": [m.n, m.mean, m.m2, m.min if m.n else None, m.max if m.n else None],
         "missing": [sketch.n_missing, sketch.n_nan, sketch.n_inf],
-        "sample": _pack(sketch.sample.values, "<f8"),
-        "priorities": _pack(sketch.sample.priorities, "<u8"),
+        "sample": _pack(values, "<f8"),
+        "priorities": _pack(priorities, "<u8"),
     }
 
 
-def _numeric_from_dict(sketch: NumericSketch, data: Mapping[str, Any]) -> None:
+def _numeric_from_dict(sketch: NumericSketch, data: Mapping[str, Any]
+                       ) -> tuple[NDArray[np.float64], NDArray[np.uint64]]:
+    """Restore the counts; return the sample (restored for all columns at once)."""
     counts = np.asarray(data["counts"], dtype=np.int64)
     if counts.size != sketch.counts.size:
         raise ValueError("snapshot bins do not match the reference's bins")
@@ -59,9 +61,7 @@ def _numeric_from_dict(sketch: NumericSketch, data: Mapping[str, Any]) -> None:
     sketch.moments = Moments(int(n), float(mean), float(m2),
                              float(low) if n else np.inf, float(high) if n else -np.inf)
     sketch.n_missing, sketch.n_nan, sketch.n_inf = (int(v) for v in data["missing"])
-    sketch.sample.values = _unpack(data["sample"], "<f8")
-    sketch.sample.priorities = _unpack(data["priorities"], "<u8")
-    sketch.sample.compact_limit()
+    return _unpack(data["sample"], "<f8"), _unpack(data["priorities"], "<u8")
 
 
 def _categorical_to_dict(sketch: CategoricalSketch) -> dict[str, Any]:
@@ -101,11 +101,13 @@ def sketch_from_dict(reference: ReferenceProfile, data: Mapping[str, Any]) -> Wi
     if set(data["columns"]) != set(sketch.columns):
         raise ValueError("snapshot columns do not match the reference's columns")
     sketch.n_rows = int(data["n_rows"])
+    samples: dict[int, tuple[NDArray[np.float64], NDArray[np.uint64]]] = {}
     for name, column in sketch.columns.items():
         if isinstance(column, NumericSketch):
-            _numeric_from_dict(column, data["columns"][name])
+            samples[column.sample.index] = _numeric_from_dict(column, data["columns"][name])
         else:
             _categorical_from_dict(column, data["columns"][name])
+    sketch.samples.restore([samples[i] for i in sorted(samples)])
     return sketch
 
 

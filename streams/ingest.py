@@ -116,6 +116,8 @@ class Ingest:
         # Invalid events per model (message key) since its last window closed (alert facts).
         self.invalid: Counter[str] = Counter()
         self.hub: AlertHub | None = None
+        # Batches applied so far, as of the last tick and as of the last idle trim.
+        self._applied = self._applied_at_tick = self._applied_at_trim = 0
 
     # ----- references and model state -------------------------------------------------
     def _rules(self, model_id: str) -> WindowRules:
@@ -185,6 +187,7 @@ class Ingest:
               ) -> list[ClosedWindow]:
         """Feed a decoded batch of one partition to its windows; return closed windows."""
         state = self.partitions.setdefault(partition, PartitionState(partition))
+        self._applied += 1
         closed: list[ClosedWindow] = []
         now = time.monotonic()
         for (model_id, version), batch in decoded.batches.items():
@@ -213,7 +216,17 @@ class Ingest:
         self.outgoing += [(part, encode(rows)) for part, rows in sorted(stubs.items())]
 
     def tick(self) -> list[tuple[PartitionState, list[ClosedWindow]]]:
-        """Close windows of idle models (processing time)."""
+        """Close windows of idle models (processing time); trim the heap once when idle.
+
+        The worker ticks after every fetch. A tick with no batch applied since the
+        one before means the fetch was empty: the worker has caught up, and the
+        memory of the batches it just processed is handed back to the OS, once
+        per idle spell (``streams.memory``).
+        """
+        if self._applied == self._applied_at_tick != self._applied_at_trim:
+            memory.trim()
+            self._applied_at_trim = self._applied
+        self._applied_at_tick = self._applied
         now = time.monotonic()
         due = []
         for state in self.partitions.values():

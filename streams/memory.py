@@ -24,7 +24,6 @@ Elsewhere (musl, macOS) ``configure`` and ``trim`` do nothing.
 from __future__ import annotations
 
 import ctypes
-import os
 import sys
 from collections.abc import Callable, Mapping
 
@@ -60,8 +59,11 @@ def trim() -> bool:
     return _TRIM is not None and bool(_TRIM(0))
 
 
-def configure(environ: Mapping[str, str] = os.environ) -> bool:
-    """Fix glibc's mmap threshold (module docstring); True when it was set here."""
+def configure(environ: Mapping[str, str]) -> bool:
+    """Fix glibc's mmap threshold (module docstring); True when it was set here.
+
+    ``environ`` is the process environment, where an operator's own setting wins.
+    """
     if _MALLOPT is None or "MALLOC_MMAP_THRESHOLD_" in environ \
             or "mmap_threshold" in environ.get("GLIBC_TUNABLES", ""):
         return False

@@ -20,10 +20,10 @@ def worker(config: Path | None, loglevel: str) -> None:
     import faust
 
     from streams import memory
-    from streams.settings import SettingsError, load_settings
+    from streams.settings import SettingsError, load_settings, process_environment
     from streams.worker import create_app
 
-    memory.configure()  # before the worker's threads start
+    memory.configure(process_environment())  # before the worker's threads start
 
     try:
         settings = load_settings(config)
