@@ -16,6 +16,10 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from detectors._shared_sample import SharedSample
+
 
 def _connect(database: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5.0,
@@ -40,11 +44,12 @@ def checkpointed(database: Path, topic: str) -> int:
 def checkpoint_arrays(database: Path, topic: str) -> dict[str, int]:
     """Bytes of the arrays in the checkpointed window state of ``topic``, by part.
 
-    ``sketch samples``: the bounded KS samples (values and priorities) of the
-    open windows' sketches; ``row sample``: a window's row sample (numbers,
-    missing masks, priorities, and for text columns one 8-byte pointer per value
-    plus one ``str`` object per distinct value of the column, as the worker
-    shares them).
+    ``sketch samples``: the bounded KS samples of the open windows' sketches, as
+    the worker holds them (``detectors._shared_sample``: rebuilt from the
+    snapshot's values and priorities, their bytes counted); ``row sample``: a
+    window's row sample (numbers, missing masks, priorities, and for text columns
+    one 8-byte pointer per value plus one ``str`` object per distinct value of
+    the column, as the worker shares them).
     """
     sizes = {"sketch samples": 0, "row sample": 0}
     with contextlib.closing(_connect(database)) as conn:
@@ -54,13 +59,20 @@ def checkpoint_arrays(database: Path, topic: str) -> dict[str, int]:
         for model in json.loads(zlib.decompress(blob))["models"]:
             for window in model["windows"]:
                 sketch, rows = window.get("sketch"), window.get("rows")
-                for column in (sketch or {}).get("columns", {}).values():
-                    if column["kind"] == "numeric":
-                        sizes["sketch samples"] += _b64_bytes(column["sample"])
-                        sizes["sketch samples"] += _b64_bytes(column["priorities"])
+                if sketch:
+                    sizes["sketch samples"] += _sample_bytes(sketch)
                 if rows:
                     sizes["row sample"] += _row_bytes(rows)
     return sizes
+
+
+def _sample_bytes(sketch: dict[str, Any]) -> int:
+    samples = [(np.frombuffer(base64.b64decode(c["sample"]), "<f8"),
+                np.frombuffer(base64.b64decode(c["priorities"]), "<u8"))
+               for c in sketch["columns"].values() if c["kind"] == "numeric"]
+    shared = SharedSample(int(sketch["sample_cap"]), len(samples))
+    shared.restore(samples)
+    return shared.nbytes
 
 
 def _b64_bytes(text: str) -> int:

@@ -12,11 +12,17 @@ Decisions (measured with ``bench/stream.py --phases memory``, see bench/README.m
   freed; a fixed threshold also keeps the trim threshold at glibc's 128 KiB. An
   operator's own ``MALLOC_MMAP_THRESHOLD_`` (or ``GLIBC_TUNABLES`` setting it)
   wins.
+- ``configure()`` also makes Arrow allocate from the C library's malloc (its
+  system pool) instead of its bundled mimalloc, which kept 20-40 MiB of freed
+  pages of the decode threads resident; the JSON decode is as fast either way
+  (within 3% on one thread). ``ARROW_DEFAULT_MEMORY_POOL`` set by an operator
+  wins.
 - ``trim()``: ``malloc_trim(0)`` after each store transaction, off the event
-  loop, returns the free pages left inside the heap by smaller blocks.
+  loop, and once when a fetch comes back empty after work (the worker has
+  caught up), returns the free pages left inside the heap by smaller blocks.
 - ``register(registry)``: ``driftline_process_*`` (resident and virtual memory,
   CPU, open files, from ``prometheus_client``) and ``driftline_arrow_allocated_bytes``
-  (what Arrow's memory pool holds: the JSON parse of batches in flight).
+  (what Arrow's default memory pool holds: the JSON parse of batches in flight).
 
 Elsewhere (musl, macOS) ``configure`` and ``trim`` do nothing.
 """
@@ -59,15 +65,22 @@ def trim() -> bool:
     return _TRIM is not None and bool(_TRIM(0))
 
 
-def configure(environ: Mapping[str, str]) -> bool:
-    """Fix glibc's mmap threshold (module docstring); True when it was set here.
+def configure(environ: Mapping[str, str]) -> list[str]:
+    """Apply the allocator settings of the module docstring; the ones applied, by name.
 
     ``environ`` is the process environment, where an operator's own setting wins.
     """
-    if _MALLOPT is None or "MALLOC_MMAP_THRESHOLD_" in environ \
-            or "mmap_threshold" in environ.get("GLIBC_TUNABLES", ""):
-        return False
-    return bool(_MALLOPT(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+    applied = []
+    if _MALLOPT is not None and "MALLOC_MMAP_THRESHOLD_" not in environ \
+            and "mmap_threshold" not in environ.get("GLIBC_TUNABLES", "") \
+            and _MALLOPT(_M_MMAP_THRESHOLD, MMAP_THRESHOLD):
+        applied.append("mmap_threshold")
+    if "ARROW_DEFAULT_MEMORY_POOL" not in environ:
+        import pyarrow
+
+        pyarrow.set_memory_pool(pyarrow.system_memory_pool())
+        applied.append("arrow_system_pool")
+    return applied
 
 
 def register(registry: CollectorRegistry) -> None:

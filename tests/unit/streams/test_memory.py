@@ -15,9 +15,11 @@ GLIBC = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
 glibc_only = pytest.mark.skipif(not GLIBC, reason="glibc's malloc only")
 
 # In a fresh interpreter: free a 4 MiB block (glibc then raises its mmap threshold to
-# 4 MiB), optionally configure, and report whether a 1 MiB block is mapped on its own.
+# 4 MiB), optionally configure, and report whether a 1 MiB block is mapped on its own,
+# and the backend of Arrow's default pool.
 _MAPPED_ALONE = """
 import ctypes, sys
+import pyarrow
 from streams import memory
 
 class Info(ctypes.Structure):
@@ -30,18 +32,19 @@ libc.malloc.restype = ctypes.c_void_p
 libc.free.argtypes = [ctypes.c_void_p]
 libc.free(libc.malloc(4 << 20))
 if sys.argv[1] == "configure":
-    assert memory.configure({})
+    assert memory.configure({}) == ["mmap_threshold", "arrow_system_pool"]
 before = libc.mallinfo2().hblkhd
 block = libc.malloc(1 << 20)
-print(libc.mallinfo2().hblkhd - before >= 1 << 20)
+print(libc.mallinfo2().hblkhd - before >= 1 << 20, pyarrow.default_memory_pool().backend_name)
 libc.free(block)
 """
 
 
-def _mapped_alone(mode: str) -> bool:
+def _mapped_alone(mode: str) -> tuple[bool, str]:
     done = subprocess.run([sys.executable, "-c", _MAPPED_ALONE, mode], capture_output=True,
                           text=True, check=True, timeout=60)
-    return done.stdout.strip() == "True"
+    mapped, backend = done.stdout.split()
+    return mapped == "True", backend
 
 
 def test_trim_is_available_on_glibc_and_returns_a_bool() -> None:
@@ -52,14 +55,18 @@ def test_trim_is_available_on_glibc_and_returns_a_bool() -> None:
 
 
 @glibc_only
-def test_configure_fixes_the_mmap_threshold() -> None:
-    assert not _mapped_alone("default")  # glibc's moving threshold keeps it in the heap
-    assert _mapped_alone("configure")
+def test_configure_fixes_the_mmap_threshold_and_arrows_pool() -> None:
+    mapped, backend = _mapped_alone("default")
+    assert not mapped  # glibc's moving threshold keeps the block in the heap
+    assert backend != "system"
+    assert _mapped_alone("configure") == (True, "system")
 
 
-def test_an_operators_own_malloc_setting_wins() -> None:
-    assert not memory.configure({"MALLOC_MMAP_THRESHOLD_": "65536"})
-    assert not memory.configure({"GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=65536"})
+def test_an_operators_own_allocator_settings_win() -> None:
+    arrow = {"ARROW_DEFAULT_MEMORY_POOL": "mimalloc"}
+    assert memory.configure({"MALLOC_MMAP_THRESHOLD_": "65536", **arrow}) == []
+    assert memory.configure({"GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=65536", **arrow}) \
+        == []
 
 
 def test_process_and_arrow_memory_series() -> None:
