@@ -50,9 +50,12 @@ class WorkerConfig:
     partitions: int = 4
 
     def render(self, port: int) -> str:
-        t = self.topic
-        return (f"topics: {{predictions: {t}, labels: {t}.labels, deadletter: {t}.deadletter, "
-                f"retrain: {t}.retrain, partitions: {self.partitions}}}\n"
+        t, g = self.topic, self.group_id
+        # Side topics of its own: a join topic shared between workers would hand one
+        # worker's label join the prediction stubs of all the workers before it.
+        return (f"topics: {{predictions: {t}, labels: {g}.labels, deadletter: {g}.deadletter, "
+                f"retrain: {g}.retrain, join: {g}.join, outcomes: {g}.outcomes, "
+                f"partitions: {self.partitions}}}\n"
                 f"worker: {{group_id: {self.group_id}, web_port: {port}, "
                 f"checkpoint_interval: {self.checkpoint_interval}}}\n"
                 "ingest: {max_batch: 10000}\n"
