@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # PostgreSQL for the store and worker tests (as on CI); unreachable means skipped, except CI=true.
 export DRIFTLINE_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: test lint typecheck unit prometheus-tools dashboards demo compare-example bench bench-stream bench-join clean
+.PHONY: test lint typecheck unit prometheus-tools dashboards demo compare-example bench bench-stream bench-join bench-alerts clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -61,6 +61,9 @@ bench-stream: $(STAMP)
 
 bench-join: $(STAMP)
 	$(BIN)/python bench/join.py
+
+bench-alerts: $(STAMP)
+	$(BIN)/python bench/alerts.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .demo .demo-compare

@@ -48,6 +48,7 @@ class WorkerConfig:
     window: str  # the flow mapping of models.default.window, e.g. "{size: 60s, grace: 5s}"
     checkpoint_interval: str = "5s"
     partitions: int = 4
+    extra: str = ""  # more top-level YAML sections (e.g. ``alerting:``), appended as given
 
     def render(self, port: int) -> str:
         t, g = self.topic, self.group_id
@@ -59,14 +60,17 @@ class WorkerConfig:
                 f"worker: {{group_id: {self.group_id}, web_port: {port}, "
                 f"checkpoint_interval: {self.checkpoint_interval}}}\n"
                 "ingest: {max_batch: 10000}\n"
-                f"models:\n  default:\n    window: {self.window}\n")
+                f"models:\n  default:\n    window: {self.window}\n{self.extra}")
 
 
 class WorkerProcess:
     """A ``driftline worker`` subprocess (context manager: stopped on exit, whatever happens)."""
 
     def __init__(self, workdir: Path, name: str, broker_url: str, database: Path,
-                 config: WorkerConfig, environment: Mapping[str, str] | None = None) -> None:
+                 config: WorkerConfig, database_url: str | None = None,
+                 environment: Mapping[str, str] | None = None) -> None:
+        """``database_url`` (e.g. PostgreSQL) replaces the SQLite file ``database``;
+        ``environment`` is added to the worker's."""
         self.name = name
         self.port = free_port()
         self.database = database
@@ -74,7 +78,8 @@ class WorkerProcess:
         self.config_path.write_text(config.render(self.port), encoding="utf-8")
         self.log = workdir / f"{name}.log"
         self.env = child_environment({"DRIFTLINE_BROKER_URL": broker_url,
-                                      "DRIFTLINE_DATABASE_URL": f"sqlite:///{database}",
+                                      "DRIFTLINE_DATABASE_URL":
+                                          database_url or f"sqlite:///{database}",
                                       **(environment or {})})
         self.process: subprocess.Popen[bytes] | None = None
 

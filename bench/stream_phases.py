@@ -300,7 +300,8 @@ def memory(broker: EmbeddedBroker, workdir: Path, sizes: tuple[int, ...], say: S
                 config = WorkerConfig(topic, f"bench-{name}",
                                       f"{{count: {size}, grace: 0s, idle_timeout: 1h}}")
                 worker = stack.enter_context(
-                    WorkerProcess(workdir, name, broker.url, database, config, environment))
+                    WorkerProcess(workdir, name, broker.url, database, config,
+                                  environment=environment))
                 workers.append((worker.launch(), with_reference))
             for worker, _ in workers:
                 worker.wait_ready()

@@ -1,24 +1,8 @@
-"""What the dashboards and rules may read, and the thresholds they draw.
-
-``PENDING_METRICS`` are series that issues 4 (performance, concept drift,
-labels) and 5 (alerting, webhooks, outbox) add to the worker. Panels and rules
-on them are built now; the validation against a real Prometheus skips its
-"exported" and "returns data" checks for a query only when *every* metric it
-reads is in this set, and says so. Empty the set as those metrics land.
-"""
+"""What the dashboards and rules may read, and the thresholds they draw."""
 
 from __future__ import annotations
 
 from typing import Final
-
-PENDING_METRICS: Final = frozenset({
-    "driftline_model_performance",
-    "driftline_concept_drift_detections_total",
-    "driftline_labels_total",
-    "driftline_webhook_deliveries_total",
-    "driftline_outbox_pending",
-    "driftline_alerts_firing",
-})
 
 # The default effect-size thresholds of detectors.DriftPolicy (warn, critical).
 PSI_WARN, PSI_CRITICAL = 0.1, 0.25

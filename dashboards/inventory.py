@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dashboards.catalogue import PENDING_METRICS
 from dashboards.promql import metric_names
 
 GRAFANA = Path(__file__).resolve().parent / "grafana"
@@ -32,11 +31,6 @@ class Query:
     @property
     def metrics(self) -> list[str]:
         return metric_names(self.expr)
-
-    @property
-    def pending(self) -> bool:
-        """Whether every metric it reads is still to be exported (``PENDING_METRICS``)."""
-        return bool(self.metrics) and set(self.metrics) <= PENDING_METRICS
 
     def __str__(self) -> str:
         return f"{self.dashboard}: {self.kind} {self.where!r}: {self.expr}"

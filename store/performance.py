@@ -93,13 +93,15 @@ def _coverage(n_labels: int, n_predictions: int | None) -> float | None:
 
 
 def save_performance(conn: Connection, record: PerformanceRecord,
-                     now: datetime | None = None) -> None:
-    """Upsert the realised side of a window's performance row."""
+                     now: datetime | None = None) -> float | None:
+    """Upsert the realised side of a window's performance row; its label coverage
+    (None while the window's drift row is not stored)."""
     n_predictions = _n_events(conn, record.model_id, record.model_version, record.window_start)
+    coverage = _coverage(record.n_labels, n_predictions)
     row = {"model_id": record.model_id, "model_version": record.model_version,
            "window_start": record.window_start, "window_end": record.window_end,
            "task": record.task, "n_labels": record.n_labels, "n_predictions": n_predictions,
-           "label_coverage": _coverage(record.n_labels, n_predictions),
+           "label_coverage": coverage,
            "latency_p50": finite(record.latency_p50), "latency_p95": finite(record.latency_p95),
            "metrics": json_safe(record.metrics), "estimate": None, "revision": 0,
            "updated_at": now or utc_now()}
@@ -110,6 +112,7 @@ def save_performance(conn: Connection, record: PerformanceRecord,
     set_["revision"] = performance.c.revision + 1
     conn.execute(stmt.on_conflict_do_update(index_elements=list(PERFORMANCE_KEY), set_=set_),
                  row)
+    return coverage
 
 
 def save_estimate(conn: Connection, model_id: str, model_version: str, window_start: datetime,

@@ -16,6 +16,12 @@ Every ``SILENCE_INTERVAL`` seconds the ``no_data`` rules are evaluated against
 the newest window close of each model (wall clock: a model whose windows stop
 closing has stopped sending), and the outbox and firing gauges are refreshed
 from the database, so they count every worker's rows.
+
+``driftline_webhook_deliveries_total`` is exported at 0 for every configured
+receiver (and the retrain topic, when a rule asks for retraining) and every
+outcome from the start, so the first dead letter is an increase Prometheus can
+see: ``DriftlineWebhookDeadLetters`` fires on it (a series that appears at 1
+shows no ``increase``).
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import asyncio
 import contextlib
 import logging
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 
 import aiohttp
 import mode
@@ -33,8 +39,8 @@ from aiokafka.errors import KafkaError
 from sqlalchemy import Engine
 
 from alerting import signing
-from alerting.apply import TOPIC_PREFIX, apply_silence
-from alerting.dispatcher import Delivery, Dispatcher, Transport
+from alerting.apply import TOPIC_PREFIX, apply_silence, topic_receiver
+from alerting.dispatcher import Delivery, Dispatcher, Outcome, Transport
 from alerting.http import HttpTransport, compact_json
 from alerting.model import AlertEvent
 from alerting.settings import AlertingSettings
@@ -108,11 +114,22 @@ class AlertService(mode.Service):
         def on_result(receiver: str, outcome: str) -> None:
             self.metrics.deliveries.labels(receiver=receiver, outcome=outcome).inc()
 
+        for receiver in self._receivers():
+            for outcome in get_args(Outcome):
+                self.metrics.deliveries.labels(receiver=receiver, outcome=outcome)
+
         self.dispatcher = Dispatcher(self.engine, transport_for, self.alerting.dispatch,
                                      on_result=on_result)
         self.hub.attach(asyncio.get_running_loop(), self.dispatcher.wake)
         self.add_future(self.dispatcher.run(self._stop))
         self.add_future(self._timer())
+
+    def _receivers(self) -> list[str]:
+        """Every receiver the outbox may hold rows for."""
+        names = list(self.alerting.receivers)
+        if self.alerting.retrain.topic and any(rule.retrain for rule in self.alerting.rules):
+            names.append(topic_receiver(self.settings.topics.retrain))
+        return names
 
     async def on_stop(self) -> None:
         self._stop.set()
@@ -135,8 +152,9 @@ class AlertService(mode.Service):
         now = datetime.now(UTC)
         events: list[AlertEvent] = []
         with self.engine.begin() as conn:
+            closed = last_closed(conn) if self.alerting.rules else {}
             if any(r.source == "silence" for r in self.alerting.rules):
-                seen = [(model, "", at) for model, at in last_closed(conn).items()]
+                seen = [(model, "", at) for model, at in closed.items()]
                 events = apply_silence(conn, self.alerting, seen, now,
                                        self.settings.topics.retrain)
             pending = pending_count(conn)
@@ -144,7 +162,9 @@ class AlertService(mode.Service):
         self.hub.committed(events)
         self.metrics.outbox_pending.set(pending)
         severities = {r.name: r.severity for r in self.alerting.rules}
-        counts: dict[tuple[str, str], int] = {}
+        # Every (model, severity) a rule could fire is exported, at 0 while quiet.
+        counts: dict[tuple[str, str], int] = {
+            (model, severity): 0 for model in closed for severity in set(severities.values())}
         for (rule, model), count in firing.items():
             key = (model, severities.get(rule, "warning"))
             counts[key] = counts.get(key, 0) + count

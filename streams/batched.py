@@ -8,6 +8,8 @@ writes beside them), after everything the batch produced has been acknowledged
 by the broker. So a crash replays from the checkpoint and the state counts each
 record once. Subclasses implement ``restore_state``, ``snapshot``, ``handle`` and
 optionally ``write`` (rows stored with the checkpoint) and ``on_timer``.
+``snapshot`` runs in a thread, while the service's lock keeps ``handle`` and
+the rebalance steps out, so it must read only the service's own state.
 
 It runs as a Faust service beside the ingest, in its own consumer group
 (``<group_id>-<name>``), with the worker's session timeout and fetch limits.
@@ -175,7 +177,10 @@ class BatchedConsumer(mode.Service):
         self._last_store = time.monotonic()
         if not dirty:
             return
-        snapshots = {p: self.snapshot(p) for p in dirty}
+        # In a thread: a snapshot may take most of a second (the join's, with many predictions
+        # pending), and on the event loop it would hold up every service of the worker, the
+        # alert dispatcher's wake-up included. The lock keeps the state still meanwhile.
+        snapshots = await asyncio.to_thread(self._snapshots, dirty)
         offsets = {p: self.offsets[p] for p in dirty}
         await retrying(partial(self._transaction, dirty, snapshots, offsets), self.metrics,
                        self.group_id)
@@ -183,6 +188,9 @@ class BatchedConsumer(mode.Service):
             self.stored[partition] = offset
         self.stored_ok(dirty)
         await self._commit(offsets)
+
+    def _snapshots(self, partitions: list[int]) -> dict[int, bytes]:
+        return {p: self.snapshot(p) for p in partitions}
 
     def _transaction(self, partitions: list[int], snapshots: dict[int, bytes],
                      offsets: dict[int, int | None]) -> None:

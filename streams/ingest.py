@@ -53,6 +53,10 @@ from streams.metrics import Metrics
 from streams.settings import Settings
 from streams.windows import ClosedWindow, ModelWindows, ReferenceHandle, WindowRules
 
+# Distinct message keys whose invalid events one partition keeps count of: keys are
+# producer-chosen, so the count of a flood of made-up keys must not grow unbounded.
+MAX_INVALID_KEYS = 1000
+
 
 @dataclass
 class PartitionState:
@@ -63,13 +67,23 @@ class PartitionState:
     next_offset: int | None = None
     checkpointed_offset: int | None = None
     rewound_to: int | None = None  # the offset last rewound to after a gap
+    # Invalid events per message key (model id) not yet counted towards a closed window
+    # (alert facts); checkpointed with the windows, so a restart neither loses nor
+    # double counts them.
+    invalid: Counter[str] = field(default_factory=Counter)
+
+    def count_invalid(self, key: str) -> None:
+        """One more invalid event of ``key``; keys beyond ``MAX_INVALID_KEYS`` are not kept."""
+        if key in self.invalid or len(self.invalid) < MAX_INVALID_KEYS:
+            self.invalid[key] += 1
 
     def snapshot(self) -> bytes:
         return pack_snapshot(self.snapshot_state())
 
     def snapshot_state(self) -> dict[str, Any]:
         """The state as JSON-safe data, independent of the live windows."""
-        return {"version": 1, "models": [m.to_dict() for m in self.models.values()]}
+        return {"version": 1, "models": [m.to_dict() for m in self.models.values()],
+                "invalid": dict(self.invalid)}
 
 
 def pack_snapshot(state: dict[str, Any]) -> bytes:
@@ -113,8 +127,6 @@ class Ingest:
         # Prediction stubs for the label join: (join partition, message), sent by the worker
         # before the checkpoint that covers them.
         self.outgoing: list[tuple[int, bytes]] = []
-        # Invalid events per model (message key) since its last window closed (alert facts).
-        self.invalid: Counter[str] = Counter()
         self.hub: AlertHub | None = None
         # Batches applied so far, as of the last tick and as of the last idle trim.
         self._applied = self._applied_at_tick = self._applied_at_trim = 0
@@ -166,6 +178,7 @@ class Ingest:
                         self.settings.model(item["model_id"]).profile,
                         self._reference_by_id, now)
                     state.models[(model.model_id, model.model_version)] = model
+                state.invalid.update(data.get("invalid", {}))
                 state.next_offset = state.checkpointed_offset = checkpoint.next_offset
                 seeks[partition] = checkpoint.next_offset
             self.partitions[partition] = state
@@ -251,11 +264,16 @@ class Ingest:
     def prepare(self, closed: list[tuple[PartitionState, ClosedWindow]],
                 states: Iterable[PartitionState]) -> StoreJob:
         """Snapshot what a store will write (on the thread that applies batches)."""
-        checkpoints = [(s, s.next_offset, s.snapshot_state()) for s in states
+        invalid: Counter[str] = Counter()
+        counted = {id(s): s for s in states}
+        for model_id in {c.model_id for _, c in closed}:
+            for state in self.partitions.values():
+                if model_id in state.invalid:
+                    invalid[model_id] += state.invalid.pop(model_id)
+                    counted[id(state)] = state  # its checkpoint must forget them too
+        checkpoints = [(s, s.next_offset, s.snapshot_state()) for s in counted.values()
                        if s.next_offset is not None]
-        invalid = {m: self.invalid.pop(m) for m in {c.model_id for _, c in closed}
-                   if m in self.invalid}
-        return StoreJob(list(closed), checkpoints, invalid=invalid)
+        return StoreJob(list(closed), checkpoints, invalid=dict(invalid))
 
     def _store(self, closed: list[tuple[PartitionState, ClosedWindow]],
                states: Iterable[PartitionState]) -> list[Finalised]:

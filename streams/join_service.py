@@ -7,6 +7,9 @@ checkpoint that covers them, each outcome tagged with the join-topic offset it
 came from (see ``streams.outcomes`` for how a replay is recognised). Expiry runs
 once per fetch; its counts and the join's tallies become
 ``driftline_labels_total{model,outcome}`` and ``driftline_pending_predictions``.
+A model's four join outcomes are exported at 0 from the first tally that names
+it (its first pending prediction, usually), so a first unmatched or expired label
+later on is an increase Prometheus can see.
 
 The snapshot holds every pending prediction (id, times, prediction, score), so it
 grows with the TTL and the prediction rate; it is written every
@@ -103,17 +106,23 @@ class JoinService(BatchedConsumer):
     def on_timer(self) -> None:
         now = time.monotonic()
         pending: Counter[str] = Counter()
+        seen: set[str] = set()
         for partition, state in self.states.items():
             state.expire(now)
             counters = state.counters()
             pending.update(counters.pending_predictions)
+            seen.update(counters.pending_predictions)
             for name, outcome in TALLY_OUTCOMES.items():
+                seen.update(getattr(counters, name))
                 for model, count in getattr(counters, name).items():
                     key = (partition, name, model)
                     new = count - self._reported.get(key, 0)
                     if new > 0:
                         self.metrics.labels.labels(model=model, outcome=outcome).inc(new)
                         self._reported[key] = count
-        self._pending_models.update(pending)
+        for model in seen - self._pending_models:
+            for outcome in TALLY_OUTCOMES.values():
+                self.metrics.labels.labels(model=model, outcome=outcome)
+        self._pending_models.update(seen)
         for model in self._pending_models:
             self.metrics.pending_predictions.labels(model=model).set(pending.get(model, 0))

@@ -6,6 +6,16 @@ ids or timestamps. When a model version is retired (a newer version took over),
 its series are removed: a version retires once another version of the same model
 has closed windows for two window lengths of event time without it (two versions
 live side by side, as in a canary, both keep their series).
+
+Counters whose label values are known before the first event are exported at 0
+as soon as they are known: ``driftline_concept_drift_detections_total`` per
+(model, version, detector) once the version has outcomes,
+``driftline_labels_total`` per model and outcome once the model is seen, and
+``driftline_webhook_deliveries_total`` per configured receiver and outcome from
+the start. A counter that first appears at 1 shows no ``increase``/``changes`` in
+Prometheus, so a first detection or dead letter would be invisible to the
+dashboards' annotations and to ``DriftlineWebhookDeadLetters``; and a panel of a
+healthy system reads 0 rather than "No data".
 """
 
 from __future__ import annotations

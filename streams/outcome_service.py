@@ -8,6 +8,16 @@ applied: they are dropped, so each label counts once. Every
 ``worker.checkpoint_interval`` the windows that changed are re-finalised (an
 idempotent upsert of their row), new detections and a new calibration are
 inserted, all in the transaction of the partition's checkpoint.
+
+Gauges, set once the store commits: ``driftline_model_performance`` shows the
+realised metrics of the newest window with labels (a late label for an older
+window updates its row, not the gauges) and, as ``metric="label_coverage"``, the
+label coverage of the newest window that has one (a window has none until its
+drift window is stored). ``driftline_concept_drift_detections_total`` is
+exported at 0 as soon as a (model, version) has outcomes, so its first detection
+is an increase Prometheus can see (``increase``, ``changes``: a series that
+appears at 1 shows none); ``driftline_labels_total`` likewise for ``too_late``
+and ``invalid``.
 """
 
 from __future__ import annotations
@@ -61,8 +71,12 @@ class OutcomeService(BatchedConsumer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.states: dict[int, PartitionPerformance] = {}
-        # The metrics of each model's newest stored window, exported once the store commits.
-        self._latest: dict[Key, dict[str, Any]] = {}
+        # The newest window written per model: (start, metrics), and (start, label
+        # coverage) of the newest with a coverage; exported for the models in _changed
+        # once the store commits.
+        self._latest: dict[Key, tuple[float, dict[str, Any]]] = {}
+        self._coverage: dict[Key, tuple[float, float]] = {}
+        self._changed: set[Key] = set()
         # The newest window each model's performance rules judged (after commit), and
         # what the transaction in progress judged and fired.
         self._done: dict[Key, float] = {}
@@ -87,6 +101,7 @@ class OutcomeService(BatchedConsumer):
                 perf = ModelPerformance.from_dict(item, model.performance, model.window.size,
                                                   self.settings.labels.horizon)
                 restored.models[(perf.model_id, perf.version)] = perf
+                self.metrics.detected(perf.model_id, perf.version, perf.detector.name, 0)
         self.states[partition] = restored
 
     def forget(self, partition: int) -> None:
@@ -116,12 +131,14 @@ class OutcomeService(BatchedConsumer):
                 model = state.models.get(key)
                 if model is None:
                     model = state.models[key] = self._new_model(*key)
+                    self.metrics.detected(*key, model.detector.name, 0)
                 for name, count in model.update(outcomes).items():
-                    if count and name != "used":
+                    if name != "used":
                         self.metrics.labels.labels(model=key[0], outcome=name).inc(count)
             state.applied[bundle.source_partition] = max(done, bundle.covered_to)
 
     def write(self, conn: Any, partitions: list[int]) -> None:
+        self._changed = set()
         for partition in partitions:
             for (model_id, version), model in self.states[partition].models.items():
                 if not (model.dirty or model.detections or model.calibration):
@@ -130,11 +147,11 @@ class OutcomeService(BatchedConsumer):
                 for start in sorted(model.dirty):
                     window = model.windows[start]
                     metrics = window_metrics(window)
-                    save_performance(conn, PerformanceRecord(
+                    coverage = save_performance(conn, PerformanceRecord(
                         model_id, version, _utc(window.start), _utc(window.end), model.task,
                         int(metrics["n"]), window.latency.quantile(0.5),
                         window.latency.quantile(0.95), metrics))
-                    self._latest[(model_id, version)] = metrics
+                    self._remember((model_id, version), start, metrics, coverage)
                 save_detections(conn, [DetectionRecord(
                     model_id, version, model.detector.name, d.position, _utc(d.event_time),
                     "error" if model.task == "classification" else "absolute_error",
@@ -147,6 +164,16 @@ class OutcomeService(BatchedConsumer):
             for partition in partitions:
                 for key, model in self.states[partition].models.items():
                     self._judge(conn, key, model)
+
+    def _remember(self, key: Key, start: float, metrics: dict[str, Any],
+                  coverage: float | None) -> None:
+        """Keep a written window's metrics and coverage if it is the newest of its kind."""
+        if start >= self._latest.get(key, (-math.inf, {}))[0]:
+            self._latest[key] = (start, metrics)
+            self._changed.add(key)
+        if coverage is not None and start >= self._coverage.get(key, (-math.inf, 0.0))[0]:
+            self._coverage[key] = (start, coverage)
+            self._changed.add(key)
 
     def _judge(self, conn: Any, key: Key, model: ModelPerformance) -> None:
         """Alert rules on the windows whose labels are in (``performance.alert_after``)."""
@@ -170,17 +197,20 @@ class OutcomeService(BatchedConsumer):
         if self.hub is not None:
             self.hub.committed(self._alerts)
         self._alerts, self._judged = [], {}
+        for key in self._changed:
+            values: dict[str, float | None] = {
+                name: value for name, value in self._latest[key][1].items()
+                if name not in ("n", "n_scored", "roc_auc_error_bound")
+                and (value is None or isinstance(value, float))}
+            if key in self._coverage:
+                values["label_coverage"] = self._coverage[key][1]
+            self.metrics.set_performance(*key, values)
+        self._changed = set()
         for partition in partitions:
             for (model_id, version), model in self.states[partition].models.items():
                 if model.detections:
                     self.metrics.detected(model_id, version, model.detector.name,
                                           len(model.detections))
-                metrics = self._latest.pop((model_id, version), None)
-                if metrics is not None:
-                    self.metrics.set_performance(model_id, version, {
-                        name: value for name, value in metrics.items()
-                        if name not in ("n", "n_scored", "roc_auc_error_bound")
-                        and (value is None or isinstance(value, float))})
                 model.dirty.clear()
                 model.detections.clear()
                 model.calibration = None

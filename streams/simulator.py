@@ -134,16 +134,41 @@ class Simulator:
         A label is released once a prediction at least as late as its event time
         has been released; the labels still due after the last prediction follow it.
         """
+        for kind, _, event in self._timeline(n, first, 0.0):
+            yield kind, event
+
+    def records(self, n: int | None, invalid_rate: float = 0.0, *, first: int = 0
+                ) -> Iterator[tuple[str, bytes, bytes]]:
+        """``timeline`` as ``(kind, key, value)`` records, as ``payloads`` and ``labels`` send them.
+
+        Predictions are keyed by model id and a share ``invalid_rate`` of them is
+        replaced by invalid payloads (the same ones ``payloads`` replaces), whose
+        labels are never sent; labels are keyed by prediction id.
+        """
+        _check(0 <= invalid_rate <= 1, "invalid_rate", "in [0, 1]", invalid_rate)
+        key = self.model_id.encode()
+        for kind, index, event in self._timeline(n, first, invalid_rate):
+            if kind == "label":
+                yield kind, str(event["prediction_id"]).encode(), msgspec.json.encode(event)
+                continue
+            bad = self._invalid_kind(index, invalid_rate)
+            yield kind, key, msgspec.json.encode(event) if bad is None else _corrupt(event, bad,
+                                                                                      index)
+
+    def _timeline(self, n: int | None, first: int, invalid_rate: float
+                  ) -> Iterator[tuple[str, int, dict[str, Any]]]:
         due: list[tuple[str, int, dict[str, Any]]] = []
         for index, (prediction, label) in enumerate(self.labelled(n, first=first), start=first):
             now = prediction["event_time"]
             while due and due[0][0] <= now:
-                yield "label", heapq.heappop(due)[2]
-            if self.label_arrives(index):
+                _, done, event = heapq.heappop(due)
+                yield "label", done, event
+            if self.label_arrives(index) and not self._is_invalid(index, invalid_rate):
                 heapq.heappush(due, (label["event_time"], index, label))
-            yield "prediction", prediction
+            yield "prediction", index, prediction
         while due:
-            yield "label", heapq.heappop(due)[2]
+            _, done, event = heapq.heappop(due)
+            yield "label", done, event
 
     def events(self, n: int | None, *, first: int = 0) -> Iterator[dict[str, Any]]:
         """Prediction events ``first .. first + n`` (endless for ``n=None``)."""

@@ -9,7 +9,8 @@ Start-up: topics are created if missing, the database is migrated when it is
 the embedded SQLite default, then the consumer joins its group with the short
 session timeout of the settings, restores each assigned partition from its
 checkpoint and seeks to the offset stored with it. ``/readyz`` answers 200 only
-after that.
+after that. The alerting service (outbox dispatcher) starts before the ingest,
+so the first window stored already wakes it.
 
 The consume loop: a fetch's partitions are decoded side by side in threads
 (``streams.fastdecode``; Arrow parses without the GIL), then applied to the
@@ -186,8 +187,10 @@ class IngestService(mode.Service):
             await asyncio.gather(*sends)  # delivered before the checkpoint passes them
             for dl in decoded.dead_letters:
                 self.ingest.metrics.invalid.labels(reason=dl.reason).inc()
+            state = self.ingest.partitions.setdefault(tp.partition, PartitionState(tp.partition))
+            for dl in decoded.dead_letters:
                 if dl.key:
-                    self.ingest.invalid[dl.key.decode("utf-8", "replace")[:200]] += 1
+                    state.count_invalid(dl.key.decode("utf-8", "replace")[:200])
         closed = self.ingest.apply(tp.partition, decoded, records[-1].offset + 1)
         if self.ingest.outgoing:
             assert self.producer is not None
@@ -247,21 +250,23 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None,
         broker_heartbeat_interval=worker.heartbeat_interval,
         producer_enable_idempotence=False, topic_partitions=settings.topics.partitions)
 
+    class BoundAlertService(AlertService):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(settings, engine, metrics, hub, **kwargs)
+
     class BoundIngestService(IngestService):
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(ingest, **kwargs)
 
+    # Faust starts these one after another, in this order, and each consumer's start waits
+    # for its group coordinator (seconds). The dispatcher goes first, so it is listening
+    # before the ingest stores its first window rather than after the other three consumers.
+    app.service(BoundAlertService)
     app.service(BoundIngestService)
     topics = settings.topics
     for service, topic in ((LabelService, topics.labels), (JoinService, topics.join),
                            (OutcomeService, topics.outcomes)):
         app.service(_bound(service, settings, engine, metrics, topic, hub))
-
-    class BoundAlertService(AlertService):
-        def __init__(self, **kwargs: Any) -> None:
-            super().__init__(settings, engine, metrics, hub, **kwargs)
-
-    app.service(BoundAlertService)
 
     @app.page("/metrics")
     async def metrics_page(view: Any, request: Any) -> Any:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from itertools import takewhile
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import click
 
 from streams.commands import ProgressLine, bootstrap_from_url, broker_errors, broker_option, fail
-from streams.producer import send_events, send_records
+from streams.producer import send_routed
 from streams.settings import TopicSettings
 from streams.simulator import Simulator, interleave, split_count
 from streams.topics import driftline_topics, ensure_topics
@@ -34,10 +35,6 @@ def _parse_start(value: str | None) -> datetime:
 
 def _until(deadline: float, items: Iterable[T]) -> Iterator[T]:
     return takewhile(lambda _: time.monotonic() < deadline, items)
-
-
-def _by_prediction_id(event: Mapping[str, Any]) -> bytes:
-    return str(event["prediction_id"]).encode()
 
 
 @click.command("simulate")
@@ -71,16 +68,24 @@ def _by_prediction_id(event: Mapping[str, Any]) -> bytes:
 @click.option("--topic", default=_TOPICS.predictions, show_default=True,
               help="Topic of the prediction events.")
 @click.option("--labels", "with_labels", is_flag=True,
-              help="Then send a label event for every valid prediction.")
+              help="Also send ground-truth labels, each about --label-delay seconds of "
+                   "event time after its prediction, in event-time order with them.")
 @click.option("--labels-topic", default=_TOPICS.labels, show_default=True)
+@click.option("--label-delay", type=click.FloatRange(min=0), default=60.0, show_default=True,
+              metavar="SECONDS", help="Mean delay of a label (exponential), in event time.")
+@click.option("--label-share", type=click.FloatRange(0, 1), default=1.0, show_default=True,
+              help="Share of valid predictions whose label ever arrives.")
 def command(broker_url: str, n_events: int | None, duration: float | None,
             rate: float | None, seed: int, models: tuple[str, ...], model_version: str,
             events_per_second: float, start: str | None, shift_at: float, no_shift: bool,
-            invalid_rate: float, topic: str, with_labels: bool, labels_topic: str) -> None:
+            invalid_rate: float, topic: str, with_labels: bool, labels_topic: str,
+            label_delay: float, label_share: float) -> None:
     """Send simulated prediction events of a fraud-scoring model to Kafka.
 
     Creates driftline's topics when they are missing. The events are a pure
-    function of the seed; features shift at --shift-at seconds of event time.
+    function of the seed; features shift at --shift-at seconds of event time,
+    and with --labels the label function changes there too (concept drift).
+    --rate counts predictions; labels ride along at the same pace.
     """
     if n_events is not None and duration is not None:
         fail("--events and --duration exclude each other; give one")
@@ -88,21 +93,35 @@ def command(broker_url: str, n_events: int | None, duration: float | None,
     origin = _parse_start(start)
     try:
         sims = [Simulator(seed, model, model_version, events_per_second,
-                          None if no_shift else shift_at, start=origin) for model in models]
+                          None if no_shift else shift_at, start=origin,
+                          label_delay=label_delay, label_share=label_share)
+                for model in models]
     except ValueError as exc:
         fail(str(exc))
     total = None if duration is not None else (n_events or DEFAULT_EVENTS)
     shares = split_count(total, len(sims)) if total is not None else [None] * len(sims)
-    records: Iterable[tuple[bytes | None, bytes]] = interleave(
-        [sim.payloads(share, invalid_rate) for sim, share in zip(sims, shares, strict=True)])
+    routed = interleave([sim.records(share, invalid_rate)
+                         for sim, share in zip(sims, shares, strict=True)])
+    if not with_labels:
+        routed = (r for r in routed if r[0] == "prediction")
     if duration is not None:
-        records = _until(time.monotonic() + duration, records)
+        routed = _until(time.monotonic() + duration, routed)
+    counts = Counter[str]()
+    targets = {"prediction": topic, "label": labels_topic}
+
+    def records() -> Iterator[tuple[str, bytes | None, bytes]]:
+        for kind, key, value in routed:
+            counts[kind] += 1
+            yield targets[kind], key, value
+
     progress = ProgressLine(total)
     began = time.monotonic()
+    pace = None if rate is None else rate * (1 + label_share if with_labels else 1)
     with broker_errors(bootstrap):
         ensure_topics(bootstrap, driftline_topics(predictions=topic, labels=labels_topic))
-        sent = asyncio.run(send_records(bootstrap, topic, records, rate=rate,
-                                        on_progress=progress))
+        asyncio.run(send_routed(bootstrap, records(), rate=pace,
+                                on_progress=lambda _: progress(counts["prediction"])))
+        sent = counts["prediction"]
         progress.finish(sent)
         elapsed = max(time.monotonic() - began, 1e-9)
         sent_shares = split_count(sent, len(sims))
@@ -111,8 +130,4 @@ def command(broker_url: str, n_events: int | None, duration: float | None,
         click.echo(f"driftline: sent {sent:,} prediction events ({invalid:,} invalid) to "
                    f"{topic} at {bootstrap} in {elapsed:.1f} s ({sent / elapsed:,.0f}/s)")
         if with_labels:
-            labels = interleave([sim.labels(share, invalid_rate=invalid_rate)
-                                 for sim, share in zip(sims, sent_shares, strict=True)])
-            n_labels = asyncio.run(send_events(bootstrap, labels_topic, labels,
-                                               key=_by_prediction_id, rate=rate))
-            click.echo(f"driftline: sent {n_labels:,} label events to {labels_topic}")
+            click.echo(f"driftline: sent {counts['label']:,} label events to {labels_topic}")

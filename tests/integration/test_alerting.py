@@ -5,6 +5,11 @@ A stream drifts on ``amount`` for two windows, then returns to normal. The rule
 once: Slack gets both messages, PagerDuty a trigger then a resolve with the same
 ``dedup_key``, the deployer one signed retrain request, and the retrain topic one
 record with the same idempotency key; the transitions are stored once each.
+
+A second run kills the worker with SIGKILL while a receiver holds its first
+request open, then starts it again: every outbox row ends delivered, every
+idempotency key reaches its receiver (the interrupted one possibly twice, as
+at-least-once delivery allows), and no alert or retrain request is created twice.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import hashlib
 import hmac
 import json
 import signal
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +32,7 @@ from werkzeug import Request, Response
 
 from store.alerts import list_transitions
 from store.engine import make_engine
+from store.outbox import list_outbox
 from streams.broker import EmbeddedBroker
 from streams.simulator import Simulator
 from tests.integration.test_worker import RATE, WINDOW, Worker, first_event_time, produce, wait_for
@@ -45,23 +52,57 @@ def verify(headers: dict[str, str], body: bytes) -> bool:
 
 
 class Receiver:
-    """Records every request to one path and answers 200."""
+    """Records every request to one path and answers 200.
 
-    def __init__(self) -> None:
+    With an armed ``gate``, the first request of all receivers sharing it is
+    recorded and then held open until the gate's ``release`` is set.
+    """
+
+    def __init__(self, gate: Gate | None = None) -> None:
         self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.gate = gate
 
     def __call__(self, request: Request) -> Response:
         self.requests.append(({k.lower(): v for k, v in request.headers.items()},
                               request.get_data()))
+        if self.gate is not None:
+            self.gate.hold(self)
         return Response("ok", status=200)
 
     def bodies(self) -> list[dict[str, Any]]:
         return [json.loads(body) for _, body in self.requests]
 
 
+class Gate:
+    """Once ``armed``, holds the first request until ``release`` is set (``held``: its receiver)."""
+
+    def __init__(self) -> None:
+        self.armed = False
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.held: Receiver | None = None
+        self._lock = threading.Lock()
+
+    def hold(self, receiver: Receiver) -> None:
+        with self._lock:
+            if not self.armed or self.entered.is_set():
+                return
+            self.held = receiver
+            self.entered.set()
+        if not self.release.wait(60):
+            raise AssertionError("the held request was never released")
+
+
 @pytest.fixture
-def receivers(httpserver: HTTPServer) -> dict[str, Receiver]:
-    found = {name: Receiver() for name in ("slack", "pagerduty", "deployer")}
+def gate() -> Iterator[Gate]:
+    held = Gate()
+    yield held
+    held.release.set()  # never leave the server's thread waiting
+
+
+@pytest.fixture
+def receivers(httpserver: HTTPServer, gate: Gate) -> dict[str, Receiver]:
+    found = {name: Receiver(gate) for name in ("slack", "pagerduty", "deployer")}
     for name, receiver in found.items():
         httpserver.expect_request(f"/{name}", method="POST").respond_with_handler(receiver)
     return found
@@ -77,9 +118,11 @@ def worker(tmp_path: Path, broker: EmbeddedBroker, database_url: str, httpserver
 alerting:
   grafana_url: http://grafana.test
   receivers:
-    slack: {{type: slack, url: "{base}slack"}}
-    pagerduty: {{type: pagerduty, url: "{base}pagerduty", routing_key_env: TEST_PD_ROUTING_KEY}}
-    deployer: {{type: deployer, url: "{base}deployer", signing_secret_env: TEST_DEPLOYER_SECRET}}
+    slack: {{type: slack, url: "{base}slack", timeout: 2s}}
+    pagerduty: {{type: pagerduty, url: "{base}pagerduty", routing_key_env: TEST_PD_ROUTING_KEY,
+                timeout: 2s}}
+    deployer: {{type: deployer, url: "{base}deployer", signing_secret_env: TEST_DEPLOYER_SECRET,
+               timeout: 2s}}
   rules:
     - name: amount-drift
       metric: feature.psi
@@ -89,7 +132,12 @@ alerting:
       severity: critical
       receivers: [slack, pagerduty]
       retrain: true
-  dispatch: {{base_delay: 100ms, max_delay: 1s, poll_interval: 200ms}}
+    - name: never
+      metric: feature.psi
+      above: 1000
+      severity: warning
+      receivers: [slack]
+  dispatch: {{base_delay: 100ms, max_delay: 1s, poll_interval: 200ms, lease: 3s}}
 """
     running = Worker(tmp_path, broker, database_url, extra=extra)
     try:
@@ -167,3 +215,74 @@ def test_drift_fires_once_resolves_once_and_asks_for_one_retrain(
     assert [(t["rule"], t["feature"], t["status"], t["episode"]) for t in transitions] == [
         ("amount-drift", "amount", "firing", 1), ("amount-drift", "amount", "resolved", 1)]
     assert worker.metric("driftline_webhook_deliveries_total", outcome="delivered") >= 5
+    quiet = {f'driftline_alerts_firing{{model="fraud",severity="{s}"}} 0.0'
+             for s in ("critical", "warning")}  # resolved, and never fired
+    wait_for(lambda: quiet <= set(worker.metrics().splitlines()), 30,
+             "the firing gauges at 0")
+
+
+def stored(database_url: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The fraud model's alert transitions and every outbox row."""
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return list_transitions(conn, "fraud"), list_outbox(conn)
+    finally:
+        engine.dispose()
+
+
+def received_keys(receivers: dict[str, Receiver],
+                  rows: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """The idempotency key of the outbox row behind every request, per receiver, in order.
+
+    Slack and PagerDuty bodies carry no key of ours: a request is matched to the row
+    whose payload it is (PagerDuty's routing key is added at send time).
+    """
+    def key(name: str, headers: dict[str, str], body: bytes) -> str:
+        if name == "deployer":
+            return headers["webhook-id"]
+        sent = json.loads(body)
+        sent.pop("routing_key", None)
+        (found,) = [r["idempotency_key"] for r in rows
+                    if r["receiver"] == name and r["payload"] == sent]
+        return str(found)
+    return {name: [key(name, h, b) for h, b in r.requests] for name, r in receivers.items()}
+
+
+def test_a_worker_killed_during_dispatch_loses_nothing_after_restart(
+        worker: Worker, broker: EmbeddedBroker, database_url: str,
+        receivers: dict[str, Receiver], gate: Gate) -> None:
+    gate.armed = True
+    worker.start()
+    produce(broker.bootstrap, worker.topics["predictions"], stream())
+    assert gate.entered.wait(90), "no notification was sent"
+    worker.stop(signal.SIGKILL)  # mid-request: the receiver has it, the worker never hears back
+    in_flight = {(row["receiver"], row["idempotency_key"]) for row in stored(database_url)[1]
+                 if row["status"] == "pending" and row["claimed_until"] is not None}
+    gate.release.set()
+    assert in_flight, "no row was being sent at the kill"
+
+    worker.start()
+    wait_for(lambda: len(rows := stored(database_url)[1]) >= 6
+             and all(row["status"] == "delivered" for row in rows), 120,
+             "every outbox row delivered after the restart")
+    transitions, rows = stored(database_url)
+    assert [(t["rule"], t["status"], t["episode"]) for t in transitions] == [
+        ("amount-drift", "firing", 1), ("amount-drift", "resolved", 1)]
+    # firing + resolved at Slack and PagerDuty, one retrain to the deployer and the topic
+    assert sorted(row["receiver"] for row in rows) == sorted(
+        ["slack", "slack", "pagerduty", "pagerduty", "deployer",
+         f"topic:{worker.topics['retrain']}"])
+
+    keys = received_keys(receivers, rows)
+    for name in ("slack", "pagerduty", "deployer"):
+        expected = {row["idempotency_key"] for row in rows if row["receiver"] == name}
+        assert set(keys[name]) == expected, name
+        repeats = {(name, k) for k in keys[name] if keys[name].count(k) > 1}
+        # only a row claimed when the worker died may be sent a second time, once
+        assert repeats <= in_flight, (name, repeats, in_flight)
+        assert all(keys[name].count(k) <= 2 for _, k in repeats), name
+    pagerduty = [json.loads(body)["event_action"] for _, body in receivers["pagerduty"].requests]
+    assert list(dict.fromkeys(pagerduty)) == ["trigger", "resolve"]
+    records = asyncio.run(retrain_records(broker.bootstrap, worker.topics["retrain"], 1))
+    assert {json.loads(r.value)["id"] for r in records} == set(keys["deployer"])

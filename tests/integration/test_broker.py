@@ -304,12 +304,15 @@ def test_simulate_takes_the_broker_from_the_environment_and_sends_labels(
     labels_topic = fresh_topic + ".labels"
     result = invoke("simulate", "--events", "500", "--topic", fresh_topic, "--labels",
                     "--labels-topic", labels_topic, "--invalid-rate", "0.1",
+                    "--label-share", "0.5",
                     env={"DRIFTLINE_BROKER_URL": f"kafka://{broker.bootstrap}"})
     assert result.exit_code == 0, result.output
-    valid = 500 - len(Simulator(seed=0).invalid_indices(500, 0.1))
-    assert f"sent {valid:,} label events to {labels_topic}" in result.output
+    sim = Simulator(seed=0, label_share=0.5)
+    expected = {e["prediction_id"] for e in sim.labels(500, invalid_rate=0.1)}
+    assert 150 < len(expected) < 300
+    assert f"sent {len(expected):,} label events to {labels_topic}" in result.output
     labels = asyncio.run(read_topic(broker.bootstrap, labels_topic, PARTITIONS))
-    assert len(labels) == valid
+    assert {json.loads(r.value)["prediction_id"] for r in labels} == expected
     assert all(r.key == json.loads(r.value)["prediction_id"].encode() for r in labels)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from dashboards import build, catalogue
-from dashboards.inventory import load, queries
+from dashboards.inventory import load
 from detectors import DEFAULT_THRESHOLDS
 
 DASHBOARDS = load()
@@ -110,9 +110,3 @@ def test_overview_covers_the_issue_list() -> None:
                    "driftline_last_window_end_timestamp_seconds"):
         assert metric in text, metric
 
-
-def test_pending_queries_are_only_those_on_pending_metrics() -> None:
-    found = {m for q in queries() for m in q.metrics}
-    assert found >= catalogue.PENDING_METRICS  # each pending metric has its panel
-    mixed = [q for q in queries() if set(q.metrics) & catalogue.PENDING_METRICS and not q.pending]
-    assert mixed == []

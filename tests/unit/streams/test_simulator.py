@@ -397,3 +397,31 @@ def test_the_timeline_sends_labels_after_their_predictions_in_event_time_order()
     label_times = [e["event_time"] for e in labels]  # in order, but for late predictions' labels
     inversions = sum(a > b for a, b in itertools.pairwise(label_times))
     assert inversions < 0.01 * len(labels)
+
+
+def test_records_are_the_payloads_and_labels_of_the_timeline() -> None:
+    sim = Simulator(seed=3, label_delay=5.0, label_share=0.7)
+    records = list(sim.records(3000, invalid_rate=0.05))
+    predictions = [(k, v) for kind, k, v in records if kind == "prediction"]
+    assert predictions == list(sim.payloads(3000, invalid_rate=0.05))
+    labels = [(k, json.loads(v)) for kind, k, v in records if kind == "label"]
+    invalid = set(sim.invalid_indices(3000, 0.05))
+    assert invalid
+    assert [e for _, e in labels] == [
+        e for kind, e in sim.timeline(3000) if kind == "label"
+        and int(e["prediction_id"].rsplit("-", 1)[1]) not in invalid]
+    assert sorted(e["prediction_id"] for _, e in labels) == sorted(
+        e["prediction_id"] for e in sim.labels(3000, invalid_rate=0.05))
+    assert all(k == e["prediction_id"].encode() for k, e in labels)
+    sent = {json.loads(v)["prediction_id"]: i for i, (kind, _, v) in enumerate(records)
+            if kind == "prediction" and v.startswith(b"{") and b"prediction_id" in v
+            and _parses(v)}
+    assert all(sent[e["prediction_id"]] < i for i, (kind, _, v) in enumerate(records)
+               if kind == "label" for e in [json.loads(v)] if e["prediction_id"] in sent)
+
+
+def _parses(value: bytes) -> bool:
+    try:
+        return isinstance(json.loads(value).get("prediction_id"), str)
+    except (ValueError, AttributeError):
+        return False
