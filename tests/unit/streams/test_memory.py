@@ -32,7 +32,7 @@ libc.malloc.restype = ctypes.c_void_p
 libc.free.argtypes = [ctypes.c_void_p]
 libc.free(libc.malloc(4 << 20))
 if sys.argv[1] == "configure":
-    assert memory.configure({}) == ["mmap_threshold", "arrow_system_pool"]
+    assert memory.configure({}) == ["mmap_threshold", "arrow_jemalloc_pool"]
 before = libc.mallinfo2().hblkhd
 block = libc.malloc(1 << 20)
 print(libc.mallinfo2().hblkhd - before >= 1 << 20, pyarrow.default_memory_pool().backend_name)
@@ -58,8 +58,8 @@ def test_trim_is_available_on_glibc_and_returns_a_bool() -> None:
 def test_configure_fixes_the_mmap_threshold_and_arrows_pool() -> None:
     mapped, backend = _mapped_alone("default")
     assert not mapped  # glibc's moving threshold keeps the block in the heap
-    assert backend != "system"
-    assert _mapped_alone("configure") == (True, "system")
+    assert backend == "mimalloc"
+    assert _mapped_alone("configure") == (True, "jemalloc")
 
 
 def test_an_operators_own_allocator_settings_win() -> None:
