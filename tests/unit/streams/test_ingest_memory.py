@@ -1,4 +1,4 @@
-"""The ingest hands freed memory back once the worker has caught up (one trim per idle spell)."""
+"""The ingest hands freed memory back once the worker has caught up, once per idle spell."""
 
 from __future__ import annotations
 
@@ -50,5 +50,9 @@ def test_one_trim_per_idle_spell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         ingest.tick()
         ingest.tick()
         assert trims == [1, 1]
+        ingest.finish(ingest.prepare([], ingest.partitions.values()))  # a store while idle
+        ingest.tick()
+        ingest.tick()
+        assert trims == [1, 1, 1]
     finally:
         engine.dispose()
