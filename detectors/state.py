@@ -114,13 +114,14 @@ def sketch_from_dict(reference: ReferenceProfile, data: Mapping[str, Any]) -> Wi
 def rows_to_dict(sample: RowSample) -> dict[str, Any]:
     """A JSON-safe snapshot of a row sample."""
     columns: dict[str, Any] = {}
+    missing = sample.missing()
     for name, values in sample.data.items():
         if values.dtype == object:
             columns[name] = {"kind": "text", "values": [None if v is None else str(v)
                                                         for v in values.tolist()]}
         else:
             columns[name] = {"kind": "float", "values": _pack(values, "<f8")}
-        columns[name]["missing"] = _pack(sample.masks[name], "u1")
+        columns[name]["missing"] = _pack(missing[name], "u1")
     return {"version": STATE_VERSION, "capacity": sample.capacity, "n_seen": sample.n_seen,
             "priorities": _pack(sample.priorities, "<u8"), "columns": columns}
 
@@ -146,5 +147,6 @@ def rows_from_dict(data: Mapping[str, Any]) -> RowSample:
             sample.data[name] = _shared_texts(column["values"])
         else:
             sample.data[name] = _unpack(column["values"], "<f8")
-        sample.masks[name] = _unpack(column["missing"], "u1").astype(bool)
+        mask = _unpack(column["missing"], "u1").astype(bool)
+        sample.masks[name] = mask if mask.any() else None
     return sample
