@@ -104,6 +104,8 @@ def latency_rows(result: Latency, e2e_closes: dict[float, float]
     rows: list[str] = []
     outcomes: list[bool] = []
     for label, buckets in (("live phase", result.closes), ("throughput runs", e2e_closes)):
+        if not buckets:  # the throughput phase did not run
+            continue
         shown, p99 = _quantiles(buckets)
         n = buckets.get(float("inf"), 0.0)
         ok = p99 is not None and p99 <= LATENCY_TARGET_S
@@ -152,6 +154,25 @@ def memory_rows(footprints: list[Footprint]) -> tuple[list[str], list[bool]]:
 
 
 
+def breakdown_table(footprints: list[Footprint]) -> str:
+    """The memory probe's readings (``bench/memprobe``), one row per worker."""
+    rows = ["| window | reference | RSS | anonymous | file-backed | malloc in use | malloc free "
+            "in the heap | malloc mmapped blocks | Python small-object arenas | Arrow pool "
+            "(peak) | threads | RSS after `malloc_trim` |", "|---" * 12 + "|"]
+    for f in footprints:
+        b = f.breakdown
+        if b is None:
+            continue
+        mib = {k: v / 2**20 for k, v in b.items() if isinstance(v, int)}
+        rows.append(f"| {f.window:,} | {'set' if f.reference else 'none'} | {mib['VmRSS']:.0f} | "
+                    f"{mib['RssAnon']:.0f} | {mib['RssFile']:.0f} | {mib['malloc_in_use']:.0f} | "
+                    f"{mib['malloc_free']:.0f} | {mib['malloc_mmapped']:.0f} | "
+                    f"{mib['small_object_arenas']:.0f} | {mib.get('arrow_allocated', 0):.0f} "
+                    f"({mib.get('arrow_peak', 0):.0f}) | {b['threads']} | "
+                    f"{mib['rss_after_trim']:.0f} |")
+    return "\n".join(rows)
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -161,6 +182,18 @@ def _sizes(text: str) -> tuple[int, ...]:
     if not sizes or min(sizes) < 2:
         raise argparse.ArgumentTypeError(f"sizes must be integers >= 2, got {text!r}")
     return sizes
+
+
+PHASES = ("throughput", "latency", "memory")
+
+
+def _phases(text: str) -> tuple[str, ...]:
+    phases = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = sorted(set(phases) - set(PHASES))
+    if not phases or unknown:
+        raise argparse.ArgumentTypeError(f"phases must be among {', '.join(PHASES)}, "
+                                         f"got {text!r}")
+    return phases
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -176,6 +209,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         help="events per window in the live phase (a multiple of 1000)")
     parser.add_argument("--memory-sizes", type=_sizes, default=(10_000, 100_000, 1_000_000),
                         help="window sizes (events) of the memory phase, comma-separated")
+    parser.add_argument("--phases", type=_phases, default=PHASES,
+                        help="phases to run, comma-separated, of: " + ", ".join(PHASES))
+    parser.add_argument("--memory-breakdown", action="store_true",
+                        help="load bench/memprobe in the memory phase's workers and show where "
+                             "their resident memory is (malloc, Python arenas, Arrow)")
     parser.add_argument("--profile", action="store_true",
                         help="run the in-process stage profile even when every target passes")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
@@ -188,24 +226,36 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace, workdir: Path) -> bool:
+    phases = set(args.phases)
     with EmbeddedBroker(port=free_port()) as broker:
         _say(f"embedded broker at {broker.bootstrap}; work directory {workdir}")
-        flow = throughput(broker, workdir, args.events, args.events_per_window, args.runs, _say)
-        latency = live_latency(broker, workdir, args.live_windows, args.live_window_events,
-                               _say)
-        footprints = memory(broker, workdir, args.memory_sizes, _say)
+        flow = latency = None
         rows = ["| what | figure | runs / spread | target | result |", "|---|---|---|---|---|"]
         outcomes: list[bool] = []
-        for part, met in (throughput_rows(flow),
-                          latency_rows(latency, add_histograms(flow.closes)),
-                          memory_rows(footprints)):
-            rows += part
-            outcomes += met
-        print(f"\nidle worker RSS (live phase, before any event): "
-              f"{latency.idle_rss_kib / 1024:.0f} MiB; producing the trigger event took "
-              f"{median(latency.acks) * 1000:.1f} ms (median, to the broker's ack)\n")
+        if "throughput" in phases:
+            flow = throughput(broker, workdir, args.events, args.events_per_window, args.runs,
+                              _say)
+            part, met = throughput_rows(flow)
+            rows, outcomes = rows + part, outcomes + met
+        if "latency" in phases:
+            latency = live_latency(broker, workdir, args.live_windows,
+                                   args.live_window_events, _say)
+            part, met = latency_rows(latency, add_histograms(flow.closes) if flow else {})
+            rows, outcomes = rows + part, outcomes + met
+        if "memory" in phases:
+            footprints = memory(broker, workdir, args.memory_sizes, _say,
+                                args.memory_breakdown)
+            part, met = memory_rows(footprints)
+            rows, outcomes = rows + part, outcomes + met
+            if args.memory_breakdown:
+                print("\n### Where the memory phase's workers hold memory (MiB)\n")
+                print(breakdown_table(footprints))
+        if latency is not None:
+            print(f"\nidle worker RSS (live phase, before any event): "
+                  f"{latency.idle_rss_kib / 1024:.0f} MiB; producing the trigger event took "
+                  f"{median(latency.acks) * 1000:.1f} ms (median, to the broker's ack)\n")
         print("\n".join(rows))
-        if args.profile or not all(outcomes):
+        if flow is not None and (args.profile or not all(outcomes)):
             assert flow.layout is not None
             _say("profiling the ingest pipeline in this process (same records) ...")
             window = f"{{size: {E2E_WINDOW_S}s, grace: {GRACE_S}s, idle_timeout: 10m}}"

@@ -57,6 +57,7 @@ class Layout:
     models: tuple[str, ...]
     start: float  # seconds since the epoch (UTC) of each model's first event
     per_second: float
+    prediction_ids: bool = True  # without them the worker forwards nothing to the label join
 
     def time_of(self, index: int) -> float:
         """Event time of each model's ``index``-th event."""
@@ -119,10 +120,11 @@ def records(layout: Layout, first: int, count: int, seed: int = 0
                 event = {
                     "event_id": f"{model}-{lo + row}", "model_id": model,
                     "model_version": "1", "event_time": times[row],
-                    "prediction_id": f"{model}-p{lo + row}",
                     "features": {name: values[row] for name, values in columns.items()},
                     "prediction": predictions[row], "score": scores[row],
                 }
+                if layout.prediction_ids:
+                    event["prediction_id"] = f"{model}-p{lo + row}"
                 yield key, encode_event(event)
 
 

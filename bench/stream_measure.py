@@ -20,7 +20,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -51,11 +51,11 @@ class WorkerConfig:
     extra: str = ""  # more top-level YAML sections (e.g. ``alerting:``), appended as given
 
     def render(self, port: int) -> str:
-        """The settings; the label join's internal topics are the worker's own (per group id),
-        so a worker does not also read the prediction stubs of the workers before it."""
-        t, own = self.topic, f"{self.topic}.{self.group_id}"
-        return (f"topics: {{predictions: {t}, labels: {t}.labels, deadletter: {t}.deadletter, "
-                f"retrain: {t}.retrain, join: {own}.join, outcomes: {own}.outcomes, "
+        t, g = self.topic, self.group_id
+        # Side topics of its own: a join topic shared between workers would hand one
+        # worker's label join the prediction stubs of all the workers before it.
+        return (f"topics: {{predictions: {t}, labels: {g}.labels, deadletter: {g}.deadletter, "
+                f"retrain: {g}.retrain, join: {g}.join, outcomes: {g}.outcomes, "
                 f"partitions: {self.partitions}}}\n"
                 f"worker: {{group_id: {self.group_id}, web_port: {port}, "
                 f"checkpoint_interval: {self.checkpoint_interval}}}\n"
@@ -67,8 +67,10 @@ class WorkerProcess:
     """A ``driftline worker`` subprocess (context manager: stopped on exit, whatever happens)."""
 
     def __init__(self, workdir: Path, name: str, broker_url: str, database: Path,
-                 config: WorkerConfig, database_url: str | None = None) -> None:
-        """``database_url`` (e.g. PostgreSQL) replaces the SQLite file ``database``."""
+                 config: WorkerConfig, database_url: str | None = None,
+                 environment: Mapping[str, str] | None = None) -> None:
+        """``database_url`` (e.g. PostgreSQL) replaces the SQLite file ``database``;
+        ``environment`` is added to the worker's."""
         self.name = name
         self.port = free_port()
         self.database = database
@@ -77,7 +79,8 @@ class WorkerProcess:
         self.log = workdir / f"{name}.log"
         self.env = child_environment({"DRIFTLINE_BROKER_URL": broker_url,
                                       "DRIFTLINE_DATABASE_URL":
-                                          database_url or f"sqlite:///{database}"})
+                                          database_url or f"sqlite:///{database}",
+                                      **(environment or {})})
         self.process: subprocess.Popen[bytes] | None = None
 
     def launch(self) -> Self:
@@ -123,13 +126,17 @@ class WorkerProcess:
     def _ready(self) -> bool:
         return self._get("/readyz")[0] == 200
 
-    def metrics(self, *names: str) -> str:
-        """``/metrics``; with ``names``, only those series (``?name[]=``)."""
+    def metrics(self, *names: str, timeout: float = 15.0) -> str:
+        """``/metrics`` (with ``names``, only those series: ``?name[]=``), asked again
+        while a busy worker does not answer within 2 s."""
         query = "?" + "&".join(f"name[]={name}" for name in names) if names else ""
-        status, text = self._get("/metrics" + query)
-        if status != 200:
-            raise BenchError(f"worker {self.name}: /metrics answered {status or 'nothing'}")
-        return text
+        deadline = time.monotonic() + timeout
+        while True:
+            status, text = self._get("/metrics" + query)
+            if status == 200:
+                return text
+            if status or time.monotonic() > deadline:
+                raise BenchError(f"worker {self.name}: /metrics answered {status or 'nothing'}")
 
     def accepted(self) -> float:
         """Events accepted so far: read at 10 Hz, so only that counter is asked for (the

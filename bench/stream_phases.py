@@ -12,21 +12,28 @@
    and still open), wait for a checkpoint after that, and ``VmRSS`` is read:
    one with no reference (the first window keeps a row sample to build one),
    one with a reference stored beforehand by ``driftline reference set``. The
-   arrays of the window state are sized from that checkpoint.
+   arrays of the window state are sized from that checkpoint. The events carry
+   no prediction id, so nothing waits in the label join (its memory per pending
+   prediction is ``bench/join.py``'s). With ``breakdown`` the workers load the
+   memory probe of ``bench/memprobe`` and a reading of it is taken after RSS.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from stream_events import Layout, model_ids, records, write_reference_csv
@@ -198,6 +205,10 @@ def live_latency(broker: EmbeddedBroker, workdir: Path, n_windows: int, per_wind
 
 
 # ----- 3. memory per window size ----------------------------------------------------------------
+PROBE_CODE = Path(__file__).resolve().parent / "memprobe"
+PROBE_SIGNAL = signal.SIGRTMIN + 5  # bench/memprobe/sitecustomize.py writes its file on it
+
+
 @dataclass(frozen=True)
 class Footprint:
     window: int
@@ -207,6 +218,7 @@ class Footprint:
     open_windows: float
     closed: float
     state_bytes: dict[str, int]
+    breakdown: dict[str, Any] | None = None  # the memory probe's reading (--memory-breakdown)
 
 
 def _reference_database(workdir: Path, model: str, say: Say) -> Path:
@@ -223,11 +235,21 @@ def _reference_database(workdir: Path, model: str, say: Say) -> Path:
     return database
 
 
-def _footprint(worker: WorkerProcess, size: int, with_reference: bool) -> Footprint:
+def _probe(worker: WorkerProcess, directory: Path) -> dict[str, Any]:
+    """Ask the worker's memory probe for a reading (it runs ``malloc_trim`` last)."""
+    path = directory / f"{worker.pid}.json"
+    path.unlink(missing_ok=True)
+    os.kill(worker.pid, PROBE_SIGNAL)
+    wait_until(path.exists, 30, f"worker {worker.name}: the memory probe's reading", 0.05)
+    return dict(json.loads(path.read_text()))
+
+
+def _footprint(worker: WorkerProcess, topic: str, size: int, with_reference: bool,
+               probe: Path | None) -> Footprint:
     """Wait for ``size - 1`` events and a checkpoint covering them; then read RSS."""
     target = size - 1
     follow_rate(worker.accepted, target, timeout=max(120.0, target / 2_000))
-    wait_until(lambda: checkpointed(worker.database) >= target, 30,
+    wait_until(lambda: checkpointed(worker.database, topic) >= target, 30,
                f"worker {worker.name}: a checkpoint covering the {target:,} events", 0.2)
     time.sleep(0.5)
     readings = []
@@ -238,17 +260,30 @@ def _footprint(worker: WorkerProcess, size: int, with_reference: bool) -> Footpr
     return Footprint(size, with_reference, sorted(readings)[2], worker.memory_kib()[1],
                      counter(text, "driftline_open_windows"),
                      counter(text, "driftline_windows_closed_total"),
-                     checkpoint_arrays(worker.database))
+                     checkpoint_arrays(worker.database, topic),
+                     _probe(worker, probe) if probe is not None else None)
 
 
-def memory(broker: EmbeddedBroker, workdir: Path, sizes: tuple[int, ...], say: Say
-           ) -> list[Footprint]:
-    """Per size, two workers side by side (no reference / reference set) on one topic."""
+def memory(broker: EmbeddedBroker, workdir: Path, sizes: tuple[int, ...], say: Say,
+           breakdown: bool = False) -> list[Footprint]:
+    """Per size, two workers side by side (no reference / reference set) on one topic.
+
+    With ``breakdown`` the workers load ``bench/memprobe`` and each footprint
+    carries the probe's reading, taken after RSS.
+    """
     models = tuple(model_ids(PARTITIONS, prefix="mem"))[:1]
-    layout = Layout(models, _aligned_start(60), 1000.0)
+    # No prediction ids: predictions waiting for labels are the join's memory (bench/join.py).
+    layout = Layout(models, _aligned_start(60), 1000.0, prediction_ids=False)
     topic = "bench.memory.predictions"
     ensure_topics(broker.bootstrap, {topic: PARTITIONS})
     template = _reference_database(workdir, models[0], say)
+    probe: Path | None = None
+    environment: dict[str, str] = {}
+    if breakdown:
+        probe = workdir / "probe"
+        probe.mkdir(exist_ok=True)
+        path = os.pathsep.join(p for p in (str(PROBE_CODE), os.environ.get("PYTHONPATH")) if p)
+        environment = {"PYTHONPATH": path, "BENCH_MEMPROBE_DIR": str(probe)}
     footprints: list[Footprint] = []
     produced = 0
     for size in sorted(sizes):
@@ -265,12 +300,13 @@ def memory(broker: EmbeddedBroker, workdir: Path, sizes: tuple[int, ...], say: S
                 config = WorkerConfig(topic, f"bench-{name}",
                                       f"{{count: {size}, grace: 0s, idle_timeout: 1h}}")
                 worker = stack.enter_context(
-                    WorkerProcess(workdir, name, broker.url, database, config))
+                    WorkerProcess(workdir, name, broker.url, database, config,
+                                  environment=environment))
                 workers.append((worker.launch(), with_reference))
             for worker, _ in workers:
                 worker.wait_ready()
             for worker, with_reference in workers:
-                footprints.append(_footprint(worker, size, with_reference))
+                footprints.append(_footprint(worker, topic, size, with_reference, probe))
                 say(f"memory: {size:,}-event window, "
                     f"{'reference set' if with_reference else 'no reference'}: RSS "
                     f"{footprints[-1].rss_kib / 1024:.0f} MiB (peak "

@@ -16,45 +16,63 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from detectors._shared_sample import SharedSample
+
 
 def _connect(database: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5.0,
                            isolation_level=None)
 
 
-def checkpointed(database: Path) -> int:
-    """Sum of the checkpointed next offsets (events covered, for a topic read from 0)."""
+def checkpointed(database: Path, topic: str) -> int:
+    """Sum of the checkpointed next offsets of ``topic`` (events covered, read from 0).
+
+    The label, join and outcome consumers checkpoint their own topics in the same
+    table, hence the topic.
+    """
     try:
         with contextlib.closing(_connect(database)) as conn:
             row = conn.execute("SELECT coalesce(sum(next_offset), 0) FROM "
-                               "ingest_checkpoints").fetchone()
+                               "ingest_checkpoints WHERE topic = ?", (topic,)).fetchone()
     except sqlite3.OperationalError:  # no database or no schema yet
         return 0
     return int(row[0])
 
 
-def checkpoint_arrays(database: Path) -> dict[str, int]:
-    """Bytes of the arrays in the checkpointed window state, by part.
+def checkpoint_arrays(database: Path, topic: str) -> dict[str, int]:
+    """Bytes of the arrays in the checkpointed window state of ``topic``, by part.
 
-    ``sketch samples``: the bounded KS samples (values and priorities) of the
-    open windows' sketches; ``row sample``: a window's row sample (numbers,
-    missing masks, priorities, and for text columns one 8-byte pointer per value
-    plus the ``str`` objects, counted as if none were shared).
+    ``sketch samples``: the bounded KS samples of the open windows' sketches, as
+    the worker holds them (``detectors._shared_sample``: rebuilt from the
+    snapshot's values and priorities, their bytes counted); ``row sample``: a
+    window's row sample (numbers, missing masks, priorities, and for text columns
+    one 8-byte pointer per value plus one ``str`` object per distinct value of
+    the column, as the worker shares them).
     """
     sizes = {"sketch samples": 0, "row sample": 0}
     with contextlib.closing(_connect(database)) as conn:
-        blobs = [row[0] for row in conn.execute("SELECT state FROM ingest_checkpoints")]
+        blobs = [row[0] for row in conn.execute(
+            "SELECT state FROM ingest_checkpoints WHERE topic = ?", (topic,))]
     for blob in blobs:
         for model in json.loads(zlib.decompress(blob))["models"]:
             for window in model["windows"]:
                 sketch, rows = window.get("sketch"), window.get("rows")
-                for column in (sketch or {}).get("columns", {}).values():
-                    if column["kind"] == "numeric":
-                        sizes["sketch samples"] += _b64_bytes(column["sample"])
-                        sizes["sketch samples"] += _b64_bytes(column["priorities"])
+                if sketch:
+                    sizes["sketch samples"] += _sample_bytes(sketch)
                 if rows:
                     sizes["row sample"] += _row_bytes(rows)
     return sizes
+
+
+def _sample_bytes(sketch: dict[str, Any]) -> int:
+    samples = [(np.frombuffer(base64.b64decode(c["sample"]), "<f8"),
+                np.frombuffer(base64.b64decode(c["priorities"]), "<u8"))
+               for c in sketch["columns"].values() if c["kind"] == "numeric"]
+    shared = SharedSample(int(sketch["sample_cap"]), len(samples))
+    shared.restore(samples)
+    return shared.nbytes
 
 
 def _b64_bytes(text: str) -> int:
@@ -67,7 +85,7 @@ def _row_bytes(rows: dict[str, Any]) -> int:
         total += _b64_bytes(column["missing"])
         if column["kind"] == "text":
             values = column["values"]
-            total += 8 * len(values) + sum(sys.getsizeof(v) for v in values if v is not None)
+            total += 8 * len(values) + sum(sys.getsizeof(v) for v in set(values) - {None})
         else:
             total += _b64_bytes(column["values"])
     return total

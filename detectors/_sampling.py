@@ -43,13 +43,3 @@ def text_priority(text: str) -> int:
     """A stable 64-bit priority for a category name (independent of PYTHONHASHSEED)."""
     digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "little")
-
-
-def bottom_k(
-    values: NDArray[np.float64], priorities: NDArray[np.uint64], k: int
-) -> tuple[NDArray[np.float64], NDArray[np.uint64]]:
-    """Keep the ``k`` entries with the smallest priorities (in no particular order)."""
-    if values.size > k:
-        keep = np.argpartition(priorities, k - 1)[:k]
-        values, priorities = values[keep], priorities[keep]
-    return values, priorities

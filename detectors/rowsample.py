@@ -6,7 +6,8 @@ follows. Quantile edges need the values themselves, so a window also keeps a
 bottom-k sample of its rows (by the same hashed row keys as ``WindowSketch``):
 all of the window while it holds at most ``capacity`` rows, a uniform sample of
 rows beyond. Rows keep all their columns together, so the kinds and missing
-values of a row stay aligned.
+values of a row stay aligned. A column keeps a missing mask only once one of its
+sampled values is missing (most columns never have one).
 """
 
 from __future__ import annotations
@@ -33,14 +34,14 @@ class RowSample:
         self.capacity = capacity
         self.priorities: NDArray[np.uint64] = np.empty(0, np.uint64)
         self.data: dict[str, NDArray[Any]] = {}
-        self.masks: dict[str, NDArray[np.bool_]] = {}
+        self.masks: dict[str, NDArray[np.bool_] | None] = {}  # None: nothing missing
         self.n_seen = 0
 
     def add(
         self,
         columns: Mapping[str, NDArray[Any]],
         priorities: NDArray[np.uint64],
-        missing: Mapping[str, NDArray[np.bool_]] | None = None,
+        missing: Mapping[str, NDArray[np.bool_] | None] | None = None,
     ) -> None:
         """Add a batch; a column new to the sample is missing in the rows before it."""
         self.n_seen += priorities.size
@@ -48,8 +49,9 @@ class RowSample:
         for name, values in columns.items():
             if name not in self.data:
                 self.data[name] = _empty_like(values, self.priorities.size)
-                self.masks[name] = np.ones(self.priorities.size, dtype=bool)
-        batch_masks = {n: masks.get(n, _nulls(columns.get(n), priorities.size))
+                self.masks[name] = np.ones(self.priorities.size, dtype=bool) \
+                    if self.priorities.size else None
+        batch_masks = {n: _mask(masks.get(n), columns.get(n), priorities.size)
                        for n in self.data}
         batch_data = {n: columns[n] if n in columns else _empty_like(self.data[n],
                       priorities.size) for n in self.data}
@@ -63,8 +65,12 @@ class RowSample:
             keep = np.argpartition(all_priorities, self.capacity - 1)[: self.capacity]
         for name in self.data:
             merged = _concat(self.data[name], data[name])
-            merged_mask = np.concatenate([self.masks[name], masks[name]])
             self.data[name] = merged if keep is None else merged[keep]
+            old = self.masks[name]
+            if old is None and not masks[name].any():
+                continue
+            merged_mask = np.concatenate([np.zeros(self.priorities.size, dtype=bool)
+                                          if old is None else old, masks[name]])
             self.masks[name] = merged_mask if keep is None else merged_mask[keep]
         self.priorities = all_priorities if keep is None else all_priorities[keep]
 
@@ -77,7 +83,14 @@ class RowSample:
         return dict(self.data)
 
     def missing(self) -> dict[str, NDArray[np.bool_]]:
-        return dict(self.masks)
+        """Every column's missing mask (all False for a column with nothing missing)."""
+        return {name: np.zeros(self.priorities.size, dtype=bool) if mask is None else mask
+                for name, mask in self.masks.items()}
+
+
+def _mask(given: NDArray[np.bool_] | None, values: NDArray[Any] | None, size: int
+          ) -> NDArray[np.bool_]:
+    return _nulls(values, size) if given is None else given
 
 
 def _nulls(values: NDArray[Any] | None, size: int) -> NDArray[np.bool_]:

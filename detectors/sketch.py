@@ -4,9 +4,11 @@ A sketch is built against a reference profile and updated from numpy columns in
 batches. It holds counts in the reference's bins (or categories), moments,
 missing/NaN/Inf counts, unseen categories, and a bounded sample of current values
 (see ``detectors._sampling``). Memory does not grow with the window: bins, a few
-scalars and at most ``sample_cap`` values (plus a buffer of the same size between
-compactions) per numeric column; at most ``max_unseen`` named unseen categories
-per categorical column.
+scalars and at most ``sample_cap`` values per numeric column, stored once for the
+rows the columns' samples share (``detectors._shared_sample``: 8 bytes a value
+and 8 a row, at most 16 a value), plus a buffer of at most ``sample_cap`` rows
+between compactions; at most ``max_unseen`` named unseen categories per
+categorical column.
 
 Merging the sketches of two halves equals the sketch of the whole: counts, bins,
 samples and unseen names exactly, the moments to floating-point rounding. Row
@@ -20,14 +22,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from detectors._checks import check_int
-from detectors._sampling import bottom_k, row_priorities, text_priority
+from detectors._sampling import row_priorities, text_priority
+from detectors._shared_sample import ColumnSample, SharedSample
 from detectors.reference import (
     CategoricalReference,
     NumericReference,
@@ -38,7 +41,6 @@ from detectors.reference import (
 )
 
 DEFAULT_MAX_UNSEEN = 100
-_NO_LIMIT = np.uint64(np.iinfo(np.uint64).max)
 
 
 @dataclass
@@ -71,86 +73,41 @@ class Moments:
         return math.sqrt(self.m2 / self.n) if self.n else None
 
 
-@dataclass
-class BoundedSample:
-    """Bottom-k sample of (value, priority) pairs, compacted lazily for speed."""
-
-    capacity: int
-    values: NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
-    priorities: NDArray[np.uint64] = field(default_factory=lambda: np.empty(0, np.uint64))
-    _pending: list[tuple[NDArray[np.float64], NDArray[np.uint64]]] = field(default_factory=list)
-    _pending_size: int = 0
-    _limit: np.uint64 = _NO_LIMIT
-
-    def add(self, values: NDArray[np.float64], priorities: NDArray[np.uint64]) -> None:
-        if self._limit != _NO_LIMIT:
-            keep = priorities < self._limit
-            values, priorities = values[keep], priorities[keep]
-        else:  # keep no reference to the caller's arrays
-            values, priorities = values.copy(), priorities.copy()
-        if values.size:
-            self._pending.append((values, priorities))
-            self._pending_size += values.size
-            if self._pending_size >= self.capacity:
-                self.compact()
-
-    def compact(self) -> None:
-        if not self._pending:
-            return
-        parts = [(self.values, self.priorities), *self._pending]
-        merged_values = np.concatenate([p[0] for p in parts])
-        merged_priorities = np.concatenate([p[1] for p in parts])
-        self.values, self.priorities = bottom_k(merged_values, merged_priorities, self.capacity)
-        self._pending, self._pending_size = [], 0
-        self.compact_limit()
-
-    def compact_limit(self) -> None:
-        """Once full, new rows can only enter below the largest kept priority."""
-        self._limit = self.priorities.max() if self.values.size >= self.capacity else _NO_LIMIT
-
-    def merge(self, other: BoundedSample) -> None:
-        other.compact()
-        self._pending.append((other.values, other.priorities))
-        self._pending_size += other.values.size
-        self.compact()
-
-    def sorted_values(self) -> NDArray[np.float64]:
-        self.compact()
-        return np.sort(self.values)
-
-
 class NumericSketch:
-    """Window summary of a numeric column against its reference bins."""
+    """Window summary of a numeric column against its reference bins.
 
-    def __init__(self, reference: NumericReference, sample_cap: int) -> None:
+    Its bounded sample lives in the window's ``SharedSample`` (the numeric
+    columns of a window share the rows of their samples), fed by ``WindowSketch``.
+    """
+
+    def __init__(self, reference: NumericReference, sample: ColumnSample) -> None:
         self.edges = reference.edges_array
         self.counts = np.zeros(self.edges.size + 1, dtype=np.int64)
         self.moments = Moments()
-        self.sample = BoundedSample(sample_cap)
+        self.sample = sample
         self.n_missing = self.n_nan = self.n_inf = 0
 
     @property
     def n(self) -> int:
         return self.moments.n
 
-    def update(
-        self, values: NDArray[Any], missing: NDArray[np.bool_] | None, pri: NDArray[np.uint64]
-    ) -> None:
-        x = np.asarray(values, dtype=np.float64)
+    def update(self, x: NDArray[np.float64], missing: NDArray[np.bool_] | None
+               ) -> NDArray[np.bool_] | None:
+        """Count a batch (bins, moments, missing); the mask of usable values, None if all are."""
         usable, n_missing, n_nan, n_inf = split_numeric(x, missing)
         self.n_missing += n_missing
         self.n_nan += n_nan
         self.n_inf += n_inf
         if n_missing + n_nan + n_inf:
-            x, pri = x[usable], pri[usable]
+            x = x[usable]
         self.counts += np.bincount(assign_bins(self.edges, x), minlength=self.counts.size)
         self.moments.add(x)
-        self.sample.add(x, pri)
+        return usable if n_missing + n_nan + n_inf else None
 
     def merge(self, other: NumericSketch) -> None:
+        """Counts and moments; the samples are merged by their ``WindowSketch``."""
         self.counts += other.counts
         self.moments.merge(other.moments)
-        self.sample.merge(other.sample)
         self.n_missing += other.n_missing
         self.n_nan += other.n_nan
         self.n_inf += other.n_inf
@@ -237,8 +194,11 @@ class WindowSketch:
         self.sample_cap = sample_cap
         self.max_unseen = max_unseen
         self.n_rows = 0
+        numeric = [c for c in reference.columns if isinstance(c, NumericReference)]
+        self.samples = SharedSample(sample_cap, len(numeric))
+        position = {c.name: i for i, c in enumerate(numeric)}
         self.columns: dict[str, ColumnSketch] = {
-            c.name: NumericSketch(c, sample_cap)
+            c.name: NumericSketch(c, ColumnSample(self.samples, position[c.name]))
             if isinstance(c, NumericReference)
             else CategoricalSketch(c, max_unseen)
             for c in reference.columns
@@ -258,15 +218,27 @@ class WindowSketch:
         elif len(row_keys) != n:
             raise ValueError(f"row_keys must have one key per row ({n}), got {len(row_keys)}")
         priorities = row_priorities(row_keys, self.seed)
+        admitted = self.samples.admit(priorities)
+        if admitted is not None:
+            priorities = priorities[admitted]
+        sampled = np.empty((self.samples.n_columns, priorities.size))
         masks = missing or {}
         for name, sketch in self.columns.items():
             values = batch.get(name)
             if values is None:
                 sketch.n_missing += n
+                if isinstance(sketch, NumericSketch):
+                    sampled[sketch.sample.index] = np.nan
             elif isinstance(sketch, NumericSketch):
-                sketch.update(values, masks.get(name), priorities)
+                x = np.asarray(values, dtype=np.float64)
+                usable = sketch.update(x, masks.get(name))
+                row = sampled[sketch.sample.index]
+                row[:] = x if admitted is None else x[admitted]
+                if usable is not None:
+                    row[~(usable if admitted is None else usable[admitted])] = np.nan
             else:
                 sketch.update(values, masks.get(name))
+        self.samples.add(priorities, sampled)
         self.n_rows += n
         return self
 
@@ -276,6 +248,7 @@ class WindowSketch:
             raise ValueError("cannot merge sketches of different references")
         for name, sketch in self.columns.items():
             sketch.merge(other.columns[name])  # type: ignore[arg-type]
+        self.samples.merge(other.samples)
         self.n_rows += other.n_rows
         return self
 

@@ -39,18 +39,20 @@ def _unpack(text: str, dtype: str) -> NDArray[Any]:
 
 
 def _numeric_to_dict(sketch: NumericSketch) -> dict[str, Any]:
-    sketch.sample.compact()
+    values, priorities = sketch.sample.shared.column(sketch.sample.index)
     m = sketch.moments
     return {
         "counts": sketch.counts.tolist(),
         "moments": [m.n, m.mean, m.m2, m.min if m.n else None, m.max if m.n else None],
         "missing": [sketch.n_missing, sketch.n_nan, sketch.n_inf],
-        "sample": _pack(sketch.sample.values, "<f8"),
-        "priorities": _pack(sketch.sample.priorities, "<u8"),
+        "sample": _pack(values, "<f8"),
+        "priorities": _pack(priorities, "<u8"),
     }
 
 
-def _numeric_from_dict(sketch: NumericSketch, data: Mapping[str, Any]) -> None:
+def _numeric_from_dict(sketch: NumericSketch, data: Mapping[str, Any]
+                       ) -> tuple[NDArray[np.float64], NDArray[np.uint64]]:
+    """Restore the counts; return the sample (restored for all columns at once)."""
     counts = np.asarray(data["counts"], dtype=np.int64)
     if counts.size != sketch.counts.size:
         raise ValueError("snapshot bins do not match the reference's bins")
@@ -59,9 +61,7 @@ def _numeric_from_dict(sketch: NumericSketch, data: Mapping[str, Any]) -> None:
     sketch.moments = Moments(int(n), float(mean), float(m2),
                              float(low) if n else np.inf, float(high) if n else -np.inf)
     sketch.n_missing, sketch.n_nan, sketch.n_inf = (int(v) for v in data["missing"])
-    sketch.sample.values = _unpack(data["sample"], "<f8")
-    sketch.sample.priorities = _unpack(data["priorities"], "<u8")
-    sketch.sample.compact_limit()
+    return _unpack(data["sample"], "<f8"), _unpack(data["priorities"], "<u8")
 
 
 def _categorical_to_dict(sketch: CategoricalSketch) -> dict[str, Any]:
@@ -101,26 +101,37 @@ def sketch_from_dict(reference: ReferenceProfile, data: Mapping[str, Any]) -> Wi
     if set(data["columns"]) != set(sketch.columns):
         raise ValueError("snapshot columns do not match the reference's columns")
     sketch.n_rows = int(data["n_rows"])
+    samples: dict[int, tuple[NDArray[np.float64], NDArray[np.uint64]]] = {}
     for name, column in sketch.columns.items():
         if isinstance(column, NumericSketch):
-            _numeric_from_dict(column, data["columns"][name])
+            samples[column.sample.index] = _numeric_from_dict(column, data["columns"][name])
         else:
             _categorical_from_dict(column, data["columns"][name])
+    sketch.samples.restore([samples[i] for i in sorted(samples)])
     return sketch
 
 
 def rows_to_dict(sample: RowSample) -> dict[str, Any]:
     """A JSON-safe snapshot of a row sample."""
     columns: dict[str, Any] = {}
+    missing = sample.missing()
     for name, values in sample.data.items():
         if values.dtype == object:
             columns[name] = {"kind": "text", "values": [None if v is None else str(v)
                                                         for v in values.tolist()]}
         else:
             columns[name] = {"kind": "float", "values": _pack(values, "<f8")}
-        columns[name]["missing"] = _pack(sample.masks[name], "u1")
+        columns[name]["missing"] = _pack(missing[name], "u1")
     return {"version": STATE_VERSION, "capacity": sample.capacity, "n_seen": sample.n_seen,
             "priorities": _pack(sample.priorities, "<u8"), "columns": columns}
+
+
+def _shared_texts(values: list[str | None]) -> NDArray[Any]:
+    """An object array of ``values`` in which equal texts are one ``str`` object."""
+    canonical: dict[str, str] = {}
+    array = np.empty(len(values), dtype=object)
+    array[:] = [None if v is None else canonical.setdefault(v, v) for v in values]
+    return array
 
 
 def rows_from_dict(data: Mapping[str, Any]) -> RowSample:
@@ -133,8 +144,9 @@ def rows_from_dict(data: Mapping[str, Any]) -> RowSample:
     sample.priorities = _unpack(data["priorities"], "<u8")
     for name, column in data["columns"].items():
         if column["kind"] == "text":
-            sample.data[name] = np.array(column["values"], dtype=object)
+            sample.data[name] = _shared_texts(column["values"])
         else:
             sample.data[name] = _unpack(column["values"], "<f8")
-        sample.masks[name] = _unpack(column["missing"], "u1").astype(bool)
+        mask = _unpack(column["missing"], "u1").astype(bool)
+        sample.masks[name] = mask if mask.any() else None
     return sample

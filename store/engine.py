@@ -9,6 +9,11 @@ Decisions:
   on and a 30 s busy timeout. SQLAlchemy emits ``BEGIN`` itself (the driver's
   own transaction handling is switched off), so reads, writes and DDL are truly
   transactional: a window and its checkpoint commit or roll back together.
+- SQLite connections keep no prepared statements (``cached_statements=0``): a
+  cached statement holds a copy of its last bound values, so every pooled
+  connection kept the last checkpoint blob it wrote (tens of MiB for a window
+  of 100,000 rows) until the statement ran again. Preparing the few statements
+  of a store again costs well under a millisecond.
 - Both get ``pool_pre_ping``, so a connection dropped by a database restart is
   replaced instead of failing the next window.
 - JSON columns are written with ``allow_nan=False``: a NaN can never reach the
@@ -97,6 +102,8 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     """
     parsed = parse_url(url)
     options: dict[str, Any] = {"pool_pre_ping": True, "json_serializer": json_dumps}
+    if parsed.get_backend_name() == "sqlite":
+        options["connect_args"] = {"cached_statements": 0}
     options.update(kwargs)
     try:
         engine = create_engine(parsed, **options)

@@ -27,6 +27,7 @@ is larger than the work there).
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,6 +47,7 @@ from streams.settings import IngestSettings
 
 MIN_ROWS = 64
 MAX_REPARSE = 4
+SHARED_TEXTS = 1_024  # distinct texts of a batch column shared across batches, at most
 _TOP = pa.schema([("event_id", pa.string()), ("model_id", pa.string()),
                   ("model_version", pa.string()), ("event_time", pa.string()),
                   ("prediction_id", pa.string()), ("score", pa.float64())])
@@ -232,7 +234,27 @@ def _to_numpy(column: pa.Array) -> tuple[NDArray[Any], NDArray[np.bool_]]:
         text = _BOOL_TEXT[_mask(column).astype(np.intp)]
         text[missing] = None
         return text, missing
+    if kind == pa.string():
+        return _shared_strings(column), missing
     return np.asarray(column.to_numpy(zero_copy_only=False), dtype=object), missing
+
+
+def _shared_strings(column: pa.Array) -> NDArray[Any]:
+    """Text as an object array with one ``str`` per distinct value (None for null).
+
+    The rows of a category share its ``str``, so a window's row sample holds a
+    pointer per value rather than a string per value. A column with at most
+    ``SHARED_TEXTS`` distinct values in the batch (a category, not an id) also
+    shares them with earlier batches (``sys.intern``; a text nothing refers to
+    any more is freed).
+    """
+    encoded = column.dictionary_encode()
+    distinct = encoded.dictionary.to_numpy(zero_copy_only=False)
+    names = np.empty(len(distinct) + 1, dtype=object)  # the last one stands for null
+    names[:-1] = [sys.intern(t) for t in distinct] if len(distinct) <= SHARED_TEXTS \
+        else distinct
+    codes = pc.fill_null(encoded.indices, len(distinct)).to_numpy(zero_copy_only=False)
+    return names[codes]  # type: ignore[no-any-return]
 
 
 def _groups(table: pa.Table, rows: NDArray[np.intp]) -> dict[tuple[str, str], NDArray[np.intp]]:

@@ -135,6 +135,10 @@ class Ingest:
         # before the checkpoint that covers them.
         self.outgoing: list[tuple[int, bytes]] = []
         self.hub: AlertHub | None = None
+        # Batches applied so far, as of the last tick; work done (batches applied, stores
+        # finished) so far and as of the last idle trim.
+        self._applied = self._applied_at_tick = 0
+        self._work = self._work_at_trim = 0
 
     # ----- references and model state -------------------------------------------------
     def _rules(self, model_id: str) -> WindowRules:
@@ -205,6 +209,8 @@ class Ingest:
               ) -> list[ClosedWindow]:
         """Feed a decoded batch of one partition to its windows; return closed windows."""
         state = self.partitions.setdefault(partition, PartitionState(partition))
+        self._applied += 1
+        self._work += 1
         closed: list[ClosedWindow] = []
         now = time.monotonic()
         for (model_id, version), batch in decoded.batches.items():
@@ -233,7 +239,18 @@ class Ingest:
         self.outgoing += [(part, encode(rows)) for part, rows in sorted(stubs.items())]
 
     def tick(self) -> list[tuple[PartitionState, list[ClosedWindow]]]:
-        """Close windows of idle models (processing time)."""
+        """Close windows of idle models (processing time); trim the heap when idle.
+
+        The worker ticks after every fetch. A tick with no batch applied since the
+        one before means the fetch was empty: the worker has caught up, and what
+        the batches and stores since the last trim freed is handed back to the
+        OS (``streams.memory``), once: an idle worker does not trim again until
+        it has worked.
+        """
+        if self._applied == self._applied_at_tick and self._work != self._work_at_trim:
+            memory.trim()
+            self._work_at_trim = self._work
+        self._applied_at_tick = self._applied
         now = time.monotonic()
         due = []
         for state in self.partitions.values():
@@ -320,6 +337,8 @@ class Ingest:
                         model_state["reference_id"] = made.id
                 repository.save_checkpoint(conn, self.group_id, self.topic, state.partition,
                                            offset, pack_snapshot(snapshot))
+        # Committed: the snapshots, a store's largest objects, are freed before the trim.
+        job.checkpoints = [(state, offset, {}) for state, offset, _ in job.checkpoints]
         self._last_checkpoint = time.monotonic()
         if self.hub is not None:
             self.hub.committed(job.alerts)
@@ -339,6 +358,7 @@ class Ingest:
             state.checkpointed_offset = offset
         if job.checkpoints:
             self.metrics.checkpoints.inc(len(job.checkpoints))
+        self._work += 1
 
     def _save_window(self, conn: Any, done: Finalised) -> ReferenceHandle | None:
         """Store a finalised window (and the reference it makes, returned)."""

@@ -25,6 +25,7 @@ import contextlib
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from detectors import DriftReport
+from streams import memory
 
 SEVERITY_LEVEL = {"none": 0, "insufficient_data": 0, "warn": 1, "critical": 2}
 
@@ -103,6 +104,7 @@ class Metrics:
                                    "workers)", ["model", "severity"], registry=registry)
         self.ready = Gauge("driftline_ready", "1 once the worker has joined its group and "
                            "restored its window state", registry=registry)
+        memory.register(registry)
 
     def window_closed(self, model: str, version: str, report: DriftReport, n_events: int,
                       window_end: float) -> None:

@@ -559,6 +559,11 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] = _ENVIRO
         raise
 
 
+def process_environment() -> Mapping[str, str]:
+    """The process environment, for the few readers outside the settings (``streams.memory``)."""
+    return _ENVIRON
+
+
 def child_environment(
     overrides: Mapping[str, str], environ: Mapping[str, str] = _ENVIRON
 ) -> dict[str, str]:

@@ -19,8 +19,11 @@ def worker(config: Path | None, loglevel: str) -> None:
     """Run a worker: consume predictions, close windows, store and export them."""
     import faust
 
-    from streams.settings import SettingsError, load_settings
+    from streams import memory
+    from streams.settings import SettingsError, load_settings, process_environment
     from streams.worker import create_app
+
+    memory.configure(process_environment())  # before the worker's threads start
 
     try:
         settings = load_settings(config)

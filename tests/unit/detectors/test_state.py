@@ -64,7 +64,7 @@ def test_row_sample_keeps_rows_aligned_and_round_trips() -> None:
     chosen = set(np.argsort(keys)[:100].tolist())
     assert set(restored.columns()["x"].astype(int).tolist()) == chosen
     for value, name, absent in zip(restored.data["x"], restored.data["label"],
-                                   restored.masks["label"], strict=True):
+                                   restored.missing()["label"], strict=True):
         assert absent == (value >= 150)
         assert absent or name == f"r{int(value)}"
 
@@ -79,3 +79,30 @@ def test_row_sample_merge_equals_one_sample_of_both() -> None:
     left.merge(right)
     assert sorted(left.data["x"].tolist()) == sorted(whole.data["x"].tolist())
     assert left.n_seen == whole.n_seen == 500
+
+
+def test_restored_text_rows_share_one_string_per_value() -> None:
+    sample = RowSample(100)
+    sample.add({"c": np.array(["alpha", "beta", None] * 20, dtype=object)},
+               np.arange(60, dtype=np.uint64))
+    restored = rows_from_dict(json.loads(json.dumps(rows_to_dict(sample))))
+    texts = [v for v in restored.data["c"].tolist() if v is not None]
+    assert sorted(set(texts)) == ["alpha", "beta"]
+    assert len(texts) == 40
+    assert len({id(v) for v in texts}) == 2
+
+
+def test_only_columns_with_a_missing_value_keep_a_mask() -> None:
+    sample = RowSample(100)
+    x = np.arange(60, dtype=np.float64)
+    sample.add({"x": x, "y": x.copy()}, np.arange(60, dtype=np.uint64),
+               {"y": np.arange(60) == 7})
+    assert sample.masks["x"] is None
+    assert sample.missing()["x"].tolist() == [False] * 60
+    assert np.flatnonzero(sample.missing()["y"]).tolist() == [7]
+    restored = rows_from_dict(json.loads(json.dumps(rows_to_dict(sample))))
+    assert restored.masks["x"] is None
+    assert np.flatnonzero(restored.missing()["y"]).tolist() == [7]
+    sample.add({"z": x}, np.arange(60, 120, dtype=np.uint64))  # x and y absent: missing
+    assert sample.missing()["x"].sum() == 40
+    assert sample.missing()["z"].sum() == 60

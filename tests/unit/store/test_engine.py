@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import sqlite3
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine, make_url
@@ -20,6 +24,32 @@ def test_sqlite_gets_wal_foreign_keys_and_a_busy_timeout(sqlite_engine: Engine) 
         }
     assert pragmas == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 30_000}
     assert sqlite_engine.pool._pre_ping
+
+
+def _sqlite_memory_used() -> int:
+    """Bytes SQLite's allocator holds in this process (``sqlite3_memory_used``)."""
+    name = ctypes.util.find_library("sqlite3")
+    if name is None:
+        pytest.skip("no shared libsqlite3 to ask")
+    library = ctypes.CDLL(name)
+    library.sqlite3_memory_used.restype = ctypes.c_int64
+    if library.sqlite3_libversion_number() != sqlite3.sqlite_version_info[0] * 1_000_000 + \
+            sqlite3.sqlite_version_info[1] * 1_000 + sqlite3.sqlite_version_info[2]:
+        pytest.skip("Python's sqlite3 is not this libsqlite3")
+    return int(library.sqlite3_memory_used())
+
+
+def test_sqlite_connections_do_not_keep_the_last_blob_written(tmp_path: Path) -> None:
+    # A prepared statement kept in sqlite3's cache holds a copy of its last bound values.
+    engine = make_engine(f"sqlite:///{tmp_path / 'blob.db'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE blobs (data BLOB)")
+    before = _sqlite_memory_used()
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO blobs VALUES (?)", (bytes(32 * 2**20),))
+    held = _sqlite_memory_used() - before
+    engine.dispose()
+    assert held < 8 * 2**20
 
 
 def test_sqlite_ddl_and_dml_are_transactional(sqlite_engine: Engine) -> None:

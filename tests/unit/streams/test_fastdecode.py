@@ -267,3 +267,18 @@ def test_aiokafka_records_decode_as_raw_messages_do() -> None:
         _assert_same(fast, want)
     assert [(d.reason, d.offset, d.key) for d in fast.dead_letters] == [
         ("bad_json", 102, b"k"), ("empty_payload", 104, b"k")]
+
+
+def test_rows_of_a_category_share_one_string_across_batches() -> None:
+    def countries() -> list[str | None]:
+        values = [_raw(_event(event_id=f"e{i}", features={"country": ["Germany", "France",
+                                                                      None][i % 3]}))
+                  for i in range(30)]
+        fast, slow = _both(values)
+        assert fast.columnar
+        _assert_same(fast, slow)
+        return list(fast.batches[("fraud", "7")].columns["country"].tolist())
+
+    first, second = countries(), countries()
+    assert first[:3] == ["Germany", "France", None]
+    assert len({id(v) for v in first + second if v is not None}) == 2
