@@ -30,19 +30,16 @@ import asyncio
 import base64
 import datetime as dt
 import math
-import signal
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 
 import numpy as np
 from alerts_live import FEATURE, Database, Events, Live, database_url, live
 from alerts_receiver import Receiver
 from machine import machine
-from stream_measure import BenchError, WorkerConfig, WorkerProcess
+from stream_measure import WorkerConfig, WorkerProcess, run_bench
 
 from alerting.receivers import DispatchSettings
 from store.engine import mask_url
@@ -166,10 +163,6 @@ def run(args: argparse.Namespace, workdir: Path) -> bool:
     return met
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Alert latency of the driftline worker.")
     parser.add_argument("--windows", type=int, default=30,
@@ -190,21 +183,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    signal.signal(signal.SIGTERM, _interrupt)
     _say(f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; {machine()}")
     if args.database_url:
         _say(f"database URL {mask_url(args.database_url)}")
-    try:
-        with tempfile.TemporaryDirectory(prefix="driftline-bench-alerts-") as tmp:
-            met = run(args, Path(tmp))
-    except KeyboardInterrupt:
-        print("\nbench-alerts: interrupted; worker and broker stopped", file=sys.stderr)
-        return 130
-    except BenchError as error:
-        print(f"bench-alerts: error: {error}", file=sys.stderr)
-        return 2
-    _say(f"done in {time.monotonic() - _STARTED:.0f} s")
-    return 1 if args.check and not met else 0
+    return run_bench("bench-alerts", lambda workdir: run(args, workdir), check=args.check,
+                     stopped="worker and broker", say=_say, started=_STARTED)
 
 
 if __name__ == "__main__":

@@ -21,17 +21,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import signal
 import sys
-import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from types import FrameType
 
 import numpy as np
 from machine import machine
-from stream_measure import BenchError, Rate, add_histograms, histogram_quantile, median
+from stream_measure import Rate, add_histograms, histogram_quantile, median, run_bench
 from stream_phases import (
     E2E_WINDOW_S,
     GRACE_S,
@@ -173,10 +170,6 @@ def breakdown_table(footprints: list[Footprint]) -> str:
     return "\n".join(rows)
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def _sizes(text: str) -> tuple[int, ...]:
     sizes = tuple(int(part) for part in text.split(","))
     if not sizes or min(sizes) < 2:
@@ -273,20 +266,10 @@ def run(args: argparse.Namespace, workdir: Path) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    signal.signal(signal.SIGTERM, _interrupt)
     started = time.monotonic()
     _say(f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; {machine()}")
-    try:
-        with tempfile.TemporaryDirectory(prefix="driftline-bench-stream-") as tmp:
-            met = run(args, Path(tmp))
-    except KeyboardInterrupt:
-        print("\nbench-stream: interrupted; workers and broker stopped", file=sys.stderr)
-        return 130
-    except BenchError as error:
-        print(f"bench-stream: error: {error}", file=sys.stderr)
-        return 2
-    _say(f"done in {time.monotonic() - started:.0f} s")
-    return 1 if args.check and not met else 0
+    return run_bench("bench-stream", lambda workdir: run(args, workdir), check=args.check,
+                     stopped="workers and broker", say=_say, started=started)
 
 
 if __name__ == "__main__":

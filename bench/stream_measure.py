@@ -17,13 +17,14 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Self
 
 from aiokafka import AIOKafkaConsumer
@@ -37,6 +38,32 @@ HTTP_TIMEOUT_S = 2.0
 
 class BenchError(RuntimeError):
     """A phase of the benchmark could not complete (with the reason)."""
+
+
+def run_bench(name: str, body: Callable[[Path], bool], *, check: bool, stopped: str,
+              say: Callable[[str], None], started: float) -> int:
+    """Run ``body`` in a fresh temporary directory with SIGTERM taken as Ctrl-C.
+
+    The exit code: 0, 1 when ``check`` is set and ``body`` reports a missed
+    target, 2 on a ``BenchError``, 130 when interrupted (``stopped`` names what
+    the interruption stopped).
+    """
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with tempfile.TemporaryDirectory(prefix=f"driftline-{name}-") as tmp:
+            met = body(Path(tmp))
+    except KeyboardInterrupt:
+        print(f"\n{name}: interrupted; {stopped} stopped", file=sys.stderr)
+        return 130
+    except BenchError as error:
+        print(f"{name}: error: {error}", file=sys.stderr)
+        return 2
+    say(f"done in {time.monotonic() - started:.0f} s")
+    return 1 if check and not met else 0
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 @dataclass(frozen=True)
