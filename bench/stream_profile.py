@@ -5,7 +5,8 @@ consumer's records as they are, ``Ingest.apply``, ``Ingest.tick``, ``Ingest.stor
 closed windows and due checkpoints, here awaited in turn so that each stage is
 timed alone, where the service runs the store in the background), on
 the records of the throughput topic, read by an aiokafka consumer with the
-partitions assigned (no group) and the worker's fetch settings; a fresh SQLite
+partitions assigned (no group), the worker's fetch settings and its light
+records (``streams.fetching``, as the worker's consumer); a fresh SQLite
 database. Each stage is timed with ``time.perf_counter``. Inside ``apply`` and
 ``store`` three callees are timed by wrapping them in this process only (the
 names called, restored afterwards): the per-event fallback's columns
@@ -36,6 +37,7 @@ from store import migrate
 from store.engine import make_engine
 from streams.blas import limit_blas_threads
 from streams.collector import tune_collector
+from streams.fetching import enable_light_fetch
 from streams.ingest import Ingest, PartitionState
 from streams.metrics import Metrics
 from streams.settings import Settings, load_settings
@@ -182,6 +184,7 @@ async def profile_stages(bootstrap: str, broker_url: str, workdir: Path, topic: 
         fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=16 * 1024 * 1024)
     await consumer.start()
     try:
+        enable_light_fetch(consumer, "profile consumer")
         assigned = [TopicPartition(topic, p) for p in range(partitions)]
         consumer.assign(assigned)
         await consumer.seek_to_beginning(*assigned)

@@ -84,8 +84,8 @@ class LabelEvent(msgspec.Struct, frozen=True, gc=False):
 
 
 class Message(Protocol):
-    """What decoding reads of a consumed record: a ``RawMessage``, or aiokafka's
-    ``ConsumerRecord`` as the consumer returns it (the worker passes those, unwrapped)."""
+    """What decoding reads of a consumed record: a ``RawMessage`` (what the worker's
+    consumer hands out, ``streams.fetching``) or aiokafka's ``ConsumerRecord``."""
 
     @property
     def topic(self) -> str: ...
@@ -100,7 +100,7 @@ class Message(Protocol):
 
 
 class RawMessage(msgspec.Struct, frozen=True, gc=False):
-    """A consumed Kafka record, as the ingest consumer hands it over."""
+    """A consumed Kafka record, as the ingest consumer hands it over (``streams.fetching``)."""
 
     topic: str
     partition: int

@@ -12,7 +12,9 @@ checkpoint and seeks to the offset stored with it. ``/readyz`` answers 200 only
 after that. The alerting service (outbox dispatcher) starts before the ingest,
 so the first window stored already wakes it.
 
-The consume loop: a fetch's partitions are decoded side by side in threads
+The consume loop: the consumer hands out light records (``streams.fetching``:
+``RawMessage``, built a record batch at a time, not aiokafka's ``ConsumerRecord``
+per record); a fetch's partitions are decoded side by side in threads
 (``streams.fastdecode``; Arrow parses without the GIL), then applied to the
 windows in turn. Windows closed by a batch wait for the next store, which runs
 its transaction in a thread while later batches are fetched and applied (one
@@ -45,6 +47,7 @@ from streams.blas import limit_blas_threads
 from streams.collector import tune_collector
 from streams.consuming import Listener, commit, in_sequence, make_consumer, make_producer
 from streams.fastdecode import DecodedColumns
+from streams.fetching import enable_light_fetch
 from streams.ingest import Ingest, PartitionState, StoreJob
 from streams.join_service import JoinService
 from streams.label_service import LabelService
@@ -89,6 +92,7 @@ class IngestService(mode.Service):
                                       self.settings.ingest.max_batch)
         self.consumer.subscribe([topics.predictions], listener=Listener(self))
         await self.consumer.start()
+        enable_light_fetch(self.consumer, "prediction ingest")
 
     async def on_stop(self) -> None:
         if self.consumer is not None:
