@@ -57,9 +57,12 @@ class Form:
         return _LIMITS[self.dtype][1]
 
     def encode(self, values: NDArray[np.float64]) -> NDArray[Any] | None:
-        """``values`` as this form's codes (a new array), or None when one does not fit."""
+        """``values`` as this form's codes, or None when one does not fit.
+
+        A new array, except for float64 (the values themselves).
+        """
         if not self.packed:
-            return np.array(values, dtype=np.float64)
+            return np.asarray(values, dtype=np.float64)
         absent = np.isnan(values)
         codes = _codes(values, self.exponent, absent)
         if codes is None or (codes.size and np.abs(codes).max() > self.largest):
@@ -77,6 +80,12 @@ class Form:
             values /= _POWERS[self.exponent]
         values[codes == self.missing] = np.nan
         return values
+
+    def absent(self, size: int) -> NDArray[Any]:
+        """``size`` codes of NaN."""
+        if not self.packed:
+            return np.full(size, np.nan)
+        return np.full(size, self.missing, dtype=self.dtype)
 
     def present(self, codes: NDArray[Any]) -> NDArray[np.bool_]:
         """Where ``codes`` hold a value (not NaN)."""

@@ -101,9 +101,7 @@ class SharedSample:
         rows = _Rows(priorities, shared, slot)
         limits = []
         for c in range(self.n_columns):
-            held = self.aligned[c]
-            old = np.full(self.priorities.size, np.nan) if held is None else held.values()
-            column = np.concatenate([old, *(v[c] for _, v in self._pending)])
+            column = self._candidates(c)
             extras = (np.concatenate([self.extras[c][0],
                                       *(v for v, _ in self._pending_extras[c])]),
                       np.concatenate([self.extras[c][1],
@@ -114,7 +112,23 @@ class SharedSample:
         self._pending_extras = [[] for _ in range(self.n_columns)]
         self._limit = max(limits, default=_NO_LIMIT)
 
-    def _compact_column(self, c: int, column: NDArray[np.float64], extras: Pairs, rows: _Rows
+    def _candidates(self, c: int) -> Packed:
+        """Column ``c`` over the shared rows and then the buffer, NaN where not usable.
+
+        In the form the column's aligned values have when the buffer's values fit it
+        (nothing is decoded or encoded again), else as float64.
+        """
+        held = self.aligned[c]
+        new = np.concatenate([v[c] for _, v in self._pending]) if self._pending \
+            else _EMPTY_VALUES
+        if held is None:
+            return Packed(np.concatenate([np.full(self.priorities.size, np.nan), new]), FLOAT)
+        codes = held.form.encode(new)
+        if codes is None:  # a value the form cannot hold: the column is packed anew
+            return Packed(np.concatenate([held.values(), new]), FLOAT)
+        return Packed(np.concatenate([held.codes, codes]), held.form)
+
+    def _compact_column(self, c: int, column: Packed, extras: Pairs, rows: _Rows
                         ) -> np.uint64:
         """Keep column ``c``'s ``k`` smallest candidates; return its limit (module docstring).
 
@@ -122,23 +136,24 @@ class SharedSample:
         buffer), NaN where not usable; ``extras`` are its other candidates.
         """
         k, priorities = self.capacity, rows.priorities
-        usable = ~np.isnan(column)
+        form, codes = column.form, column.codes
+        usable = form.present(codes)
         n_usable = int(np.count_nonzero(usable))
         if n_usable == priorities.size and not extras[1].size:
             # Every row usable, nothing else: its k smallest are the shared rows.
-            kept = column[rows.shared]
+            kept = codes[rows.shared]
             if self.aligned[c] is not None:
-                self.aligned[c], self.extras[c] = self._pack(c, kept), extras
+                self.aligned[c], self.extras[c] = self._pack(Packed(kept, form)), extras
             else:
-                self.extras[c] = (kept, priorities[rows.shared])
+                self.extras[c] = (form.decode(kept), priorities[rows.shared])
             return rows.limit(k)
         if priorities.size <= k and n_usable + extras[1].size <= k:
             # Every candidate stays and every row is shared.
             if self.aligned[c] is not None and priorities.size <= 2 * n_usable:
-                self.aligned[c], self.extras[c] = self._pack(c, column), extras
+                self.aligned[c], self.extras[c] = self._pack(column), extras
             else:
                 self.aligned[c] = None
-                self.extras[c] = (np.concatenate([column[usable], extras[0]]),
+                self.extras[c] = (np.concatenate([form.decode(codes[usable]), extras[0]]),
                                   np.concatenate([priorities[usable], extras[1]]))
             if n_usable + extras[1].size < k:
                 return _NO_LIMIT
@@ -151,13 +166,13 @@ class SharedSample:
         extra = picked[picked >= positions.size] - positions.size
         inside = rows.slot[chosen] >= 0
         if self.aligned[c] is not None and rows.shared.size <= 2 * np.count_nonzero(inside):
-            aligned = np.full(rows.shared.size, np.nan)
-            aligned[rows.slot[chosen[inside]]] = column[chosen[inside]]
-            self.aligned[c] = self._pack(c, aligned)
+            aligned = form.absent(rows.shared.size)
+            aligned[rows.slot[chosen[inside]]] = codes[chosen[inside]]
+            self.aligned[c] = self._pack(Packed(aligned, form))
             chosen = chosen[~inside]
         else:  # mostly outside the shared rows: extras only, from now on
             self.aligned[c] = None
-        self.extras[c] = (np.concatenate([column[chosen], extras[0][extra]]),
+        self.extras[c] = (np.concatenate([form.decode(codes[chosen]), extras[0][extra]]),
                           np.concatenate([priorities[chosen], extras[1][extra]]))
         return candidates[picked].max() if picked.size >= k else _NO_LIMIT
 
@@ -196,22 +211,22 @@ class SharedSample:
             if self.priorities.size <= 2 * np.count_nonzero(inside):
                 aligned = np.full(self.priorities.size, np.nan)
                 aligned[position[inside]] = values[inside]
-                self.aligned[c] = self._pack(c, aligned)
+                self.aligned[c] = self._pack(Packed(aligned, FLOAT))
             else:
                 self.aligned[c], inside = None, np.zeros(priorities.size, dtype=bool)
             self.extras[c] = (values[~inside].copy(), priorities[~inside].copy())
             limits.append(priorities.max() if priorities.size >= self.capacity else _NO_LIMIT)
         self._limit = max(limits, default=_NO_LIMIT)
 
-    def _pack(self, c: int, aligned: NDArray[np.float64]) -> Packed:
-        """Column ``c``'s aligned values, packed once the shared rows fill half the capacity.
+    def _pack(self, aligned: Packed) -> Packed:
+        """Aligned values held as float64, packed once the shared rows fill half the capacity.
 
-        (Below that they stay float64: a small window does not pay for the encoding.)
+        (Below that they stay float64: a small window does not pay for the encoding.
+        Values already packed stay in their form.)
         """
-        if 2 * aligned.size < self.capacity:
-            return Packed(aligned, FLOAT)
-        held = self.aligned[c]
-        return Packed.of(aligned, held.form if held is not None else None)
+        if aligned.form.packed or 2 * aligned.size < self.capacity:
+            return aligned
+        return Packed.of(aligned.codes)
 
     @property
     def nbytes(self) -> int:
