@@ -31,6 +31,7 @@ _POWERS = [np.float64(10.0**e) for e in range(MAX_EXPONENT + 1)]  # each exact
 _CODE_TYPES = (np.dtype(np.int8), np.dtype(np.int16), np.dtype(np.int32))
 _FLOAT = np.dtype(np.float64)
 _PROBE = 64  # values tried first when looking for an exponent
+_BLOCK = 16_384  # values worked at a time
 _INT32_MAX = float(np.iinfo(np.int32).max)
 _LIMITS = {t: (int(np.iinfo(t).min), int(np.iinfo(t).max)) for t in _CODE_TYPES}
 
@@ -64,10 +65,10 @@ class Form:
         if not self.packed:
             return np.asarray(values, dtype=np.float64)
         absent = np.isnan(values)
-        codes = _codes(values, self.exponent, absent)
-        if codes is None or (codes.size and np.abs(codes).max() > self.largest):
+        found = _codes(values, self.exponent, absent)
+        if found is None or found[1] > self.largest:
             return None
-        encoded = codes.astype(self.dtype)
+        encoded = found[0].astype(self.dtype)
         encoded[absent] = self.missing
         return encoded
 
@@ -124,43 +125,64 @@ def encode_rows(block: NDArray[np.float64], forms: Sequence[Form]
 
 def form_of(values: NDArray[np.float64]) -> Form:
     """The narrowest form that holds ``values`` exactly."""
-    present = values[~np.isnan(values)]
-    if not np.isfinite(present).all():
-        return FLOAT
+    return _fit(values)[0]
+
+
+def _fit(values: NDArray[np.float64]) -> tuple[Form, NDArray[Any]]:
+    """The narrowest form that holds ``values`` exactly, and their codes in it."""
+    absent = np.isnan(values)
+    gaps = absent if absent.any() else None
+    present = values if gaps is None else values[~absent]
     probe = present[:_PROBE]
     for exponent in range(MAX_EXPONENT + 1):
         if _codes(probe, exponent, None) is None:
             continue
-        codes = _codes(present, exponent, None)
-        if codes is None:
+        found = _codes(values, exponent, gaps)
+        if found is None:
             continue
-        bound = np.abs(codes).max(initial=0.0)
-        for dtype in _CODE_TYPES:
-            if bound <= _LIMITS[dtype][1]:  # the smallest code stays free for NaN
-                return Form(dtype, exponent)
-        return FLOAT
-    return FLOAT
+        codes, bound = found
+        dtype = next((t for t in _CODE_TYPES if bound <= _LIMITS[t][1]), None)
+        if dtype is None:
+            break
+        form = Form(dtype, exponent)
+        if gaps is not None:
+            codes[gaps] = form.missing  # the smallest code, left free for NaN
+        return form, codes.astype(dtype)
+    return FLOAT, values
 
 
 def _codes(values: NDArray[np.float64], exponent: int, absent: NDArray[np.bool_] | None
-           ) -> NDArray[np.float64] | None:
-    """``rint(values * 10**exponent)`` when each decodes to its value bit for bit.
+           ) -> tuple[NDArray[np.float64], float] | None:
+    """``rint(values * 10**exponent)`` and its largest magnitude, when each code decodes
+    to its value bit for bit.
 
     Rows in ``absent`` are not checked and get code 0. None when a value does not
-    round-trip or a code is beyond the int32 range.
+    round-trip or a code is beyond the int32 range. Worked in blocks, so that the
+    temporaries stay small (and in the cache).
     """
-    with np.errstate(over="ignore"):  # a huge value becomes inf and does not round-trip
-        codes = values * _POWERS[exponent] if exponent else values.copy()
-    np.rint(codes, out=codes)
-    codes += 0.0  # -0.0 becomes 0.0, as its integer code decodes
-    back = codes / _POWERS[exponent] if exponent else codes
-    same = back.view(np.int64) == values.view(np.int64)  # -0.0 and NaN do not pass
-    if absent is not None:
-        same |= absent
-        codes[absent] = 0
-    if not same.all() or (codes.size and np.abs(codes).max() > _INT32_MAX):
+    power = _POWERS[exponent]
+    out = np.empty(values.size)
+    back = np.empty(min(values.size, _BLOCK))
+    bound = 0.0
+    for low in range(0, values.size, _BLOCK):
+        part, codes = values[low:low + _BLOCK], out[low:low + _BLOCK]
+        with np.errstate(over="ignore"):  # a huge value becomes inf and does not round-trip
+            np.multiply(part, power, out=codes)
+        np.rint(codes, out=codes)
+        codes += 0.0  # -0.0 becomes 0.0, as its integer code decodes
+        check = back[: part.size]
+        np.divide(codes, power, out=check)
+        same = check.view(np.int64) == part.view(np.int64)  # -0.0 and NaN do not pass
+        if absent is not None:
+            gaps = absent[low:low + _BLOCK]
+            same |= gaps
+            codes[gaps] = 0.0
+        if not same.all():
+            return None
+        bound = max(bound, -float(codes.min()), float(codes.max()))
+    if bound > _INT32_MAX:
         return None
-    return codes
+    return out, bound
 
 
 @dataclass(frozen=True)
@@ -177,9 +199,7 @@ class Packed:
             codes = hint.encode(values)
             if codes is not None:
                 return cls(codes, hint)
-        form = form_of(values)
-        codes = form.encode(values)
-        assert codes is not None  # the form was made for them
+        form, codes = _fit(values)
         return cls(codes, form)
 
     @property

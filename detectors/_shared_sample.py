@@ -119,10 +119,11 @@ class SharedSample:
         (nothing is decoded or encoded again), else as float64.
         """
         held = self.aligned[c]
-        new = np.concatenate([v[c] for _, v in self._pending]) if self._pending \
-            else _EMPTY_VALUES
-        if held is None:
-            return Packed(np.concatenate([np.full(self.priorities.size, np.nan), new]), FLOAT)
+        pending = [v[c] for _, v in self._pending]
+        if held is None or not held.form.packed:
+            old = np.full(self.priorities.size, np.nan) if held is None else held.codes
+            return Packed(np.concatenate([old, *pending]), FLOAT)
+        new = np.concatenate(pending) if pending else _EMPTY_VALUES
         codes = held.form.encode(new)
         if codes is None:  # a value the form cannot hold: the column is packed anew
             return Packed(np.concatenate([held.values(), new]), FLOAT)
