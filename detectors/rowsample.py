@@ -244,12 +244,16 @@ class RowSample:
             return column.codes[: self.size], list(column.table)
         if not isinstance(column, _Objects):
             raise ValueError(f"column {name!r} of the row sample is not text")
-        index: dict[str | None, int] = {None: 0}  # the objects' texts, as snapshots save them
-        codes = np.fromiter((index.setdefault(None if v is None else str(v), len(index))
-                             for v in column.objects[: self.size].tolist()), np.uint32, self.size)
+        items = column.objects[: self.size].tolist()
+        distinct = dict.fromkeys(items)
+        if any(type(v) is not str for v in distinct if v is not None):
+            items = [None if v is None else str(v) for v in items]  # as snapshots save them
+            distinct = dict.fromkeys(items)
+        table: list[str | None] = [None, *(v for v in distinct if v is not None)]
+        index = {text: code for code, text in enumerate(table)}
         dtype = next(t for t in (*_TEXT_CODES, np.dtype(np.uint32))
-                     if len(index) - 1 <= np.iinfo(t).max)
-        return codes.astype(dtype), list(index)
+                     if len(table) - 1 <= np.iinfo(t).max)
+        return np.fromiter(map(index.__getitem__, items), dtype, len(items)), table
 
     @property
     def nbytes(self) -> int:
