@@ -19,7 +19,10 @@ rest of the window and keeps only extras, so no column takes more than 16 bytes
 per value. Once the shared rows fill half the capacity, a column's aligned
 values are held in their narrowest exact form (``detectors._packed``: 1, 2 or 4
 bytes a value for integers and short decimals, NaN included), decoded where
-they are read (compaction, ``column``). Which rows are shared, and how the
+they are read (``column``); a compaction works on the codes while the buffered
+values fit the column's form, else it decodes the column and packs it anew.
+(``bench/stream.py --phases memory``: the samples of a 100,000-event window of
+the bench's events take 7 MiB instead of 18.) Which rows are shared, and how the
 values are held, change only the memory: every column's sample is exactly its
 own bottom-k, so merging, snapshots and statistics are those of separate samples.
 
