@@ -81,7 +81,7 @@ def _row_bytes(rows: dict[str, Any]) -> int:
     (``RowSample.nbytes``: codes or float64 values, masks, priorities, text tables)
     plus one ``str`` object per text in the tables."""
     sample = rows_from_dict(rows)
-    texts = {text for name, values in sample.columns().items() if values.dtype == object
+    texts = {text for name in sample.names if sample.is_text(name)
              for text in sample.text_codes(name)[1] if text is not None}
     return sample.nbytes + sum(sys.getsizeof(text) for text in texts)
 

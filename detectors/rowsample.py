@@ -9,7 +9,7 @@ rows beyond. Rows keep all their columns together, so the kinds and missing
 values of a row stay aligned.
 
 Memory (decisions measured with ``bench/stream.py --phases memory``: the worker's
-RSS with a 100,000-row sample went from 1.10-1.12x to 1.04-1.06x of its RSS with a
+RSS with a 100,000-row sample went from 1.10-1.12x to 1.04-1.07x of its RSS with a
 10,000-event window, the sample's arrays from 24 to 8 MiB):
 
 - Rows live in slots of arrays allocated once they are needed (growing by
@@ -76,6 +76,11 @@ class RowSample:
     @property
     def priorities(self) -> NDArray[np.uint64]:
         return self._priorities[: self.size]
+
+    @property
+    def names(self) -> list[str]:
+        """The columns, in the order they first came."""
+        return list(self._columns)
 
     @property
     def data(self) -> dict[str, NDArray[Any]]:
@@ -233,6 +238,14 @@ class RowSample:
     def columns(self) -> dict[str, NDArray[Any]]:
         """Each column's values (new arrays): float64, or object arrays of text with None."""
         return {name: column.values(self.size) for name, column in self._columns.items()}
+
+    def values(self, name: str) -> NDArray[Any]:
+        """One column's values, as in ``columns``."""
+        return self._columns[name].values(self.size)
+
+    def is_text(self, name: str) -> bool:
+        """Whether a column holds text (else float64 numbers)."""
+        return not isinstance(self._columns[name], _Numbers)
 
     def missing(self) -> dict[str, NDArray[np.bool_]]:
         """Every column's missing mask (all False for a column with nothing missing)."""

@@ -122,15 +122,15 @@ def rows_to_dict(sample: RowSample) -> dict[str, Any]:
     """
     columns: dict[str, Any] = {}
     masks = sample.masks
-    for name, values in sample.columns().items():
-        if values.dtype == object:
+    for name in sample.names:
+        if sample.is_text(name):
             codes, table = sample.text_codes(name)
             code_type = codes.dtype.newbyteorder("<").str
             columns[name] = {"kind": "text", "table": [None if v is None else str(v)
                                                        for v in table],
                              "code_type": code_type, "codes": _pack(codes, code_type)}
         else:
-            columns[name] = {"kind": "float", "values": _pack(values, "<f8")}
+            columns[name] = {"kind": "float", "values": _pack(sample.values(name), "<f8")}
         mask = masks[name]
         if mask is not None:
             columns[name]["missing"] = _pack(mask, "u1")
@@ -153,9 +153,11 @@ def rows_from_dict(data: Mapping[str, Any]) -> RowSample:
             table = np.empty(len(column["table"]), dtype=object)
             table[:] = column["table"]
             columns[name] = table[_unpack(column["codes"], column["code_type"])]
-        elif column["kind"] == "text":
+        elif column["kind"] == "text":  # format 1: equal texts become one ``str``
+            canonical: dict[str, str] = {}
             columns[name] = np.empty(len(column["values"]), dtype=object)
-            columns[name][:] = column["values"]
+            columns[name][:] = [None if v is None else canonical.setdefault(v, v)
+                                for v in column["values"]]
         else:
             columns[name] = _unpack(column["values"], "<f8")
         masks[name] = _unpack(column["missing"], "u1").astype(bool) if "missing" in column \

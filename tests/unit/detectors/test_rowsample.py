@@ -160,7 +160,7 @@ def test_a_snapshot_of_the_first_format_is_restored() -> None:
     def pack(values: list[Any], dtype: str) -> str:
         return base64.b64encode(np.array(values, dtype=dtype).tobytes()).decode("ascii")
 
-    old = {"version": 1, "capacity": 3, "n_seen": 7, "priorities": pack([9, 4, 6], "<u8"),
+    old = {"version": 1, "capacity": 100, "n_seen": 7, "priorities": pack([9, 4, 6], "<u8"),
            "columns": {
                "c": {"kind": "text", "values": ["DE", None, "DE"],
                      "missing": pack([0, 1, 0], "u1")},
@@ -170,7 +170,7 @@ def test_a_snapshot_of_the_first_format_is_restored() -> None:
                      "missing": pack([0, 0, 0], "u1")}}}
     sample = rows_from_dict(json.loads(json.dumps(old)))
     assert sample.n_seen == 7
-    assert sample.capacity == 3
+    assert sample.capacity == 100
     assert sample.priorities.tolist() == [9, 4, 6]
     assert sample.columns()["c"].tolist() == ["DE", None, "DE"]
     assert sample.columns()["c"][0] is sample.columns()["c"][2]  # one str per text
@@ -178,6 +178,6 @@ def test_a_snapshot_of_the_first_format_is_restored() -> None:
     assert sample.masks["y"] is None
     assert sample.missing()["x"].tolist() == [False, True, False]
     sample.add({"x": np.array([0.5])}, np.array([1], np.uint64))  # it goes on as a sample
-    assert sorted(sample.priorities.tolist()) == [1, 4, 6]
+    assert sorted(sample.priorities.tolist()) == [1, 4, 6, 9]
     with pytest.raises(ValueError, match="version must be 1 or 2, got 3"):
         rows_from_dict({**old, "version": 3})
