@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from detectors._shared_sample import SharedSample
+from detectors.state import rows_from_dict
 
 
 def _connect(database: Path) -> sqlite3.Connection:
@@ -47,9 +48,9 @@ def checkpoint_arrays(database: Path, topic: str) -> dict[str, int]:
     ``sketch samples``: the bounded KS samples of the open windows' sketches, as
     the worker holds them (``detectors._shared_sample``: rebuilt from the
     snapshot's values and priorities, their bytes counted); ``row sample``: a
-    window's row sample (numbers, missing masks, priorities, and for text columns
-    one 8-byte pointer per value plus one ``str`` object per distinct value of
-    the column, as the worker shares them).
+    window's row sample, likewise rebuilt (``detectors.rowsample``: numbers,
+    missing masks, priorities, text codes and tables, and one ``str`` object per
+    distinct text).
     """
     sizes = {"sketch samples": 0, "row sample": 0}
     with contextlib.closing(_connect(database)) as conn:
@@ -75,20 +76,14 @@ def _sample_bytes(sketch: dict[str, Any]) -> int:
     return shared.nbytes
 
 
-def _b64_bytes(text: str) -> int:
-    return len(base64.b64decode(text))
-
-
 def _row_bytes(rows: dict[str, Any]) -> int:
-    total = _b64_bytes(rows["priorities"])
-    for column in rows["columns"].values():
-        total += _b64_bytes(column["missing"])
-        if column["kind"] == "text":
-            values = column["values"]
-            total += 8 * len(values) + sum(sys.getsizeof(v) for v in set(values) - {None})
-        else:
-            total += _b64_bytes(column["values"])
-    return total
+    """The row sample as the worker holds it: rebuilt from the snapshot, its arrays
+    (``RowSample.nbytes``: codes or float64 values, masks, priorities, text tables)
+    plus one ``str`` object per text in the tables."""
+    sample = rows_from_dict(rows)
+    texts = {text for name in sample.names if sample.is_text(name)
+             for text in sample.text_codes(name)[1] if text is not None}
+    return sample.nbytes + sum(sys.getsizeof(text) for text in texts)
 
 
 def windows_stored(database: Path, model_id: str) -> int:

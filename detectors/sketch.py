@@ -6,9 +6,10 @@ missing/NaN/Inf counts, unseen categories, and a bounded sample of current value
 (see ``detectors._sampling``). Memory does not grow with the window: bins, a few
 scalars and at most ``sample_cap`` values per numeric column, stored once for the
 rows the columns' samples share (``detectors._shared_sample``: 8 bytes a value
-and 8 a row, at most 16 a value), plus a buffer of at most ``sample_cap`` rows
-between compactions; at most ``max_unseen`` named unseen categories per
-categorical column.
+and 8 a row, at most 16 a value; integers and short decimals 1 to 4 bytes a
+value once the samples fill half their capacity), plus a buffer of at most
+``sample_cap`` rows between compactions; at most ``max_unseen`` named unseen
+categories per categorical column.
 
 Merging the sketches of two halves equals the sketch of the whole: counts, bins,
 samples and unseen names exactly, the moments to floating-point rounding. Row

@@ -28,6 +28,7 @@ from detectors.rowsample import RowSample
 from detectors.sketch import CategoricalSketch, Moments, NumericSketch, WindowSketch
 
 STATE_VERSION = 1
+ROWS_VERSION = 2  # row samples (``rows_to_dict``); sketches stay at STATE_VERSION
 
 
 def _pack(array: NDArray[Any], dtype: str) -> str:
@@ -112,41 +113,55 @@ def sketch_from_dict(reference: ReferenceProfile, data: Mapping[str, Any]) -> Wi
 
 
 def rows_to_dict(sample: RowSample) -> dict[str, Any]:
-    """A JSON-safe snapshot of a row sample."""
+    """A JSON-safe snapshot of a row sample.
+
+    Format 2: a text column is its table of distinct texts (``None`` first) and
+    a code per row (``code_type``: unsigned, little-endian); a column's missing
+    mask is saved only when the sample keeps one. ``rows_from_dict`` also reads
+    format 1 (text as one value per row, every column with a mask).
+    """
     columns: dict[str, Any] = {}
-    missing = sample.missing()
-    for name, values in sample.data.items():
-        if values.dtype == object:
-            columns[name] = {"kind": "text", "values": [None if v is None else str(v)
-                                                        for v in values.tolist()]}
+    masks = sample.masks
+    for name in sample.names:
+        if sample.is_text(name):
+            codes, table = sample.text_codes(name)
+            code_type = codes.dtype.newbyteorder("<").str
+            columns[name] = {"kind": "text", "table": [None if v is None else str(v)
+                                                       for v in table],
+                             "code_type": code_type, "codes": _pack(codes, code_type)}
         else:
-            columns[name] = {"kind": "float", "values": _pack(values, "<f8")}
-        columns[name]["missing"] = _pack(missing[name], "u1")
-    return {"version": STATE_VERSION, "capacity": sample.capacity, "n_seen": sample.n_seen,
+            columns[name] = {"kind": "float", "values": _pack(sample.values(name), "<f8")}
+        mask = masks[name]
+        if mask is not None:
+            columns[name]["missing"] = _pack(mask, "u1")
+    return {"version": ROWS_VERSION, "capacity": sample.capacity, "n_seen": sample.n_seen,
             "priorities": _pack(sample.priorities, "<u8"), "columns": columns}
 
 
-def _shared_texts(values: list[str | None]) -> NDArray[Any]:
-    """An object array of ``values`` in which equal texts are one ``str`` object."""
-    canonical: dict[str, str] = {}
-    array = np.empty(len(values), dtype=object)
-    array[:] = [None if v is None else canonical.setdefault(v, v) for v in values]
-    return array
-
-
 def rows_from_dict(data: Mapping[str, Any]) -> RowSample:
-    """Rebuild a row sample from ``rows_to_dict`` output."""
-    if data.get("version") != STATE_VERSION:
-        raise ValueError(f"row sample snapshot version must be {STATE_VERSION}, "
-                         f"got {data.get('version')!r}")
+    """Rebuild a row sample from ``rows_to_dict`` output (format 2, or 1 of older workers)."""
+    version = data.get("version")
+    if version not in (STATE_VERSION, ROWS_VERSION):
+        raise ValueError(f"row sample snapshot version must be {STATE_VERSION} or "
+                         f"{ROWS_VERSION}, got {version!r}")
     sample = RowSample(int(data["capacity"]))
-    sample.n_seen = int(data["n_seen"])
-    sample.priorities = _unpack(data["priorities"], "<u8")
+    priorities = _unpack(data["priorities"], "<u8")
+    columns: dict[str, NDArray[Any]] = {}
+    masks: dict[str, NDArray[np.bool_]] = {}
     for name, column in data["columns"].items():
-        if column["kind"] == "text":
-            sample.data[name] = _shared_texts(column["values"])
+        if column["kind"] == "text" and "table" in column:
+            table = np.empty(len(column["table"]), dtype=object)
+            table[:] = column["table"]
+            columns[name] = table[_unpack(column["codes"], column["code_type"])]
+        elif column["kind"] == "text":  # format 1: equal texts become one ``str``
+            canonical: dict[str, str] = {}
+            columns[name] = np.empty(len(column["values"]), dtype=object)
+            columns[name][:] = [None if v is None else canonical.setdefault(v, v)
+                                for v in column["values"]]
         else:
-            sample.data[name] = _unpack(column["values"], "<f8")
-        mask = _unpack(column["missing"], "u1").astype(bool)
-        sample.masks[name] = mask if mask.any() else None
+            columns[name] = _unpack(column["values"], "<f8")
+        masks[name] = _unpack(column["missing"], "u1").astype(bool) if "missing" in column \
+            else np.zeros(priorities.size, dtype=bool)
+    sample.add(columns, priorities, masks)
+    sample.n_seen = int(data["n_seen"])
     return sample

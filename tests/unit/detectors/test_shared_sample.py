@@ -139,3 +139,50 @@ def test_a_full_sample_admits_exactly_the_rows_below_its_largest_priority() -> N
             sample.add(row, np.array([[priority / 10]]))
         sample.compact()
     assert sorted(sample.column(0)[1].tolist()) == [10, 30, 30, 40, 45]
+
+
+def _narrow_table(seed: int, n: int) -> tuple[NDArray[np.uint64], NDArray[np.float64]]:
+    """Counts, prices with cents, full-precision floats and a column that turns wide late."""
+    rng = np.random.default_rng(seed)
+    values = np.stack([rng.poisson(20, n).astype(np.float64),
+                       np.round(rng.lognormal(3, 1, n), 2),
+                       rng.normal(size=n),
+                       rng.integers(0, 100, n).astype(np.float64)])
+    values[1, rng.random(n) < 0.01] = np.nan
+    values[3, -n // 10:] += 0.125  # three decimals from here on
+    return row_priorities(np.arange(n, dtype=np.uint64), seed), values
+
+
+@given(st.integers(0, 2**16), st.integers(1, 4))
+@settings(max_examples=25, deadline=None)
+def test_narrowly_held_columns_keep_every_value_exactly(seed: int, parts: int) -> None:
+    k = 400
+    priorities, values = _narrow_table(seed, 3_000)
+    cuts = [3_000 * i // parts for i in range(1, parts)]
+    sample = _feed(SharedSample(k, 4), priorities, values, cuts)
+    for c in range(4):
+        held_values, held_priorities = sample.column(c)
+        usable = np.flatnonzero(~np.isnan(values[c]))
+        order = usable[np.argsort(priorities[usable])][:k]
+        assert sorted(zip(held_priorities.tolist(), held_values.view(np.int64).tolist(),
+                          strict=True)) == \
+            sorted(zip(priorities[order].tolist(), values[c, order].view(np.int64).tolist(),
+                       strict=True))
+
+
+def test_from_half_the_capacity_on_integers_and_decimals_take_1_to_4_bytes() -> None:
+    k = 1_000
+    priorities, values = _narrow_table(7, 20_000)
+    values[3] = np.floor(values[3])  # integers throughout
+    half = _feed(SharedSample(k, 4), priorities[:k // 2 - 1], values[:, :k // 2 - 1], [])
+    half.compact()
+    assert [a.codes.dtype.name for a in half.aligned if a is not None] == ["float64"] * 4
+    sample = _feed(SharedSample(k, 4), priorities, values, list(range(0, 20_000, 2_000)))
+    sample.compact()
+    assert [a.codes.dtype.name for a in sample.aligned if a is not None] == \
+        ["int8", "int32", "float64", "int8"]
+    assert sample.nbytes == k * (1 + 4 + 8 + 1 + 8) + sum(v.nbytes + p.nbytes
+                                                          for v, p in sample.extras)
+    restored = SharedSample(k, 4)
+    restored.restore([sample.column(c) for c in range(4)])
+    assert restored.nbytes == sample.nbytes
