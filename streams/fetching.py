@@ -185,6 +185,12 @@ def lighten(result: Any) -> None:
             inspect.getgeneratorstate(unpacking) != inspect.GEN_CREATED:
         return  # aiokafka has begun handing its records out: left as it is
     result._partition_records = LightRecords.of(records)
+    # aiokafka's generator, never started, holds its records in a reference cycle (its
+    # frame refers to them, they to it): closed, they and the fetched bytes they read
+    # are freed at once. Left to the cyclic collector, which the light records give
+    # little reason to run, every fetch response stayed resident (about 540 MiB after
+    # 1,000,000 events of the memory bench).
+    unpacking.close()
     result.getall = _BulkGetall(result)
 
 

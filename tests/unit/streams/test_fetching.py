@@ -12,8 +12,10 @@ what each call returned, the position after it and whether records are left.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import struct
+import weakref
 from typing import Any
 
 import pytest
@@ -217,6 +219,31 @@ def test_records_aiokafka_began_to_hand_out_stay_aiokafkas() -> None:
                 result._partition_records is None and type(rest[0]) is type(first[0]))
 
     assert asyncio.run(run()) == ([0, 1], [2, 3], True)
+
+
+def test_the_records_a_fetch_lightened_replace_are_freed_without_the_cyclic_collector(
+) -> None:
+    async def run() -> tuple[bool, list[int]]:
+        subscription = SubscriptionState()
+        subscription.assign_from_user({TP})
+        assignment = subscription.subscription.assignment
+        assignment.state_value(TP).seek(0)
+        records = PartitionRecords(TP, MemoryRecords(batch(0, [0, 1])), [], 0, None, None,
+                                   True, READ_UNCOMMITTED)
+        replaced = weakref.ref(records)
+        result = FetchResult(TP, assignment=assignment, partition_records=records, backoff=0)
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            LightBuffer()[TP] = result
+            del records
+            freed = replaced() is None  # not left in a reference cycle for a collection
+        finally:
+            if collecting:
+                gc.enable()
+        return freed, [r.offset for r in result.getall(None)]
+
+    assert asyncio.run(run()) == (True, [0, 1])
 
 
 @st.composite
