@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+import msgspec
 from sqlalchemy import Engine
 
 from alerting.apply import apply_facts
@@ -56,6 +57,7 @@ from streams.windows import ClosedWindow, ModelWindows, ReferenceHandle, WindowR
 # Distinct message keys whose invalid events one partition keeps count of: keys are
 # producer-chosen, so the count of a flood of made-up keys must not grow unbounded.
 MAX_INVALID_KEYS = 1000
+_STATE_ENCODER = msgspec.json.Encoder()
 
 
 @dataclass
@@ -93,8 +95,15 @@ def pack_snapshot(state: dict[str, Any]) -> bytes:
     by about 40% at about 65 MB/s: 70 ms of CPU for the 4.7 MB of a 10,000-event
     window of the bench's 25 features, on every checkpoint of every partition. Stored
     blocks cost a copy; readers decompress as before, older rows included.
+
+    The JSON is written by msgspec, as the join's and the outcomes' snapshots are: the
+    same document as ``json.dumps`` (without its spaces) at about 3x the speed on
+    these long base64 texts (0.85 against 2.8 ms per MB). The state holds finite
+    floats only (non-finite values travel inside the base64 arrays), so msgspec's
+    writing of a non-finite float as ``null`` never applies; ``json.dumps`` with
+    ``allow_nan=False`` would have refused one.
     """
-    return zlib.compress(json.dumps(state, allow_nan=False).encode("utf-8"), 0)
+    return zlib.compress(_STATE_ENCODER.encode(state), 0)
 
 
 @dataclass
