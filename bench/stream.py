@@ -65,6 +65,17 @@ def _spread(rates: Iterable[Rate]) -> str:
     return f"{len(values)} runs: {min(values):,.0f}–{max(values):,.0f}"
 
 
+def _cpu_pair(rates: list[Rate]) -> str:
+    consumer, broker = (median(r.cpu_per_event(who) for r in rates)
+                        for who in ("consumer", "broker"))
+    return f"{consumer:.1f} / {broker:.1f} µs"
+
+
+def _cpu_spread(rates: list[Rate]) -> str:
+    values = [r.cpu_per_event("consumer") for r in rates]
+    return f"{len(values)} runs: {min(values):.1f}–{max(values):.1f} µs"
+
+
 def _quantiles(buckets: dict[float, float]) -> tuple[str, float | None]:
     """'p50 / p99' of a histogram (linear inside buckets) and the p99 in seconds."""
     p50, p99 = (histogram_quantile(q, buckets) for q in (0.5, 0.99))
@@ -92,6 +103,10 @@ def throughput_rows(result: Throughput) -> tuple[list[str], list[bool]]:
         f"{_spread(result.e2e)} | | |",
         f"| — worker ÷ raw | {ratio:.0%} | | ≥ {RATIO_TARGET:.0%} | "
         f"{_verdict(ratio >= RATIO_TARGET)} |",
+        f"| CPU per event over the timed span, raw run: consumer (the bench process) / "
+        f"broker | {_cpu_pair(result.raw)} | {_cpu_spread(result.raw)} | | |",
+        f"| CPU per event over the timed span, worker run: worker process (all its threads) / "
+        f"broker | {_cpu_pair(result.e2e)} | {_cpu_spread(result.e2e)} | | |",
     ]
     return rows, [ratio >= RATIO_TARGET]
 

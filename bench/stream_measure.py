@@ -22,7 +22,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Self
@@ -268,6 +268,20 @@ def histogram_quantile(q: float, buckets: dict[float, float]) -> float | None:
     return lower
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu(watch: Mapping[str, int]) -> dict[str, float]:
+    return {who: cpu_seconds(pid) for who, pid in watch.items()}
+
+
+def _spent(before: Mapping[str, float], after: Mapping[str, float]) -> dict[str, float]:
+    return {who: after[who] - before[who] for who in before}
+
+
 # ----- the raw consumer baseline -----------------------------------------------------------
 @dataclass(frozen=True)
 class Rate:
@@ -276,6 +290,11 @@ class Rate:
     events: int
     seconds: float
     first: int  # events already there at the first observation (not in the rate)
+    cpu: Mapping[str, float] = field(default_factory=dict)  # CPU seconds over the span, by process
+
+    def cpu_per_event(self, who: str) -> float:
+        """Microseconds of ``who``'s CPU (user + system) per counted event."""
+        return self.cpu[who] / self.events * 1e6 if self.events else math.nan
 
     @property
     def per_second(self) -> float:
@@ -283,12 +302,14 @@ class Rate:
 
 
 async def raw_consume(bootstrap: str, topic: str, group_id: str, expected: int,
-                      timeout: float = 120.0) -> Rate:
+                      timeout: float = 120.0, watch: Mapping[str, int] | None = None) -> Rate:
     """Read ``expected`` records as a consumer group with the worker's consumer settings.
 
     Timed from the return of the first non-empty ``getmany`` to the return of the
     one that completes ``expected``; the first batch is not counted in the rate.
+    The CPU of the processes in ``watch`` (name: pid) is read at both ends.
     """
+    watch = watch or {}
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False,
         auto_offset_reset="earliest", session_timeout_ms=6000, heartbeat_interval_ms=1000,
@@ -298,6 +319,7 @@ async def raw_consume(bootstrap: str, topic: str, group_id: str, expected: int,
     try:
         deadline = time.monotonic() + timeout
         got, first, started = 0, 0, 0.0
+        before: dict[str, float] = {}
         while got < expected:
             if time.monotonic() > deadline:
                 raise BenchError(f"raw consumer read {got:,} of {expected:,} records "
@@ -305,30 +327,35 @@ async def raw_consume(bootstrap: str, topic: str, group_id: str, expected: int,
             batches = await consumer.getmany(timeout_ms=500, max_records=10_000)
             n = sum(len(records) for records in batches.values())
             if n and not got:
-                started, first = time.perf_counter(), n
+                started, first, before = time.perf_counter(), n, _cpu(watch)
             got += n
-        ended = time.perf_counter()
+        ended, after = time.perf_counter(), _cpu(watch)
     finally:
         await consumer.stop()
-    return Rate(got - first, ended - started, first)
+    return Rate(got - first, ended - started, first, _spent(before, after))
 
 
 def follow_rate(read: Callable[[], float], expected: int, timeout: float,
-                interval: float = 0.1) -> Rate:
+                interval: float = 0.1, watch: Mapping[str, int] | None = None) -> Rate:
     """Poll a running count at ``interval``; rate from the first non-zero reading to ``expected``.
 
     The first reading's events are not in the rate; the end is seen up to one
-    ``interval`` late, so the rate is slightly pessimistic.
+    ``interval`` late, so the rate is slightly pessimistic. The CPU of the processes
+    in ``watch`` (name: pid) is read after the first non-zero reading and after the
+    last one.
     """
+    watch = watch or {}
     deadline = time.monotonic() + timeout
     first, started = 0.0, 0.0
+    before: dict[str, float] = {}
     while True:
         now = time.perf_counter()
         count = read()
         if count and not first:
-            first, started = count, now
+            first, started, before = count, now, _cpu(watch)
         if count >= expected:
-            return Rate(int(count - first), now - started, int(first))
+            return Rate(int(count - first), now - started, int(first),
+                        _spent(before, _cpu(watch)))
         if time.monotonic() > deadline:
             raise BenchError(f"{count:,.0f} of {expected:,} events accepted within "
                              f"{timeout:.0f} s")

@@ -107,14 +107,17 @@ def throughput(broker: EmbeddedBroker, workdir: Path, events: int, events_per_wi
                         layout=layout)
     window = f"{{size: {E2E_WINDOW_S}s, grace: {GRACE_S}s, idle_timeout: 10m}}"
     for run in range(runs):
-        raw = asyncio.run(raw_consume(broker.bootstrap, topic, f"bench-raw-{run}", sent))
+        watch = {"broker": broker.pid or 0, "consumer": os.getpid()}
+        raw = asyncio.run(raw_consume(broker.bootstrap, topic, f"bench-raw-{run}", sent,
+                                      watch=watch))
         result.raw.append(raw)
         say(f"run {run + 1}/{runs}: raw consumer {raw.per_second:,.0f} events/s")
         config = WorkerConfig(topic, f"bench-e2e-{run}", window)
         with WorkerProcess(workdir, f"e2e-{run}", broker.url, workdir / f"e2e-{run}.db",
                            config) as worker:
             worker.start()
-            rate = follow_rate(worker.accepted, sent, timeout=max(120.0, sent / 2_000))
+            rate = follow_rate(worker.accepted, sent, timeout=max(120.0, sent / 2_000),
+                               watch={"broker": watch["broker"], "consumer": worker.pid})
             text = worker.metrics()
             result.e2e.append(rate)
             result.closes.append(histogram(text, CLOSE_HISTOGRAM))
