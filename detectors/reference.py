@@ -88,6 +88,26 @@ def assign_bins(edges: NDArray[np.float64], x: NDArray[np.float64]) -> NDArray[n
     return np.searchsorted(edges, x, side="left")
 
 
+COMPARED_EDGES = 32
+"""Up to this many edges, ``bin_counts`` compares the values with each edge."""
+
+
+def bin_counts(edges: NDArray[np.float64], x: NDArray[np.float64]) -> NDArray[np.int64]:
+    """``bincount(assign_bins(edges, x), minlength=edges.size + 1)``, the values in each bin.
+
+    With few edges, counting the values at or below each edge (one vectorised
+    comparison an edge) is about ten times faster than a binary search a value;
+    NaN is above every edge either way, so it lands in the last bin as there.
+    """
+    if edges.size > COMPARED_EDGES:
+        return np.bincount(assign_bins(edges, x), minlength=edges.size + 1).astype(np.int64)
+    ends = np.empty(edges.size + 2, dtype=np.int64)
+    ends[0], ends[-1] = 0, x.size
+    for i, edge in enumerate(edges.tolist(), start=1):
+        ends[i] = np.count_nonzero(x <= edge)
+    return np.diff(ends)
+
+
 def sorted_quantiles(ordered: NDArray[np.float64], levels: NDArray[np.float64]
                      ) -> NDArray[np.float64]:
     """``numpy.quantile(ordered, levels, method="inverted_cdf")`` of sorted, NaN-free values.

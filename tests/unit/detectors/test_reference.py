@@ -13,6 +13,7 @@ from detectors.reference import (
     NumericReference,
     ReferenceProfile,
     assign_bins,
+    bin_counts,
     sorted_bin_counts,
     sorted_quantiles,
 )
@@ -178,3 +179,16 @@ def test_built_edges_and_counts_equal_numpy_with_values_excluded() -> None:
     assert ref.counts == tuple(np.bincount(assign_bins(edges, usable),
                                            minlength=edges.size + 1).tolist())
     assert ref.n == usable.size
+
+
+@pytest.mark.parametrize("n_edges", [0, 1, 9, 32, 33, 200])
+def test_bin_counts_equal_counting_each_value(n_edges: int) -> None:
+    rng = np.random.default_rng(n_edges)
+    x = np.round(rng.normal(size=3_000), 1)  # many values equal to an edge
+    edges = np.unique(np.round(rng.normal(size=n_edges), 1)) if n_edges else np.empty(0)
+    with_extremes = np.concatenate([x, [np.nan, np.inf, -np.inf]])
+    for values in (x, with_extremes, x[:1], np.empty(0)):
+        expected = np.bincount(assign_bins(edges, values), minlength=edges.size + 1)
+        got = bin_counts(edges, values)
+        assert got.dtype == np.int64
+        assert got.tolist() == expected.tolist()
