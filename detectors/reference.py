@@ -88,6 +88,53 @@ def assign_bins(edges: NDArray[np.float64], x: NDArray[np.float64]) -> NDArray[n
     return np.searchsorted(edges, x, side="left")
 
 
+COMPARED_EDGES = 32
+"""Up to this many edges, ``bin_counts`` compares the values with each edge."""
+
+
+def bin_counts(edges: NDArray[np.float64], x: NDArray[np.float64]) -> NDArray[np.int64]:
+    """``bincount(assign_bins(edges, x), minlength=edges.size + 1)``, the values in each bin.
+
+    With few edges, counting the values at or below each edge (one vectorised
+    comparison an edge) is about ten times faster than a binary search a value;
+    NaN is above every edge either way, so it lands in the last bin as there.
+    """
+    if edges.size > COMPARED_EDGES:
+        return np.bincount(assign_bins(edges, x), minlength=edges.size + 1).astype(np.int64)
+    ends = np.empty(edges.size + 2, dtype=np.int64)
+    ends[0], ends[-1] = 0, x.size
+    for i, edge in enumerate(edges.tolist(), start=1):
+        ends[i] = np.count_nonzero(x <= edge)
+    return np.diff(ends)
+
+
+def sorted_quantiles(ordered: NDArray[np.float64], levels: NDArray[np.float64]
+                     ) -> NDArray[np.float64]:
+    """``numpy.quantile(ordered, levels, method="inverted_cdf")`` of sorted, NaN-free values.
+
+    The same order statistics, picked by index (numpy's index arithmetic) instead of
+    partitioning a copy of the values.
+    """
+    virtual = ordered.size * levels - 1
+    below = np.floor(virtual)
+    index = np.where(virtual - below == 0, below, below + 1).astype(np.intp)
+    index[index < 0] = 0
+    return ordered[index]
+
+
+def sorted_bin_counts(edges: NDArray[np.float64], ordered: NDArray[np.float64]
+                      ) -> NDArray[np.intp]:
+    """``bincount(assign_bins(edges, ordered), minlength=edges.size + 1)`` of sorted values.
+
+    A bin ends where the values above its right-closed edge begin, so the counts
+    are the differences of the edges' places in the values.
+    """
+    ends = np.empty(edges.size + 2, dtype=np.intp)
+    ends[0], ends[-1] = 0, ordered.size
+    ends[1:-1] = np.searchsorted(ordered, edges, side="right")
+    return np.diff(ends)
+
+
 def _spread_sample(sorted_x: NDArray[np.float64], cap: int) -> NDArray[np.float64]:
     if sorted_x.size <= cap:
         return sorted_x
@@ -133,11 +180,11 @@ class NumericReference:
         ordered = np.sort(x[usable])
         if ordered.size:
             levels = np.arange(1, bins) / bins
-            edges = np.unique(np.quantile(ordered, levels, method="inverted_cdf"))
+            edges = np.unique(sorted_quantiles(ordered, levels))
             edges = edges[edges < ordered[-1]]
             if edges.size == 0:  # constant: bins below, at and above the value
                 edges = np.array([np.nextafter(ordered[0], -np.inf), ordered[0]])
-            counts = np.bincount(assign_bins(edges, ordered), minlength=edges.size + 1)
+            counts = sorted_bin_counts(edges, ordered)
             stats: tuple[float | None, ...] = (
                 float(ordered.mean()), float(ordered.std()), float(ordered[0]))
             top: float | None = float(ordered[-1])

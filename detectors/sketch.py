@@ -36,7 +36,7 @@ from detectors.reference import (
     CategoricalReference,
     NumericReference,
     ReferenceProfile,
-    assign_bins,
+    bin_counts,
     count_categories,
     split_numeric,
 )
@@ -101,7 +101,7 @@ class NumericSketch:
         self.n_inf += n_inf
         if n_missing + n_nan + n_inf:
             x = x[usable]
-        self.counts += np.bincount(assign_bins(self.edges, x), minlength=self.counts.size)
+        self.counts += bin_counts(self.edges, x)
         self.moments.add(x)
         return usable if n_missing + n_nan + n_inf else None
 

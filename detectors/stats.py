@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -119,20 +119,32 @@ def ecdf_distances(a: NDArray[np.float64], b: NDArray[np.float64]) -> ECDFDistan
     The samples are merged (a stable sort of two sorted runs is a linear merge),
     the ECDFs are counted along the merge, and D is read at the end of each run
     of equal values, where both ECDFs are right-continuous; the values are then
-    exactly those of ``scipy.stats.ks_2samp``.
+    exactly those of ``scipy.stats.ks_2samp``. Two equal samples are 0 apart.
+
+    The gaps inside a run of equal values meet a zero step in the Wasserstein
+    sum, so they are zeroed after it and D is the largest gap left; the counts
+    are whole numbers held as float64 (exactly), for the same proportions as
+    dividing integer counts.
     """
+    if a.size == 0 or b.size == 0:
+        raise ValueError(f"samples must not be empty, got sizes {a.size} and {b.size}")
+    if a.size == b.size and a[0] == b[0] and a[-1] == b[-1] and np.array_equal(a, b):
+        return ECDFDistances(0.0, 0.0)
     merged = np.concatenate([a, b])
     order = np.argsort(merged, kind="stable")
     values = merged[order]
-    count_type = np.dtype(np.int32 if values.size < 2**31 else np.int64)
-    count_a: NDArray[np.signedinteger[Any]] = np.cumsum(order < a.size, dtype=count_type)
-    count_b = np.arange(1, values.size + 1, dtype=count_type) - count_a
-    gaps = np.abs(count_a / a.size - count_b / b.size)
-    run_ends = np.empty(values.size, dtype=bool)
-    np.not_equal(values[1:], values[:-1], out=run_ends[:-1])
-    run_ends[-1] = True
-    wasserstein = float(np.dot(gaps[:-1], np.diff(values)))
-    return ECDFDistances(float(gaps[run_ends].max()), wasserstein)
+    count_type = np.dtype(np.int32 if values.size < 2**31 else np.int64)  # int32 sums fastest
+    count_a = np.cumsum(order < a.size, dtype=count_type).astype(np.float64)
+    gaps = np.arange(1.0, values.size + 1.0)  # rows so far, then the gaps
+    gaps -= count_a
+    gaps /= b.size
+    count_a /= a.size
+    gaps -= count_a
+    np.abs(gaps, out=gaps)
+    steps = np.diff(values)
+    wasserstein = float(np.dot(gaps[:-1], steps))
+    gaps[:-1] *= steps != 0.0  # only the ends of runs of equal values remain
+    return ECDFDistances(float(gaps.max()), wasserstein)
 
 
 def wasserstein_sorted(a: NDArray[np.float64], b: NDArray[np.float64]) -> float:

@@ -13,6 +13,9 @@ from detectors.reference import (
     NumericReference,
     ReferenceProfile,
     assign_bins,
+    bin_counts,
+    sorted_bin_counts,
+    sorted_quantiles,
 )
 
 
@@ -128,3 +131,64 @@ def test_duplicate_column_names_are_refused() -> None:
     column = NumericReference.build("x", np.ones(3))
     with pytest.raises(ValueError, match="unique names"):
         ReferenceProfile((column, column), 3)
+
+
+def _reference_columns() -> list[np.ndarray]:
+    rng = np.random.default_rng(5)
+    return [
+        np.array([3.5]),
+        np.full(17, 2.0),
+        np.array([0.0, 1.0, 1.0, 1.0, 1.0, 2.0, 9.0]),
+        rng.integers(0, 4, 1_000).astype(float),
+        np.round(rng.normal(size=2_345), 2),
+        rng.lognormal(size=10_001),
+    ]
+
+
+@pytest.mark.parametrize("bins", [2, 3, 7, 10, 64, 1000])
+@pytest.mark.parametrize("column", range(6))
+def test_sorted_quantiles_equal_numpy_inverted_cdf(bins: int, column: int) -> None:
+    ordered = np.sort(_reference_columns()[column])
+    levels = np.arange(1, bins) / bins
+    expected = np.quantile(ordered, levels, method="inverted_cdf")
+    assert np.array_equal(sorted_quantiles(ordered, levels), expected)
+
+
+@pytest.mark.parametrize("column", range(6))
+def test_sorted_bin_counts_equal_counting_each_value(column: int) -> None:
+    ordered = np.sort(_reference_columns()[column])
+    for edges in (np.unique(np.quantile(ordered, [0.2, 0.5, 0.8], method="inverted_cdf")),
+                  np.array([ordered[0]]), np.array([ordered[0] - 1.0, ordered[-1] + 1.0]),
+                  np.empty(0)):
+        expected = np.bincount(assign_bins(edges, ordered), minlength=edges.size + 1)
+        assert sorted_bin_counts(edges, ordered).tolist() == expected.tolist()
+    assert sorted_bin_counts(np.array([1.0, 2.0]), np.empty(0)).tolist() == [0, 0, 0]
+
+
+def test_built_edges_and_counts_equal_numpy_with_values_excluded() -> None:
+    rng = np.random.default_rng(8)
+    x = np.round(rng.gamma(2.0, 3.0, 5_000), 1)
+    x[rng.random(x.size) < 0.05] = np.nan
+    x[:3] = [np.inf, -np.inf, np.nan]
+    missing = rng.random(x.size) < 0.02
+    ref = NumericReference.build("x", x, missing, bins=10)
+    usable = np.sort(x[np.isfinite(x) & ~missing])
+    edges = np.unique(np.quantile(usable, np.arange(1, 10) / 10, method="inverted_cdf"))
+    edges = edges[edges < usable[-1]]
+    assert ref.edges == tuple(edges.tolist())
+    assert ref.counts == tuple(np.bincount(assign_bins(edges, usable),
+                                           minlength=edges.size + 1).tolist())
+    assert ref.n == usable.size
+
+
+@pytest.mark.parametrize("n_edges", [0, 1, 9, 32, 33, 200])
+def test_bin_counts_equal_counting_each_value(n_edges: int) -> None:
+    rng = np.random.default_rng(n_edges)
+    x = np.round(rng.normal(size=3_000), 1)  # many values equal to an edge
+    edges = np.unique(np.round(rng.normal(size=n_edges), 1)) if n_edges else np.empty(0)
+    with_extremes = np.concatenate([x, [np.nan, np.inf, -np.inf]])
+    for values in (x, with_extremes, x[:1], np.empty(0)):
+        expected = np.bincount(assign_bins(edges, values), minlength=edges.size + 1)
+        got = bin_counts(edges, values)
+        assert got.dtype == np.int64
+        assert got.tolist() == expected.tolist()

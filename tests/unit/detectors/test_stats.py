@@ -209,3 +209,49 @@ def test_ks_symmetry_and_bounds(a: list[float], b: list[float]) -> None:
     assert ab.pvalue == pytest.approx(ba.pvalue, abs=1e-12)
     assert 0.0 <= ab.statistic <= 1.0
     assert 0.0 <= ab.pvalue <= 1.0
+
+
+@given(st.lists(st.sampled_from([-2.0, -0.5, 0.0, 0.25, 1.0, 3.5]), min_size=1, max_size=40),
+       st.lists(st.sampled_from([-2.0, -0.5, 0.0, 0.25, 1.0, 3.5]), min_size=1, max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_ecdf_distances_with_ties_equal_scipy(a: list[float], b: list[float]) -> None:
+    x, y = np.sort(np.array(a)), np.sort(np.array(b))
+    got = ecdf_distances(x, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # scipy's exact-to-asymp fallback
+        expected = float(sps.ks_2samp(x, y).statistic)
+    assert got.ks_statistic == pytest.approx(expected, abs=1e-12, rel=0)
+    assert got.wasserstein == pytest.approx(sps.wasserstein_distance(x, y), rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("values", [
+    [1.5], [2.0, 2.0, 2.0], [0.0, 1.0, 1.0, 1.0, 4.0], list(np.round(RNG.normal(size=500), 1)),
+], ids=["single", "all-equal", "ties", "many-ties"])
+def test_ecdf_distances_of_equal_samples_are_zero(values: list[float]) -> None:
+    x = np.sort(np.array(values))
+    got = ecdf_distances(x, x.copy())
+    assert (got.ks_statistic, got.wasserstein) == (0.0, 0.0)
+    assert not math.copysign(1.0, got.wasserstein) < 0  # +0.0, as the full computation gives
+    assert got.ks_statistic == float(sps.ks_2samp(x, x).statistic)
+    assert got.wasserstein == sps.wasserstein_distance(x, x)
+
+
+def test_ecdf_distances_see_a_difference_inside_equal_ends() -> None:
+    a = np.array([0.0, 1.0, 2.0, 3.0])
+    b = np.array([0.0, 1.5, 2.0, 3.0])  # same size, first and last values
+    got = ecdf_distances(a, b)
+    assert got.ks_statistic == pytest.approx(float(sps.ks_2samp(a, b).statistic), abs=1e-12)
+    assert got.ks_statistic > 0.0
+    assert got.wasserstein == pytest.approx(sps.wasserstein_distance(a, b), rel=1e-12)
+
+
+def test_ecdf_distances_of_single_values() -> None:
+    got = ecdf_distances(np.array([1.0]), np.array([3.0]))
+    assert (got.ks_statistic, got.wasserstein) == (1.0, 2.0)
+
+
+def test_ecdf_distances_reject_empty_samples() -> None:
+    with pytest.raises(ValueError, match="must not be empty"):
+        ecdf_distances(np.empty(0), np.ones(3))
+    with pytest.raises(ValueError, match="must not be empty"):
+        ecdf_distances(np.ones(3), np.empty(0))
