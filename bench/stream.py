@@ -65,6 +65,10 @@ def _spread(rates: Iterable[Rate]) -> str:
     return f"{len(values)} runs: {min(values):,.0f}–{max(values):,.0f}"
 
 
+def _who(workers: int) -> str:
+    return "worker" if workers == 1 else f"{workers} worker processes in one group"
+
+
 def _cpu_pair(rates: list[Rate]) -> str:
     consumer, broker = (median(r.cpu_per_event(who) for r in rates)
                         for who in ("consumer", "broker"))
@@ -97,7 +101,8 @@ def throughput_rows(result: Throughput) -> tuple[list[str], list[bool]]:
         f"| raw aiokafka consumer group, `getmany(max_records=10000)`, {result.events:,} "
         f"events of about {result.event_bytes:.0f} bytes | {raw:,.0f} events/s | "
         f"{_spread(result.raw)} | | |",
-        f"| driftline worker end to end ({PARTITIONS} models, {E2E_WINDOW_S} s windows of "
+        f"| driftline {_who(result.workers)} end to end ({PARTITIONS} models, "
+        f"{E2E_WINDOW_S} s windows of "
         f"{result.events_per_window:,} events per model; {closed:.0f} windows closed and "
         f"{checkpoints:.0f} partition checkpoints per run) | {e2e:,.0f} events/s | "
         f"{_spread(result.e2e)} | | |",
@@ -105,8 +110,8 @@ def throughput_rows(result: Throughput) -> tuple[list[str], list[bool]]:
         f"{_verdict(ratio >= RATIO_TARGET)} |",
         f"| CPU per event over the timed span, raw run: consumer (the bench process) / "
         f"broker | {_cpu_pair(result.raw)} | {_cpu_spread(result.raw)} | | |",
-        f"| CPU per event over the timed span, worker run: worker process (all its threads) / "
-        f"broker | {_cpu_pair(result.e2e)} | {_cpu_spread(result.e2e)} | | |",
+        f"| CPU per event over the timed span, worker run: {_who(result.workers)} (all "
+        f"threads) / broker | {_cpu_pair(result.e2e)} | {_cpu_spread(result.e2e)} | | |",
     ]
     return rows, [ratio >= RATIO_TARGET]
 
@@ -211,6 +216,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--events-per-window", type=int, default=25_000,
                         help="events per model in each 60 s window of the end-to-end runs")
     parser.add_argument("--runs", type=int, default=3, help="raw and end-to-end runs (>= 3)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes sharing the group in the throughput phase "
+                             "(the target is for one)")
     parser.add_argument("--live-windows", type=int, default=20,
                         help="windows timed from trigger to SQL row")
     parser.add_argument("--live-window-events", type=int, default=20_000,
@@ -228,6 +236,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.runs < 3:
         parser.error("medians need at least 3 runs: --runs must be >= 3")
+    if args.workers < 1:
+        parser.error(f"--workers must be >= 1, got {args.workers}")
     if args.events < 10_000 * PARTITIONS or args.live_windows < 1:
         parser.error("--events must be >= 40000 and --live-windows >= 1")
     return args
@@ -242,7 +252,7 @@ def run(args: argparse.Namespace, workdir: Path) -> bool:
         outcomes: list[bool] = []
         if "throughput" in phases:
             flow = throughput(broker, workdir, args.events, args.events_per_window, args.runs,
-                              _say)
+                              _say, args.workers)
             part, met = throughput_rows(flow)
             rows, outcomes = rows + part, outcomes + met
         if "latency" in phases:

@@ -21,7 +21,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -274,8 +274,8 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _cpu(watch: Mapping[str, int]) -> dict[str, float]:
-    return {who: cpu_seconds(pid) for who, pid in watch.items()}
+def _cpu(watch: Mapping[str, Sequence[int]]) -> dict[str, float]:
+    return {who: sum(cpu_seconds(pid) for pid in pids) for who, pids in watch.items()}
 
 
 def _spent(before: Mapping[str, float], after: Mapping[str, float]) -> dict[str, float]:
@@ -302,12 +302,13 @@ class Rate:
 
 
 async def raw_consume(bootstrap: str, topic: str, group_id: str, expected: int,
-                      timeout: float = 120.0, watch: Mapping[str, int] | None = None) -> Rate:
+                      timeout: float = 120.0, watch: Mapping[str, Sequence[int]] | None = None
+                      ) -> Rate:
     """Read ``expected`` records as a consumer group with the worker's consumer settings.
 
     Timed from the return of the first non-empty ``getmany`` to the return of the
     one that completes ``expected``; the first batch is not counted in the rate.
-    The CPU of the processes in ``watch`` (name: pid) is read at both ends.
+    The CPU of the processes in ``watch`` (name: pids, summed) is read at both ends.
     """
     watch = watch or {}
     consumer = AIOKafkaConsumer(
@@ -336,12 +337,13 @@ async def raw_consume(bootstrap: str, topic: str, group_id: str, expected: int,
 
 
 def follow_rate(read: Callable[[], float], expected: int, timeout: float,
-                interval: float = 0.1, watch: Mapping[str, int] | None = None) -> Rate:
+                interval: float = 0.1, watch: Mapping[str, Sequence[int]] | None = None
+                ) -> Rate:
     """Poll a running count at ``interval``; rate from the first non-zero reading to ``expected``.
 
     The first reading's events are not in the rate; the end is seen up to one
     ``interval`` late, so the rate is slightly pessimistic. The CPU of the processes
-    in ``watch`` (name: pid) is read after the first non-zero reading and after the
+    in ``watch`` (name: pids, summed) is read after the first non-zero reading and after the
     last one.
     """
     watch = watch or {}

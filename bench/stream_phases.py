@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import math
 import os
@@ -43,6 +44,7 @@ from stream_measure import (
     Rate,
     WorkerConfig,
     WorkerProcess,
+    add_histograms,
     counter,
     follow_rate,
     histogram,
@@ -89,10 +91,14 @@ class Throughput:
     peak_rss_kib: list[int] = field(default_factory=list)
     topic: str = ""
     layout: Layout | None = None
+    workers: int = 1
 
 
 def throughput(broker: EmbeddedBroker, workdir: Path, events: int, events_per_window: int,
-               runs: int, say: Say) -> Throughput:
+               runs: int, say: Say, workers: int = 1) -> Throughput:
+    """Alternate raw and worker runs; with ``workers`` > 1, that many ``driftline worker``
+    processes share the group and the database (started together; the rate counts
+    the events all of them accepted)."""
     models = tuple(model_ids(PARTITIONS))
     layout = Layout(models, _aligned_start(E2E_WINDOW_S), events_per_window / E2E_WINDOW_S)
     topic = "bench.e2e.predictions"
@@ -104,30 +110,43 @@ def throughput(broker: EmbeddedBroker, workdir: Path, events: int, events_per_wi
     say(f"produced {sent:,} events ({len(models)} models, {per_model:,} each, about "
         f"{sum(sample) / len(sample):.0f} bytes) in {time.monotonic() - started:.1f} s")
     result = Throughput(sent, sum(sample) / len(sample), events_per_window, topic=topic,
-                        layout=layout)
+                        layout=layout, workers=workers)
     window = f"{{size: {E2E_WINDOW_S}s, grace: {GRACE_S}s, idle_timeout: 10m}}"
     for run in range(runs):
-        watch = {"broker": broker.pid or 0, "consumer": os.getpid()}
+        broker_pids = [broker.pid] if broker.pid else []
         raw = asyncio.run(raw_consume(broker.bootstrap, topic, f"bench-raw-{run}", sent,
-                                      watch=watch))
+                                      watch={"broker": broker_pids, "consumer": [os.getpid()]}))
         result.raw.append(raw)
         say(f"run {run + 1}/{runs}: raw consumer {raw.per_second:,.0f} events/s")
         config = WorkerConfig(topic, f"bench-e2e-{run}", window)
-        with WorkerProcess(workdir, f"e2e-{run}", broker.url, workdir / f"e2e-{run}.db",
-                           config) as worker:
-            worker.start()
-            rate = follow_rate(worker.accepted, sent, timeout=max(120.0, sent / 2_000),
-                               watch={"broker": watch["broker"], "consumer": worker.pid})
-            text = worker.metrics()
+        with contextlib.ExitStack() as stack:
+            group = [stack.enter_context(WorkerProcess(
+                workdir, f"e2e-{run}" + (f"-{i}" if workers > 1 else ""), broker.url,
+                workdir / f"e2e-{run}.db", config)) for i in range(workers)]
+            for worker in group:
+                worker.launch()
+            for worker in group:
+                worker.wait_ready()
+            rate = follow_rate(functools.partial(_accepted, group), sent,
+                               timeout=max(120.0, sent / 2_000),
+                               watch={"broker": broker_pids,
+                                      "consumer": [w.pid for w in group]})
+            texts = [w.metrics() for w in group]
             result.e2e.append(rate)
-            result.closes.append(histogram(text, CLOSE_HISTOGRAM))
-            result.windows_closed.append(counter(text, "driftline_windows_closed_total"))
-            result.checkpoints.append(counter(text, "driftline_checkpoints_total"))
-            result.peak_rss_kib.append(worker.memory_kib()[1])
+            result.closes.append(add_histograms(histogram(t, CLOSE_HISTOGRAM) for t in texts))
+            result.windows_closed.append(sum(counter(t, "driftline_windows_closed_total")
+                                             for t in texts))
+            result.checkpoints.append(sum(counter(t, "driftline_checkpoints_total")
+                                          for t in texts))
+            result.peak_rss_kib.append(max(w.memory_kib()[1] for w in group))
         say(f"run {run + 1}/{runs}: worker {rate.per_second:,.0f} events/s, "
             f"{result.windows_closed[-1]:.0f} windows closed, "
             f"{result.checkpoints[-1]:.0f} partition checkpoints")
     return result
+
+
+def _accepted(group: list[WorkerProcess]) -> float:
+    return sum(w.accepted() for w in group)
 
 
 # ----- 2. live window-close latency ---------------------------------------------------------

@@ -34,6 +34,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_IMMEDIATE = "driftline_sqlite_immediate"  # execution option: BEGIN IMMEDIATE on SQLite
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 _DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg"}
 _PASSWORD = re.compile(r"(://[^:/@]*:).*@")  # greedy: a raw '@' in a password
@@ -90,7 +91,11 @@ def _sqlite_on_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> No
 
 
 def _sqlite_on_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN")
+    # ``IMMEDIATE`` takes the write lock at once, waiting out the busy timeout for it
+    # (schema upgrades: see ``store.migrate``); a deferred BEGIN that read first fails
+    # at its first write when another connection wrote meanwhile.
+    immediate = conn.get_execution_options().get(SQLITE_IMMEDIATE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def make_engine(url: str | URL, **kwargs: Any) -> Engine:

@@ -7,10 +7,14 @@ Decisions:
   package and from any working directory, with no ``alembic.ini``.
 - The whole upgrade runs in one transaction (both databases have
   transactional DDL): it applies completely or not at all.
-- On PostgreSQL a transaction-scoped advisory lock serialises concurrent
-  upgrades (several workers starting at once): the second waits, then finds
-  the schema at head and does nothing. Within one process a lock does the
-  same, because Alembic's ``context`` and ``op`` are process-wide globals.
+- Concurrent upgrades (several workers starting at once) are serialised: the
+  second waits, then finds the schema at head and does nothing. On PostgreSQL a
+  transaction-scoped advisory lock does it; on SQLite the upgrade's transaction
+  begins with ``BEGIN IMMEDIATE``, taking the database's write lock before it
+  reads the current revision (a deferred transaction would read "no schema" in
+  both processes and fail in one of them at its first ``CREATE TABLE``). Within
+  one process a lock does the same, because Alembic's ``context`` and ``op``
+  are process-wide globals.
 - Upgrading a database already at head changes nothing.
 """
 
@@ -26,7 +30,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import URL, Connection, Engine
 
-from store.engine import make_engine
+from store.engine import SQLITE_IMMEDIATE, make_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Any fixed 64-bit number shared by every driftline process ("dlmigrat").
@@ -57,10 +61,13 @@ def current_revision(conn: Connection) -> str | None:
 
 
 def _upgrade(engine: Engine) -> None:
-    with _PROCESS_LOCK, engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
-        command.upgrade(alembic_config(conn), "head")
+    with _PROCESS_LOCK, engine.connect() as conn:
+        conn = conn.execution_options(**{SQLITE_IMMEDIATE: True})
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                             {"key": ADVISORY_LOCK_KEY})
+            command.upgrade(alembic_config(conn), "head")
 
 
 def upgrade(url_or_engine: str | URL | Engine) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import multiprocessing
 from pathlib import Path
 from typing import Any
 
@@ -117,3 +118,36 @@ def test_the_revisions_form_one_line_inside_the_package() -> None:
     assert Path(scripts.dir) == MIGRATIONS == Path(store.__file__).resolve().parent / "migrations"
     assert [r.revision for r in scripts.walk_revisions()] == ["0003", "0002", "0001"]
     assert scripts.get_heads() == ["0003"]
+
+
+def _race_upgrade(url: str, barrier: Any, results: Any) -> None:
+    barrier.wait()
+    try:
+        upgrade(url)
+    except Exception as exc:  # reported to the test, which names it
+        results.put(f"{type(exc).__name__}: {exc}".splitlines()[0])
+    else:
+        results.put("ok")
+
+
+def test_workers_starting_at_once_upgrade_one_sqlite_file_without_failing(
+        tmp_path: Path) -> None:
+    """Several processes upgrade the same new SQLite file at the same moment: one builds
+    the schema, the others wait for its write lock and then find nothing to do."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    context = multiprocessing.get_context("fork")
+    barrier, results = context.Barrier(4), context.Queue()
+    processes = [context.Process(target=_race_upgrade, args=(url, barrier, results))
+                 for _ in range(4)]
+    for process in processes:
+        process.start()
+    outcomes = [results.get(timeout=120) for _ in processes]
+    for process in processes:
+        process.join(timeout=60)
+    assert outcomes == ["ok"] * 4
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            assert current_revision(conn) == head_revision()
+    finally:
+        engine.dispose()
