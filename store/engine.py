@@ -6,7 +6,8 @@ Decisions:
   for those two dialects. ``postgresql://`` and ``postgres://`` without a driver
   mean ``postgresql+psycopg://`` (psycopg 3 is the driver installed).
 - SQLite runs in WAL mode (readers do not block the writer), with foreign keys
-  on and a 30 s busy timeout. SQLAlchemy emits ``BEGIN`` itself (the driver's
+  on and a 30 s busy timeout, which also bounds the wait of a connection that
+  finds the file locked while switching it to WAL. SQLAlchemy emits ``BEGIN`` itself (the driver's
   own transaction handling is switched off), so reads, writes and DDL are truly
   transactional: a window and its checkpoint commit or roll back together.
 - SQLite connections keep no prepared statements (``cached_statements=0``): a
@@ -26,6 +27,8 @@ from __future__ import annotations
 import functools
 import json
 import re
+import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy import create_engine, event
@@ -85,9 +88,31 @@ def _sqlite_on_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> No
     try:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _use_wal(cursor)
     finally:
         cursor.close()
+
+
+def _use_wal(cursor: Any) -> None:
+    """Put the database in WAL mode, waiting (up to the busy timeout) while it is locked.
+
+    Switching a file to WAL takes its exclusive lock, and SQLite answers "database is
+    locked" at once, without its busy timeout, while another connection holds a lock
+    on a file not yet in WAL mode: two workers opening one new file at the same moment.
+    A file already in WAL mode is left as it is, without asking for that lock.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)  # the other connection's switch or transaction ends meanwhile
+        delay = min(2 * delay, 0.2)
 
 
 def _sqlite_on_begin(conn: Any) -> None:
