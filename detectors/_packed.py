@@ -107,13 +107,10 @@ def encode_rows(block: NDArray[np.float64], forms: Sequence[Form]
     """
     powers = np.array([_POWERS[f.exponent] for f in forms])[:, None]
     absent = np.isnan(block)
-    with np.errstate(over="ignore"):  # a huge value becomes inf and does not round-trip
-        codes = block * powers
-    np.rint(codes, out=codes)
-    codes += 0.0  # -0.0 becomes 0.0, as its integer code decodes
-    same = (codes / powers).view(np.int64) == block.view(np.int64)
+    codes = np.empty_like(block)
+    same = _round_trip(block, powers, codes, np.empty_like(block))
     same |= absent
-    fits = same.all(axis=1)
+    fits = np.all(same, axis=1)
     codes[absent] = 0.0
     bounds = np.abs(codes).max(axis=1, initial=0.0)
     missing = np.array([f.missing for f in forms], dtype=np.float64)[:, None]
@@ -166,13 +163,7 @@ def _codes(values: NDArray[np.float64], exponent: int, absent: NDArray[np.bool_]
     bound = 0.0
     for low in range(0, values.size, _BLOCK):
         part, codes = values[low:low + _BLOCK], out[low:low + _BLOCK]
-        with np.errstate(over="ignore"):  # a huge value becomes inf and does not round-trip
-            np.multiply(part, power, out=codes)
-        np.rint(codes, out=codes)
-        codes += 0.0  # -0.0 becomes 0.0, as its integer code decodes
-        check = back[: part.size]
-        np.divide(codes, power, out=check)
-        same = check.view(np.int64) == part.view(np.int64)  # -0.0 and NaN do not pass
+        same = _round_trip(part, power, codes, back[: part.size])
         if absent is not None:
             gaps = absent[low:low + _BLOCK]
             same |= gaps
@@ -183,6 +174,19 @@ def _codes(values: NDArray[np.float64], exponent: int, absent: NDArray[np.bool_]
     if bound > _INT32_MAX:
         return None
     return out, bound
+
+
+def _round_trip(values: NDArray[np.float64], power: Any, codes: NDArray[np.float64],
+                back: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """``codes = rint(values * power)`` (``back``: scratch of the same shape); where a code
+    divided by ``power`` gives back its value bit for bit (-0.0 and NaN never do)."""
+    with np.errstate(over="ignore"):  # a huge value becomes inf and does not round-trip
+        np.multiply(values, power, out=codes)
+    np.rint(codes, out=codes)
+    codes += 0.0  # -0.0 becomes 0.0, as its integer code decodes
+    np.divide(codes, power, out=back)
+    same: NDArray[np.bool_] = back.view(np.int64) == values.view(np.int64)
+    return same
 
 
 @dataclass(frozen=True)

@@ -101,11 +101,8 @@ def bin_counts(edges: NDArray[np.float64], x: NDArray[np.float64]) -> NDArray[np
     """
     if edges.size > COMPARED_EDGES:
         return np.bincount(assign_bins(edges, x), minlength=edges.size + 1).astype(np.int64)
-    ends = np.empty(edges.size + 2, dtype=np.int64)
-    ends[0], ends[-1] = 0, x.size
-    for i, edge in enumerate(edges.tolist(), start=1):
-        ends[i] = np.count_nonzero(x <= edge)
-    return np.diff(ends)
+    at_or_below = [np.count_nonzero(x <= edge) for edge in edges.tolist()]
+    return _between(np.array(at_or_below, dtype=np.int64), x.size)
 
 
 def sorted_quantiles(ordered: NDArray[np.float64], levels: NDArray[np.float64]
@@ -129,9 +126,14 @@ def sorted_bin_counts(edges: NDArray[np.float64], ordered: NDArray[np.float64]
     A bin ends where the values above its right-closed edge begin, so the counts
     are the differences of the edges' places in the values.
     """
-    ends = np.empty(edges.size + 2, dtype=np.intp)
-    ends[0], ends[-1] = 0, ordered.size
-    ends[1:-1] = np.searchsorted(ordered, edges, side="right")
+    return _between(np.searchsorted(ordered, edges, side="right"), ordered.size)
+
+
+def _between(at_or_below: NDArray[np.signedinteger[Any]], size: int
+             ) -> NDArray[np.signedinteger[Any]]:
+    """The values in each bin, from how many of ``size`` values lie at or below each edge."""
+    ends = np.empty(at_or_below.size + 2, dtype=at_or_below.dtype)
+    ends[0], ends[1:-1], ends[-1] = 0, at_or_below, size
     return np.diff(ends)
 
 

@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from detectors._packed import FLOAT, encode_rows, form_of
+from detectors._packed import FLOAT, Packed, encode_rows
 
 _NO_LIMIT = np.uint64(np.iinfo(np.uint64).max)
 _TEXT_CODES = (np.dtype(np.uint8), np.dtype(np.uint16))
@@ -124,8 +124,6 @@ class RowSample:
             if name not in packed:
                 values = given_values if rows is None else given_values[rows]
                 absent = self._put(name, slots, values)
-                if absent is None and isinstance(self._columns[name], _Objects):
-                    absent = np.asarray(values == None, dtype=bool)  # noqa: E711 (elementwise)
             given = masks.get(name)
             if given is not None:
                 absent = given if rows is None else given[rows]
@@ -157,14 +155,14 @@ class RowSample:
         return written
 
     def _put(self, name: str, slots: Slots, values: NDArray[Any]) -> NDArray[np.bool_] | None:
-        """Write a column's values to ``slots``; where text is None (None: not known here)."""
+        """Write a column's values to ``slots``; where text is None (None for numbers: a
+        number is missing only where the batch's mask says so)."""
         try:
             return self._columns[name].put(slots, values, self.size)
         except _KeepObjectsError:  # not text, or too many texts: the objects themselves
             column = _Objects.of(self._columns[name].values(self.size), self._priorities.size)
             self._columns[name] = column
-            column.put(slots, values, self.size)
-            return None
+            return column.put(slots, values, self.size)
 
     def _numbers(self, name: str) -> _Numbers:
         column = self._columns[name]
@@ -290,12 +288,11 @@ class _Numbers:
     def pack(self, used: int) -> _Numbers:
         """Hold the values in slots below ``used`` in their narrowest form from now on."""
         if not self.form.packed:
-            held = self.codes[:used]
-            form = form_of(held)
-            if form.packed:
-                codes = np.empty(self.codes.size, dtype=form.dtype)
-                codes[:used] = form.encode(held)
-                self.form, self.codes = form, codes
+            held = Packed.of(self.codes[:used])
+            if held.form.packed:
+                codes = np.empty(self.codes.size, dtype=held.form.dtype)
+                codes[:used] = held.codes
+                self.form, self.codes = held.form, codes
         return self
 
     def put(self, slots: Slots, values: NDArray[Any], used: int) -> None:
@@ -306,12 +303,11 @@ class _Numbers:
         values = np.asarray(values, dtype=np.float64)
         codes = self.form.encode(values)
         if codes is None:  # a value the packed form cannot hold: widen
-            held = self.values(used)
-            self.form = form_of(np.concatenate([held, values]))
+            both = Packed.of(np.concatenate([self.values(used), values]))
+            self.form = both.form
             self.codes = np.empty(self.codes.size, dtype=self.form.dtype)
-            self.codes[:used] = self.form.encode(held)
-            codes = self.form.encode(values)
-            assert codes is not None  # the form was made for them
+            self.codes[:used] = both.codes[:used]
+            codes = both.codes[used:]
         self.codes[slots] = codes
 
     def put_missing(self, slots: Slots, used: int) -> None:
@@ -356,9 +352,10 @@ class _Objects:
             return self
         return texts
 
-    def put(self, slots: Slots, values: NDArray[Any], used: int) -> None:
-        """Write ``values`` to ``slots`` (where they are None is the caller's to find)."""
+    def put(self, slots: Slots, values: NDArray[Any], used: int) -> NDArray[np.bool_]:
+        """Write ``values`` to ``slots``; where they are None."""
         self.objects[slots] = values
+        return np.asarray(values == None, dtype=bool)  # noqa: E711 (elementwise None test)
 
     def put_missing(self, slots: Slots, used: int) -> None:
         self.objects[slots] = None
