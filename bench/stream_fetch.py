@@ -41,6 +41,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.record.memory_records import MemoryRecords
 from aiokafka.structs import ConsumerRecord
 from stream_events import Layout, model_ids, records
+from stream_measure import MAX_BATCH, WORKER_FETCH
 
 from streams.broker import EmbeddedBroker, free_port
 from streams.collector import tune_collector
@@ -49,15 +50,13 @@ from streams.producer import send_records
 from streams.topics import ensure_topics_async
 
 PARTITIONS = 4
-MAX_RECORDS = 10_000
 TOPIC = "bench.fetch"
 TP = TopicPartition(TOPIC, 0)
 
 
 def _consumer(bootstrap: str) -> AIOKafkaConsumer:
-    return AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, max_poll_records=MAX_RECORDS,
-        fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=16 * 1024 * 1024)
+    return AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                            **WORKER_FETCH)
 
 
 class _Keeping:
@@ -87,7 +86,7 @@ async def _read(bootstrap: str, events: int, light: bool, keep: bool = False
         count = 0
         while count < events:
             started, ticked = time.perf_counter(), time.process_time()
-            batches = await consumer.getmany(timeout_ms=500, max_records=MAX_RECORDS)
+            batches = await consumer.getmany(timeout_ms=500, max_records=MAX_BATCH)
             wall += time.perf_counter() - started
             cpu += time.process_time() - ticked
             for tp, got in batches.items():
@@ -150,11 +149,11 @@ def _drained(make: Callable[[bytes], Any]) -> Callable[[list[bytes]], None]:
     def drain(kept: list[bytes]) -> None:
         for data in kept:
             partition_records = make(data)
-            while True:  # FetchResult.getall's loop, MAX_RECORDS at a time
+            while True:  # FetchResult.getall's loop, MAX_BATCH at a time
                 taken = []
                 for record in partition_records:
                     taken.append(record)
-                    if len(taken) >= MAX_RECORDS:
+                    if len(taken) >= MAX_BATCH:
                         break
                 else:
                     break
@@ -166,7 +165,7 @@ def _light_drained(kept: list[bytes]) -> None:
         light = LightRecords(TP, MemoryRecords(data), None, 0, True,
                              aiokafka_fetcher.READ_UNCOMMITTED)
         while not light.exhausted:
-            light.take(MAX_RECORDS)
+            light.take(MAX_BATCH)
 
 
 PARTS: dict[str, Callable[[list[bytes]], None]] = {

@@ -30,10 +30,17 @@ from typing import Self
 from aiokafka import AIOKafkaConsumer
 
 from streams.broker import free_port
+from streams.consuming import FETCH_MAX_BYTES, PARTITION_FETCH_MAX_BYTES
 from streams.settings import child_environment
 
 MAIN = Path(__file__).resolve().parent.parent
 HTTP_TIMEOUT_S = 2.0
+
+
+MAX_BATCH = 10_000  # records a worker fetches at most at once (``ingest.max_batch``)
+# The worker's fetch settings, for the bench's own consumers.
+WORKER_FETCH = {"max_poll_records": MAX_BATCH, "fetch_max_bytes": FETCH_MAX_BYTES,
+                "max_partition_fetch_bytes": PARTITION_FETCH_MAX_BYTES}
 
 
 class BenchError(RuntimeError):
@@ -86,7 +93,7 @@ class WorkerConfig:
                 f"partitions: {self.partitions}}}\n"
                 f"worker: {{group_id: {self.group_id}, web_port: {port}, "
                 f"checkpoint_interval: {self.checkpoint_interval}}}\n"
-                "ingest: {max_batch: 10000}\n"
+                f"ingest: {{max_batch: {MAX_BATCH}}}\n"
                 f"models:\n  default:\n    window: {self.window}\n{self.extra}")
 
 
@@ -314,8 +321,7 @@ async def raw_consume(bootstrap: str, topic: str, group_id: str, expected: int,
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False,
         auto_offset_reset="earliest", session_timeout_ms=6000, heartbeat_interval_ms=1000,
-        max_poll_records=10_000, fetch_max_bytes=64 * 1024 * 1024,
-        max_partition_fetch_bytes=16 * 1024 * 1024)
+        **WORKER_FETCH)
     await consumer.start()
     try:
         deadline = time.monotonic() + timeout
@@ -325,7 +331,7 @@ async def raw_consume(bootstrap: str, topic: str, group_id: str, expected: int,
             if time.monotonic() > deadline:
                 raise BenchError(f"raw consumer read {got:,} of {expected:,} records "
                                  f"within {timeout:.0f} s")
-            batches = await consumer.getmany(timeout_ms=500, max_records=10_000)
+            batches = await consumer.getmany(timeout_ms=500, max_records=MAX_BATCH)
             n = sum(len(records) for records in batches.values())
             if n and not got:
                 started, first, before = time.perf_counter(), n, _cpu(watch)

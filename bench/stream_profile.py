@@ -29,7 +29,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import CollectorRegistry
-from stream_measure import BenchError, WorkerConfig
+from stream_measure import MAX_BATCH, WORKER_FETCH, BenchError, WorkerConfig
 
 import streams.fastdecode
 import streams.ingest
@@ -179,9 +179,8 @@ async def profile_stages(bootstrap: str, broker_url: str, workdir: Path, topic: 
     migrate.upgrade(engine)
     pipeline = _Pipeline(Ingest(settings, engine, Metrics(CollectorRegistry())))
     pipeline.ingest.restore(range(partitions))
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, max_poll_records=10_000,
-        fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=16 * 1024 * 1024)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                **WORKER_FETCH)
     await consumer.start()
     try:
         enable_light_fetch(consumer, "profile consumer")
@@ -204,7 +203,7 @@ async def _drain(consumer: AIOKafkaConsumer, pipeline: _Pipeline, expected: int,
             raise BenchError(f"profile: {pipeline.stages.events:,} of {expected:,} "
                              f"records processed within {timeout:.0f} s")
         started = time.perf_counter()
-        batches = await consumer.getmany(timeout_ms=500, max_records=10_000)
+        batches = await consumer.getmany(timeout_ms=500, max_records=MAX_BATCH)
         pipeline.stages.add(FETCH, time.perf_counter() - started)
         await pipeline.process(batches)
 
