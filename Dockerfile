@@ -1,5 +1,6 @@
 # driftline: the worker image (`docker compose` runs it; see README "Operating driftline").
-# Stage 1 builds the package and its dependencies into a virtual environment;
+# Stage 1 installs the locked dependencies (requirements.lock: exact versions and hashes, the
+# ones the tests ran) and the package into a virtual environment;
 # stage 2 copies only that environment into a slim image run as a non-root user.
 
 FROM python:3.11-slim AS build
@@ -7,13 +8,15 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/driftline
 ENV PATH=/opt/driftline/bin:$PATH
 WORKDIR /src
+COPY requirements.lock ./
+RUN pip install --upgrade pip && pip install --require-hashes -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY detectors ./detectors
 COPY store ./store
 COPY streams ./streams
 COPY alerting ./alerting
 COPY dashboards ./dashboards
-RUN pip install --upgrade pip && pip install .
+RUN pip install --no-deps .
 
 FROM python:3.11-slim AS runtime
 RUN groupadd --system --gid 10001 driftline \

@@ -6,13 +6,32 @@ STAMP := $(VENV)/.installed
 # PostgreSQL for the store and worker tests (as on CI); unreachable means skipped, except CI=true.
 export DRIFTLINE_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: test lint typecheck unit prometheus-tools dashboards demo compare-example bench bench-stream bench-join bench-alerts clean
+.PHONY: lock test lint typecheck unit prometheus-tools dashboards demo compare-example bench bench-stream bench-join bench-alerts clean
 
-$(STAMP): pyproject.toml
+# The environment is installed from the committed lock (exact versions and hashes), never
+# resolved afresh: uv at the locked version is bootstrapped with pip, then syncs the venv.
+TEST_LOCK := requirements-test.lock
+RUNTIME_LOCK := requirements.lock
+UV_VERSION = $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' $(TEST_LOCK))
+UV := $(BIN)/uv
+COMPILE = $(UV) pip compile pyproject.toml --quiet --generate-hashes --universal \
+	--python-version 3.11 --no-header
+
+$(UV):
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
+
+$(STAMP): pyproject.toml $(TEST_LOCK) | $(UV)
+	$(UV) pip sync --quiet --python $(BIN)/python --require-hashes $(TEST_LOCK)
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $(STAMP)
+
+# Refresh both locks to the newest releases pyproject.toml allows, then run every test.
+lock: | $(UV)
+	$(COMPILE) --extra test --upgrade -o $(TEST_LOCK)
+	$(COMPILE) --constraint $(TEST_LOCK) -o $(RUNTIME_LOCK)
+	rm -f $(STAMP)
+	$(MAKE) test
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
