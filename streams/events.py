@@ -24,8 +24,10 @@ Decisions of schema v1:
 
 Decoding never raises on what a producer sends: every message becomes an event
 or a ``DeadLetter`` whose ``reason`` is one of ``DEAD_LETTER_REASONS``. One
-reused typed ``msgspec`` decoder does the validation; a message whose number
-overflows a double is decoded a second time, untyped, to read it as ±inf. The
+reused typed ``msgspec`` decoder does the validation; a refused message is decoded a
+second time, untyped, to read a number that overflows a double as ±inf, and what is
+still refused gets its reason and detail from driftline's own checks
+(``streams.event_problems``), never from the decoder's wording. The
 numpy columns are built by ``streams.columns`` (``to_model_batches``, re-exported).
 """
 
@@ -42,6 +44,7 @@ import msgspec
 from msgspec import Meta
 
 from streams.columns import ModelBatch, row_keys, to_model_batches
+from streams.event_problems import explain
 from streams.settings import IngestSettings
 
 __all__ = [
@@ -192,44 +195,22 @@ def limits_for(now: datetime, ingest: IngestSettings,
                   now - timedelta(seconds=ingest.max_past), known)
 
 
-def _classify(error: msgspec.DecodeError) -> Reason:
-    """The dead-letter reason of a msgspec error."""
-    text = str(error)
-    if not isinstance(error, msgspec.ValidationError):
-        return "bad_json"
-    if text.startswith("Object missing required field"):
-        return "missing_field"
-    if text.startswith("Expected `") and "`, got `" in text:
-        return "wrong_type"
-    return "bad_value"
-
-
-def _malformed(error: RecursionError | UnicodeDecodeError) -> str:
-    """The text of the two errors msgspec raises outside its own classes."""
-    if isinstance(error, UnicodeDecodeError):
-        return f"JSON is malformed: a string is not valid UTF-8 ({error.reason})"
-    return "JSON is nested too deeply"
-
-
-def _retry_overflow(value: bytes, event_type: type[E]) -> E | Problem:
-    """Decode again reading out-of-range numbers as ±inf (``Number out of range``)."""
-    try:
-        return msgspec.convert(_LENIENT.decode(value), event_type)
-    except msgspec.DecodeError as error:
-        return _classify(error), str(error)
-    except (RecursionError, UnicodeDecodeError) as error:
-        return "bad_json", _malformed(error)
-
-
 def _parse(value: bytes, decoder: msgspec.json.Decoder[E], event_type: type[E]) -> E | Problem:
+    """The event, or the reason and detail of its refusal (``streams.event_problems``).
+
+    A message the typed decoder refuses as invalid (not as malformed JSON) is decoded a
+    second time, untyped, reading numbers too large for a double as ±inf, and converted:
+    that accepts the overflows the schema keeps; anything else is explained by our checks.
+    """
     try:
         return decoder.decode(value)
-    except msgspec.DecodeError as error:
-        if str(error).startswith("Number out of range"):
-            return _retry_overflow(value, event_type)
-        return _classify(error), str(error)
-    except (RecursionError, UnicodeDecodeError) as error:
-        return "bad_json", _malformed(error)
+    except msgspec.ValidationError as error:
+        try:
+            return msgspec.convert(_LENIENT.decode(value), event_type)
+        except (msgspec.DecodeError, RecursionError):
+            return explain(value, event_type, error)
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as error:
+        return explain(value, event_type, error)
 
 
 def _check_common(model_id: str, event_time: datetime, limits: Limits) -> Problem | None:
@@ -248,7 +229,7 @@ def _check_common(model_id: str, event_time: datetime, limits: Limits) -> Proble
 def _check_prediction(event: PredictionEvent, limits: Limits) -> Problem | None:
     score = event.score
     if score is not None and not math.isfinite(score):
-        return "bad_value", f"score must be a finite number, got {score} - at `$.score`"
+        return "bad_value", f"$.score must be a finite number, got {score}"
     return _check_common(event.model_id, event.event_time, limits)
 
 
