@@ -20,6 +20,7 @@ words and in parentheses.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Literal
 
@@ -30,6 +31,42 @@ Reason = Literal["bad_json", "wrong_type", "missing_field", "bad_value"]
 Problem = tuple[Reason, str]
 
 _LENIENT = msgspec.json.Decoder(float_hook=float)
+
+# Objects and arrays may nest at most this deep, counting the event itself (an event is 2
+# deep: ``{"features": {...}}``; unknown fields may nest further). Checked on the bytes before
+# any parser sees them: deep nesting overflows recursive parsers' stacks.
+MAX_DEPTH = 32
+_STRUCTURE = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+_OPENING = frozenset(b"[{")
+
+
+def may_nest_too_deeply(value: bytes) -> bool:
+    """Cheap bound: at most ``MAX_DEPTH`` brackets open in all means no deeper nesting."""
+    return value.count(b"{") + value.count(b"[") > MAX_DEPTH
+
+
+def nesting_depth(value: bytes) -> int:
+    """The deepest nesting of objects and arrays in a JSON text, brackets in strings aside
+    (an unterminated string ends the scan; the parser refuses such a text anyway)."""
+    depth = deepest = 0
+    for found in _STRUCTURE.finditer(value):
+        char = found.group()[0]
+        if char in _OPENING:
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char != 0x22:  # a closing bracket; a string (0x22 is '"') changes nothing
+            depth -= 1
+    return deepest
+
+
+def too_deep(value: bytes) -> Problem | None:
+    """``bad_value`` when ``value`` nests deeper than ``MAX_DEPTH``."""
+    if may_nest_too_deeply(value):
+        depth = nesting_depth(value)
+        if depth > MAX_DEPTH:
+            return "bad_value", (f"the event nests objects or arrays {depth} deep, "
+                                 f"more than {MAX_DEPTH}")
+    return None
 
 
 def kind_of(value: object) -> str:

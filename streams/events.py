@@ -19,6 +19,8 @@ Decisions of schema v1:
   absent feature both count as missing. JSON has no NaN or infinity: ``NaN``
   literals are ``bad_json``, while a number too large for a double (``1e999``,
   a 400-digit integer) is read as ±inf and counted as Inf by the statistics.
+- Objects and arrays nest at most ``MAX_DEPTH`` (32) deep, the event itself
+  counted; deeper is a ``bad_value``, found on the bytes before any parser runs.
 - ``score`` must be finite when given (``bad_value`` otherwise); a numeric
   ``prediction`` or label that overflows is kept like a feature value.
 
@@ -44,7 +46,7 @@ import msgspec
 from msgspec import Meta
 
 from streams.columns import ModelBatch, row_keys, to_model_batches
-from streams.event_problems import explain
+from streams.event_problems import explain, too_deep
 from streams.settings import IngestSettings
 
 __all__ = [
@@ -255,7 +257,7 @@ def _decode(
             outcome = ("oversize", f"message value is {len(value)} bytes, more than "
                        f"ingest.max_event_bytes ({limits.max_bytes})")
         else:
-            outcome = _parse(value, decoder, event_type)
+            outcome = too_deep(value) or _parse(value, decoder, event_type)
             if not isinstance(outcome, tuple):
                 outcome = check(outcome, limits) or outcome
         if isinstance(outcome, tuple):

@@ -7,10 +7,12 @@ same ``ModelBatch`` columns from the Arrow columns, validating them vectorised.
 The result is the one the per-event path gives, to the array, and so are the
 dead letters, because every doubt is settled by that path:
 
-- a payload that is empty, oversize, not one plain ``{…}`` line, or not UTF-8
-  goes to the per-event decoder; so does a row the vectorised checks cannot
-  accept (a required field null or absent, an empty text, an event time outside
-  the common RFC 3339 form (``streams.arrowtime``) or the ingest limits, an
+- a payload that is empty, oversize, not one plain ``{…}`` line, not UTF-8, or
+  with more brackets than ``MAX_DEPTH`` (it might nest deeper than the event contract
+  allows, and deep nesting overflows Arrow's recursive parser) goes to the per-event
+  decoder, which measures the depth before any parser sees it; so does a row the
+  vectorised checks cannot accept (a required field null or absent, an empty text,
+  an event time outside the common RFC 3339 form (``streams.arrowtime``) or the ingest limits, an
   unknown model under ``reject``, NaN/Infinity literals, a non-finite score, a
   nested feature or prediction value, a segment that is not an object of text);
 - a row Arrow refuses to parse is moved to the per-event decoder and the rest
@@ -42,6 +44,7 @@ from numpy.typing import NDArray
 
 from streams.arrowtime import epoch_micros, parse_times
 from streams.columns import ModelBatch, column_name, row_keys_of, to_model_batches
+from streams.event_problems import MAX_DEPTH
 from streams.events import DeadLetter, Limits, Message, decode_predictions, limits_for
 from streams.settings import IngestSettings
 
@@ -96,6 +99,11 @@ def _split(messages: Sequence[Message], max_bytes: int
     ends = starts + sizes  # where each row's separator (or the end) is
     plain = (sizes > 0) & (sizes <= max_bytes)
     if buffer.size:
+        # A row with more brackets than MAX_DEPTH may nest too deeply for Arrow's parser: the
+        # per-event path measures it (``streams.event_problems.too_deep``).
+        opening = (buffer == 0x7B) | (buffer == 0x5B)
+        plain &= np.add.reduceat(opening, np.minimum(starts, buffer.size - 1),
+                                 dtype=np.int64) <= MAX_DEPTH
         first, last = np.where(plain, starts, 0), np.where(plain, ends - 1, 0)
         plain &= (buffer[first] == 0x7B) & (buffer[last] == 0x7D)
     if joined.count(b"\n") >= len(values) or b"\r" in joined:
