@@ -179,6 +179,11 @@ def build_schema(descriptions: Mapping[str, str]) -> dict[str, Any]:
             node["default"] = defaults[path]
 
     walk(schema, annotate)
+    described: set[str] = set()
+    walk(schema, lambda node, path: described.add(path))
+    missing = sorted(set(defaults) - described)
+    if missing:
+        raise ValueError(f"no schema for {', '.join(missing)}: add it to streams/config_schema.py")
     return schema
 
 

@@ -65,6 +65,13 @@ def test_check_names_a_stale_file(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "schema.json is stale" in capsys.readouterr().err
 
 
+def test_a_setting_without_a_schema_stops_the_generator(monkeypatch: pytest.MonkeyPatch) -> None:
+    worker = {k: v for k, v in config_schema._WORKER.items() if k != "web_port"}
+    monkeypatch.setattr(config_schema, "_WORKER", worker)
+    with pytest.raises(ValueError, match=r"^no schema for worker\.web_port: add it"):
+        config_schema.build_schema({})
+
+
 def test_schema_is_valid_draft_2020_12() -> None:
     assert SCHEMA["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     jsonschema.Draft202012Validator.check_schema(SCHEMA)
@@ -101,6 +108,20 @@ def test_example_files_validate_and_load(path: Path) -> None:
     environ = {name: SIGNING_SECRET if "SECRET" in name else "https://h.example/x"
                for name in variables}
     load_settings(path, environ=environ)
+
+
+def test_the_demo_configuration_validates(tmp_path: Path) -> None:
+    from streams.demo import CONFIG
+    from streams.demo_receiver import DemoReceiver
+
+    with DemoReceiver() as receiver:
+        text = CONFIG + receiver.config()
+    data = yaml.safe_load(text)
+    assert set(data) >= {"models", "worker", "alerting"}
+    assert [e.message for e in VALIDATOR.iter_errors(data)] == []
+    path = tmp_path / "demo.yaml"
+    path.write_text(text, encoding="utf-8")
+    load_settings(path, environ={})
 
 
 def test_the_effective_settings_validate(tmp_path: Path) -> None:
