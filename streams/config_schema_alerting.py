@@ -74,6 +74,8 @@ def _receiver(kind: ReceiverType) -> dict[str, Any]:
     properties: dict[str, Any] = {"type": {"const": kind}, "timeout": timeout}
     for key in (*required, *optional):
         properties.update(_secret_keys(key))
+    if "url" in optional:  # PagerDuty's Events API unless given
+        properties["url"] = {**properties["url"], "default": config.PAGERDUTY_URL}
     return {"properties": properties, "additionalProperties": False,
             "allOf": [*(_one_form(key) for key in required),
                       *(_at_most_one_form(key) for key in optional)]}
