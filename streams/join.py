@@ -49,8 +49,10 @@ Decisions:
   window start with NaN for none, model code, live/joined flags, id and prediction
   references); freed slots are reused.
 * **Snapshots.** ``to_dict`` is JSON-safe (a non-finite prediction or label float is
-  written as ``{"float": "inf"}``); the TTL and hold are settings, not state:
-  ``from_dict`` takes the current ones, which then apply to restored entries.
+  written as ``{"float": "inf"}``; count window starts are written only when a
+  prediction has one, so a time-window snapshot does not grow); the TTL and hold
+  are settings, not state: ``from_dict`` takes the current ones, which then apply
+  to restored entries.
 """
 
 from __future__ import annotations
@@ -374,6 +376,10 @@ class JoinState:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe snapshot (``json.dumps(..., allow_nan=False)`` accepts it)."""
         live = np.flatnonzero(self._live[:self._top])
+        windows = self._windows[live]
+        # Count window starts only when some prediction has one (time windows have none).
+        carried = {"windows": [_finite(w) for w in windows.tolist()]} if (
+            not np.isnan(windows).all()) else {}
         return {
             "version": SNAPSHOT_VERSION,
             "label_watermark": _finite(self._label_mark),
@@ -383,9 +389,8 @@ class JoinState:
                 "ids": self._ids[live].tolist(), "models": self._models[live].tolist(),
                 "times": self._times[live].tolist(),
                 "scores": [_finite(s) for s in self._scores[live].tolist()],
-                "windows": [_finite(w) for w in self._windows[live].tolist()],
                 "values": [_encode(p) for p in self._predictions[live].tolist()],
-                "joined": self._joined[live].tolist()},
+                "joined": self._joined[live].tolist(), **carried},
             "held": [[pid, m, t, _encode(label), arrived]
                      for pid, (m, t, label, arrived) in self._held.items()],
             "tallies": {name: dict(tally) for name, tally in self._tallies.items()},
@@ -409,7 +414,7 @@ class JoinState:
         state._models[:n] = rows["models"]
         state._times[:n] = rows["times"]
         state._scores[:n] = [math.nan if s is None else s for s in rows["scores"]]
-        # A snapshot from before count windows were carried has no "windows": none known.
+        # No "windows": no prediction had a count window start (or the snapshot is older).
         windows = rows.get("windows") or [None] * n
         state._windows[:n] = [math.nan if w is None else w for w in windows]
         state._predictions[:n] = [_decode(p) for p in rows["values"]]

@@ -274,6 +274,7 @@ def test_count_window_starts_survive_a_snapshot_and_an_old_snapshot_has_none() -
     restored = JoinState.from_dict(data, prediction_ttl=TTL, early_label_hold=HOLD)
     out = restored.add_labels(labels(("b", 20.0), ("t", 21.0), ("a", 22.0)), now=0.0)
     assert [o.window_start for o in out] == [11.0, None, 9.5]
+    assert "windows" not in state().to_dict()["predictions"]  # time windows: not written
     del data["predictions"]["windows"]  # written before count windows were carried
     older = JoinState.from_dict(data, prediction_ttl=TTL, early_label_hold=HOLD)
     out = older.add_labels(labels(("a", 22.0)), now=0.0)
