@@ -13,6 +13,7 @@ written, newest last. See docs/deadletters.md.
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
@@ -34,6 +35,7 @@ from streams.deadletters import (
 from streams.events import DEAD_LETTER_REASONS
 from streams.settings import SettingsError, load_settings, parse_duration
 
+CONNECT_TIMEOUT = 5.0  # seconds for the first TCP connection to a bootstrap broker
 MAX_WINDOW = 10_000  # records read backwards at once, at most
 POLL_MS = 200
 
@@ -62,6 +64,10 @@ def read_dead_letters(query: Query) -> list[Letter]:
 
     deadline = time.monotonic() + query.timeout
     timeout_ms = max(1, int(query.timeout * 1000))
+    if not any(_accepts(address, min(query.timeout, CONNECT_TIMEOUT))
+               for address in query.bootstrap.split(",")):
+        # At once, rather than after the client's bootstrap retries for the whole timeout.
+        raise ConnectionError(f"no broker accepts connections at {query.bootstrap}")
     try:
         consumer = KafkaConsumer(bootstrap_servers=query.bootstrap, group_id=None,
                                  enable_auto_commit=False, client_id="driftline-deadletter",
@@ -89,6 +95,16 @@ def read_dead_letters(query: Query) -> list[Letter]:
         return newest(letters, query.limit)
     finally:
         consumer.close(autocommit=False)
+
+
+def _accepts(address: str, timeout: float) -> bool:
+    """Whether ``host:port`` (``[v6]:port`` too) accepts a TCP connection within ``timeout``."""
+    host, _, port = address.strip().rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False
 
 
 def _newest_of(consumer: Any, tp: Any, start: int, end: int, query: Query,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import socket
 
 import click
 import pytest
 from click.testing import CliRunner
 
-from streams.commands.deadletter import show
+from streams.commands.deadletter import _accepts, show
 from streams.deadletters import (
     UNREADABLE,
     Letter,
@@ -142,3 +143,14 @@ def test_an_empty_table_says_so_on_stderr() -> None:
 @click.pass_obj
 def _show_command(obj: list[Letter], fmt: str, reasons: tuple[str, ...]) -> None:
     show(obj, fmt, "dl", reasons)
+
+
+def test_a_bootstrap_address_that_accepts_or_not() -> None:
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        port = listening.getsockname()[1]
+        assert _accepts(f"127.0.0.1:{port}", 2)
+        assert _accepts(f" [127.0.0.1]:{port}", 2)
+    assert not _accepts(f"127.0.0.1:{port}", 2)  # closed now
+    assert not _accepts("no-port", 2)
