@@ -9,7 +9,9 @@ PostgreSQL 16 in containers instead (``tests.container_services``, through
 change. Without the switch nothing here touches Docker.
 
 ``python -m tests.containers`` is the switch's first step: it exits 0 when a
-Docker engine answers, and otherwise prints one line saying so and exits 1.
+Docker engine answers (after pulling the images it lacks, so that a pull does
+not count against a test's timeout), and otherwise prints one line saying so and
+exits 1.
 
 This module holds only what needs no Docker engine (the images, the Kafka
 settings, addresses and URLs), so the unit tests check it everywhere.
@@ -142,13 +144,41 @@ def no_engine_line(address: str, problem: str) -> str:
             "PostgreSQL")
 
 
+def pull_missing(images: tuple[str, ...]) -> str | None:
+    """Pull the images the engine lacks (before the tests, whose timeouts a pull would eat).
+
+    Returns why a pull failed, or None. Names get testcontainers' registry prefix, as
+    the containers' do.
+    """
+    from testcontainers.core.config import testcontainers_config
+    from testcontainers.core.docker_client import DockerClient
+
+    client = DockerClient().client
+    try:
+        for image in images:
+            name = testcontainers_config.hub_image_name_prefix + image
+            if not client.images.list(name=name):
+                print(f"make test-containers: pulling {name}", file=sys.stderr)
+                try:
+                    client.images.pull(name)
+                except Exception as exc:  # whatever the engine answers, the image is missing
+                    return " ".join(f"cannot pull {name}: {type(exc).__name__}: {exc}".split())
+    finally:
+        client.close()
+    return None
+
+
 def main() -> int:
-    """Exit 0 when a Docker engine answers; otherwise print one line and exit 1."""
+    """Exit 0 when a Docker engine answers and has the images; otherwise one line and 1."""
     problem = engine_problem()
-    if problem is None:
-        return 0
-    print(no_engine_line(engine_address(), problem), file=sys.stderr)
-    return 1
+    if problem is not None:
+        print(no_engine_line(engine_address(), problem), file=sys.stderr)
+        return 1
+    failed = pull_missing((KAFKA_IMAGE, POSTGRES_IMAGE))
+    if failed is not None:
+        print(f"make test-containers: {failed}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import subprocess
@@ -128,3 +129,53 @@ def test_make_test_containers_stops_at_the_check_without_an_engine(tmp_path: Pat
     assert line.startswith(f"make test-containers: no Docker engine at {address} ")
     assert line.endswith(ADVICE)
     assert "pytest" not in done.stdout  # the tests did not start
+
+
+def test_the_cluster_id_is_a_base64_uuid() -> None:
+    assert len(base64.urlsafe_b64decode(containers.CLUSTER_ID + "==")) == 16
+
+
+class FakeImages:
+    def __init__(self, present: set[str], refuse: bool = False) -> None:
+        self.present, self.refuse, self.pulled = present, refuse, list[str]()
+
+    def list(self, name: str) -> list[str]:
+        return [name] if name in self.present else []
+
+    def pull(self, name: str) -> None:
+        if self.refuse:
+            raise RuntimeError("pull access denied\nfor that image")
+        self.pulled.append(name)
+
+
+class FakeClient:
+    def __init__(self, images: FakeImages) -> None:
+        self.images, self.closed = images, False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def fake_docker(monkeypatch: pytest.MonkeyPatch, images: FakeImages) -> FakeClient:
+    from testcontainers.core import docker_client
+
+    client = FakeClient(images)
+    monkeypatch.setattr(docker_client, "DockerClient", lambda: type("D", (), {"client": client}))
+    return client
+
+
+def test_only_missing_images_are_pulled(monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    images = FakeImages({"postgres:16"})
+    client = fake_docker(monkeypatch, images)
+    assert containers.pull_missing(("apache/kafka:3.9.1", "postgres:16")) is None
+    assert images.pulled == ["apache/kafka:3.9.1"]
+    assert client.closed
+    assert capsys.readouterr().err == "make test-containers: pulling apache/kafka:3.9.1\n"
+
+
+def test_a_failed_pull_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    client = fake_docker(monkeypatch, FakeImages(set(), refuse=True))
+    assert containers.pull_missing(("apache/kafka:3.9.1",)) == (
+        "cannot pull apache/kafka:3.9.1: RuntimeError: pull access denied for that image")
+    assert client.closed
