@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import socket
 import time
+from collections import deque
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from streams.settings import SettingsError, load_settings, parse_duration
 CONNECT_TIMEOUT = 5.0  # seconds for the first TCP connection to a bootstrap broker
 MAX_WINDOW = 10_000  # records read backwards at once, at most
 POLL_MS = 200
+POLL_RECORDS = 500
 
 
 @dataclass(frozen=True)
@@ -113,35 +115,41 @@ def _newest_of(consumer: Any, tp: Any, start: int, end: int, query: Query,
 
     ``end`` (the broker's end offset) is taken as a hint: the first window reads on
     to the high watermark of the fetches, since the embedded broker reports the
-    base offset of the last batch, plus one, as the end offset.
+    base offset of the last batch, plus one, as the end offset. At most
+    ``query.limit`` letters are held at a time.
     """
     found: list[Letter] = []
     high, size, first = end, query.limit, True
     while (first or high > start) and len(found) < query.limit:
         low = max(start, high - size)
-        found = [letter for letter in _read(consumer, tp, low, None if first else high, deadline)
-                 if selected(letter, query.reasons, query.since_ms)] + found
+        found = (_read(consumer, tp, low, None if first else high, query, deadline)
+                 + found)[-query.limit:]
         high, size, first = low, min(2 * size, MAX_WINDOW), False
-    return found[-query.limit:]
+    return found
 
 
-def _read(consumer: Any, tp: Any, low: int, high: int | None, deadline: float) -> list[Letter]:
-    """The records of offsets [low, high) of the assigned partition ``tp`` (high None: to the end).
+def _read(consumer: Any, tp: Any, low: int, high: int | None, query: Query,
+          deadline: float) -> list[Letter]:
+    """The newest ``query.limit`` letters that pass of offsets [low, high) of ``tp``.
 
-    The end is the high watermark of the fetch responses (None until the first one).
+    ``high`` None reads to the end: the high watermark of the fetch responses
+    (None until the first one).
     """
     consumer.seek(tp, low)
-    letters: list[Letter] = []
+    kept: deque[Letter] = deque(maxlen=query.limit)
     while True:
         target = high if high is not None else consumer.highwater(tp)
         if target is not None and consumer.position(tp) >= target:
-            return letters
+            return list(kept)
         if time.monotonic() > deadline:
             raise TimeoutError(f"reading {tp.topic} partition {tp.partition} from offset "
                                f"{low} did not finish in time")
-        for records in consumer.poll(timeout_ms=POLL_MS, max_records=MAX_WINDOW).values():
-            letters += [read_letter(r.partition, r.offset, r.timestamp, r.value)
-                        for r in records if r.offset >= low and (high is None or r.offset < high)]
+        for records in consumer.poll(timeout_ms=POLL_MS, max_records=POLL_RECORDS).values():
+            for r in records:
+                if r.offset >= low and (high is None or r.offset < high):
+                    letter = read_letter(r.partition, r.offset, r.timestamp, r.value)
+                    if selected(letter, query.reasons, query.since_ms):
+                        kept.append(letter)
 
 
 @contextmanager

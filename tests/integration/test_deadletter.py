@@ -55,14 +55,21 @@ def dead_letters(bootstrap: str, topic: str) -> list[DeadLetter]:
     return decoded.dead_letters
 
 
-async def write(bootstrap: str, topic: str, letters: list[DeadLetter], first_ms: int) -> None:
-    """``letters`` as the worker writes them, the i-th at ``first_ms + i``."""
+async def write(bootstrap: str, topic: str, letters: list[DeadLetter], first_ms: int, *,
+                partition: int | None = None, one_by_one: bool = False) -> None:
+    """``letters`` as the worker writes them, the i-th at ``first_ms + i``.
+
+    ``one_by_one`` waits for each before sending the next: one record a batch.
+    """
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
     await producer.start()
     try:
-        sent = [await producer.send(topic, value=letter.to_json(), key=letter.key,
-                                    timestamp_ms=first_ms + i)
-                for i, letter in enumerate(letters)]
+        sent = []
+        for i, letter in enumerate(letters):
+            sent.append(await producer.send(topic, value=letter.to_json(), key=letter.key,
+                                            partition=partition, timestamp_ms=first_ms + i))
+            if one_by_one:
+                await sent[-1]
         await asyncio.gather(*sent)
     finally:
         await producer.stop()
@@ -134,6 +141,24 @@ def test_filters_by_reason_and_age(broker: EmbeddedBroker,
     assert nothing.exit_code == 0
     assert nothing.stdout == ""
     assert nothing.stderr.strip() == f"no dead letters with reason oversize in {topic}"
+
+
+def test_a_rare_reason_is_found_far_back(broker: EmbeddedBroker, fresh_topic: str) -> None:
+    common = DeadLetter("bad_json", "Input data was truncated", "p", 0, 0, b"k", b"{")
+    rare = DeadLetter("oversize", "too big", "p", 0, 3, b"k", b"x")
+    letters = [common] * 3 + [rare] + [common] * 40
+    letters = [DeadLetter(dl.reason, dl.detail, "p", 0, i, dl.key, dl.value)
+               for i, dl in enumerate(letters)]
+    ensure_topics(broker.bootstrap, {fresh_topic: 2})
+    asyncio.run(write(broker.bootstrap, fresh_topic, letters, int(time.time() * 1000),
+                      partition=1, one_by_one=True))
+    assert shown(deadletter(broker, fresh_topic, "--reason", "oversize", "--limit", "1")) == [
+        ("oversize", "p", 0, 3)]
+    assert shown(deadletter(broker, fresh_topic, "--limit", "5")) == [
+        ("bad_json", "p", 0, offset) for offset in range(39, 44)]
+    assert shown(deadletter(broker, fresh_topic, "--limit", "2", "--reason", "oversize",
+                            "--reason", "bad_json")) == [("bad_json", "p", 0, 42),
+                                                         ("bad_json", "p", 0, 43)]
 
 
 def test_json_prints_the_records_as_stored(broker: EmbeddedBroker,
