@@ -1,7 +1,9 @@
 """The switch that runs the integration tests on Apache Kafka and PostgreSQL in containers.
 
 The embedded broker (Tansu) speaks the Kafka protocol but is not Apache Kafka:
-group coordination, admin answers and error codes differ in places. With
+group coordination, admin answers and error codes differ in places (it reports,
+for one, the base offset of a partition's last record batch, plus one, as the
+partition's end offset). With
 ``DRIFTLINE_TEST_CONTAINERS=1`` (what ``make test-containers`` sets) the
 ``broker`` and ``postgres_url`` fixtures start Apache Kafka 3.9 in KRaft mode and
 PostgreSQL 16 in containers instead (``tests.container_services``, through
@@ -13,8 +15,9 @@ Docker engine answers (after pulling the images it lacks, so that a pull does
 not count against a test's timeout), and otherwise prints one line saying so and
 exits 1.
 
-This module holds only what needs no Docker engine (the images, the Kafka
-settings, addresses and URLs), so the unit tests check it everywhere.
+Besides that check and the pulls, this module holds only what needs no Docker
+engine (the images, the Kafka settings, addresses and URLs), so the unit tests
+check it everywhere.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from sqlalchemy.engine import URL
 SWITCH = "DRIFTLINE_TEST_CONTAINERS"
 KAFKA_IMAGE = "apache/kafka:3.9.1"  # as docker-compose.yml
 POSTGRES_IMAGE = "postgres:16"  # as docker-compose.yml
-START_TIMEOUT = 180  # seconds for an image pull and a start, on a small shared machine
+START_TIMEOUT = 180  # seconds for Kafka to start (the images are pulled before the tests)
 
 # Listeners inside the Kafka container: clients (published on a host port), the broker's
 # own listener, and the KRaft controller (a single node is broker and controller).
