@@ -58,6 +58,7 @@ from streams.columns import ModelBatch
 from streams.consuming import retrying
 from streams.events import Message
 from streams.fastdecode import DecodedColumns, decode_prediction_columns
+from streams.feature_cap import FeatureCap, held_names
 from streams.metrics import Metrics
 from streams.settings import Settings
 from streams.windows import ClosedWindow, ModelWindows, ReferenceHandle, WindowRules
@@ -148,6 +149,7 @@ class Ingest:
         self.ready = asyncio.Event()
         self._last_checkpoint = time.monotonic()
         self._references: dict[int, ReferenceHandle] = {}
+        self._caps: dict[tuple[str, str], FeatureCap] = {}  # feature names per model version
         self._version_ends: dict[str, dict[str, float]] = {}
         self._calibrations: dict[tuple[str, str], ScoreCalibration] = {}
         # Prediction stubs for the label join: (join partition, message), sent by the worker
@@ -215,6 +217,9 @@ class Ingest:
     def release(self, partitions: Iterable[int]) -> None:
         """Checkpoint and forget partitions this worker no longer owns."""
         gone = [self.partitions.pop(p) for p in list(partitions) if p in self.partitions]
+        for state in gone:
+            for key in state.models:
+                self._caps.pop(key, None)
         self._store([], gone)
 
     # ----- the batch path --------------------------------------------------------------
@@ -237,6 +242,11 @@ class Ingest:
             if key not in state.models:
                 state.models[key] = self._new_model(model_id, version)
             windows = state.models[key]
+            cap = self._caps.get(key)
+            if cap is None:
+                cap = self._caps[key] = FeatureCap.of(
+                    self.settings.ingest.max_features_per_model, held_names(windows))
+            batch = cap.admit(batch, self.metrics)
             late_before = windows.n_late
             closed += windows.add(batch, now)
             self._forward(batch, windows.row_windows)
