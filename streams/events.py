@@ -36,7 +36,13 @@ reused typed ``msgspec`` decoder does the validation; a refused message is decod
 second time, untyped, to read a number that overflows a double as ±inf, and what is
 still refused gets its reason and detail from driftline's own checks
 (``streams.event_problems``), never from the decoder's wording. The
-numpy columns are built by ``streams.columns`` (``to_model_batches``, re-exported).
+numpy columns are built by ``streams.columns`` (``to_model_batches``).
+
+This module imports nothing but the standard library and msgspec (the settings
+only for type checking), so that the producer client (``client/``) validates
+with these very types and rules without loading the worker.
+``validate_prediction`` and ``validate_label`` are the checks of one message,
+the same the batch decoders apply to each.
 """
 
 from __future__ import annotations
@@ -46,19 +52,20 @@ import math
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Annotated, Literal, Protocol, TypeVar, get_args
+from typing import TYPE_CHECKING, Annotated, Literal, Protocol, TypeVar, get_args
 
 import msgspec
 from msgspec import Meta
 
-from streams.columns import ModelBatch, row_keys, to_model_batches
 from streams.event_problems import explain, too_deep
-from streams.settings import IngestSettings
+
+if TYPE_CHECKING:
+    from streams.settings import IngestSettings
 
 __all__ = [
     "DEAD_LETTER_REASONS", "DeadLetter", "DecodedBatch", "DecodedLabels", "LabelEvent",
-    "Message", "ModelBatch", "PredictionEvent", "RawMessage", "Reason", "decode_labels",
-    "decode_predictions", "row_keys", "to_model_batches",
+    "Limits", "Message", "PredictionEvent", "RawMessage", "Reason", "decode_labels",
+    "decode_predictions", "limits_for", "validate_label", "validate_prediction",
 ]
 
 MAX_NAME_CHARS = 128  # a model id, a model version, a feature name, a segment key or value
@@ -254,6 +261,35 @@ def _check_label(event: LabelEvent, limits: Limits) -> Problem | None:
     return _check_common(event.model_id, event.event_time, limits)
 
 
+def _validate(
+    value: bytes | None,
+    decoder: msgspec.json.Decoder[E],
+    event_type: type[E],
+    check: Callable[[E, Limits], Problem | None],
+    limits: Limits,
+) -> E | Problem:
+    if not value:
+        return ("empty_payload", "message has no value" if value is None
+                else "message value is empty")
+    if len(value) > limits.max_bytes:
+        return ("oversize", f"message value is {len(value)} bytes, more than "
+                f"ingest.max_event_bytes ({limits.max_bytes})")
+    outcome = too_deep(value) or _parse(value, decoder, event_type)
+    if isinstance(outcome, tuple):
+        return outcome
+    return check(outcome, limits) or outcome
+
+
+def validate_prediction(value: bytes | None, limits: Limits) -> PredictionEvent | Problem:
+    """One prediction message's event, or its ``(reason, detail)``, as the decoder judges it."""
+    return _validate(value, _PREDICTIONS, PredictionEvent, _check_prediction, limits)
+
+
+def validate_label(value: bytes | None, limits: Limits) -> LabelEvent | Problem:
+    """One label message's event, or its ``(reason, detail)``, as the decoder judges it."""
+    return _validate(value, _LABELS, LabelEvent, _check_label, limits)
+
+
 def _decode(
     messages: Iterable[Message],
     decoder: msgspec.json.Decoder[E],
@@ -265,16 +301,7 @@ def _decode(
     events, positions, dead_letters = out
     for message in messages:
         value = message.value
-        if not value:
-            outcome: E | Problem = ("empty_payload", "message has no value"
-                                    if value is None else "message value is empty")
-        elif len(value) > limits.max_bytes:
-            outcome = ("oversize", f"message value is {len(value)} bytes, more than "
-                       f"ingest.max_event_bytes ({limits.max_bytes})")
-        else:
-            outcome = too_deep(value) or _parse(value, decoder, event_type)
-            if not isinstance(outcome, tuple):
-                outcome = check(outcome, limits) or outcome
+        outcome = _validate(value, decoder, event_type, check, limits)
         if isinstance(outcome, tuple):
             dead_letters.append(DeadLetter(
                 outcome[0], outcome[1][:DETAIL_CHARS], message.topic, message.partition,

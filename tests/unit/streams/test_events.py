@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from streams.columns import row_keys, to_model_batches
 from streams.events import (
     DEAD_LETTER_REASONS,
     DEAD_LETTER_VALUE_BYTES,
@@ -23,8 +24,6 @@ from streams.events import (
     RawMessage,
     decode_labels,
     decode_predictions,
-    row_keys,
-    to_model_batches,
 )
 from streams.settings import IngestSettings
 
