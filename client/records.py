@@ -47,6 +47,7 @@ LABELS_TOPIC = "driftline.labels"
 _FIELD = re.compile(r"at `\$\.([^`]+)`")
 _MISSING = re.compile(r"missing required field `([^`]+)`")
 _ENCODER = msgspec.json.Encoder()
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 E = TypeVar("E", PredictionEvent, LabelEvent)
 
 
@@ -104,10 +105,10 @@ def rfc3339(value: object, kind: str = "prediction", field: str = "event_time") 
 
 def _plain(value: object) -> object:
     """A numpy scalar as the Python value it holds; anything else as it is."""
-    item = getattr(value, "item", None)
-    if callable(item) and not isinstance(value, str | bytes | bool | int | float):
-        return item()
-    return value
+    if type(value) in _PLAIN:
+        return value
+    item = getattr(value, "item", None)  # numpy.float64 is a float msgspec does not encode
+    return item() if callable(item) else value
 
 
 def _finite(kind: str, value: object, field: str) -> object:
@@ -131,6 +132,9 @@ def _features(values: object) -> dict[str, object]:
         value = _plain(raw)
         if isinstance(value, float) and math.isnan(value):
             value = None  # missing, as the worker counts null
+        elif type(value) not in _PLAIN:
+            raise InvalidEvent("prediction", "wrong_type", "expected a number, text, a boolean "
+                               f"or None, got {type(value).__name__}", f"features.{name}")
         out[name] = _finite("prediction", value, f"features.{name}")
     return out
 
