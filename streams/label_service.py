@@ -1,8 +1,8 @@
 """Label events in: validate, dead-letter the bad ones, forward to the join topic.
 
 Labels arrive on ``driftline.labels`` partitioned however the producer chose
-(the DESIGN keys them by ``prediction_id``, but a client's partitioner is its
-own); this service re-partitions them by ``join_partition`` into
+(``docs/events.md`` asks for the key ``prediction_id``, but a client's
+partitioner is its own); this service re-partitions them by ``join_partition`` into
 ``driftline.join`` in bundles, beside the prediction stubs the ingest sends
 there. It holds no state: its checkpoint is the offset alone, stored after the
 bundles and dead letters are acknowledged, so a crash can forward a label twice

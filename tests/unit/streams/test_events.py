@@ -63,7 +63,7 @@ def _one_dead(value: bytes | None, **kwargs: Any) -> DeadLetter:
 
 
 # ----- valid events --------------------------------------------------------------------------
-def test_the_design_example_decodes() -> None:
+def test_the_docstring_example_decodes() -> None:
     batch = _decode(_raw(_event()))
     (event,) = batch.events
     assert batch.positions == [(0, 0)]
