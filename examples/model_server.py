@@ -7,16 +7,20 @@ then serves requests in a loop: each request is scored by ``ModelServer.predict`
 The truth of a request is known later: its label is published
 ``--label-lag`` requests afterwards (topic ``driftline.labels``, key =
 prediction id), and a share of them (``1 - --label-share``) never comes. With
-``--drift-after N`` the applicants' incomes drop from request N on, so the
-worker reports data drift on ``income`` and ``debt_ratio``.
+``--drift-after N`` the applicants' incomes drop and their debt ratios rise
+from request N on: data drift for the worker to find. Request ids (the
+prediction ids) are ``<run>-<n>``, with a random run id, so two runs never
+share one.
 
 Run (from the repository root, with driftline's environment)::
 
     driftline broker --port 9092                     # terminal 1: the embedded broker
-    driftline worker                                 # terminal 2: creates the topics, monitors
-    python examples/model_server.py --bootstrap 127.0.0.1:9092 --requests 3000 \\
-        --rate 100 --drift-after 1500                # terminal 3
+    DRIFTLINE_MODELS__DEFAULT__WINDOW__SIZE=20s driftline worker   # terminal 2
+    python examples/model_server.py --requests 9000 --rate 100 --drift-after 4500
     driftline windows credit                         # the windows the worker stored
+
+The worker creates the topics and monitors the model in 20-second windows (5
+minutes by default); the server sends 100 requests a second for 90 seconds.
 
 Without a worker, ``--create-topics`` creates driftline's topics first (the
 embedded broker does not create topics on first use).
@@ -27,6 +31,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import uuid
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -54,7 +59,7 @@ class Applicant:
 
 
 def applicants(rng: np.random.Generator, n: int, start: int = 0,
-               drift_after: int | None = None) -> list[Applicant]:
+               drift_after: int | None = None, run: str = "req") -> list[Applicant]:
     """``n`` synthetic applicants; from index ``drift_after`` on, incomes are lower."""
     index = np.arange(start, start + n)
     shifted = np.zeros(n, dtype=bool) if drift_after is None else index >= drift_after
@@ -66,7 +71,7 @@ def applicants(rng: np.random.Generator, n: int, start: int = 0,
     logit = (-1.0 - 1.2 * (np.log(income) - 10.6) + 4.0 * (debt - 0.24)
              - 0.02 * (age - 45) + 0.25 * (loans - 2) + 0.3 * (region == 1))
     defaulted = rng.random(n) < 1 / (1 + np.exp(-logit))
-    return [Applicant(f"req-{i}", {"income": round(float(income[k]), 2),
+    return [Applicant(f"{run}-{i}", {"income": round(float(income[k]), 2),
                                    "debt_ratio": round(float(debt[k]), 4),
                                    "age": int(age[k]), "open_loans": int(loans[k]),
                                    "region": REGIONS[region[k]]},
@@ -107,7 +112,8 @@ def serve(args: argparse.Namespace) -> int:
     with EventProducer(args.bootstrap, predictions_topic=args.predictions_topic,
                        labels_topic=args.labels_topic) as events:
         try:
-            for applicant in applicants(rng, args.requests, drift_after=args.drift_after):
+            for applicant in applicants(rng, args.requests, drift_after=args.drift_after,
+                                        run=uuid.uuid4().hex[:8]):
                 prediction, score = server.predict(applicant.features)
                 sent = events.send_prediction(
                     args.model_id, applicant.features, prediction=prediction,
