@@ -23,6 +23,7 @@ What the client adds before that:
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import uuid
@@ -44,8 +45,8 @@ from streams.events import (
 
 PREDICTIONS_TOPIC = "driftline.predictions"
 LABELS_TOPIC = "driftline.labels"
-_FIELD = re.compile(r"at `\$\.([^`]+)`")
-_MISSING = re.compile(r"missing required field `([^`]+)`")
+# The field a dead-letter detail names: ``$.model_version``, ``$.features["amount"]``.
+_FIELD = re.compile(r'\$\.(\w+(?:\["(?:[^"\\]|\\.)*"\])?)')
 _ENCODER = msgspec.json.Encoder()
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 E = TypeVar("E", PredictionEvent, LabelEvent)
@@ -119,6 +120,11 @@ def _finite(kind: str, value: object, field: str) -> object:
     return value
 
 
+def feature_field(name: str) -> str:
+    """A feature as the dead letters name it: ``features["amount"]``."""
+    return f"features[{json.dumps(name[:100])}]"
+
+
 def _features(values: object) -> dict[str, object]:
     if not isinstance(values, Mapping):
         raise InvalidEvent("prediction", "wrong_type",
@@ -134,14 +140,14 @@ def _features(values: object) -> dict[str, object]:
             value = None  # missing, as the worker counts null
         elif type(value) not in _PLAIN:
             raise InvalidEvent("prediction", "wrong_type", "expected a number, text, a boolean "
-                               f"or None, got {type(value).__name__}", f"features.{name}")
-        out[name] = _finite("prediction", value, f"features.{name}")
+                               f"or None, got {type(value).__name__}", feature_field(name))
+        out[name] = _finite("prediction", value, feature_field(name))
     return out
 
 
 def _refused(kind: str, problem: tuple[Reason, str]) -> InvalidEvent:
     reason, detail = problem
-    found = _FIELD.search(detail) or _MISSING.search(detail)
+    found = _FIELD.search(detail)
     field = found.group(1) if found else None
     if field is None and detail.startswith("event_time "):
         field = "event_time"

@@ -72,8 +72,11 @@ MAX_NAME_CHARS = 128  # a model id, a model version, a feature name, a segment k
 MAX_ID_CHARS = 256  # an event id or a prediction id
 MAX_FEATURES = 1_000  # features in one event
 # Names become SQL keys, metric labels and column names: no control characters (NUL
-# included), which PostgreSQL text refuses and logs and dashboards cannot show.
-PRINTABLE = r"\A[^\x00-\x1f\x7f-\x9f]*\Z"
+# included), which PostgreSQL text refuses and logs and dashboards cannot show. Written so
+# that Python and ECMA-262 (JSON Schema validators in other languages) read it alike: ``^``
+# and "no character follows" for the ends (``\Z`` is Python's own, and ``$`` would let a
+# final newline through in Python).
+PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f]*(?![\s\S])"
 Id = Annotated[str, Meta(min_length=1, max_length=MAX_ID_CHARS)]
 Name = Annotated[str, Meta(min_length=1, max_length=MAX_NAME_CHARS, pattern=PRINTABLE)]
 Key = Annotated[str, Meta(max_length=MAX_NAME_CHARS, pattern=PRINTABLE)]

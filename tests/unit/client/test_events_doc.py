@@ -10,6 +10,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from client import InvalidEvent, prediction_record
 from streams.events import (
     DEAD_LETTER_REASONS,
     LabelEvent,
@@ -146,3 +147,10 @@ def test_the_limits_are_the_default_settings() -> None:
     assert (ingest.max_future, ingest.max_past) == (3600, 7 * 86400)
     assert "now + 1 h by default" in table
     assert "now − 7 d by default" in table
+
+
+def test_the_client_error_shown_is_the_clients() -> None:
+    (shown,) = re.findall(r"```text client-error\n\s*(.*?)\n\s*```", DOC)
+    with pytest.raises(InvalidEvent) as caught:
+        prediction_record("fraud", {"amount": 41.5}, model_version=7)  # type: ignore[arg-type]
+    assert str(caught.value) == shown

@@ -105,17 +105,21 @@ def test_a_naive_time_is_refused_naming_the_field() -> None:
     ({"model_id": ""}, "bad_value", "model_id"),
     ({"event_id": ""}, "bad_value", "event_id"),
     ({"model_id": 3}, "wrong_type", "model_id"),
-    ({"segment": {"region": 1}}, "wrong_type", "segment[...]"),
+    ({"segment": {"region": 1}}, "wrong_type", 'segment["region"]'),
     ({"score": "high"}, "wrong_type", "score"),
     ({"prediction": [1, 2]}, "wrong_type", "prediction"),
-    ({"features": {"history": [1, 2]}}, "wrong_type", "features.history"),
-    ({"features": {"nested": {"a": 1}}}, "wrong_type", "features.nested"),
+    ({"features": {"history": [1, 2]}}, "wrong_type", 'features["history"]'),
+    ({"features": {"nested": {"a": 1}}}, "wrong_type", 'features["nested"]'),
+    ({"features": {"a\x00b": 1.0}}, "bad_value", 'features["a\\u0000b"]'),
+    ({"features": {f"f{i}": i for i in range(1_001)}}, "bad_value", "features"),
+    ({"model_id": "x" * 129}, "bad_value", "model_id"),
+    ({"prediction_id": "x" * 257}, "bad_value", "prediction_id"),
     ({"features": {1: 2.0}}, "wrong_type", "features"),
     ({"features": [("amount", 1.0)]}, "wrong_type", "features"),
     ({"score": math.nan}, "bad_value", "score"),
     ({"score": math.inf}, "bad_value", "score"),
     ({"prediction": -math.inf}, "bad_value", "prediction"),
-    ({"features": {"amount": math.inf}}, "bad_value", "features.amount"),
+    ({"features": {"amount": math.inf}}, "bad_value", 'features["amount"]'),
     ({"event_time": NOW + timedelta(hours=2)}, "future_timestamp", "event_time"),
     ({"event_time": NOW - timedelta(days=8)}, "past_timestamp", "event_time"),
 ])
@@ -123,7 +127,7 @@ def test_what_the_worker_would_dead_letter_is_refused_naming_the_field(
         changes: dict[str, Any], reason: str, field: str) -> None:
     error = refused(**changes)
     assert (error.reason, error.field) == (reason, field)
-    assert field.split("[")[0].split(".")[0] in str(error)
+    assert f"field {field!r}" in str(error)
 
 
 @pytest.mark.parametrize(("raw", "arguments", "reason"), [
