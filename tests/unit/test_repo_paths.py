@@ -2,8 +2,8 @@
 
 A reference counts as outside when it names a design note kept elsewhere, a
 sibling folder of the checkout, a path of the build machine (``BANNED``), or a
-relative path that climbs above the repository from the file that holds it. Markdown links must also name files that
-exist in the repository.
+relative path that climbs above the repository from the file that holds it.
+Markdown links must also name files that exist in the repository.
 """
 
 from __future__ import annotations
