@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from client.delivery import BATCH_BYTES, LINGER_MS, Failures, kafka_options
-from client.producer import REQUEST_OVERHEAD
+from client.producer import PRUNE_AT, REQUEST_OVERHEAD
 from client.records import (
     LABELS_TOPIC,
     PREDICTIONS_TOPIC,
@@ -53,7 +53,7 @@ class AsyncEventProducer:
             "max_batch_size": BATCH_BYTES,
             "max_request_size": self.limits.max_event_bytes + REQUEST_OVERHEAD}, kafka)
         self._producer: Any = None
-        self._pending: set[asyncio.Future[Any]] = set()
+        self._pending: list[tuple[str, asyncio.Future[Any]]] = []
         self._failures = Failures()
 
     async def start(self) -> None:
@@ -94,21 +94,24 @@ class AsyncEventProducer:
             raise RuntimeError("the producer is not started (call start() or use async with)")
         future: asyncio.Future[Any] = await self._producer.send(
             record.topic, value=record.value, key=record.key)
-        self._pending.add(future)
-        topic = record.topic
-        future.add_done_callback(lambda done: self._settled(topic, done))
+        self._pending.append((record.topic, future))
+        if len(self._pending) >= PRUNE_AT:  # between flushes, keep only the undelivered
+            self._settle([item for item in self._pending if item[1].done()])
+            self._pending = [item for item in self._pending if not item[1].done()]
 
-    def _settled(self, topic: str, future: asyncio.Future[Any]) -> None:
-        self._pending.discard(future)
-        if not future.cancelled() and future.exception() is not None:
-            self._failures.add(topic, future.exception() or RuntimeError("no error"))
+    def _settle(self, done: list[tuple[str, asyncio.Future[Any]]]) -> None:
+        for topic, future in done:
+            error = future.exception() if not future.cancelled() else asyncio.CancelledError()
+            if error is not None:
+                self._failures.add(topic, error)
 
     async def flush(self) -> None:
         """Wait for every record sent so far; ``DeliveryError`` if any was not delivered."""
         if self._producer is not None:
             await self._producer.flush()
-        if self._pending:
-            await asyncio.wait(set(self._pending))
+        pending, self._pending = self._pending, []
+        await asyncio.gather(*(future for _, future in pending), return_exceptions=True)
+        self._settle(pending)
         self._failures.raise_any()
 
     async def close(self) -> None:

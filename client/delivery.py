@@ -32,7 +32,7 @@ class DeliveryError(RuntimeError):
 
 
 class Failures:
-    """Delivery failures reported by callbacks (from any thread) until the next check."""
+    """Delivery failures seen since the last check (thread-safe)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

@@ -37,6 +37,7 @@ from client.records import (
 from streams.events import LabelEvent, PredictionEvent
 
 REQUEST_OVERHEAD = 64 * 1024  # room for the key and the record batch around a largest value
+PRUNE_AT = 10_000  # delivery futures kept between flushes before the settled ones are dropped
 
 
 class EventProducer:
@@ -52,6 +53,7 @@ class EventProducer:
         self.limits = limits or ClientLimits()
         self._clock = clock
         self._failures = Failures()
+        self._pending: list[tuple[str, Any]] = []  # (topic, kafka-python's future)
         self._producer = KafkaProducer(**kafka_options({
             "bootstrap_servers": bootstrap_servers, "acks": "all",
             "enable_idempotence": False, "linger_ms": LINGER_MS, "batch_size": BATCH_BYTES,
@@ -84,13 +86,25 @@ class EventProducer:
         if self._closed:
             raise RuntimeError("the producer is closed")
         future = self._producer.send(record.topic, value=record.value, key=record.key)
-        topic = record.topic
-        future.add_errback(lambda error: self._failures.add(topic, error))
+        self._pending.append((record.topic, future))
+        if len(self._pending) >= PRUNE_AT:  # between flushes, keep only the undelivered
+            done = [item for item in self._pending if item[1].is_done]
+            self._pending = [item for item in self._pending if not item[1].is_done]
+            self._settle(done, None)
+
+    def _settle(self, sent: list[tuple[str, Any]], timeout: float | None) -> None:
+        for topic, future in sent:
+            try:
+                future.get(timeout=timeout)
+            except Exception as error:  # any failure is the record's
+                self._failures.add(topic, error)
 
     def flush(self, timeout: float | None = None) -> None:
         """Wait until every event sent so far is acknowledged; ``DeliveryError`` if any
         was not (kafka-python's ``KafkaTimeoutError`` when ``timeout`` seconds pass)."""
         self._producer.flush(timeout=timeout)
+        pending, self._pending = self._pending, []
+        self._settle(pending, timeout)
         self._failures.raise_any()
 
     def close(self, timeout: float | None = None) -> None:
