@@ -7,9 +7,9 @@
 test fails when the committed files are stale.
 
 What a JSON Schema cannot say is in ``docs/events.md``: the size limit
-(``ingest.max_event_bytes``), the time bounds (``ingest.max_future``,
-``ingest.max_past``), the finite ``score``, and that ``event_time`` must carry a
-timezone (the schema's ``date-time`` format, RFC 3339, requires one too).
+(``ingest.max_event_bytes``), the nesting depth, the time bounds
+(``ingest.max_future``, ``ingest.max_past``) and the finite ``score``. That
+``event_time`` must carry a timezone the ``date-time`` format (RFC 3339) says.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ SCHEMAS: dict[str, tuple[type[msgspec.Struct], str]] = {
     "label-event.json": (LabelEvent, "driftline label event (schema v1)"),
 }
 COMMENT = ("Generated from streams/events.py by `make event-schema`; do not edit. Limits a schema "
-           "cannot express (size, event-time bounds, finite score) are in docs/events.md.")
+           "cannot express (size, nesting depth, event-time bounds, finite score) are in "
+           "docs/events.md.")
 
 
 def schema(event_type: type[msgspec.Struct], title: str) -> dict[str, Any]:
