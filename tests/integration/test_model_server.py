@@ -14,6 +14,7 @@ import pytest
 
 from streams.broker import EmbeddedBroker
 from streams.events import decode_labels, decode_predictions
+from streams.fastdecode import decode_prediction_columns
 from streams.settings import IngestSettings
 from tests.integration.kafka_read import read_topic
 
@@ -48,6 +49,9 @@ def test_the_example_model_server_publishes_valid_predictions_and_labels(
     decoded_labels = decode_labels(label_records, now=now, ingest=ingest)
     assert decoded.dead_letters == []
     assert decoded_labels.dead_letters == []
+    columns = decode_prediction_columns(prediction_records, now=now, ingest=ingest)
+    assert (columns.n_events, columns.dead_letters) == (REQUESTS, [])
+    assert columns.columnar  # the worker's hot path (Arrow) took every event as it is
     assert len(decoded.events) == sent_predictions
     assert len(decoded_labels.events) == sent_labels
     assert {r.key for r in prediction_records} == {b"credit"}
