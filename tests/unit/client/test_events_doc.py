@@ -147,6 +147,8 @@ def test_the_limits_are_the_default_settings() -> None:
     assert (ingest.max_future, ingest.max_past) == (3600, 7 * 86400)
     assert "now + 1 h by default" in table
     assert "now − 7 d by default" in table
+    assert ingest.max_features_per_model == 1_000
+    assert "1,000 by default (1–100,000) | `ingest.max_features_per_model`" in table
 
 
 def test_the_client_error_shown_is_the_clients() -> None:
