@@ -16,7 +16,9 @@ What the client adds before that:
 - Values: numpy scalars (anything with ``.item()``) become Python numbers;
   a NaN *feature* is sent as ``null`` (missing, as the worker counts it); any
   other non-finite number (an infinite feature, a NaN or infinite score,
-  prediction or label) is refused, since JSON has neither.
+  prediction or label) is refused, since JSON has neither; so is a value of any
+  other type (a ``Decimal`` would travel as text and turn a number into a
+  category).
 - Keys: a prediction is keyed by ``model_id`` (all events of a model in one
   partition, which the worker's windows need); a label by ``prediction_id``.
 """
@@ -113,10 +115,15 @@ def _plain(value: object) -> object:
 
 
 def _finite(kind: str, value: object, field: str) -> object:
+    """A number, text, boolean or None for JSON; anything else (a ``Decimal`` would be
+    sent as text, a list or mapping is never valid here) is refused."""
     value = _plain(value)
     if isinstance(value, float) and not math.isfinite(value):
         raise InvalidEvent(kind, "bad_value", f"must be a finite number, got {value}"
                            " (JSON has no NaN or infinity)", field)
+    if type(value) not in _PLAIN:
+        raise InvalidEvent(kind, "wrong_type", "expected a number, text, a boolean or None, "
+                           f"got {type(value).__name__}", field)
     return value
 
 
@@ -138,9 +145,6 @@ def _features(values: object) -> dict[str, object]:
         value = _plain(raw)
         if isinstance(value, float) and math.isnan(value):
             value = None  # missing, as the worker counts null
-        elif type(value) not in _PLAIN:
-            raise InvalidEvent("prediction", "wrong_type", "expected a number, text, a boolean "
-                               f"or None, got {type(value).__name__}", feature_field(name))
         out[name] = _finite("prediction", value, feature_field(name))
     return out
 

@@ -6,6 +6,7 @@ import json
 import math
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -116,6 +117,8 @@ def test_a_naive_time_is_refused_naming_the_field() -> None:
     ({"prediction_id": "x" * 257}, "bad_value", "prediction_id"),
     ({"features": {1: 2.0}}, "wrong_type", "features"),
     ({"features": [("amount", 1.0)]}, "wrong_type", "features"),
+    ({"prediction": Decimal("1.5")}, "wrong_type", "prediction"),
+    ({"features": {"amount": Decimal("1.5")}}, "wrong_type", 'features["amount"]'),
     ({"score": math.nan}, "bad_value", "score"),
     ({"score": math.inf}, "bad_value", "score"),
     ({"prediction": -math.inf}, "bad_value", "prediction"),
