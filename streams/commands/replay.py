@@ -26,7 +26,6 @@ late events; ``driftline backfill`` sorts by event time.
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -63,6 +62,12 @@ class RowMapping:
     model_id: str | None
     model_version: str
     exclude: frozenset[str]
+    timed: bool = False  # rows must have an event_time (a backfill): none is not "now"
+
+
+def _time(row: Mapping[str, Any], how: RowMapping) -> str | None:
+    """The row's event time; without one the time it is sent, unless ``how.timed``."""
+    return _text(row.get("event_time")) or (None if how.timed else rfc3339(datetime.now(UTC)))
 
 
 def rfc3339(moment: datetime) -> str:
@@ -95,7 +100,7 @@ def prediction_event(row: Mapping[str, Any], number: int, how: RowMapping) -> di
         or str(uuid.uuid5(_NAMESPACE, f"{how.source.name}:{number}")),
         "model_id": _text(row.get("model_id")) or how.model_id,
         "model_version": _text(row.get("model_version")) or how.model_version,
-        "event_time": _text(row.get("event_time")) or rfc3339(datetime.now(UTC)),
+        "event_time": _time(row, how),
         "prediction_id": _text(row.get("prediction_id")) or f"{how.source.stem}-{number}",
         "features": {name: _jsonable(value) for name, value in row.items()
                      if name not in FIELDS and name not in how.exclude
@@ -117,11 +122,13 @@ def label_event(row: Mapping[str, Any], number: int, how: RowMapping) -> dict[st
     return {"prediction_id": _text(row.get("prediction_id")),
             "model_id": _text(row.get("model_id")) or how.model_id,
             "label": int(label) if isinstance(label, bool) else label,
-            "event_time": _text(row.get("event_time")) or rfc3339(datetime.now(UTC))}
+            "event_time": _time(row, how)}
 
 
 def _check_columns(columns: list[str], how: RowMapping) -> None:
     required = ["prediction_id", "label"] if how.labels else ["prediction"]
+    if how.timed:
+        required.append("event_time")
     if how.model_id is None:
         required.append("model_id")
     for name in required:
@@ -246,4 +253,4 @@ def command(file: Path, broker_url: str, config: Path | None, topic: str | None,
     marked = " as a backfill" if backfill else ""
     click.echo(f"driftline: sent {report.sent:,} {kind} from {file} to {topic}{marked} at "
                f"{bootstrap}; {report.summary()}")
-    sys.exit(exit_status(report))
+    raise SystemExit(exit_status(report))
