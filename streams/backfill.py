@@ -31,6 +31,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+import msgspec
+
+from streams.events import DeadLetter
 from streams.settings import IngestSettings
 
 log = logging.getLogger(__name__)
@@ -62,6 +65,13 @@ def split(messages: Sequence[M]) -> tuple[Sequence[M], list[M]]:
 def backfill_ingest(ingest: IngestSettings) -> IngestSettings:
     """The ingest limits of backfill events: ``backfill_max_past`` in place of ``max_past``."""
     return dataclasses.replace(ingest, max_past=ingest.backfill_max_past)
+
+
+def named(dead_letters: list[DeadLetter]) -> list[DeadLetter]:
+    """A backfill's dead letters, their bound named ``ingest.backfill_max_past``."""
+    return [msgspec.structs.replace(d, detail=d.detail.replace("ingest.max_past",
+                                                               "ingest.backfill_max_past"))
+            if d.reason == "past_timestamp" else d for d in dead_letters]
 
 
 class LateBackfillLog:

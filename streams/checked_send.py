@@ -7,9 +7,9 @@ worker will (``streams.events``: JSON, types, required fields, size, the
 ``reject``), with the limits of the settings they load. An event the worker
 would dead-letter is *refused*: counted by reason and not sent (unless
 ``send_invalid``: then it is sent anyway, for exercising the dead-letter path).
-The first event refused as ``past_timestamp`` of a send that is not a backfill
-triggers ``on_past`` at once, before the rest is sent, so the user learns early
-that history needs ``--backfill``.
+The first event refused as ``past_timestamp`` triggers ``on_past`` at once,
+before the rest is sent, so the user learns early that history needs
+``--backfill`` (or, in a backfill, that an event is older than its bound).
 
 Records the broker does not take are counted as *not delivered* by error name;
 the other records are still sent. ``exit_status`` turns the report into the
@@ -86,7 +86,7 @@ def check(records: Iterable[Routed], *, labels_topic: str, settings: Settings, b
     """
     ingest = backfill_ingest(settings.ingest) if backfill else settings.ingest
     known = settings.known_models
-    warned = backfill or on_past is None
+    warned = on_past is None
     iterator = iter(records)
     while chunk := list(islice(iterator, CHUNK)):
         now = datetime.now(UTC)

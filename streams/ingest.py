@@ -48,7 +48,7 @@ from store.performance import load_calibration, save_estimate
 from streams import memory
 from streams.alert_facts import drift_facts
 from streams.alert_hub import AlertHub
-from streams.backfill import LateBackfillLog, backfill_ingest, split
+from streams.backfill import LateBackfillLog, backfill_ingest, named, split
 from streams.bundles import encode, split_predictions
 from streams.closing import Finalised, finalise
 from streams.columns import ModelBatch
@@ -230,7 +230,7 @@ class Ingest:
             old = decode_prediction_columns(backfill, now=now, ingest=backfill_ingest(ingest),
                                             known_models=self.settings.known_models)
             decoded.backfill = old.batches
-            decoded.dead_letters += old.dead_letters
+            decoded.dead_letters += named(old.dead_letters)
             decoded.n_events += old.n_events
         return decoded
 

@@ -17,7 +17,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from streams.backfill import backfill_ingest, split
+from streams.backfill import backfill_ingest, named, split
 from streams.batched import BatchedConsumer
 from streams.bundles import encode, split_labels
 from streams.events import PastTimestampLog, RawMessage, decode_labels
@@ -51,7 +51,7 @@ class LabelService(BatchedConsumer):
                                 known_models=known)
             decoded.events += old.events
             decoded.positions += old.positions
-            decoded.dead_letters += old.dead_letters
+            decoded.dead_letters += named(old.dead_letters)
         topics = self.settings.topics
         sends = [await self.send(topics.deadletter, dl.to_json(), key=dl.key)
                  for dl in decoded.dead_letters]

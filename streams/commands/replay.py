@@ -190,7 +190,10 @@ def past_warning(backfill: bool, send_invalid: bool) -> Callable[[DeadLetter], N
                 else "they are not sent")
         hint = ("" if backfill else "; to replay history, pass --backfill or use "
                 "`driftline backfill` (docs/backfill.md)")
-        click.echo(f"driftline: warning: {letter.detail}: the worker dead-letters such events "
+        detail = letter.detail
+        if backfill:  # a backfill's bound takes the place of max_past
+            detail = detail.replace("ingest.max_past", "ingest.backfill_max_past")
+        click.echo(f"driftline: warning: {detail}: the worker dead-letters such events "
                    f"as past_timestamp, so {fate}{hint}", err=True)
     return warn
 

@@ -72,6 +72,8 @@ def test_month_old_backfill_events_are_windowed_and_live_ones_dead_lettered(
     assert sorted((d.offset, d.reason) for d in decoded.dead_letters) == [
         (n, "past_timestamp"), (n + 1, "past_timestamp"), (n + 2, "future_timestamp")]
     assert decoded.n_events == n
+    beyond = next(d for d in decoded.dead_letters if d.offset == n + 1)
+    assert "is earlier than now - ingest.backfill_max_past (" in beyond.detail
     assert ingest.apply(0, decoded, n + 3) == []
     (windows,) = ingest.partitions[0].models.values()
     assert sum(w.n_events for w in windows.windows.values()) == n
