@@ -17,6 +17,11 @@ is as for live events:
   says so in a WARNING line (``LateBackfillLog``): backfill under a model
   version (or model id) of its own, or before the live traffic starts.
 
+Alert rules judge live windows only: a drift or performance window that ended
+before ``ingest.max_past`` (it can only hold backfill events) is stored, with its
+performance and detections, but notifies no one and asks for no retrain
+(``is_live``); last month's drift is history, not a page.
+
 Only the header is read, not the payload, so a malformed line of a backfill is
 dead-lettered like any other. A header the worker does not know, or a value
 other than ``1``, means a live event.
@@ -72,6 +77,12 @@ def named(dead_letters: list[DeadLetter]) -> list[DeadLetter]:
     return [msgspec.structs.replace(d, detail=d.detail.replace("ingest.max_past",
                                                                "ingest.backfill_max_past"))
             if d.reason == "past_timestamp" else d for d in dead_letters]
+
+
+def is_live(window_end: float, ingest: IngestSettings, now: float | None = None) -> bool:
+    """Whether a window ending at ``window_end`` (epoch seconds) may hold live events, so
+    alert rules judge it: it ended within ``ingest.max_past`` of ``now``."""
+    return window_end >= (time.time() if now is None else now) - ingest.max_past
 
 
 class LateBackfillLog:

@@ -48,7 +48,7 @@ from store.performance import load_calibration, save_estimate
 from streams import memory
 from streams.alert_facts import drift_facts
 from streams.alert_hub import AlertHub
-from streams.backfill import LateBackfillLog, backfill_ingest, named, split
+from streams.backfill import LateBackfillLog, backfill_ingest, is_live, named, split
 from streams.bundles import encode, split_predictions
 from streams.closing import Finalised, finalise
 from streams.columns import ModelBatch
@@ -352,9 +352,9 @@ class Ingest:
                 done = self._finalise(closed_window)
                 handle = self._save_window(conn, done)
                 job.estimates.append(self._save_estimate(conn, done))
-                if self.settings.alerting.enabled:
-                    facts = drift_facts(done, invalid.pop(closed_window.model_id, 0),
-                                        job.estimates[-1])
+                invalid_count = invalid.pop(closed_window.model_id, 0)
+                if self.settings.alerting.enabled and is_live(window.end, self.settings.ingest):
+                    facts = drift_facts(done, invalid_count, job.estimates[-1])
                     job.alerts += apply_facts(conn, self.settings.alerting, facts,
                                               datetime.now(UTC), self.settings.topics.retrain)
                 if handle is not None:

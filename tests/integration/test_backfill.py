@@ -3,7 +3,7 @@
 ``driftline backfill`` sends a month-old stream of predictions (with a data drift)
 and their labels (with a concept change); the worker must store every window with
 its exact count, the performance of every window and the concept-drift detection,
-as it would have live.
+as it would have live, and page no one for them.
 """
 
 from __future__ import annotations
@@ -20,10 +20,12 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import func, select
 
 from store.engine import make_engine
 from store.performance import list_detections, list_performance
 from store.queries import list_windows
+from store.tables import alerts, outbox, retrain_requests
 from streams.broker import EmbeddedBroker
 from streams.cli import main
 from tests.integration.test_labels import sea_stream
@@ -32,12 +34,21 @@ from tests.integration.test_worker import WINDOW, Worker, wait_for
 pytestmark = pytest.mark.integration
 N, CHANGE, DRIFT = 6000, 3000, 3600  # 20 events a second: 1,200 a window of 60 s
 STEP = 0.05
+# Rules the backfill breaches (amount's PSI, the concept change): history must not page.
+ALERTING = """\
+alerting:
+  receivers: {slack: {type: slack, url: "http://127.0.0.1:9/slack", timeout: 1s}}
+  rules:
+    - {name: amount, metric: feature.psi, above: 0.25, receivers: [slack], retrain: true}
+    - {name: concept, metric: concept_drift, receivers: [slack]}
+"""
 
 
 @pytest.fixture
 def worker(tmp_path: Path, broker: EmbeddedBroker) -> Iterator[Worker]:
     running = Worker(tmp_path, broker, f"sqlite:///{tmp_path}/driftline.db", idle=3, grace=5,
-                     partitions=2, model="    performance: {calibration_rows: 200}\n")
+                     partitions=2, extra=ALERTING,
+                     model="    performance: {calibration_rows: 200, alert_after: 1m}\n")
     try:
         yield running
     finally:
@@ -111,6 +122,9 @@ def test_a_month_old_backfill_stores_windows_performance_and_detections(
         assert first["detector"] == "ADWIN"
         change_time = datetime.fromtimestamp(t0 + CHANGE * STEP, UTC)
         assert change_time <= first["event_time"] <= datetime.fromtimestamp(t0 + N * STEP, UTC)
+        with engine.connect() as conn:  # stored, judged by no alert rule
+            assert [conn.execute(select(func.count()).select_from(table)).scalar()
+                    for table in (alerts, outbox, retrain_requests)] == [0, 0, 0]
     finally:
         engine.dispose()
     assert worker.metric("driftline_labels_total", model="fraud", outcome="joined") == N

@@ -12,7 +12,14 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from store import make_engine, upgrade
-from streams.backfill import HEADERS, LateBackfillLog, backfill_ingest, is_backfill, split
+from streams.backfill import (
+    HEADERS,
+    LateBackfillLog,
+    backfill_ingest,
+    is_backfill,
+    is_live,
+    split,
+)
 from streams.events import DeadLetter, PastTimestampLog, RawMessage
 from streams.ingest import Ingest
 from streams.metrics import Metrics
@@ -149,3 +156,10 @@ def test_the_ingest_logs_past_timestamps_of_live_events_only(
         ingest.decode([_message(1, month, backfill=False)])
     assert [r.getMessage()[:48] for r in caplog.records] == [
         "predictions: dead-lettered 1 event(s) as past_ti"]
+
+
+def test_alert_rules_judge_windows_that_ended_within_max_past() -> None:
+    ingest = IngestSettings(max_past=3600.0)
+    assert is_live(1000.0, ingest, now=4600.0)
+    assert not is_live(999.9, ingest, now=4600.0)
+    assert is_live(NOW.timestamp() - 60, IngestSettings())
