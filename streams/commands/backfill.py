@@ -106,7 +106,12 @@ def merged(*streams: list[Timed]) -> Iterator[Routed]:
 def command(predictions: Path, labels: Path | None, broker_url: str, config: Path | None,
             rate: float | None, model_id: str | None, model_version: str,
             exclude: tuple[str, ...]) -> None:
-    """Send the history in PREDICTIONS (and their LABELS) to the worker, in event-time order."""
+    """Send the history in PREDICTIONS (and their LABELS) to the worker, in event-time order.
+
+    Events are checked as the worker will check them; those it would dead-letter
+    are refused. Exit status: 0 all sent, 1 some refused, 2 command error,
+    3 some not delivered (docs/backfill.md).
+    """
     bootstrap = bootstrap_from_url(broker_url)
     settings = settings_from(config)
     topics = settings.topics

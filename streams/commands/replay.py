@@ -229,7 +229,12 @@ config_option = click.option(
 def command(file: Path, broker_url: str, config: Path | None, topic: str | None,
             rate: float | None, labels: bool, model_id: str | None, model_version: str,
             exclude: tuple[str, ...], backfill: bool, send_invalid: bool) -> None:
-    """Send the rows of FILE (CSV, Parquet or JSON Lines) to Kafka as events."""
+    """Send the rows of FILE (CSV, Parquet or JSON Lines) to Kafka as events.
+
+    Events are checked as the worker will check them; those it would dead-letter
+    are refused. Exit status: 0 all sent, 1 some refused, 2 command error,
+    3 some not delivered (docs/backfill.md).
+    """
     bootstrap = bootstrap_from_url(broker_url)
     settings = settings_from(config)
     topic = topic or (settings.topics.labels if labels else settings.topics.predictions)
