@@ -242,23 +242,24 @@ class Ingest:
         self._work += 1
         closed: list[ClosedWindow] = []
         now = time.monotonic()
-        for backfill, batches in ((False, decoded.batches), (True, decoded.backfill)):
-            for (model_id, version), batch in batches.items():
-                key = (model_id, version)
-                if key not in state.models:
-                    state.models[key] = self._new_model(model_id, version)
-                windows = state.models[key]
-                self._forward(batch)
-                late_before = windows.n_late
-                closed += windows.add(batch, now)
-                late = windows.n_late - late_before
-                self.metrics.events.labels(model=model_id, outcome="accepted").inc(
-                    len(batch.row_keys) - late)
-                if late:
-                    self.metrics.events.labels(model=model_id, outcome="late").inc(late)
-                    self.metrics.late.labels(model=model_id).inc(late)
-                    if backfill:
-                        self._late_backfill.note(model_id, version, late, windows.closed_until)
+        batches = [(key, batch, False) for key, batch in decoded.batches.items()]
+        batches += [(key, batch, True) for key, batch in decoded.backfill.items()]
+        for (model_id, version), batch, backfill in batches:
+            key = (model_id, version)
+            if key not in state.models:
+                state.models[key] = self._new_model(model_id, version)
+            windows = state.models[key]
+            self._forward(batch)
+            late_before = windows.n_late
+            closed += windows.add(batch, now)
+            late = windows.n_late - late_before
+            self.metrics.events.labels(model=model_id, outcome="accepted").inc(
+                len(batch.row_keys) - late)
+            if late:
+                self.metrics.events.labels(model=model_id, outcome="late").inc(late)
+                self.metrics.late.labels(model=model_id).inc(late)
+                if backfill:
+                    self._late_backfill.note(model_id, version, late, windows.closed_until)
         state.next_offset = next_offset
         return closed
 
