@@ -130,3 +130,24 @@ def test_a_month_old_backfill_stores_windows_performance_and_detections(
     assert worker.metric("driftline_labels_total", model="fraud", outcome="joined") == N
     assert worker.metric("driftline_events_invalid_total") == 0
     assert worker.metric("driftline_late_events_total") == 0
+
+
+def test_old_events_sent_without_the_mark_are_dead_lettered_and_the_worker_says_so(
+        worker: Worker, broker: EmbeddedBroker, tmp_path: Path) -> None:
+    old = datetime.now(UTC) - timedelta(days=30)
+    path = tmp_path / "history.jsonl"
+    path.write_text("".join(json.dumps({
+        "event_id": f"e{i}", "model_id": "fraud", "features": {"x": i},
+        "event_time": (old + timedelta(seconds=i)).isoformat()}) + "\n" for i in range(300)))
+    worker.start()
+    result = CliRunner().invoke(main, ["replay", str(path), "--broker", broker.url, "--config",
+                                       str(worker.config), "--send-invalid"])
+    assert result.exit_code == 1, result.output
+    assert "invalid, sent anyway 300 (past_timestamp 300)" in result.output
+    wait_for(lambda: worker.metric("driftline_events_invalid_total",
+                                   reason="past_timestamp") == 300, 60, "the dead letters")
+    wait_for(lambda: "as past_timestamp" in worker.log.read_text(), 10, "the warning")
+    (line,) = [line for line in worker.log.read_text().splitlines() if "as past_timestamp" in line]
+    assert "WARNING" in line
+    assert "predictions: dead-lettered " in line
+    assert "mark it as a backfill: `driftline backfill` or `driftline replay --backfill`" in line
