@@ -379,6 +379,11 @@ class JoinState:
             "version": SNAPSHOT_VERSION,
             "label_watermarks": dict(self._label_marks),
             "prediction_watermarks": dict(self._prediction_marks),
+            # The partition-wide watermarks of earlier versions, for a worker of one that
+            # restores this snapshot during a rolling upgrade.
+            "label_watermark": _finite(max(self._label_marks.values(), default=-math.inf)),
+            "prediction_watermark": _finite(max(self._prediction_marks.values(),
+                                                default=-math.inf)),
             "models": [list(key) for key in self._model_keys],
             "predictions": {
                 "ids": self._ids[live].tolist(), "models": self._models[live].tolist(),

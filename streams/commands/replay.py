@@ -209,8 +209,8 @@ config_option = click.option(
 @broker_option
 @config_option
 @click.option("--topic", default=None,
-              help=f"Topic to send to [default: {_TOPICS.predictions}, or "
-                   f"{_TOPICS.labels} with --labels].")
+              help="Topic to send to [default: the settings' topics.predictions, or "
+                   f"topics.labels with --labels: {_TOPICS.predictions}, {_TOPICS.labels}].")
 @click.option("--rate", type=click.FloatRange(min=0, min_open=True), default=None,
               metavar="EV/S", help="Events per second [default: as fast as possible].")
 @click.option("--labels", is_flag=True,

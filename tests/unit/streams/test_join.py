@@ -157,9 +157,10 @@ def test_another_models_live_labels_do_not_expire_a_backfill() -> None:
 def test_a_snapshot_of_one_watermark_per_partition_gives_it_to_every_model() -> None:
     join = state()
     join.add_predictions(preds(("a", 0.0), ("b", 0.0, "churn", "1", 0, 0.5)))
+    join.add_labels(labels(("x", 100.5)), now=0.0)
     data = join.to_dict()
+    assert (data["label_watermark"], data["prediction_watermark"]) == (100.5, 0.0)
     del data["label_watermarks"], data["prediction_watermarks"]
-    data.update(label_watermark=100.5, prediction_watermark=0.0)
     restored = JoinState.from_dict(data, prediction_ttl=TTL, early_label_hold=HOLD)
     assert restored.watermark("fraud") == restored.watermark("churn") == 100.5
     assert restored.expire(now=0.0).expired_predictions == {"fraud": 1, "churn": 1}
