@@ -124,6 +124,10 @@ main.add_command(store_cli.reference)
 main.add_command(store_cli.windows)
 main.add_command(store_cli.detections)
 
+from streams.commands import config_cli  # noqa: E402
+
+main.add_command(config_cli.config)
+
 from streams.commands import backfill  # noqa: E402
 
 main.add_command(backfill.command)

@@ -10,7 +10,8 @@ depends on how a release of the decoder words its errors:
   type's fields (read from the type itself with ``msgspec.inspect``): the first field in
   declaration order that is missing gives ``missing_field``, that holds the wrong kind of
   JSON value gives ``wrong_type``, and that holds the right kind but an invalid value (empty
-  text, a time without a timezone or not in RFC 3339) gives ``bad_value``.
+  or too long text, a name with a control character, too many features, a time without a
+  timezone or not in RFC 3339) gives ``bad_value``.
 
 Each detail names the field as a JSON path (``$.features["x"]``). The decoder's own text
 appears only where no check of ours applies (a number no integer type can hold), after our
@@ -134,10 +135,7 @@ def _value_problem(kind: mi.Type, value: object, path: str) -> Problem | None:
             return "bad_value", f"{path} is a number too large for a double"
         return None
     if isinstance(kind, mi.StrType) and isinstance(value, str):
-        if kind.min_length is not None and len(value) < kind.min_length:
-            return "bad_value", f"{path} must not be empty" if kind.min_length == 1 else (
-                f"{path} must be at least {kind.min_length} characters long")
-        return None
+        return _text_problem(kind, value, path)
     if isinstance(kind, mi.DateTimeType) and isinstance(value, str):
         try:
             moment = msgspec.convert(value, datetime)
@@ -149,6 +147,34 @@ def _value_problem(kind: mi.Type, value: object, path: str) -> Problem | None:
     return None
 
 
+def _text_problem(kind: mi.StrType, value: str, path: str) -> Problem | None:
+    if kind.min_length is not None and len(value) < kind.min_length:
+        return "bad_value", f"{path} must not be empty" if kind.min_length == 1 else (
+            f"{path} must be at least {kind.min_length} characters long")
+    if kind.max_length is not None and len(value) > kind.max_length:
+        return "bad_value", (f"{path} is {len(value)} characters long, "
+                             f"more than {kind.max_length}")
+    if kind.pattern is not None and re.search(kind.pattern, value) is None:
+        return "bad_value", f"{path} must not contain control characters (U+0000-U+001F, " \
+                            "U+007F-U+009F)"
+    return None
+
+
+def _dict_problem(kind: mi.DictType, value: dict[str, object], path: str) -> Problem | None:
+    if kind.max_length is not None and len(value) > kind.max_length:
+        return "bad_value", f"{path} has {len(value)} entries, more than {kind.max_length}"
+    for key, item in value.items():
+        here = f"{path}[{json.dumps(key[:100])}]"
+        if isinstance(kind.key_type, mi.StrType):
+            found = _text_problem(kind.key_type, key, f"the key of {here}")
+            if found:
+                return found
+        found = _problem(kind.value_type, item, here)
+        if found:
+            return found
+    return None
+
+
 def _problem(kind: mi.Type, value: object, path: str) -> Problem | None:
     """The first problem of ``value`` against ``kind``, depth first, or None."""
     if not _admits(kind, value):
@@ -157,11 +183,7 @@ def _problem(kind: mi.Type, value: object, path: str) -> Problem | None:
     if isinstance(kind, mi.StructType) and isinstance(value, dict):
         return _struct_problem(kind, value, path)
     if isinstance(kind, mi.DictType) and isinstance(value, dict):
-        for key, item in value.items():
-            found = _problem(kind.value_type, item, f"{path}[{json.dumps(key)[:100]}]")
-            if found:
-                return found
-        return None
+        return _dict_problem(kind, value, path)
     return _value_problem(kind, value, path)
 
 

@@ -11,6 +11,12 @@ Decisions of schema v1:
 
 - ``event_id``, ``model_id``, ``event_time`` and ``features`` are required;
   ``event_id``, ``model_id`` and ``model_version`` must be non-empty text.
+- Names (``model_id``, ``model_version``, feature names, segment keys and
+  values) are at most ``MAX_NAME_CHARS`` (128) characters without control
+  characters (U+0000-U+001F, U+007F-U+009F: NUL included); ids (``event_id``,
+  ``prediction_id``) at most ``MAX_ID_CHARS`` (256); an event has at most
+  ``MAX_FEATURES`` (1,000) features. They become SQL keys and metric labels,
+  so they are checked here, before anything is stored or exported.
   ``model_version`` defaults to ``"1"`` (an unversioned model is version 1);
   it must be text when given (``"7"``, not ``7``).
 - ``event_time`` is RFC 3339 with a timezone (``Z`` or ``+02:00``); a naive
@@ -60,7 +66,16 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-NonEmpty = Annotated[str, Meta(min_length=1)]
+MAX_NAME_CHARS = 128  # a model id, a model version, a feature name, a segment key or value
+MAX_ID_CHARS = 256  # an event id or a prediction id
+MAX_FEATURES = 1_000  # features in one event
+# Names become SQL keys, metric labels and column names: no control characters (NUL
+# included), which PostgreSQL text refuses and logs and dashboards cannot show.
+PRINTABLE = r"\A[^\x00-\x1f\x7f-\x9f]*\Z"
+Id = Annotated[str, Meta(min_length=1, max_length=MAX_ID_CHARS)]
+Name = Annotated[str, Meta(min_length=1, max_length=MAX_NAME_CHARS, pattern=PRINTABLE)]
+Key = Annotated[str, Meta(max_length=MAX_NAME_CHARS, pattern=PRINTABLE)]
+Value = float | int | str | bool | None
 AwareTime = Annotated[datetime, Meta(tz=True)]
 Reason = Literal["bad_json", "wrong_type", "missing_field", "oversize", "future_timestamp",
                  "past_timestamp", "unknown_model", "empty_payload", "bad_value"]
@@ -73,22 +88,22 @@ DETAIL_CHARS = 1000
 class PredictionEvent(msgspec.Struct, frozen=True, gc=False):
     """One prediction of one model (decoded events never form reference cycles)."""
 
-    event_id: NonEmpty
-    model_id: NonEmpty
+    event_id: Id
+    model_id: Name
     event_time: AwareTime
-    features: dict[str, float | int | str | bool | None]
-    model_version: NonEmpty = "1"
-    prediction_id: str | None = None
-    prediction: float | int | str | bool | None = None
+    features: Annotated[dict[Key, Value], Meta(max_length=MAX_FEATURES)]
+    model_version: Name = "1"
+    prediction_id: Annotated[str, Meta(max_length=MAX_ID_CHARS)] | None = None
+    prediction: Value = None
     score: float | None = None
-    segment: dict[str, str] | None = None
+    segment: dict[Key, Key] | None = None
 
 
 class LabelEvent(msgspec.Struct, frozen=True, gc=False):
     """The ground truth of an earlier prediction (topic ``driftline.labels``)."""
 
-    prediction_id: NonEmpty
-    model_id: NonEmpty
+    prediction_id: Id
+    model_id: Name
     label: float | int | str | bool
     event_time: AwareTime
 

@@ -38,6 +38,8 @@ from functools import partial
 from typing import Any
 
 import msgspec
+import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy import Engine
 
 from alerting.apply import apply_facts
@@ -249,9 +251,9 @@ class Ingest:
             if key not in state.models:
                 state.models[key] = self._new_model(model_id, version)
             windows = state.models[key]
-            self._forward(batch)
             late_before = windows.n_late
             closed += windows.add(batch, now)
+            self._forward(batch, windows.row_windows)
             late = windows.n_late - late_before
             self.metrics.events.labels(model=model_id, outcome="accepted").inc(
                 len(batch.row_keys) - late)
@@ -263,12 +265,14 @@ class Ingest:
         state.next_offset = next_offset
         return closed
 
-    def _forward(self, batch: ModelBatch) -> None:
+    def _forward(self, batch: ModelBatch, row_windows: NDArray[np.float64] | None) -> None:
+        """Queue the batch's prediction stubs for the join (with each row's count window)."""
         if batch.prediction_ids is None:
             return
         stubs = split_predictions(batch.prediction_ids, batch.model_id, batch.model_version,
                                   batch.event_times, batch.columns["prediction"],
-                                  batch.columns["score"], self.settings.topics.partitions)
+                                  batch.columns["score"], self.settings.topics.partitions,
+                                  row_windows)
         self.outgoing += [(part, encode(rows)) for part, rows in sorted(stubs.items())]
 
     def tick(self) -> list[tuple[PartitionState, list[ClosedWindow]]]:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from streams.event_problems import MAX_DEPTH, nesting_depth
-from streams.events import RawMessage
+from streams.events import RawMessage, decode_labels
 from streams.fastdecode import decode_prediction_columns
 from streams.settings import IngestSettings
 
@@ -79,3 +79,62 @@ def test_brackets_inside_text_do_not_count() -> None:
         [RawMessage("driftline.predictions", 0, 0, b"fraud", text)], now=NOW, ingest=INGEST,
         min_rows=1)
     assert (decoded.n_events, decoded.dead_letters) == (1, [])
+
+
+NAMES = {
+    "NUL in model_id": (_event(1) | {"model_id": "fr\x00aud"},
+                        "$.model_id must not contain control characters"),
+    "newline ending model_version": (_event(1) | {"model_version": "7\n"},
+                                     "$.model_version must not contain control characters"),
+    "model_id of 129 characters": (_event(1) | {"model_id": "m" * 129},
+                                   "$.model_id is 129 characters long, more than 128"),
+    "NUL in a feature name": (_event(1) | {"features": {"amount": 1.0, "a\x00b": 2.0}},
+                              'the key of $.features["a\\u0000b"] must not contain control'),
+    "a feature name of 10 KB": (_event(1) | {"features": {"n" * 10_240: 1.0}},
+                                'the key of $.features["' + "n" * 100 + '"] is 10240 characters'),
+    "1,001 features": (_event(1) | {"features": {f"f{i}": 1.0 for i in range(1_001)}},
+                       "$.features has 1001 entries, more than 1000"),
+    "NUL in a segment key": (_event(1) | {"segment": {"re\x00gion": "eu"}},
+                             'the key of $.segment["re\\u0000gion"] must not contain control'),
+    "C1 control in a segment value": (_event(1) | {"segment": {"region": "e\x85u"}},
+                                      '$.segment["region"] must not contain control'),
+    "prediction_id of 257 characters": (_event(1) | {"prediction_id": "p" * 257},
+                                        "$.prediction_id is 257 characters long, more than 256"),
+}
+
+
+@pytest.mark.parametrize("name", list(NAMES))
+@pytest.mark.parametrize("min_rows", [1, 10_000], ids=["columnar", "per-event"])
+def test_names_that_cannot_be_stored_or_exported_are_dead_letters(name: str,
+                                                                  min_rows: int) -> None:
+    bad, detail = NAMES[name]
+    values = [json.dumps(_event(i)).encode() for i in range(100)]
+    values.insert(50, json.dumps(bad).encode())
+    messages = [RawMessage("driftline.predictions", 0, i, b"fraud", v)
+                for i, v in enumerate(values)]
+    decoded = decode_prediction_columns(messages, now=NOW, ingest=INGEST, min_rows=min_rows)
+    assert decoded.n_events == 100
+    (dead,) = decoded.dead_letters
+    assert (dead.reason, dead.offset) == ("bad_value", 50)
+    assert dead.detail.startswith(detail), dead.detail
+
+
+def test_names_at_the_limits_are_accepted_on_both_paths() -> None:
+    event = _event(1) | {"model_id": "m" * 128, "model_version": "v" * 128,
+                         "event_id": "e" * 256, "prediction_id": "p" * 256,
+                         "features": {f"{i:0>128}": 1.0 for i in range(1_000)},
+                         "segment": {"s" * 128: "é" * 128}}
+    messages = [RawMessage("driftline.predictions", 0, i, b"m", json.dumps(event).encode())
+                for i in range(2)]
+    for min_rows in (1, 10_000):
+        decoded = decode_prediction_columns(messages, now=NOW, ingest=INGEST, min_rows=min_rows)
+        assert (decoded.n_events, decoded.dead_letters) == (2, [])
+
+
+def test_a_label_with_nul_in_its_model_id_is_a_dead_letter() -> None:
+    label = {"prediction_id": "p1", "model_id": "fr\x00aud", "label": 1,
+             "event_time": "2026-11-22T09:59:00Z"}
+    message = RawMessage("driftline.labels", 0, 7, b"p1", json.dumps(label).encode())
+    (dead,) = decode_labels([message], now=NOW, ingest=INGEST).dead_letters
+    assert (dead.reason, dead.offset) == ("bad_value", 7)
+    assert dead.detail.startswith("$.model_id must not contain control characters")
