@@ -128,6 +128,10 @@ from streams.commands import config_cli  # noqa: E402
 
 main.add_command(config_cli.config)
 
+from streams.commands import deadletter  # noqa: E402
+
+main.add_command(deadletter.command)
+
 from streams.commands import backfill  # noqa: E402
 
 main.add_command(backfill.command)
