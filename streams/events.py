@@ -48,8 +48,11 @@ the same the batch decoders apply to each.
 from __future__ import annotations
 
 import base64
+import logging
 import math
-from collections.abc import Callable, Collection, Iterable
+import threading
+import time
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Literal, Protocol, TypeVar, get_args
@@ -64,10 +67,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEAD_LETTER_REASONS", "DeadLetter", "DecodedBatch", "DecodedLabels", "LabelEvent",
-    "Limits", "Message", "PredictionEvent", "RawMessage", "Reason", "decode_labels",
-    "decode_predictions", "limits_for", "validate_label", "validate_prediction",
+    "Limits", "Message", "PastTimestampLog", "PredictionEvent", "RawMessage", "Reason",
+    "decode_labels", "decode_predictions", "limits_for", "validate_label",
+    "validate_prediction",
 ]
 
+log = logging.getLogger(__name__)
 MAX_NAME_CHARS = 128  # a model id, a model version, a feature name, a segment key or value
 MAX_ID_CHARS = 256  # an event id or a prediction id
 MAX_FEATURES = 1_000  # features in one event
@@ -127,6 +132,8 @@ class Message(Protocol):
     def key(self) -> bytes | None: ...
     @property
     def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]]: ...
 
 
 class RawMessage(msgspec.Struct, frozen=True, gc=False):
@@ -138,6 +145,7 @@ class RawMessage(msgspec.Struct, frozen=True, gc=False):
     key: bytes | None
     value: bytes | None
     timestamp_ms: int | None = None
+    headers: Sequence[tuple[str, bytes]] = ()
 
 
 def _payload(data: bytes | None, limit: int) -> dict[str, object] | None:
@@ -346,3 +354,46 @@ def decode_labels(
     _decode(messages, _LABELS, LabelEvent, _check_label, limits_for(now, ingest, known_models),
             (batch.events, batch.positions, batch.dead_letters))
     return batch
+
+
+class PastTimestampLog:
+    """A WARNING at most once a minute while events are dead-lettered as ``past_timestamp``.
+
+    Such events are usually history replayed without the backfill mark, and a
+    stream of dead letters alone would not tell the operator so. The count is of
+    the events since the last line; ``note`` is safe from several threads (the
+    ingest decodes partitions side by side).
+    """
+
+    def __init__(self, what: str, max_past: float, interval: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.what, self.max_past, self.interval = what, max_past, interval
+        self._clock = clock
+        self._last = -math.inf
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def note(self, dead_letters: Iterable[DeadLetter]) -> bool:
+        """Count the ``past_timestamp`` dead letters; True when a line was logged."""
+        count = sum(1 for d in dead_letters if d.reason == "past_timestamp")
+        if not count:
+            return False
+        with self._lock:
+            self._count += count
+            now = self._clock()
+            if now - self._last < self.interval:
+                return False
+            self._last, count, self._count = now, self._count, 0
+        log.warning("%s: dead-lettered %d event(s) as past_timestamp (event_time older than "
+                    "ingest.max_past, %s); to replay history, mark it as a backfill: "
+                    "`driftline backfill` or `driftline replay --backfill` (docs/backfill.md)",
+                    self.what, count, _span(self.max_past))
+        return True
+
+
+def _span(seconds: float) -> str:
+    """``7d``, ``36h``, ``90s``: a duration as the configuration would write it."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
