@@ -24,6 +24,16 @@ minutes by default); the server sends 100 requests a second for 90 seconds.
 
 Without a worker, ``--create-topics`` creates driftline's topics first (the
 embedded broker does not create topics on first use).
+
+``--history DIR`` serves the requests of the past instead and writes what the
+server would have sent as JSON Lines, ``DIR/predictions.jsonl`` and
+``DIR/labels.jsonl``: the first request ``--days-ago`` days ago, one every
+``--every`` seconds of event time, each label ``--label-delay`` seconds after
+its prediction. ``driftline backfill`` sends them (docs/backfill.md)::
+
+    python examples/model_server.py --history history --days-ago 30 --every 60 \
+        --requests 43200 --drift-after 30000       # a month, one request a minute
+    driftline backfill history/predictions.jsonl history/labels.jsonl
 """
 
 from __future__ import annotations
@@ -35,6 +45,8 @@ import uuid
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -143,6 +155,44 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def write_history(args: argparse.Namespace) -> int:
+    """The past's requests as the JSON Lines files ``driftline backfill`` reads."""
+    server = ModelServer(args.seed)
+    rng = np.random.default_rng(args.seed + 1)
+    label_rng = np.random.default_rng(args.seed + 2)
+    start = (datetime.now(UTC) - timedelta(days=args.days_ago)).replace(second=0, microsecond=0)
+    folder = Path(args.history)
+    folder.mkdir(parents=True, exist_ok=True)
+    predictions = labels = 0
+    with (folder / "predictions.jsonl").open("wb") as served, \
+            (folder / "labels.jsonl").open("wb") as learned:
+        for n, applicant in enumerate(applicants(rng, args.requests,
+                                                 drift_after=args.drift_after, run="history")):
+            moment = start + timedelta(seconds=n * args.every)
+            prediction, score = server.predict(applicant.features)
+            served.write(msgspec.json.encode({
+                "event_id": f"{applicant.request_id}-p", "model_id": args.model_id,
+                "model_version": args.model_version, "event_time": _rfc3339(moment),
+                "prediction_id": applicant.request_id, "features": applicant.features,
+                "prediction": prediction, "score": score}) + b"\n")
+            predictions += 1
+            if label_rng.random() < args.label_share:
+                learned.write(msgspec.json.encode({
+                    "prediction_id": applicant.request_id, "model_id": args.model_id,
+                    "label": applicant.defaulted,
+                    "event_time": _rfc3339(moment + timedelta(seconds=args.label_delay))})
+                    + b"\n")
+                labels += 1
+    end = start + timedelta(seconds=max(predictions - 1, 0) * args.every)
+    print(f"wrote {predictions} predictions and {labels} labels of model {args.model_id} "
+          f"from {_rfc3339(start)} to {_rfc3339(end)} into {folder}/", flush=True)
+    return 0
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def _label(events: EventProducer, model_id: str, applicant: Applicant) -> int:
     events.send_label(model_id, applicant.request_id, applicant.defaulted)
     return 1
@@ -169,9 +219,19 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--labels-topic", default=LABELS_TOPIC)
     parser.add_argument("--create-topics", action="store_true",
                         help="create driftline's topics first (when no worker has yet)")
+    parser.add_argument("--history", metavar="DIR", default=None,
+                        help="write the past's requests to DIR as JSON Lines, send nothing")
+    parser.add_argument("--days-ago", type=float, default=30.0,
+                        help="with --history: event time of the first request, in days ago")
+    parser.add_argument("--every", type=float, default=60.0,
+                        help="with --history: seconds of event time between two requests")
+    parser.add_argument("--label-delay", type=float, default=600.0,
+                        help="with --history: seconds of event time from a prediction to its label")
     args = parser.parse_args(argv)
     if args.requests < 0 or args.label_lag < 0 or args.report_every < 1:
         parser.error("--requests and --label-lag must be >= 0, --report-every >= 1")
+    if args.days_ago <= 0 or args.every <= 0 or args.label_delay < 0:
+        parser.error("--days-ago and --every must be > 0, --label-delay >= 0")
     if not 0 <= args.label_share <= 1:
         parser.error(f"--label-share must be in [0, 1], got {args.label_share}")
     return args
@@ -179,6 +239,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    if args.history is not None:
+        return write_history(args)
     if args.create_topics:
         from streams.topics import driftline_topics, ensure_topics
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from streams.broker import EmbeddedBroker
-from streams.events import decode_labels, decode_predictions
+from streams.events import RawMessage, decode_labels, decode_predictions
 from streams.fastdecode import decode_prediction_columns
 from streams.settings import IngestSettings
 from tests.integration.kafka_read import read_topic
@@ -67,3 +67,29 @@ def test_the_example_model_server_publishes_valid_predictions_and_labels(
         assert 0 <= event.score <= 1
         assert event.prediction == int(event.score >= 0.5)
     assert {e.label for e in decoded_labels.events} <= {0, 1}
+
+
+def test_the_example_writes_a_month_of_history_that_a_backfill_accepts(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "model_server.py"), "--history",
+         str(tmp_path), "--days-ago", "31", "--every", "3600", "--requests", "720",
+         "--drift-after", "500"],
+        capture_output=True, text=True, timeout=240, cwd=ROOT, check=False)
+    assert run.returncode == 0, run.stderr
+    assert "wrote 720 predictions" in run.stdout
+    predictions = (tmp_path / "predictions.jsonl").read_bytes().splitlines()
+    labels = (tmp_path / "labels.jsonl").read_bytes().splitlines()
+    assert len(predictions) == 720
+    assert 0.8 * 720 < len(labels) < 720
+    records = [RawMessage("p", 0, i, None, line) for i, line in enumerate(predictions)]
+    label_records = [RawMessage("l", 0, i, None, line) for i, line in enumerate(labels)]
+    now = datetime.now(UTC)
+    live = decode_predictions(records, now=now, ingest=IngestSettings())
+    assert {d.reason for d in live.dead_letters} == {"past_timestamp"}  # older than 7 days
+    history = IngestSettings(max_past=IngestSettings().backfill_max_past)
+    decoded = decode_predictions(records, now=now, ingest=history)
+    assert (len(decoded.events), decoded.dead_letters) == (720, [])
+    times = [e.event_time for e in decoded.events]
+    assert times == sorted(times)
+    assert (times[-1] - times[0]).total_seconds() == 719 * 3600
+    assert decode_labels(label_records, now=now, ingest=history).dead_letters == []
