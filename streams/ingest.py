@@ -21,7 +21,6 @@ stays in memory until it is stored.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import time
@@ -41,7 +40,7 @@ from alerting.model import AlertEvent
 from detectors.estimate import ScoreCalibration, estimate
 from store import repository
 from store.performance import load_calibration, save_estimate
-from streams import memory
+from streams import loglines, memory
 from streams.alert_facts import drift_facts
 from streams.alert_hub import AlertHub
 from streams.bundles import encode, split_predictions
@@ -50,6 +49,7 @@ from streams.columns import ModelBatch
 from streams.consuming import retrying
 from streams.events import Message
 from streams.fastdecode import DecodedColumns, decode_prediction_columns
+from streams.health import Health
 from streams.metrics import Metrics
 from streams.settings import Settings
 from streams.windows import ClosedWindow, ModelWindows, ReferenceHandle, WindowRules
@@ -135,7 +135,8 @@ class Ingest:
         self.topic = settings.topics.predictions
         self.group_id = settings.worker.group_id
         self.partitions: dict[int, PartitionState] = {}
-        self.ready = asyncio.Event()
+        worker = settings.worker
+        self.health = Health(worker.stall_timeout, worker.store_failure_timeout)
         self._last_checkpoint = time.monotonic()
         self._references: dict[int, ReferenceHandle] = {}
         self._version_ends: dict[str, dict[str, float]] = {}
@@ -349,11 +350,11 @@ class Ingest:
         # Committed: the snapshots, a store's largest objects, are freed before the trim.
         job.checkpoints = [(state, offset, {}) for state, offset, _ in job.checkpoints]
         self._last_checkpoint = time.monotonic()
-        if self.hub is not None:
-            self.hub.committed(job.alerts)
         elapsed = time.perf_counter() - started
         for done, estimated in zip(job.finalised, job.estimates, strict=True):
             self._publish(done, elapsed / max(len(job.finalised), 1), estimated)
+        if self.hub is not None:  # after the windows' lines, so theirs come first in the log
+            self.hub.committed(job.alerts)
         memory.trim()
 
     def finish(self, job: StoreJob) -> None:
@@ -409,6 +410,7 @@ class Ingest:
     def _publish(self, done: Finalised, seconds: float,
                  estimated: dict[str, Any] | None) -> None:
         closed = done.closed
+        loglines.window_closed(done)
         self.metrics.window_closed(closed.model_id, closed.model_version, done.report,
                                    closed.window.n_events, closed.window.end)
         self.metrics.close_duration.observe(seconds)
@@ -438,5 +440,5 @@ class Ingest:
 
     async def write_retrying(self, job: StoreJob) -> None:
         """``write`` in a thread, retried with capped exponential backoff until it lands."""
-        await retrying(partial(self.write, job), self.metrics, "windows")
+        await retrying(partial(self.write, job), self.metrics, "windows", self.health)
 
