@@ -14,7 +14,9 @@ The prediction ingest (``streams.worker``) and the label paths
 - ``commit``: mirrors stored offsets into Kafka for lag tools, for partitions
   still owned; a failure is logged, never raised (SQL holds the truth).
 - ``retrying``: a database write in a thread, retried with capped exponential
-  backoff until it lands (the worker stops progressing, it drops nothing).
+  backoff until it lands (the worker stops progressing, it drops nothing); each
+  failure logs one ``store_retry`` line with the error masked, and tells
+  ``streams.health`` how long the store has been failing.
 """
 
 from __future__ import annotations

@@ -9,8 +9,15 @@ Start-up: topics are created if missing, the database is migrated when it is
 the embedded SQLite default, then the consumer joins its group with the short
 session timeout of the settings, restores each assigned partition from its
 checkpoint and seeks to the offset stored with it. ``/readyz`` answers 200 only
-after that. The alerting service (outbox dispatcher) starts before the ingest,
-so the first window stored already wakes it.
+after that, and only while the worker holds partitions; ``/healthz`` fails when
+the consume loop stops making progress while there is work, or stores keep
+failing (``streams.health``; the pages are in ``streams.web``, and Faust's own
+are not served). The alerting service (outbox dispatcher) starts before the
+ingest, so the first window stored already wakes it.
+
+Log lines (``streams.loglines``): ``ready`` after each assignment is restored,
+``partitions_revoked`` when partitions go, one ``dead_letters`` summary a minute
+at most; closed windows are logged by ``Ingest`` once stored.
 
 The consume loop: the consumer hands out light records (``streams.fetching``:
 ``RawMessage``, built a record batch at a time, not aiokafka's ``ConsumerRecord``
