@@ -116,3 +116,44 @@ def test_json_lines_all_parse_and_carry_the_fields(sqlite_worker: Worker,
         assert isinstance(window["drifted"], list)
     assert sum(w["events"] for w in windows) == events
     assert sum(r["total"] for r in by_event["dead_letters"]) == len(JUNK)
+
+
+def test_readyz_follows_the_partition_between_two_workers(tmp_path: Path,
+                                                           broker: EmbeddedBroker) -> None:
+    """One partition, two workers of one group: exactly one is ready, and says so.
+
+    When the second joins, the group revokes the first one's partition and gives it
+    to one of them (the round-robin assignor orders members by their random ids).
+    The other answers 503 and its log says why; once the holder is killed, the other
+    takes the partition over and becomes ready.
+    """
+    database = f"sqlite:///{tmp_path / 'driftline.db'}"
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+    first = Worker(tmp_path / "a", broker, database, partitions=1)
+    second = Worker(tmp_path / "b", broker, database, like=first, partitions=1)
+    try:
+        first.start()
+        second.start(wait=False)
+        topic = first.topics["predictions"]
+
+        def settled() -> bool:
+            joined = "of " + topic in second.log.read_text(encoding="utf-8")
+            statuses = sorted(w.status("/readyz") for w in (first, second))
+            return joined and statuses == [200, 503]
+
+        wait_for(settled, 90, "the second worker to join and the partition to settle")
+        holder, other = (first, second) if first.status("/readyz") == 200 else (second, first)
+        assert "ready: partitions 0 of" in holder.log.read_text(encoding="utf-8")
+        log = other.log.read_text(encoding="utf-8")
+        assert "not ready until partitions are assigned" in log
+        assert (f"partitions 0 of {topic} revoked; holding none" in log
+                or f"no partitions of {topic} assigned" in log)
+        # The first worker's partition was revoked when the second joined, in any case.
+        assert f"partitions 0 of {topic} revoked" in first.log.read_text(encoding="utf-8")
+        holder.stop(signal.SIGKILL)
+        wait_for(lambda: other.status("/readyz") == 200, 60,
+                 "the other worker to take the partition over")
+    finally:
+        first.stop(signal.SIGKILL)
+        second.stop(signal.SIGKILL)
