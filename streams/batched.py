@@ -37,6 +37,7 @@ from streams.consuming import (
     in_sequence,
     make_consumer,
     make_producer,
+    restarted_from,
     retrying,
 )
 from streams.health import Health
@@ -152,7 +153,7 @@ class BatchedConsumer(mode.Service):
                                                   max_records=self.settings.labels.max_batch)
             async with self._lock:
                 for tp, records in batches.items():
-                    records = self._in_sequence(tp, records)
+                    records = await self._in_sequence(tp, records)
                     if records:
                         await self.handle(tp.partition, records)
                         self.offsets[tp.partition] = records[-1].offset + 1
@@ -161,11 +162,17 @@ class BatchedConsumer(mode.Service):
                 if time.monotonic() - self._last_store >= interval:
                     await self._store(list(self.offsets))
 
-    def _in_sequence(self, tp: TopicPartition, records: list[Any]) -> list[Any]:
-        """Records from the partition's next offset on (``streams.consuming.in_sequence``)."""
+    async def _in_sequence(self, tp: TopicPartition, records: list[Any]) -> list[Any]:
+        """Records from the partition's next offset on (``streams.consuming.in_sequence``),
+        or from its new beginning when its log restarted (``restarted_from``)."""
         if tp.partition not in self.offsets:
             return []
         expected = self.offsets[tp.partition]
+        assert self.consumer is not None
+        restart = await restarted_from(self.consumer, tp, records, expected, self.metrics)
+        if restart is not None:
+            expected = self.offsets[tp.partition] = restart
+            self.rewound.pop(tp.partition, None)
         records, rewind = in_sequence(records, expected, self.rewound.get(tp.partition))
         if rewind:
             assert self.consumer is not None

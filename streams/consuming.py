@@ -11,6 +11,15 @@ The prediction ingest (``streams.worker``) and the label paths
   or start past a gap (the caller seeks back and refetches); a gap seen again
   after such a rewind is a real one (transaction markers or compaction in Apache
   Kafka) and is accepted.
+- ``restarted_from``: a partition whose log restarted below the offset its state
+  stands at (topic deleted and recreated, broker reset, an emptied in-memory
+  broker) is read again from its new beginning. The sign is records below that
+  offset with the partition's end offset below it too (records merely repeated
+  around a rebalance leave the end offset above). Offsets alone cannot see a
+  restarted log whose new records already passed the old offset before the
+  worker read it; nothing else is dropped without a warning line and
+  ``driftline_offset_resets_total``. The open windows are kept: events counted
+  before the restart stay counted, and the new log's events are added.
 - ``commit``: mirrors stored offsets into Kafka for lag tools, for partitions
   still owned; a failure is logged, never raised (SQL holds the truth).
 - ``retrying``: a database write in a thread, retried with capped exponential
@@ -83,6 +92,24 @@ def in_sequence(records: list[Any], next_offset: int | None,
     if records and records[0].offset > next_offset and rewound_to != next_offset:
         return [], True
     return records, False
+
+
+async def restarted_from(consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[Any],
+                         next_offset: int | None, metrics: Metrics) -> int | None:
+    """The offset to read ``tp`` from again when its log restarted below ``next_offset``
+    (module docstring); None when it did not. Logged and counted when it did."""
+    if next_offset is None or not records or records[0].offset >= next_offset:
+        return None
+    end = (await consumer.end_offsets([tp]))[tp]
+    if end >= next_offset:
+        return None  # repeated records (around a rebalance): in_sequence drops them
+    beginning = (await consumer.beginning_offsets([tp]))[tp]
+    log.warning("partition %s of %s restarted: its end offset %d is below offset %d where "
+                "this worker stands (topic recreated or broker reset); reading it again from "
+                "offset %d, open windows kept", tp.partition, tp.topic, end, next_offset,
+                beginning)
+    metrics.offset_resets.labels(tp.topic).inc()
+    return int(beginning)
 
 
 async def commit(consumer: AIOKafkaConsumer, offsets: Mapping[TopicPartition, int],

@@ -74,6 +74,10 @@ class Metrics:
                                "dead-letter topic", ["reason"], registry=registry)
         self.lag = Gauge("driftline_consumer_lag_messages", "Messages not yet consumed",
                          ["topic"], registry=registry)
+        self.offset_resets = Counter("driftline_offset_resets_total", "Partitions whose log "
+                                     "restarted below the offset read so far (topic recreated, "
+                                     "broker reset) and were read again from its beginning",
+                                     ["topic"], registry=registry)
         self.checkpoints = Counter("driftline_checkpoints_total", "Window-state checkpoints "
                                    "written", registry=registry)
         self.store_errors = Counter("driftline_store_errors_total", "Failed database "

@@ -53,7 +53,14 @@ from streams.alert_service import AlertService
 from streams.batched import BatchedConsumer
 from streams.blas import limit_blas_threads
 from streams.collector import tune_collector
-from streams.consuming import Listener, commit, in_sequence, make_consumer, make_producer
+from streams.consuming import (
+    Listener,
+    commit,
+    in_sequence,
+    make_consumer,
+    make_producer,
+    restarted_from,
+)
 from streams.fastdecode import DecodedColumns
 from streams.fetching import enable_light_fetch
 from streams.health import Health
@@ -167,6 +174,11 @@ class IngestService(mode.Service):
             state = self.ingest.partitions.get(tp.partition)
             if state is None:
                 continue
+            assert self.consumer is not None
+            restart = await restarted_from(self.consumer, tp, records, state.next_offset,
+                                           self.ingest.metrics)
+            if restart is not None:
+                state.next_offset, state.rewound_to = restart, None
             records, rewind = in_sequence(records, state.next_offset, state.rewound_to)
             if rewind:
                 assert self.consumer is not None
