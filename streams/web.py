@@ -8,8 +8,8 @@ production index); with ``debug`` on, ``/`` serves sensor statistics, plus
 ``/assignment/`` and ``/graph/``; ``/performance/`` when enabled. driftline has
 no Faust tables and no use for these, and they describe the worker's insides to
 anyone who can reach the port, so ``WorkerApp`` builds its web server with none
-of Faust's blueprints: every path but the three pages below answers 404,
-whatever Faust's settings or ``APP_WEB_*`` variables say.
+of Faust's blueprints (``streams.worker_app``): every path but the three pages
+below answers 404, whatever Faust's settings or ``APP_WEB_*`` variables say.
 
 ``/healthz`` and ``/readyz`` answer JSON from ``streams.health``: 200 when
 healthy (ready), 503 otherwise, with the reasons in the body.
@@ -17,38 +17,14 @@ healthy (ready), 503 otherwise, with the reasons in the body.
 
 from __future__ import annotations
 
-import logging
-from typing import Any, ClassVar
+from typing import Any
 
 import faust
-from faust.web import drivers as web_drivers
-from faust.web.base import Web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from streams.health import Health
 
 UNHEALTHY = 503
-
-
-class WorkerApp(faust.App):
-    """A Faust app whose web server serves only the pages the worker adds."""
-
-    # mode names a service's logger after its class's module (and replaces a logger it
-    # named itself): these log under "faust", whose start and stop lines are quieted.
-    logger = logging.getLogger("faust.app.worker_app")
-
-    def _new_web(self) -> Web:
-        driver: type[Web] = web_drivers.by_url(self.conf.web)
-
-        class PagesOnly(driver):  # type: ignore[valid-type,misc]
-            logger = logging.getLogger("faust.web.pages_only")
-            default_blueprints: ClassVar[list[Any]] = []
-            production_blueprints: ClassVar[list[Any]] = []
-            debug_blueprints: ClassVar[list[Any]] = []
-            optional_blueprints: ClassVar[list[Any]] = []
-
-        web: Web = PagesOnly(self)
-        return web
 
 
 def add_pages(app: faust.App, registry: CollectorRegistry, health: Health) -> None:

@@ -72,8 +72,9 @@ from streams.metrics import Metrics
 from streams.outcome_service import OutcomeService
 from streams.settings import Settings
 from streams.topics import ensure_topics_async
-from streams.web import WorkerApp, add_pages
+from streams.web import add_pages
 from streams.windows import ClosedWindow
+from streams.worker_app import WorkerApp
 
 log = logging.getLogger(__name__)
 MAX_PENDING_CLOSES = 64  # closed windows held while a store runs, before ingest waits for it

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import faust
+import mode
 import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
@@ -24,8 +25,9 @@ from streams.health import Health
 from streams.ingest import Ingest
 from streams.metrics import Metrics
 from streams.settings import load_settings
-from streams.web import WorkerApp, add_pages
+from streams.web import add_pages
 from streams.worker import IngestService
+from streams.worker_app import WorkerApp
 
 FAUST_PAGES = ("/", "/router/", "/router/topics", "/table/", "/table/t/", "/assignment/",
                "/graph/", "/performance/")
@@ -169,3 +171,26 @@ async def test_healthz_stays_ok_while_idle(
         await IngestService._consume(service)
     answer = await client.get("/healthz")
     assert (answer.status, (await answer.json())["status"]) == (200, "ok")
+
+
+class Probe(mode.Service):
+    """A service that counts its starts."""
+
+    starts = 0
+
+    async def on_start(self) -> None:
+        Probe.starts += 1
+
+
+@pytest.mark.asyncio
+async def test_a_service_whose_turn_comes_after_the_stop_is_not_started(tmp_path: Path) -> None:
+    app = WorkerApp("test-stopping", datadir=str(tmp_path / "faust"))
+    app._started.set()  # a running app starts an extra service at once
+    first = await app.on_init_extra_service(Probe)
+    assert Probe.starts == 1
+    app._stopped.set()  # what App.stop sets first (mode.Service.stop)
+    late = await app.on_init_extra_service(Probe)
+    assert isinstance(late, Probe)
+    assert Probe.starts == 1
+    assert not late._started.is_set()
+    await first.stop()
