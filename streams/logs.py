@@ -5,6 +5,8 @@
 
 - ``text``: ``2026-12-07T14:33:41.258Z INFO streams.worker: ready: ...``. The
   message carries what an operator needs; the structured fields are not repeated.
+  A message of several lines (a library's) is joined with `` | ``; only a
+  traceback takes lines of its own.
 - ``json``: one JSON object per line with ``time`` (UTC, ISO 8601, milliseconds),
   ``level``, ``logger`` and ``message``, then every structured field of the record
   (the ``extra`` of the logging call: ``event``, ``model``, ``version``, ...), and
@@ -50,10 +52,12 @@ def record_fields(record: logging.LogRecord) -> dict[str, Any]:
 
 
 class TextFormatter(logging.Formatter):
-    """``TIME LEVEL LOGGER: MESSAGE``; a traceback, if any, follows on its own lines."""
+    """``TIME LEVEL LOGGER: MESSAGE``, the lines of a multi-line message joined with
+    `` | ``; a traceback, if any, follows on its own lines."""
 
     def format(self, record: logging.LogRecord) -> str:
-        line = f"{_timestamp(record)} {record.levelname} {record.name}: {record.getMessage()}"
+        message = " | ".join(record.getMessage().splitlines())
+        line = f"{_timestamp(record)} {record.levelname} {record.name}: {message}"
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         elif record.exc_text:

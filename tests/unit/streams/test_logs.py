@@ -35,6 +35,14 @@ def test_text_is_time_level_logger_and_message() -> None:
     assert line == "2026-12-07T13:40:00.123Z INFO streams.worker: window closed: fraud"
 
 
+def test_text_joins_the_lines_of_a_message() -> None:
+    made = record("Unclosed AIOKafkaProducer\nproducer: %s", "<AIOKafkaProducer>",
+                  level=logging.ERROR, name="asyncio")
+    assert TextFormatter().format(made) == (
+        "2026-12-07T13:40:00.123Z ERROR asyncio: Unclosed AIOKafkaProducer | "
+        "producer: <AIOKafkaProducer>")
+
+
 def test_json_has_the_four_keys_then_the_fields() -> None:
     when = datetime(2026, 12, 7, 13, 40, tzinfo=UTC)
     line = JsonFormatter().format(record(event="window_closed", model="fraud", events=6250,
