@@ -128,5 +128,9 @@ from streams.commands import config_cli  # noqa: E402
 
 main.add_command(config_cli.config)
 
+from streams.commands import deadletter  # noqa: E402
+
+main.add_command(deadletter.command)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

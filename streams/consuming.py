@@ -38,6 +38,7 @@ from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import KafkaConnectionError
 
 from store.engine import describe_error
 from streams.health import Health
@@ -94,11 +95,26 @@ def in_sequence(records: list[Any], next_offset: int | None,
     return records, False
 
 
+def partition_of(tp: TopicPartition) -> int:
+    """The sort key of owned partitions: they are visited in partition order."""
+    return int(tp.partition)
+
+
 async def restarted_from(consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[Any],
                          next_offset: int | None, metrics: Metrics) -> int | None:
     """The offset to read ``tp`` from again when its log restarted below ``next_offset``
-    (module docstring); None when it did not. Logged and counted when it did."""
-    if next_offset is None or not records or records[0].offset >= next_offset:
+    (module docstring); None when it did not. Logged and counted when it did.
+
+    Called for every owned partition on every fetch: the cheap signs (the high watermark
+    the last fetch reported below ``next_offset``, or records below it) are confirmed by
+    asking the broker for the end offset. When it returns an offset and ``records`` is
+    empty, the caller seeks there (the consumer's position still points past the end).
+    """
+    if next_offset is None:
+        return None
+    high = consumer.highwater(tp)
+    below = bool(records) and records[0].offset < next_offset
+    if not below and (high is None or high >= next_offset):
         return None
     end = (await consumer.end_offsets([tp]))[tp]
     if end >= next_offset:
@@ -110,6 +126,24 @@ async def restarted_from(consumer: AIOKafkaConsumer, tp: TopicPartition, records
                 beginning)
     metrics.offset_resets.labels(tp.topic).inc()
     return int(beginning)
+
+
+START_BACKOFF = (0.5, 10.0)  # seconds: first and largest wait between start attempts
+
+
+async def start_retrying(client: AIOKafkaConsumer | AIOKafkaProducer, who: str) -> None:
+    """``client.start()``, retried while the broker cannot be reached: a worker started
+    during a broker outage (or a service of it started then) waits for the broker
+    instead of exiting. One warning line per attempt, at most one every 10 s."""
+    delay = START_BACKOFF[0]
+    while True:
+        try:
+            await client.start()
+            return
+        except KafkaConnectionError as exc:
+            log.warning("%s: broker unreachable (%s); retrying in %.1f s", who, exc, delay)
+        await asyncio.sleep(delay)
+        delay = min(2 * delay, START_BACKOFF[1])
 
 
 async def commit(consumer: AIOKafkaConsumer, offsets: Mapping[TopicPartition, int],

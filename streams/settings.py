@@ -222,6 +222,7 @@ class IngestSettings:
     max_past: float = 7 * 86400.0
     unknown_models: Literal["allow", "reject"] = "allow"
     max_batch: int = 10_000
+    max_features_per_model: int = 1_000
 
 
 @dataclass(frozen=True)
@@ -345,7 +346,8 @@ _TOPICS = {"predictions": _topic, "labels": _topic, "deadletter": _topic, "retra
            "partitions": _integer(1, 10_000), "replication_factor": _integer(1, 100)}
 _INGEST = {"max_event_bytes": _byte_size(64, 1024**3), "max_future": _duration(0),
            "max_past": _duration(0, low_open=True),
-           "unknown_models": _choice("allow", "reject"), "max_batch": _integer(1, 1_000_000)}
+           "unknown_models": _choice("allow", "reject"), "max_batch": _integer(1, 1_000_000),
+           "max_features_per_model": _integer(1, 100_000)}
 _LEVELS = ("debug", "info", "warning", "error")
 _WORKER = {"group_id": _text(r"\S+", "a non-empty name without spaces"),
            "web_host": _text(r"\S+", "a host name or address"),

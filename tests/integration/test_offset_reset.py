@@ -27,7 +27,6 @@ pytestmark = pytest.mark.integration
 
 def _tail(worker: Worker) -> str:
     lines = worker.log.read_text(encoding="utf-8", errors="replace").splitlines()
-    (Path("/tmp") / "offset_reset_worker.log").write_text("\n".join(lines))
     return "\n".join(line[:300] for line in lines[-60:])
 
 
