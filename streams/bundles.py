@@ -1,6 +1,6 @@
 """The internal topics' messages: whole batches ("bundles"), not one message per event.
 
-A producer here sends about 20k messages/s (DESIGN.md), far below the ingest
+A producer here sends about 20k messages/s, far below the ingest
 rate, so the join's internal traffic travels in bundles, one Kafka message per
 batch and target partition:
 

@@ -132,5 +132,9 @@ from streams.commands import deadletter  # noqa: E402
 
 main.add_command(deadletter.command)
 
+from streams.commands import backfill  # noqa: E402
+
+main.add_command(backfill.command)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -66,7 +66,8 @@ _INGEST = {"max_event_bytes": size(64, 1024**3), "max_future": duration(0),
            "max_past": duration(0, exclusive=True),
            "unknown_models": {"enum": ["allow", "reject"]},
            "max_batch": integer(1, 1_000_000),
-           "max_features_per_model": integer(1, 100_000)}
+           "max_features_per_model": integer(1, 100_000),
+           "backfill_max_past": duration(0, exclusive=True)}
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 _WORKER = {"group_id": text(r"^\S+$"), "web_host": text(r"^\S+$"),
            "web_port": integer(1, 65535), "checkpoint_interval": duration(0, exclusive=True),

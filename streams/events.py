@@ -36,37 +36,52 @@ reused typed ``msgspec`` decoder does the validation; a refused message is decod
 second time, untyped, to read a number that overflows a double as ±inf, and what is
 still refused gets its reason and detail from driftline's own checks
 (``streams.event_problems``), never from the decoder's wording. The
-numpy columns are built by ``streams.columns`` (``to_model_batches``, re-exported).
+numpy columns are built by ``streams.columns`` (``to_model_batches``).
+
+This module imports nothing but the standard library and msgspec (the settings
+only for type checking), so that the producer client (``client/``) validates
+with these very types and rules without loading the worker.
+``validate_prediction`` and ``validate_label`` are the checks of one message,
+the same the batch decoders apply to each.
 """
 
 from __future__ import annotations
 
 import base64
+import logging
 import math
-from collections.abc import Callable, Collection, Iterable
+import threading
+import time
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Annotated, Literal, Protocol, TypeVar, get_args
+from typing import TYPE_CHECKING, Annotated, Literal, Protocol, TypeVar, get_args
 
 import msgspec
 from msgspec import Meta
 
-from streams.columns import ModelBatch, row_keys, to_model_batches
 from streams.event_problems import explain, too_deep
-from streams.settings import IngestSettings
+
+if TYPE_CHECKING:
+    from streams.settings import IngestSettings
 
 __all__ = [
     "DEAD_LETTER_REASONS", "DeadLetter", "DecodedBatch", "DecodedLabels", "LabelEvent",
-    "Message", "ModelBatch", "PredictionEvent", "RawMessage", "Reason", "decode_labels",
-    "decode_predictions", "row_keys", "to_model_batches",
+    "Limits", "Message", "PastTimestampLog", "PredictionEvent", "RawMessage", "Reason",
+    "decode_labels", "decode_predictions", "limits_for", "validate_label",
+    "validate_prediction",
 ]
 
+log = logging.getLogger(__name__)
 MAX_NAME_CHARS = 128  # a model id, a model version, a feature name, a segment key or value
 MAX_ID_CHARS = 256  # an event id or a prediction id
 MAX_FEATURES = 1_000  # features in one event
 # Names become SQL keys, metric labels and column names: no control characters (NUL
-# included), which PostgreSQL text refuses and logs and dashboards cannot show.
-PRINTABLE = r"\A[^\x00-\x1f\x7f-\x9f]*\Z"
+# included), which PostgreSQL text refuses and logs and dashboards cannot show. Written so
+# that Python and ECMA-262 (JSON Schema validators in other languages) read it alike: ``^``
+# and "no character follows" for the ends (``\Z`` is Python's own, and ``$`` would let a
+# final newline through in Python).
+PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f]*(?![\s\S])"
 Id = Annotated[str, Meta(min_length=1, max_length=MAX_ID_CHARS)]
 Name = Annotated[str, Meta(min_length=1, max_length=MAX_NAME_CHARS, pattern=PRINTABLE)]
 Key = Annotated[str, Meta(max_length=MAX_NAME_CHARS, pattern=PRINTABLE)]
@@ -117,6 +132,8 @@ class Message(Protocol):
     def key(self) -> bytes | None: ...
     @property
     def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]]: ...
 
 
 class RawMessage(msgspec.Struct, frozen=True, gc=False):
@@ -128,6 +145,7 @@ class RawMessage(msgspec.Struct, frozen=True, gc=False):
     key: bytes | None
     value: bytes | None
     timestamp_ms: int | None = None
+    headers: Sequence[tuple[str, bytes]] = ()
 
 
 def _payload(data: bytes | None, limit: int) -> dict[str, object] | None:
@@ -254,6 +272,35 @@ def _check_label(event: LabelEvent, limits: Limits) -> Problem | None:
     return _check_common(event.model_id, event.event_time, limits)
 
 
+def _validate(
+    value: bytes | None,
+    decoder: msgspec.json.Decoder[E],
+    event_type: type[E],
+    check: Callable[[E, Limits], Problem | None],
+    limits: Limits,
+) -> E | Problem:
+    if not value:
+        return ("empty_payload", "message has no value" if value is None
+                else "message value is empty")
+    if len(value) > limits.max_bytes:
+        return ("oversize", f"message value is {len(value)} bytes, more than "
+                f"ingest.max_event_bytes ({limits.max_bytes})")
+    outcome = too_deep(value) or _parse(value, decoder, event_type)
+    if isinstance(outcome, tuple):
+        return outcome
+    return check(outcome, limits) or outcome
+
+
+def validate_prediction(value: bytes | None, limits: Limits) -> PredictionEvent | Problem:
+    """One prediction message's event, or its ``(reason, detail)``, as the decoder judges it."""
+    return _validate(value, _PREDICTIONS, PredictionEvent, _check_prediction, limits)
+
+
+def validate_label(value: bytes | None, limits: Limits) -> LabelEvent | Problem:
+    """One label message's event, or its ``(reason, detail)``, as the decoder judges it."""
+    return _validate(value, _LABELS, LabelEvent, _check_label, limits)
+
+
 def _decode(
     messages: Iterable[Message],
     decoder: msgspec.json.Decoder[E],
@@ -265,16 +312,7 @@ def _decode(
     events, positions, dead_letters = out
     for message in messages:
         value = message.value
-        if not value:
-            outcome: E | Problem = ("empty_payload", "message has no value"
-                                    if value is None else "message value is empty")
-        elif len(value) > limits.max_bytes:
-            outcome = ("oversize", f"message value is {len(value)} bytes, more than "
-                       f"ingest.max_event_bytes ({limits.max_bytes})")
-        else:
-            outcome = too_deep(value) or _parse(value, decoder, event_type)
-            if not isinstance(outcome, tuple):
-                outcome = check(outcome, limits) or outcome
+        outcome = _validate(value, decoder, event_type, check, limits)
         if isinstance(outcome, tuple):
             dead_letters.append(DeadLetter(
                 outcome[0], outcome[1][:DETAIL_CHARS], message.topic, message.partition,
@@ -316,3 +354,46 @@ def decode_labels(
     _decode(messages, _LABELS, LabelEvent, _check_label, limits_for(now, ingest, known_models),
             (batch.events, batch.positions, batch.dead_letters))
     return batch
+
+
+class PastTimestampLog:
+    """A WARNING at most once a minute while events are dead-lettered as ``past_timestamp``.
+
+    Such events are usually history replayed without the backfill mark, and a
+    stream of dead letters alone would not tell the operator so. The count is of
+    the events since the last line; ``note`` is safe from several threads (the
+    ingest decodes partitions side by side).
+    """
+
+    def __init__(self, what: str, max_past: float, interval: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.what, self.max_past, self.interval = what, max_past, interval
+        self._clock = clock
+        self._last = -math.inf
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def note(self, dead_letters: Iterable[DeadLetter]) -> bool:
+        """Count the ``past_timestamp`` dead letters; True when a line was logged."""
+        count = sum(1 for d in dead_letters if d.reason == "past_timestamp")
+        if not count:
+            return False
+        with self._lock:
+            self._count += count
+            now = self._clock()
+            if now - self._last < self.interval:
+                return False
+            self._last, count, self._count = now, self._count, 0
+        log.warning("%s: dead-lettered %d event(s) as past_timestamp (event_time older than "
+                    "ingest.max_past, %s); to replay history, mark it as a backfill: "
+                    "`driftline backfill` or `driftline replay --backfill` (docs/backfill.md)",
+                    self.what, count, _span(self.max_past))
+        return True
+
+
+def _span(seconds: float) -> str:
+    """``7d``, ``36h``, ``90s``: a duration as the configuration would write it."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"

@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
 from typing import Any
@@ -79,6 +79,9 @@ class DecodedColumns:
     dead_letters: list[DeadLetter]
     n_events: int
     columnar: bool
+    # The columns of the batch's backfill events (``streams.backfill``), decoded apart under
+    # their own limits and applied after ``batches``.
+    backfill: dict[tuple[str, str], ModelBatch] = field(default_factory=dict)
 
 
 def decode_prediction_columns(

@@ -7,8 +7,8 @@ it to the batch. For the ingest's events (about 600 bytes each) that took more
 of the fetch's CPU than receiving, checking (CRC) and parsing the records
 together, about 2 µs an event. ``enable_light_fetch(consumer)`` makes one
 started consumer hand out ``streams.events.RawMessage`` records instead (topic,
-partition, offset, key, value and timestamp: what the ingest reads of a record),
-built a whole record batch at a time:
+partition, offset, key, value, timestamp and headers, which mark a backfill:
+what the ingest reads of a record), built a whole record batch at a time:
 
 - ``LightRecords`` takes the place of a fetch's ``PartitionRecords``. It reads
   the record batches as aiokafka does (the CRC checked when ``check_crcs``,
@@ -139,7 +139,8 @@ class LightRecords(_PartitionRecords):  # type: ignore[misc]
                 continue
             first, topic, partition = self.next_fetch_offset, tp.topic, tp.partition
             # Offsets grow within a batch, so the first position filters like the moving one.
-            light = [RawMessage(topic, partition, r.offset, r.key, r.value, r.timestamp)
+            light = [RawMessage(topic, partition, r.offset, r.key, r.value, r.timestamp,
+                                r.headers or ())
                      for r in batch if r.offset >= first]
             if light:
                 self._batch, self._batch_end = light, batch.next_offset

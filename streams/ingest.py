@@ -12,7 +12,11 @@ the same rows by the idempotent upserts.
 Batches, not messages: ``getmany`` returns up to ``ingest.max_batch`` records per
 call; they are decoded and validated together (``streams.events``), turned into
 numpy columns per model, and fed to the windows in one vectorised update. Invalid
-events go to the dead-letter topic (flushed before the checkpoint passes them).
+events go to the dead-letter topic (flushed before the checkpoint passes them);
+while events are dead-lettered as ``past_timestamp`` a WARNING says so once a
+minute. Backfill records (``streams.backfill``, a Kafka header) are decoded apart
+under ``ingest.backfill_max_past`` and go to the same windows; late ones are
+logged.
 
 Database trouble stops progress, not data: a failed transaction is retried with
 capped exponential backoff, nothing is acknowledged meanwhile, and the window
@@ -51,11 +55,12 @@ from store.performance import load_calibration, save_estimate
 from streams import loglines, memory
 from streams.alert_facts import drift_facts
 from streams.alert_hub import AlertHub
+from streams.backfill import LateBackfillLog, backfill_ingest, is_live, named, split
 from streams.bundles import encode, split_predictions
 from streams.closing import Finalised, finalise
 from streams.columns import ModelBatch
 from streams.consuming import retrying
-from streams.events import Message
+from streams.events import Message, PastTimestampLog
 from streams.fastdecode import DecodedColumns, decode_prediction_columns
 from streams.feature_cap import FeatureCap, held_names
 from streams.health import Health
@@ -161,6 +166,8 @@ class Ingest:
         # finished) so far and as of the last idle trim.
         self._applied = self._applied_at_tick = 0
         self._work = self._work_at_trim = 0
+        self._past = PastTimestampLog("predictions", settings.ingest.max_past)
+        self._late_backfill = LateBackfillLog()
 
     # ----- references and model state -------------------------------------------------
     def _rules(self, model_id: str) -> WindowRules:
@@ -225,10 +232,23 @@ class Ingest:
 
     # ----- the batch path --------------------------------------------------------------
     def decode(self, messages: Sequence[Message]) -> DecodedColumns:
-        """Decode, validate and build the numpy columns of one partition's batch."""
-        return decode_prediction_columns(messages, now=datetime.now(UTC),
-                                         ingest=self.settings.ingest,
-                                         known_models=self.settings.known_models)
+        """Decode, validate and build the numpy columns of one partition's batch.
+
+        Backfill records (``streams.backfill``) are decoded apart, their event time
+        bounded by ``ingest.backfill_max_past``; their columns are ``backfill``.
+        """
+        now, ingest = datetime.now(UTC), self.settings.ingest
+        live, backfill = split(messages)
+        decoded = decode_prediction_columns(live, now=now, ingest=ingest,
+                                            known_models=self.settings.known_models)
+        self._past.note(decoded.dead_letters)
+        if backfill:
+            old = decode_prediction_columns(backfill, now=now, ingest=backfill_ingest(ingest),
+                                            known_models=self.settings.known_models)
+            decoded.backfill = old.batches
+            decoded.dead_letters += named(old.dead_letters)
+            decoded.n_events += old.n_events
+        return decoded
 
     def apply(self, partition: int, decoded: DecodedColumns, next_offset: int
               ) -> list[ClosedWindow]:
@@ -238,7 +258,9 @@ class Ingest:
         self._work += 1
         closed: list[ClosedWindow] = []
         now = time.monotonic()
-        for (model_id, version), batch in decoded.batches.items():
+        batches = [(key, batch, False) for key, batch in decoded.batches.items()]
+        batches += [(key, batch, True) for key, batch in decoded.backfill.items()]
+        for (model_id, version), batch, backfill in batches:
             key = (model_id, version)
             if key not in state.models:
                 state.models[key] = self._new_model(model_id, version)
@@ -257,6 +279,8 @@ class Ingest:
             if late:
                 self.metrics.events.labels(model=model_id, outcome="late").inc(late)
                 self.metrics.late.labels(model=model_id).inc(late)
+                if backfill:
+                    self._late_backfill.note(model_id, version, late, windows.closed_until)
         state.next_offset = next_offset
         return closed
 
@@ -355,7 +379,8 @@ class Ingest:
                         handle = self._save_window(conn, done)
                         estimate = self._save_estimate(conn, done)
                         alerts = []
-                        if self.settings.alerting.enabled:
+                        if self.settings.alerting.enabled and is_live(window.end,
+                                                                      self.settings.ingest):
                             facts = drift_facts(done, invalid.get(closed_window.model_id, 0),
                                                 estimate)
                             alerts = apply_facts(conn, self.settings.alerting, facts,

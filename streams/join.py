@@ -7,13 +7,17 @@ processing time).
 
 Decisions:
 
-* **The prediction TTL is event time.** A prediction leaves when the partition's
-  watermark passes ``event_time + prediction_ttl``. The watermark is the largest
-  label event time seen, or, when labels stall, the largest prediction event time
-  minus ``prediction_ttl`` (so with no labels at all memory still stays bounded, at
-  about two TTLs of predictions). Labels come minutes to weeks late: a
-  processing-time TTL would expire every prediction after a long outage or during
-  a replay, while the label watermark moves only as fast as labels are read. A
+* **The prediction TTL is event time, per model.** A prediction leaves when its
+  model's watermark passes ``event_time + prediction_ttl``. A model's watermark is
+  the largest event time of its labels seen, or, when they stall, the largest event
+  time of its predictions minus ``prediction_ttl`` (so with no labels at all memory
+  still stays bounded, at about two TTLs of predictions). Labels come minutes to
+  weeks late: a processing-time TTL would expire every prediction after a long
+  outage or during a replay, while the label watermark moves only as fast as labels
+  are read. The watermark is the model's own (by ``model_id``), not the partition's:
+  the partition holds many models' predictions, and a backfill of one model's history
+  (``streams.backfill``) must not see its predictions expired by another model's
+  live labels. A
   prediction's arrival time is therefore not stored (no rule would read it, and it
   would cost 8 bytes per pending prediction), and ``add_predictions`` takes no ``now``.
 * **Early labels are held in processing time.** A label whose prediction is unknown
@@ -188,6 +192,13 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _advance(marks: dict[str, float], model_ids: Sequence[str], times: Sequence[float]) -> None:
+    """Raise each model's watermark in ``marks`` to the largest of its ``times``."""
+    for model_id, moment in zip(model_ids, times, strict=True):
+        if moment > marks.get(model_id, -math.inf):
+            marks[model_id] = moment
+
+
 class JoinState:
     """Pending predictions, held labels and join counters of one partition."""
 
@@ -208,8 +219,8 @@ class JoinState:
         self._model_keys: list[tuple[str, str]] = []
         self._codes: dict[tuple[str, str], int] = {}
         self._held: dict[str, tuple[str, float, Value, float]] = {}  # model, time, label, now
-        self._label_mark = -math.inf
-        self._prediction_mark = -math.inf
+        self._label_marks: dict[str, float] = {}  # per model_id
+        self._prediction_marks: dict[str, float] = {}
         self._earliest = math.inf  # no live prediction has an earlier event time
         self._tallies: dict[str, Counter[str]] = {name: Counter() for name in _TALLIES}
 
@@ -269,7 +280,7 @@ class JoinState:
                 early.append((slot, len(slots) - 1, waiting))
         self._top = top
         if len(ids):
-            self._prediction_mark = max(self._prediction_mark, float(batch.event_times.max()))
+            _advance(self._prediction_marks, batch.model_ids, batch.event_times.tolist())
         if not rows:
             return []
         at, picked = np.array(slots, np.intp), np.array(rows, np.intp)
@@ -309,7 +320,7 @@ class JoinState:
                 slots.append(slot)
                 rows.append(row)
         if times:
-            self._label_mark = max(self._label_mark, max(times))
+            _advance(self._label_marks, batch.model_ids, times)
         self._tally("duplicate_labels", self._models[np.array(repeated, np.intp)])
         return self._outcomes(slots, [ids[r] for r in rows], [times[r] for r in rows],
                               [batch.labels[r] for r in rows])
@@ -333,18 +344,20 @@ class JoinState:
                                       windows, strict=True)]
 
     # ----- expiry ----------------------------------------------------------------------
-    def watermark(self) -> float:
-        """The event time predictions expire against (see the module docstring)."""
-        return max(self._label_mark, self._prediction_mark - self.prediction_ttl)
+    def watermark(self, model_id: str) -> float:
+        """The event time ``model_id``'s predictions expire against (module docstring)."""
+        return max(self._label_marks.get(model_id, -math.inf),
+                   self._prediction_marks.get(model_id, -math.inf) - self.prediction_ttl)
 
     def expire(self, now: float) -> ExpiryReport:
         """Forget predictions past their TTL and labels held longer than the hold."""
         before = Counter(self._tallies["expired_predictions"])
-        limit = self.watermark() - self.prediction_ttl
-        if limit > self._earliest:
+        limits = np.array([self.watermark(model_id) - self.prediction_ttl
+                           for model_id, _ in self._model_keys] or [-math.inf], np.float64)
+        if limits.max() > self._earliest:
             top = self._top
             live = self._live[:top]
-            due = live & (self._times[:top] < limit)
+            due = live & (self._times[:top] < limits[self._models[:top]])
             gone = np.flatnonzero(due)
             self._tally("expired_predictions", self._models[gone[~self._joined[gone]]])
             for pid in self._ids[gone].tolist():
@@ -382,8 +395,13 @@ class JoinState:
             not np.isnan(windows).all()) else {}
         return {
             "version": SNAPSHOT_VERSION,
-            "label_watermark": _finite(self._label_mark),
-            "prediction_watermark": _finite(self._prediction_mark),
+            "label_watermarks": dict(self._label_marks),
+            "prediction_watermarks": dict(self._prediction_marks),
+            # The partition-wide watermarks of earlier versions, for a worker of one that
+            # restores this snapshot during a rolling upgrade.
+            "label_watermark": _finite(max(self._label_marks.values(), default=-math.inf)),
+            "prediction_watermark": _finite(max(self._prediction_marks.values(),
+                                                default=-math.inf)),
             "models": [list(key) for key in self._model_keys],
             "predictions": {
                 "ids": self._ids[live].tolist(), "models": self._models[live].tolist(),
@@ -426,9 +444,16 @@ class JoinState:
         state._earliest = float(state._times[:n].min()) if n else math.inf
         state._held = {pid: (m, float(t), _decode(label), float(arrived))
                        for pid, m, t, label, arrived in data["held"]}
-        label_mark, prediction_mark = data["label_watermark"], data["prediction_watermark"]
-        state._label_mark = -math.inf if label_mark is None else float(label_mark)
-        state._prediction_mark = -math.inf if prediction_mark is None else float(prediction_mark)
+        if "label_watermarks" in data:
+            state._label_marks = {m: float(t) for m, t in data["label_watermarks"].items()}
+            state._prediction_marks = {m: float(t)
+                                       for m, t in data["prediction_watermarks"].items()}
+        else:  # a snapshot of one watermark per partition: it was every model's
+            for name, marks in (("label_watermark", state._label_marks),
+                                ("prediction_watermark", state._prediction_marks)):
+                if data.get(name) is not None:
+                    marks.update(dict.fromkeys((m for m, _ in data["models"]),
+                                               float(data[name])))
         for name in _TALLIES:
             state._tallies[name].update(data["tallies"][name])
         return state

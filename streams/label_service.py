@@ -1,12 +1,14 @@
 """Label events in: validate, dead-letter the bad ones, forward to the join topic.
 
 Labels arrive on ``driftline.labels`` partitioned however the producer chose
-(the DESIGN keys them by ``prediction_id``, but a client's partitioner is its
-own); this service re-partitions them by ``join_partition`` into
+(``docs/events.md`` asks for the key ``prediction_id``, but a client's
+partitioner is its own); this service re-partitions them by ``join_partition`` into
 ``driftline.join`` in bundles, beside the prediction stubs the ingest sends
 there. It holds no state: its checkpoint is the offset alone, stored after the
 bundles and dead letters are acknowledged, so a crash can forward a label twice
-(the join counts the second one as a duplicate) but never loses one.
+(the join counts the second one as a duplicate) but never loses one. Labels of a
+backfill (``streams.backfill``) are validated against ``ingest.backfill_max_past``;
+while labels are dead-lettered as ``past_timestamp`` a WARNING says so once a minute.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+from streams.backfill import backfill_ingest, named, split
 from streams.batched import BatchedConsumer
 from streams.bundles import encode, split_labels
-from streams.events import RawMessage, decode_labels
+from streams.events import PastTimestampLog, RawMessage, decode_labels
 
 
 class LabelService(BatchedConsumer):
@@ -32,11 +35,23 @@ class LabelService(BatchedConsumer):
     def snapshot(self, partition: int) -> bytes:
         return b""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._past = PastTimestampLog("labels", self.settings.ingest.max_past)
+
     async def handle(self, partition: int, records: list[Any]) -> None:
-        raws = [RawMessage(self.topic, partition, r.offset, r.key, r.value, r.timestamp)
-                for r in records]
-        decoded = decode_labels(raws, now=datetime.now(UTC), ingest=self.settings.ingest,
-                                known_models=self.settings.known_models)
+        raws = [RawMessage(self.topic, partition, r.offset, r.key, r.value, r.timestamp,
+                           r.headers) for r in records]
+        now, ingest, known = datetime.now(UTC), self.settings.ingest, self.settings.known_models
+        live, backfill = split(raws)
+        decoded = decode_labels(live, now=now, ingest=ingest, known_models=known)
+        self._past.note(decoded.dead_letters)
+        if backfill:
+            old = decode_labels(backfill, now=now, ingest=backfill_ingest(ingest),
+                                known_models=known)
+            decoded.events += old.events
+            decoded.positions += old.positions
+            decoded.dead_letters += named(old.dead_letters)
         topics = self.settings.topics
         sends = [await self.send(topics.deadletter, dl.to_json(), key=dl.key)
                  for dl in decoded.dead_letters]

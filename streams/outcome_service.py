@@ -17,7 +17,8 @@ drift window is stored). ``driftline_concept_drift_detections_total`` is
 exported at 0 as soon as a (model, version) has outcomes, so its first detection
 is an increase Prometheus can see (``increase``, ``changes``: a series that
 appears at 1 shows none); ``driftline_labels_total`` likewise for ``too_late``
-and ``invalid``.
+and ``invalid``. A window that ended before ``ingest.max_past`` (a backfill's,
+``streams.backfill``) is stored but not judged by the alert rules.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from store.performance import (
     window_context,
 )
 from streams.alert_facts import performance_facts
+from streams.backfill import is_live
 from streams.batched import BatchedConsumer
 from streams.bundles import decode_outcomes
 from streams.join import Outcome
@@ -183,6 +185,9 @@ class OutcomeService(BatchedConsumer):
         for start in sorted(model.windows):
             window = model.windows[start]
             if start <= done or window.end + after > model.newest:
+                continue
+            if not is_live(window.end, self.settings.ingest):  # a backfill's: stored only
+                self._judged[key] = start
                 continue
             coverage, detections = window_context(conn, *key, _utc(window.start),
                                                   _utc(window.end))

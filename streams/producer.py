@@ -6,7 +6,10 @@ no idempotent producer (``acks="all"`` still waits for the in-sync replicas on
 Apache Kafka). Sends are pipelined: ``send`` only enqueues, and the delivery
 futures are gathered a chunk at a time, one chunk behind, so memory stays
 bounded on endless inputs. Every ``send_*`` returns after the last record is
-acknowledged; a delivery failure raises the producer's ``KafkaError``.
+acknowledged; a delivery failure raises the producer's ``KafkaError``, unless
+``send_routed`` is given a ``failures`` counter: then each record the broker did
+not take is counted there by error name and the others are still sent (``driftline
+replay`` reports them). ``headers`` go with every record (a backfill's mark).
 
 ``rate`` (events per second of wall clock) is a token bucket: a burst of at
 most a tenth of a second's worth, then paced, sleeping only for the deficit.
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -91,8 +95,14 @@ async def send_records(bootstrap: str, topic: str, records: Iterable[Record], *,
 
 
 async def send_routed(bootstrap: str, records: Iterable[Routed], *, rate: float | None = None,
-                      on_progress: Progress | None = None) -> int:
-    """Send ``(topic, key, value)`` records in their order, one producer for all topics."""
+                      on_progress: Progress | None = None,
+                      headers: list[tuple[str, bytes]] | None = None,
+                      failures: Counter[str] | None = None) -> int:
+    """Send ``(topic, key, value)`` records in their order, one producer for all topics.
+
+    The number acknowledged; with ``failures``, records not delivered are counted
+    there (by error name) instead of raising.
+    """
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(
@@ -100,15 +110,18 @@ async def send_routed(bootstrap: str, records: Iterable[Routed], *, rate: float 
         linger_ms=LINGER_MS, max_batch_size=MAX_BATCH_BYTES)
     await producer.start()
     try:
-        sent = await _pipeline(producer, records, rate, on_progress)
+        sent = await _pipeline(producer, records, rate, on_progress, headers, failures)
         await producer.flush()
     finally:
         await producer.stop()
     return sent
 
 
-async def _pipeline(producer: Any, records: Iterable[Routed],
-                    rate: float | None, on_progress: Progress | None) -> int:
+async def _pipeline(producer: Any, records: Iterable[Routed], rate: float | None,
+                    on_progress: Progress | None, headers: list[tuple[str, bytes]] | None,
+                    failures: Counter[str] | None) -> int:
+    from aiokafka.errors import KafkaError
+
     bucket = TokenBucket(rate) if rate is not None else None
     done = 0
     previous: list[Any] = []
@@ -116,19 +129,34 @@ async def _pipeline(producer: Any, records: Iterable[Routed],
     for topic, key, value in records:
         if bucket is not None and (delay := bucket.take()) > 0:
             await asyncio.sleep(delay)
-        pending.append(await producer.send(topic, value, key=key))
+        try:
+            pending.append(await producer.send(topic, value, key=key, headers=headers))
+        except KafkaError as error:  # refused before sending (a record too large, say)
+            if failures is None:
+                raise
+            failures[type(error).__name__] += 1
         if len(pending) >= CHUNK:
-            done = await _settle(previous, done, on_progress)
+            done = await _settle(previous, done, on_progress, failures)
             previous, pending = pending, []
-    done = await _settle(previous, done, on_progress)
-    return await _settle(pending, done, on_progress)
+    done = await _settle(previous, done, on_progress, failures)
+    return await _settle(pending, done, on_progress, failures)
 
 
-async def _settle(futures: list[Any], done: int, on_progress: Progress | None) -> int:
+async def _settle(futures: list[Any], done: int, on_progress: Progress | None,
+                  failures: Counter[str] | None) -> int:
     if not futures:
         return done
-    await asyncio.gather(*futures)
-    done += len(futures)
+    if failures is None:
+        await asyncio.gather(*futures)
+        done += len(futures)
+    else:
+        for result in await asyncio.gather(*futures, return_exceptions=True):
+            if isinstance(result, Exception):
+                failures[type(result).__name__] += 1
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                done += 1
     if on_progress is not None:
         on_progress(done)
     return done

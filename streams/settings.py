@@ -223,6 +223,9 @@ class IngestSettings:
     unknown_models: Literal["allow", "reject"] = "allow"
     max_batch: int = 10_000
     max_features_per_model: int = 1_000
+    # Events marked as a backfill (``streams.backfill``) are bounded by this instead of
+    # max_past: history may be replayed, but a year-1970 timestamp is still refused.
+    backfill_max_past: float = 730 * 86400.0
 
 
 @dataclass(frozen=True)
@@ -347,7 +350,8 @@ _TOPICS = {"predictions": _topic, "labels": _topic, "deadletter": _topic, "retra
 _INGEST = {"max_event_bytes": _byte_size(64, 1024**3), "max_future": _duration(0),
            "max_past": _duration(0, low_open=True),
            "unknown_models": _choice("allow", "reject"), "max_batch": _integer(1, 1_000_000),
-           "max_features_per_model": _integer(1, 100_000)}
+           "max_features_per_model": _integer(1, 100_000),
+           "backfill_max_past": _duration(0, low_open=True)}
 _LEVELS = ("debug", "info", "warning", "error")
 _WORKER = {"group_id": _text(r"\S+", "a non-empty name without spaces"),
            "web_host": _text(r"\S+", "a host name or address"),

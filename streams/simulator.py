@@ -1,6 +1,6 @@
 """Synthetic prediction and label events of a fraud-scoring binary classifier.
 
-``Simulator`` yields schema v1 events (DESIGN.md) that are a pure function of
+``Simulator`` yields schema v1 events (``docs/events.md``) that are a pure function of
 ``(seed, model_id, index)``: generating events 0..n in one go or in pieces gives
 the same events, and ``shift_at=None`` gives the same events as a shift that
 has not happened yet. Event time runs on a simulated clock

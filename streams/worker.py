@@ -3,7 +3,7 @@
 Faust runs the worker's life — start and stop, signals, the web server
 (``/metrics``, ``/healthz``, ``/readyz``), timers — while the high-rate path is a
 batched aiokafka consumer run as a Faust service (``IngestService``), because a
-Faust agent pays its per-message machinery on every event (see DESIGN.md).
+Faust agent pays its per-message machinery on every event.
 
 Start-up: topics are created if missing, the database is migrated when it is
 the embedded SQLite default, then the consumer joins its group with the short

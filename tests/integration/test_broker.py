@@ -351,10 +351,12 @@ def test_replay_turns_rows_into_prediction_events(broker: EmbeddedBroker, fresh_
     path = tmp_path / f"predictions{suffix}"
     write_predictions(path)
     result = invoke("replay", str(path), "--broker", broker.url, "--topic", fresh_topic,
-                    "--exclude", "label")
+                    "--exclude", "label", "--backfill")  # the rows are from 2026-11-22
     assert result.exit_code == 0, result.output
-    assert f"sent 3 events from {path} to {fresh_topic}" in result.output
+    assert f"sent 3 events from {path} to {fresh_topic} as a backfill" in result.output
+    assert "refused 0; not delivered 0" in result.output
     records = asyncio.run(read_topic(broker.bootstrap, fresh_topic, PARTITIONS))
+    assert {tuple(r.headers) for r in records} == {(("driftline-backfill", b"1"),)}
     events = {json.loads(r.value)["prediction_id"]: (r.key, json.loads(r.value))
               for r in records}
     key, first = events["p1"]
@@ -373,7 +375,7 @@ def test_replay_sends_labels_keyed_by_prediction_id(broker: EmbeddedBroker, fres
     path = tmp_path / "labels.csv"
     write_predictions(path)
     result = invoke("replay", str(path), "--broker", broker.url, "--topic", fresh_topic,
-                    "--labels")
+                    "--labels", "--backfill")
     assert result.exit_code == 0, result.output
     records = asyncio.run(read_topic(broker.bootstrap, fresh_topic, PARTITIONS))
     labels = {r.key: json.loads(r.value) for r in records}
@@ -388,10 +390,15 @@ def test_replay_sends_json_lines_as_they_are(broker: EmbeddedBroker, fresh_topic
              b"{not json", b'{"model_id": 7}', b'{"model_id": "churn"}']
     path = tmp_path / "events.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n\n")
-    result = invoke("replay", str(path), "--broker", broker.url, "--topic", fresh_topic)
-    assert result.exit_code == 0, result.output
+    result = invoke("replay", str(path), "--broker", broker.url, "--topic", fresh_topic,
+                    "--send-invalid")
+    assert result.exit_code == 1, result.output  # invalid events, though sent
+    assert ("sent 4 events; invalid, sent anyway 4 (missing_field 3, bad_json 1); "
+            "not delivered 0") in result.output.replace(
+                f" from {path} to {fresh_topic} at {broker.bootstrap}", "")
     records = asyncio.run(read_topic(broker.bootstrap, fresh_topic, PARTITIONS))
     assert sorted(r.value for r in records) == sorted(lines)
+    assert all(r.headers == () for r in records)
     assert {r.value: r.key for r in records}[lines[0]] == b"fraud"
     assert {r.value: r.key for r in records}[lines[1]] is None
 

@@ -62,7 +62,8 @@ def _consumer(bootstrap: str, **options: Any) -> AIOKafkaConsumer:
 
 def _fields(record: Any) -> tuple[Any, ...]:
     timestamp = record.timestamp_ms if isinstance(record, RawMessage) else record.timestamp
-    return record.topic, record.partition, record.offset, record.key, record.value, timestamp
+    return (record.topic, record.partition, record.offset, record.key, record.value, timestamp,
+            tuple(record.headers))
 
 
 async def _script(consumer: AIOKafkaConsumer, topic: str) -> tuple[list[Any], set[type]]:

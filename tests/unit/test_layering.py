@@ -1,8 +1,9 @@
-"""The layering of the packages (DESIGN.md): ``detectors/`` stays pure."""
+"""The layering of the packages: ``detectors/`` stays pure, ``client/`` stays light."""
 
 from __future__ import annotations
 
 import ast
+import subprocess
 import sys
 from pathlib import Path
 
@@ -62,7 +63,7 @@ def test_detectors_do_no_io_logging_or_global_randomness(path: Path) -> None:
     assert "open(" not in source
 
 
-SOURCE_PACKAGES = ("detectors", "streams", "store", "alerting", "dashboards")
+SOURCE_PACKAGES = ("detectors", "streams", "store", "alerting", "dashboards", "client")
 
 
 def test_only_settings_reads_the_environment() -> None:
@@ -79,3 +80,51 @@ def test_only_settings_reads_the_environment() -> None:
 def test_store_does_not_import_streams() -> None:
     for path in (ROOT / "store").rglob("*.py"):
         assert "streams" not in imported_roots(path), path
+
+
+# ----- client/: what a model server imports stays light --------------------------------------
+
+CLIENT_FILES = sorted((ROOT / "client").rglob("*.py"))
+ALLOWED_IN_CLIENT = {"msgspec", "kafka", "aiokafka", "client", "streams", "__future__"}
+HEAVY = ("numpy", "scipy", "river", "sklearn", "pyarrow", "sqlalchemy", "faust", "aiohttp",
+         "kafka", "aiokafka", "detectors", "store", "alerting", "streams.settings",
+         "streams.columns")
+
+
+def test_client_package_has_modules() -> None:
+    assert len(CLIENT_FILES) >= 4
+
+
+def streams_modules(path: Path) -> set[str]:
+    """The ``streams`` modules a source file imports."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module \
+                and node.module.split(".")[0] == "streams":
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.split(".")[0] == "streams")
+    return found
+
+
+@pytest.mark.parametrize("path", CLIENT_FILES, ids=lambda p: p.name)
+def test_client_imports_only_the_event_types_msgspec_and_kafka(path: Path) -> None:
+    stdlib = set(sys.stdlib_module_names)
+    assert {n for n in imported_roots(path) if n not in stdlib | ALLOWED_IN_CLIENT} == set()
+    assert streams_modules(path) <= {"streams.events"}
+
+
+def heavy_modules_loaded_by(statement: str) -> list[str]:
+    """The ``HEAVY`` modules a fresh interpreter holds after running ``statement``."""
+    probe = f"import sys\n{statement}\nprint(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         cwd=ROOT, check=True)
+    return list(ast.literal_eval(run.stdout.strip()))
+
+
+def test_importing_the_client_loads_neither_the_worker_nor_a_kafka_library() -> None:
+    assert heavy_modules_loaded_by("import client, client.schema") == []
+
+
+def test_the_import_probe_sees_heavy_modules() -> None:
+    assert {"numpy", "streams.settings"} <= set(heavy_modules_loaded_by("import streams.settings"))

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from streams.columns import row_keys, to_model_batches
 from streams.events import (
     DEAD_LETTER_REASONS,
     DEAD_LETTER_VALUE_BYTES,
@@ -23,8 +24,6 @@ from streams.events import (
     RawMessage,
     decode_labels,
     decode_predictions,
-    row_keys,
-    to_model_batches,
 )
 from streams.settings import IngestSettings
 
@@ -64,7 +63,7 @@ def _one_dead(value: bytes | None, **kwargs: Any) -> DeadLetter:
 
 
 # ----- valid events --------------------------------------------------------------------------
-def test_the_design_example_decodes() -> None:
+def test_the_docstring_example_decodes() -> None:
     batch = _decode(_raw(_event()))
     (event,) = batch.events
     assert batch.positions == [(0, 0)]

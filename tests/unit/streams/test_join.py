@@ -132,12 +132,39 @@ def test_predictions_expire_against_the_label_watermark_and_are_counted_per_mode
     assert join.expire(now=0.0) == ExpiryReport({}, {})  # 0 + TTL is not before 100
     join.add_labels(labels(("y", 100.5)), now=0.0)
     assert join.expire(now=0.0) == ExpiryReport({"fraud": 1}, {})  # d was joined: not counted
-    join.add_labels(labels(("z", 160.0)), now=0.0)
+    join.add_labels(labels(("z", 160.0)), now=0.0)  # fraud's labels move fraud's watermark
+    assert join.expire(now=0.0) == ExpiryReport({}, {})
+    join.add_labels(labels(("w", 160.0, "churn", 1)), now=0.0)
     assert join.expire(now=0.0) == ExpiryReport({"churn": 2}, {})
     counters = join.counters()
     assert counters.expired_predictions == {"fraud": 1, "churn": 2}
     assert counters.pending_predictions == {}
-    assert counters.held_labels == {"fraud": 3}
+    assert counters.held_labels == {"fraud": 3, "churn": 1}
+
+
+def test_another_models_live_labels_do_not_expire_a_backfill() -> None:
+    join = state()  # TTL 100
+    join.add_labels(labels(("live", 1_000_000.0, "churn", 1)), now=0.0)
+    join.add_predictions(preds(("old", 10.0), ("older", 5.0)))
+    assert join.expire(now=0.0) == ExpiryReport({}, {})
+    [out] = join.add_labels(labels(("old", 40.0)), now=0.0)
+    assert (out.prediction_id, out.latency) == ("old", 30.0)
+    assert join.watermark("fraud") == 40.0
+    assert join.watermark("churn") == 1_000_000.0
+    join.add_labels(labels(("x", 105.5)), now=0.0)
+    assert join.expire(now=0.0) == ExpiryReport({"fraud": 1}, {})  # "older" after 5 + TTL
+
+
+def test_a_snapshot_of_one_watermark_per_partition_gives_it_to_every_model() -> None:
+    join = state()
+    join.add_predictions(preds(("a", 0.0), ("b", 0.0, "churn", "1", 0, 0.5)))
+    join.add_labels(labels(("x", 100.5)), now=0.0)
+    data = join.to_dict()
+    assert (data["label_watermark"], data["prediction_watermark"]) == (100.5, 0.0)
+    del data["label_watermarks"], data["prediction_watermarks"]
+    restored = JoinState.from_dict(data, prediction_ttl=TTL, early_label_hold=HOLD)
+    assert restored.watermark("fraud") == restored.watermark("churn") == 100.5
+    assert restored.expire(now=0.0).expired_predictions == {"fraud": 1, "churn": 1}
 
 
 def test_joined_ids_are_remembered_until_the_prediction_ttl_ends() -> None:
@@ -161,7 +188,7 @@ def test_without_labels_predictions_leave_after_two_ttls_of_prediction_time() ->
     join.add_predictions(preds(("c", 200.0)))
     assert join.expire(now=0.0) == ExpiryReport({}, {})
     join.add_predictions(preds(("d", 200.5)))
-    assert join.watermark() == 100.5
+    assert join.watermark("fraud") == 100.5
     assert join.expire(now=0.0) == ExpiryReport({"fraud": 1}, {})
     assert join.counters().pending_predictions == {"fraud": 3}
 

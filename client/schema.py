@@ -1,0 +1,72 @@
+"""The JSON Schema of the two events, generated from the decoder's own types.
+
+``python -m client.schema`` writes ``docs/schema/prediction-event.json`` and
+``docs/schema/label-event.json`` from ``msgspec.json.schema`` of
+``streams.events.PredictionEvent`` and ``LabelEvent``; ``--check`` only compares
+(exit status 1, the stale files named). ``make event-schema`` regenerates them and a
+test fails when the committed files are stale.
+
+What a JSON Schema cannot say is in ``docs/events.md``: the size limit
+(``ingest.max_event_bytes``), the nesting depth, the time bounds
+(``ingest.max_future``, ``ingest.max_past``) and the finite ``score``. That
+``event_time`` must carry a timezone the ``date-time`` format (RFC 3339) says.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from streams.events import LabelEvent, PredictionEvent
+
+OUT = Path(__file__).resolve().parents[1] / "docs" / "schema"
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+SCHEMAS: dict[str, tuple[type[msgspec.Struct], str]] = {
+    "prediction-event.json": (PredictionEvent, "driftline prediction event (schema v1)"),
+    "label-event.json": (LabelEvent, "driftline label event (schema v1)"),
+}
+COMMENT = ("Generated from streams/events.py by `make event-schema`; do not edit. Limits a schema "
+           "cannot express (size, nesting depth, event-time bounds, finite score) are in "
+           "docs/events.md.")
+
+
+def schema(event_type: type[msgspec.Struct], title: str) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of ``event_type``, as msgspec derives it."""
+    return {"$schema": DRAFT, "title": title, "$comment": COMMENT,
+            **msgspec.json.schema(event_type)}
+
+
+def render(event_type: type[msgspec.Struct], title: str) -> str:
+    """The schema as the text we commit."""
+    return json.dumps(schema(event_type, title), indent=2, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m client.schema", description=__doc__)
+    parser.add_argument("--check", action="store_true",
+                        help="compare with the committed files instead of writing them")
+    parser.add_argument("--out", type=Path, default=OUT, help="output folder")
+    args = parser.parse_args(argv)
+    stale = []
+    for name, (event_type, title) in SCHEMAS.items():
+        path: Path = args.out / name
+        text = render(event_type, title)
+        if args.check:
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                stale.append(str(path))
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+    if stale:
+        print("stale event schema (run `make event-schema`): " + ", ".join(stale), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

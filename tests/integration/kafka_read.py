@@ -1,0 +1,32 @@
+"""Reading a topic back from the start, for the client and example tests."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+
+async def read_topic(bootstrap: str, topic: str, timeout: float = 30) -> list[Any]:
+    """Every record of ``topic`` up to its end offsets now (no consumer group), in
+    (partition, offset) order."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        async with asyncio.timeout(timeout):
+            await consumer.topics()  # fetches the metadata
+            partitions = sorted(consumer.partitions_for_topic(topic) or ())
+            assigned = [TopicPartition(topic, p) for p in partitions]
+            consumer.assign(assigned)
+            await consumer.seek_to_beginning(*assigned)
+            ends = await consumer.end_offsets(assigned)
+            records: list[Any] = []
+            while [tp for tp in assigned if await consumer.position(tp) < ends[tp]]:
+                batch = await consumer.getmany(timeout_ms=500, max_records=10_000)
+                for part in batch.values():
+                    records.extend(part)
+        return sorted(records, key=lambda r: (r.partition, r.offset))
+    finally:
+        await consumer.stop()
