@@ -24,7 +24,10 @@ Decisions:
 - The lease (``DispatchSettings.lease``) should exceed the longest receiver
   timeout, or a slow send may be claimed and sent again by another dispatcher.
 - Log lines and stored errors name the receiver and the row id, never a URL or
-  a secret; an unexpected exception is logged by its type only.
+  a secret; an unexpected exception is logged by its type only. A row given up
+  (``dead_letter`` recorded) logs one ``delivery given up`` line with the
+  receiver, the row id, the attempts, the HTTP status (when the receiver
+  answered) and the stored error.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ class Delivery:
     retryable: bool = False
     retry_after: float | None = None
     error: str | None = None
+    status: int | None = None  # the receiver's HTTP status, when it answered
 
 
 class Transport(Protocol):
@@ -174,6 +178,12 @@ class Dispatcher:
             log.warning("could not record %s of outbox row %d (%s); it is retried after "
                         "its lease", outcome, row.id, type(exc).__name__)
             return
+        if recorded and outcome == "dead_letter":
+            log.warning("delivery given up: receiver %s, outbox row %d, %d attempts, last: %s",
+                        row.receiver, row.id, row.attempts + 1, delivery.error,
+                        extra={"event": "delivery_given_up", "receiver": row.receiver,
+                               "row": row.id, "attempts": row.attempts + 1,
+                               "http_status": delivery.status, "error": delivery.error})
         if recorded and self._on_result is not None:
             try:
                 self._on_result(row.receiver, outcome)

@@ -80,8 +80,9 @@ def classify(status: int, retry_after: str | None, receiver: str, now: float) ->
     error = f"receiver {receiver!r}: HTTP {status}"
     if status in (408, 429) or 500 <= status < 600:
         return Delivery(ok=False, retryable=True,
-                        retry_after=parse_retry_after(retry_after, now), error=error)
-    return Delivery(ok=False, retryable=False, error=error)
+                        retry_after=parse_retry_after(retry_after, now), error=error,
+                        status=status)
+    return Delivery(ok=False, retryable=False, error=error, status=status)
 
 
 class HttpTransport:

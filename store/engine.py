@@ -53,6 +53,7 @@ SQLITE_IMMEDIATE = "driftline_sqlite_immediate"  # execution option: BEGIN IMMED
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 _DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg"}
 _PASSWORD = re.compile(r"(://[^:/@]*:).*@")  # greedy: a raw '@' in a password
+_PASSWORD_PARAM = re.compile(r"(?i)(password\s*=\s*)[^\s&'\"]*")  # key=value connection strings
 
 json_dumps = functools.partial(json.dumps, allow_nan=False, separators=(",", ":"))
 
@@ -68,6 +69,25 @@ def mask_url(url: str | URL) -> str:
     if isinstance(url, URL):
         return url.render_as_string(hide_password=True)
     return _PASSWORD.sub(r"\1***@", url)
+
+
+def describe_error(exc: BaseException, limit: int = 300) -> str:
+    """``Type: first line of the message``, passwords masked, for a log line.
+
+    A SQLAlchemy error is described by the driver's error it wraps: its own text
+    goes on with the statement and its parameters (checkpoint blobs among them).
+    Every ``user:password@`` (``mask_url``) and ``password=...`` is masked; the
+    text is cut at ``limit`` characters.
+
+    >>> describe_error(RuntimeError("cannot reach postgresql://app:s3cret@db/x\\nmore"))
+    'RuntimeError: cannot reach postgresql://app:***@db/x'
+    """
+    inner = getattr(exc, "orig", None)
+    shown = inner if isinstance(inner, BaseException) else exc
+    lines = str(shown).strip().splitlines()
+    text = f"{type(shown).__name__}: {lines[0]}" if lines else type(shown).__name__
+    text = _PASSWORD_PARAM.sub(r"\1***", mask_url(text))
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _scheme(text: str) -> str:

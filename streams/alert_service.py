@@ -82,6 +82,8 @@ class TopicTransport:
 class AlertService(mode.Service):
     """Dispatcher, no-data rules and alerting gauges of one worker."""
 
+    mundane_level = "debug"  # mode's "Starting..." / "Stopping..." lines
+
     def __init__(self, settings: Settings, engine: Engine, metrics: Metrics, hub: AlertHub,
                  **kwargs: Any) -> None:
         self.settings = settings

@@ -44,6 +44,7 @@ from streams.consuming import (
 from streams.consuming import (
     partition_of as _partition,
 )
+from streams.health import Health
 from streams.metrics import Metrics
 from streams.settings import Settings
 
@@ -52,10 +53,13 @@ class BatchedConsumer(mode.Service):
     """One topic, batched, with per-partition state checkpointed to SQL."""
 
     name_suffix = "batched"
+    mundane_level = "debug"  # mode's "Starting..." / "Stopping..." lines
 
     def __init__(self, settings: Settings, engine: Engine, metrics: Metrics, topic: str,
-                 hub: AlertHub | None = None, **kwargs: Any) -> None:
+                 hub: AlertHub | None = None, *, health: Health | None = None,
+                 **kwargs: Any) -> None:
         self.hub = hub  # told of the alert transitions a checkpoint transaction committed
+        self.health = health  # told how long checkpoint stores have been failing
         self.settings = settings
         self.engine = engine
         self.metrics = metrics
@@ -196,7 +200,7 @@ class BatchedConsumer(mode.Service):
         snapshots = await asyncio.to_thread(self._snapshots, dirty)
         offsets = {p: self.offsets[p] for p in dirty}
         await retrying(partial(self._transaction, dirty, snapshots, offsets), self.metrics,
-                       self.group_id)
+                       self.group_id, self.health)
         for partition, offset in offsets.items():
             self.stored[partition] = offset
         self.stored_ok(dirty)

@@ -68,10 +68,16 @@ _INGEST = {"max_event_bytes": size(64, 1024**3), "max_future": duration(0),
            "max_batch": integer(1, 1_000_000),
            "max_features_per_model": integer(1, 100_000),
            "backfill_max_past": duration(0, exclusive=True)}
+_LOG_LEVELS = ("debug", "info", "warning", "error")
 _WORKER = {"group_id": text(r"^\S+$"), "web_host": text(r"^\S+$"),
            "web_port": integer(1, 65535), "checkpoint_interval": duration(0, exclusive=True),
            "session_timeout": duration(6, maximum=1800),
-           "heartbeat_interval": duration(0, exclusive=True)}
+           "heartbeat_interval": duration(0, exclusive=True),
+           # The loader also takes the levels and formats in capitals; the documented spelling.
+           "log_format": {"enum": ["text", "json"]},
+           "log_level": {"enum": list(_LOG_LEVELS)},
+           "framework_log_level": {"enum": list(_LOG_LEVELS)},
+           "stall_timeout": duration(1), "store_failure_timeout": duration(1)}
 _LABELS = {"prediction_ttl": duration(0, exclusive=True), "early_label_hold": duration(0),
            "horizon": duration(0, exclusive=True), "max_batch": integer(1, 1_000_000)}
 _WINDOW = {"size": duration(0, exclusive=True),

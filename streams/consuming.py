@@ -23,13 +23,16 @@ The prediction ingest (``streams.worker``) and the label paths
 - ``commit``: mirrors stored offsets into Kafka for lag tools, for partitions
   still owned; a failure is logged, never raised (SQL holds the truth).
 - ``retrying``: a database write in a thread, retried with capped exponential
-  backoff until it lands (the worker stops progressing, it drops nothing).
+  backoff until it lands (the worker stops progressing, it drops nothing); each
+  failure logs one ``store_retry`` line with the error masked, and tells
+  ``streams.health`` how long the store has been failing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -37,6 +40,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaConnectionError
 
+from store.engine import describe_error
+from streams.health import Health
 from streams.metrics import Metrics
 from streams.settings import Settings
 
@@ -152,15 +157,40 @@ async def commit(consumer: AIOKafkaConsumer, offsets: Mapping[TopicPartition, in
             log.info("%s: offset commit skipped: %s", who, exc)
 
 
-async def retrying(write: Callable[[], None], metrics: Metrics, what: str) -> None:
+async def retrying(write: Callable[[], None], metrics: Metrics, what: str,
+                   health: Health | None = None) -> None:
+    """``write`` in a thread until it lands; each failure logs one line (``store_retry``).
+
+    The line names the error by its type and the first line of its message,
+    passwords masked (``store.engine.describe_error``); a write that lands after
+    failures logs ``store_recovered``. ``health`` learns how long it has failed.
+    """
     delay = 0.5
+    attempt = 0
+    started = time.monotonic()
     while True:
+        attempt += 1
         try:
             await asyncio.to_thread(write)
-            return
         except Exception as exc:
             metrics.store_errors.inc()
-            log.warning("storing %s failed (%s); retrying in %.1fs", what,
-                        type(exc).__name__, delay)
+            failing = time.monotonic() - started
+            if health is not None:
+                failing = health.store_failed(what)
+            error = describe_error(exc)
+            log.warning("storing %s failed (attempt %d, failing for %.0f s): %s; retrying in "
+                        "%.1f s", what, attempt, failing, error, delay,
+                        extra={"event": "store_retry", "what": what, "attempt": attempt,
+                               "failing_seconds": round(failing, 3), "error": error,
+                               "retry_in": delay})
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_BACKOFF)
+            continue
+        if health is not None:
+            health.store_ok(what)
+        if attempt > 1:
+            log.info("storing %s succeeded after %d attempts (%.0f s)", what, attempt,
+                     time.monotonic() - started,
+                     extra={"event": "store_recovered", "what": what, "attempts": attempt,
+                            "seconds": round(time.monotonic() - started, 3)})
+        return

@@ -29,7 +29,6 @@ so the other windows and every partition's checkpoint still commit.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import logging
@@ -53,7 +52,7 @@ from detectors.estimate import ScoreCalibration, estimate
 from store import repository
 from store.errors import is_permanent
 from store.performance import load_calibration, save_estimate
-from streams import memory
+from streams import loglines, memory
 from streams.alert_facts import drift_facts
 from streams.alert_hub import AlertHub
 from streams.backfill import LateBackfillLog, backfill_ingest, is_live, named, split
@@ -64,6 +63,7 @@ from streams.consuming import retrying
 from streams.events import Message, PastTimestampLog
 from streams.fastdecode import DecodedColumns, decode_prediction_columns
 from streams.feature_cap import FeatureCap, held_names
+from streams.health import Health
 from streams.metrics import Metrics
 from streams.settings import Settings
 from streams.windows import ClosedWindow, ModelWindows, ReferenceHandle, WindowRules
@@ -151,7 +151,8 @@ class Ingest:
         self.topic = settings.topics.predictions
         self.group_id = settings.worker.group_id
         self.partitions: dict[int, PartitionState] = {}
-        self.ready = asyncio.Event()
+        worker = settings.worker
+        self.health = Health(worker.stall_timeout, worker.store_failure_timeout)
         self._last_checkpoint = time.monotonic()
         self._references: dict[int, ReferenceHandle] = {}
         self._caps: dict[tuple[str, str], FeatureCap] = {}  # feature names per model version
@@ -407,11 +408,11 @@ class Ingest:
         # Committed: the snapshots, a store's largest objects, are freed before the trim.
         job.checkpoints = [(state, offset, {}) for state, offset, _ in job.checkpoints]
         self._last_checkpoint = time.monotonic()
-        if self.hub is not None:
-            self.hub.committed(job.alerts)
         elapsed = time.perf_counter() - started
         for done, estimated in zip(job.finalised, job.estimates, strict=True):
             self._publish(done, elapsed / max(len(job.finalised), 1), estimated)
+        if self.hub is not None:  # after the windows' lines, so theirs come first in the log
+            self.hub.committed(job.alerts)
         memory.trim()
 
     def _set_aside(self, closed: ClosedWindow, error: Exception) -> None:
@@ -424,7 +425,12 @@ class Ingest:
                   "and is set aside: %s: %s", closed.model_id[:100], closed.model_version[:100],
                   datetime.fromtimestamp(window.start, UTC).isoformat(),
                   datetime.fromtimestamp(window.end, UTC).isoformat(), window.n_events,
-                  type(cause).__name__, reason)
+                  type(cause).__name__, reason,
+                  extra={"event": "window_set_aside", "model": closed.model_id[:100],
+                         "version": closed.model_version[:100],
+                         "window_start": loglines.iso(window.start),
+                         "window_end": loglines.iso(window.end), "events": window.n_events,
+                         "error": f"{type(cause).__name__}: {reason}"})
         self.metrics.windows_set_aside.labels(model=closed.model_id).inc()
 
     def finish(self, job: StoreJob) -> None:
@@ -480,6 +486,7 @@ class Ingest:
     def _publish(self, done: Finalised, seconds: float,
                  estimated: dict[str, Any] | None) -> None:
         closed = done.closed
+        loglines.window_closed(done)
         self.metrics.window_closed(closed.model_id, closed.model_version, done.report,
                                    closed.window.n_events, closed.window.end)
         self.metrics.close_duration.observe(seconds)
@@ -509,5 +516,5 @@ class Ingest:
 
     async def write_retrying(self, job: StoreJob) -> None:
         """``write`` in a thread, retried with capped exponential backoff until it lands."""
-        await retrying(partial(self.write, job), self.metrics, "windows")
+        await retrying(partial(self.write, job), self.metrics, "windows", self.health)
 

@@ -114,8 +114,9 @@ class Metrics:
                                     "not yet delivered (all workers)", registry=registry)
         self.alerts_firing = Gauge("driftline_alerts_firing", "Alert instances firing (all "
                                    "workers)", ["model", "severity"], registry=registry)
-        self.ready = Gauge("driftline_ready", "1 once the worker has joined its group and "
-                           "restored its window state", registry=registry)
+        self.ready = Gauge("driftline_ready", "1 while the worker holds partitions of the "
+                           "predictions topic with their windows restored (as /readyz)",
+                           registry=registry)
         memory.register(registry)
 
     def window_closed(self, model: str, version: str, report: DriftReport, n_events: int,

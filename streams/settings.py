@@ -146,6 +146,15 @@ def _choice(*options: str) -> Parser:
     return parse
 
 
+def _word(*options: str) -> Parser:
+    """One of ``options``, in any case (``INFO`` is ``info``)."""
+    choice = _choice(*options)
+
+    def parse(value: object, path: str) -> str:
+        return str(choice(value.lower() if isinstance(value, str) else value, path))
+    return parse
+
+
 def _text(pattern: str, expected: str) -> Parser:
     def parse(value: object, path: str) -> str:
         if not isinstance(value, str) or not re.fullmatch(pattern, value):
@@ -221,7 +230,7 @@ class IngestSettings:
 
 @dataclass(frozen=True)
 class WorkerSettings:
-    """``worker``: consumer group, web server and checkpoint timing (seconds)."""
+    """``worker``: consumer group, web server, checkpoint timing (seconds), logs, health."""
 
     group_id: str = "driftline"
     web_host: str = "127.0.0.1"
@@ -229,6 +238,11 @@ class WorkerSettings:
     checkpoint_interval: float = 5.0
     session_timeout: float = 6.0
     heartbeat_interval: float = 1.0
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    framework_log_level: Literal["debug", "info", "warning", "error"] = "warning"
+    stall_timeout: float = 120.0
+    store_failure_timeout: float = 300.0
 
     def __post_init__(self) -> None:
         if self.heartbeat_interval * 3 > self.session_timeout:
@@ -338,11 +352,15 @@ _INGEST = {"max_event_bytes": _byte_size(64, 1024**3), "max_future": _duration(0
            "unknown_models": _choice("allow", "reject"), "max_batch": _integer(1, 1_000_000),
            "max_features_per_model": _integer(1, 100_000),
            "backfill_max_past": _duration(0, low_open=True)}
+_LEVELS = ("debug", "info", "warning", "error")
 _WORKER = {"group_id": _text(r"\S+", "a non-empty name without spaces"),
            "web_host": _text(r"\S+", "a host name or address"),
            "web_port": _integer(1, 65535), "checkpoint_interval": _duration(0, low_open=True),
            "session_timeout": _duration(6, 1800),
-           "heartbeat_interval": _duration(0, low_open=True)}
+           "heartbeat_interval": _duration(0, low_open=True),
+           "log_format": _word("text", "json"),
+           "log_level": _word(*_LEVELS), "framework_log_level": _word(*_LEVELS),
+           "stall_timeout": _duration(1), "store_failure_timeout": _duration(1)}
 _LABELS = {"prediction_ttl": _duration(0, low_open=True), "early_label_hold": _duration(0),
            "horizon": _duration(0, low_open=True), "max_batch": _integer(1, 1_000_000)}
 

@@ -9,8 +9,15 @@ Start-up: topics are created if missing, the database is migrated when it is
 the embedded SQLite default, then the consumer joins its group with the short
 session timeout of the settings, restores each assigned partition from its
 checkpoint and seeks to the offset stored with it. ``/readyz`` answers 200 only
-after that. The alerting service (outbox dispatcher) starts before the ingest,
-so the first window stored already wakes it.
+after that, and only while the worker holds partitions; ``/healthz`` fails when
+the consume loop stops making progress while there is work, or stores keep
+failing (``streams.health``; the pages are in ``streams.web``, and Faust's own
+are not served). The alerting service (outbox dispatcher) starts before the
+ingest, so the first window stored already wakes it.
+
+Log lines (``streams.loglines``): ``ready`` after each assignment is restored,
+``partitions_revoked`` when partitions go, one ``dead_letters`` summary a minute
+at most; closed windows are logged by ``Ingest`` once stored.
 
 The consume loop: the consumer hands out light records (``streams.fetching``:
 ``RawMessage``, built a record batch at a time, not aiokafka's ``ConsumerRecord``
@@ -36,10 +43,11 @@ from typing import Any
 import faust
 import mode
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 
 from store import migrate
 from store.engine import make_engine
+from streams import loglines
 from streams.alert_hub import AlertHub
 from streams.alert_service import AlertService
 from streams.batched import BatchedConsumer
@@ -59,14 +67,18 @@ from streams.consuming import (
 )
 from streams.fastdecode import DecodedColumns
 from streams.fetching import enable_light_fetch
+from streams.health import Health
 from streams.ingest import Ingest, PartitionState, StoreJob
 from streams.join_service import JoinService
 from streams.label_service import LabelService
+from streams.loglines import DeadLetterSummary
 from streams.metrics import Metrics
 from streams.outcome_service import OutcomeService
 from streams.settings import Settings
 from streams.topics import ensure_topics_async
+from streams.web import add_pages
 from streams.windows import ClosedWindow
+from streams.worker_app import WorkerApp
 
 log = logging.getLogger(__name__)
 MAX_PENDING_CLOSES = 64  # closed windows held while a store runs, before ingest waits for it
@@ -75,9 +87,12 @@ MAX_PENDING_CLOSES = 64  # closed windows held while a store runs, before ingest
 class IngestService(mode.Service):
     """The batched consumer loop, its dead-letter producer and its timers."""
 
+    mundane_level = "debug"  # mode's "Starting..." / "Stopping..." lines
+
     def __init__(self, ingest: Ingest, **kwargs: Any) -> None:
         self.ingest = ingest
         self.settings = ingest.settings
+        self.dead_letters = DeadLetterSummary(ingest.settings.topics.deadletter)
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
         # One batch or one rebalance step at a time touches the window state.
@@ -106,6 +121,7 @@ class IngestService(mode.Service):
         enable_light_fetch(self.consumer, "prediction ingest")
 
     async def on_stop(self) -> None:
+        self.dead_letters.flush()
         if self.consumer is not None:
             await self.release(list(self.ingest.partitions))
             await self.consumer.stop()
@@ -118,10 +134,23 @@ class IngestService(mode.Service):
             assert self.consumer is not None
             for partition, offset in seeks.items():
                 self.consumer.seek(TopicPartition(self.ingest.topic, partition), offset)
-        self.ingest.metrics.ready.set(1)
-        self.ingest.ready.set()
+        health = self.ingest.health
+        health.assigned(partitions)
+        self.ingest.metrics.ready.set(1 if health.is_ready else 0)
+        if health.is_ready:
+            restored = sum(len(model.windows) for p in partitions
+                           if (state := self.ingest.partitions.get(p)) is not None
+                           for model in state.models.values())
+            loglines.ready(self.ingest.topic, health.partitions, restored, len(seeks))
+        else:
+            loglines.not_ready(self.ingest.topic, [], [])
 
     async def release(self, partitions: list[int]) -> None:
+        health = self.ingest.health
+        health.revoked(partitions)  # not ready from the moment the partitions go
+        self.ingest.metrics.ready.set(1 if health.is_ready else 0)
+        if partitions:
+            loglines.not_ready(self.ingest.topic, partitions, health.partitions)
         async with self._lock:
             await self._drain()
             await asyncio.to_thread(self.ingest.release, partitions)
@@ -135,12 +164,16 @@ class IngestService(mode.Service):
             batches = await self.consumer.getmany(
                 timeout_ms=500, max_records=self.settings.ingest.max_batch)
             async with self._lock:
-                await self._process(batches)
+                applied = await self._process(batches)
                 await self._flush()
-            await self._report_lag()
+            lag = await self._report_lag()
+            self.dead_letters.maybe_log()
+            waiting = lag > 0 or bool(self._pending) or self._inflight is not None
+            self.ingest.health.iteration(applied=applied, waiting=waiting)
 
-    async def _process(self, batches: dict[TopicPartition, list[Any]]) -> None:
-        """Apply one fetch; the windows it closes (and idle ones) wait for the next store."""
+    async def _process(self, batches: dict[TopicPartition, list[Any]]) -> bool:
+        """Apply one fetch (whether it had records to apply); the windows it closes (and
+        idle ones) wait for the next store."""
         work: list[tuple[TopicPartition, list[Any]]] = []
         assert self.consumer is not None
         for tp in sorted(self.consumer.assignment() | batches.keys(), key=_partition):
@@ -171,6 +204,7 @@ class IngestService(mode.Service):
         self._pending += [(s, c) for s, cs in self.ingest.tick() for c in cs]
         self.ingest.metrics.open_windows.set(sum(
             len(m.windows) for s in self.ingest.partitions.values() for m in s.models.values()))
+        return bool(work)
 
     async def _flush(self, wait: bool = False) -> None:
         """Finish the store in flight once it is done, then start the next one if due.
@@ -218,6 +252,7 @@ class IngestService(mode.Service):
                               for dl in decoded.dead_letters]
             for dl in decoded.dead_letters:
                 self.ingest.metrics.invalid.labels(reason=dl.reason).inc()
+            self.dead_letters.add(dl.reason for dl in decoded.dead_letters)
             state = self.ingest.partitions.setdefault(tp.partition, PartitionState(tp.partition))
             for dl in decoded.dead_letters:
                 if dl.key:
@@ -238,7 +273,8 @@ class IngestService(mode.Service):
                                      for state, offset, _ in job.checkpoints},
                      self.settings.worker.group_id)
 
-    async def _report_lag(self) -> None:
+    async def _report_lag(self) -> int:
+        """Messages behind on the assigned partitions (also the lag gauge)."""
         assert self.consumer is not None
         lag = 0
         for tp in self.consumer.assignment():
@@ -246,15 +282,16 @@ class IngestService(mode.Service):
             if high is not None:
                 lag += max(high - await self.consumer.position(tp), 0)
         self.ingest.metrics.lag.labels(topic=self.ingest.topic).set(lag)
+        return lag
 
 
 def _bound(service: type[BatchedConsumer], settings: Settings, engine: Any, metrics: Metrics,
-           topic: str, hub: AlertHub) -> type[BatchedConsumer]:
+           topic: str, hub: AlertHub, health: Health) -> type[BatchedConsumer]:
     """``service`` with its arguments bound, as ``app.service`` wants a class."""
 
     class Bound(service):  # type: ignore[valid-type,misc]
         def __init__(self, **kwargs: Any) -> None:
-            super().__init__(settings, engine, metrics, topic, hub, **kwargs)
+            super().__init__(settings, engine, metrics, topic, hub, health=health, **kwargs)
 
     Bound.__name__ = service.__name__
     return Bound
@@ -273,7 +310,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None,
     ingest = Ingest(settings, engine, metrics)
     ingest.hub = hub = AlertHub()
     worker = settings.worker
-    app = faust.App(
+    app = WorkerApp(
         f"{worker.group_id}-worker", broker=settings.broker_url, autodiscover=False,
         web_host=worker.web_host, web_port=worker.web_port, store="memory://",
         # Faust wants a data folder even with in-memory tables; keep it out of the cwd.
@@ -298,24 +335,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None,
     topics = settings.topics
     for service, topic in ((LabelService, topics.labels), (JoinService, topics.join),
                            (OutcomeService, topics.outcomes)):
-        app.service(_bound(service, settings, engine, metrics, topic, hub))
-
-    @app.page("/metrics")
-    async def metrics_page(view: Any, request: Any) -> Any:
-        # ``?name[]=a&name[]=b`` answers with those series only, as prometheus_client's own
-        # server does: a reader of one counter does not pay for the 1,000 drift series.
-        names = request.query.getall("name[]", [])
-        chosen = registry.restricted_registry(names) if names else registry
-        # aiohttp refuses a charset in content_type, so the header is set directly.
-        return view.bytes(generate_latest(chosen), headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-    @app.page("/healthz")
-    async def health(view: Any, request: Any) -> Any:
-        return view.json({"status": "ok"})
-
-    @app.page("/readyz")
-    async def ready(view: Any, request: Any) -> Any:
-        is_ready = ingest.ready.is_set()
-        return view.json({"ready": is_ready}, status=200 if is_ready else 503)
-
+        app.service(_bound(service, settings, engine, metrics, topic, hub, ingest.health))
+    add_pages(app, registry, ingest.health)
     return app, ingest
+

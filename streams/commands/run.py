@@ -13,13 +13,21 @@ from streams.commands import fail
 @click.command("worker")
 @click.option("--config", type=click.Path(path_type=Path), default=None,
               help="YAML settings file (default: $DRIFTLINE_CONFIG, else the defaults).")
-@click.option("--loglevel", default="info", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"]))
-def worker(config: Path | None, loglevel: str) -> None:
-    """Run a worker: consume predictions, close windows, store and export them."""
+@click.option("--log-level", "--loglevel", "log_level", default=None,
+              type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+              help="Level of driftline's own log lines (default: worker.log_level, info).")
+@click.option("--log-format", "log_format", default=None,
+              type=click.Choice(["text", "json"], case_sensitive=False),
+              help="text, or json: one JSON object per line (default: worker.log_format, text).")
+def worker(config: Path | None, log_level: str | None, log_format: str | None) -> None:
+    """Run a worker: consume predictions, close windows, store and export them.
+
+    Logs go to standard error, one line per record (docs/operations.md).
+    """
     import faust
 
     from streams import memory
+    from streams.logs import configure_logging
     from streams.settings import SettingsError, load_settings, process_environment
     from streams.worker import create_app
 
@@ -29,9 +37,16 @@ def worker(config: Path | None, loglevel: str) -> None:
         settings = load_settings(config)
     except SettingsError as exc:
         fail(str(exc))
+    options = settings.worker
+    configure_logging((log_level or options.log_level).lower(),
+                      (log_format or options.log_format).lower(), options.framework_log_level)
     with tempfile.TemporaryDirectory(prefix="driftline-worker-") as datadir:
         app, _ = create_app(settings, datadir=datadir)
-        faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+        # Logging is set up above: Faust's own set-up (its colour handler on standard
+        # output, print() redirected into the log, a progress spinner) stays off.
+        runner = faust.Worker(app, quiet=True, override_logging=False, redirect_stdouts=False)
+        runner.spinner = None
+        runner.execute_from_commandline()
 
 
 @click.command("demo")

@@ -80,13 +80,27 @@ class Worker:
         return {"predictions": t.predictions, "labels": t.labels, "deadletter": t.deadletter,
                 "retrain": t.retrain, "join": t.join, "outcomes": t.outcomes}
 
-    def start(self) -> None:
+    def start(self, *args: str, wait: bool = True) -> None:
+        """Start it with ``args`` added to its command line; wait until it is ready."""
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "streams.cli", "worker", "--config", str(self.config)],
+                [sys.executable, "-m", "streams.cli", "worker", "--config", str(self.config),
+                 *args],
                 env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                 cwd=self.tmp)
-        wait_for(self._ready, 90, "the worker to be ready")
+        if wait:
+            wait_for(self._ready, 90, "the worker to be ready")
+
+    def status(self, path: str) -> int:
+        """The HTTP status ``path`` answers with (0 when the server does not answer)."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}",
+                                        timeout=2) as answer:
+                return int(answer.status)
+        except urllib.error.HTTPError as error:
+            return int(error.code)
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return 0
 
     def _ready(self) -> bool:
         assert self.process is not None

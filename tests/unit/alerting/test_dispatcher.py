@@ -128,3 +128,27 @@ async def test_run_keeps_going_when_a_round_fails(tmp_path: Path,
     stop.set()
     await asyncio.wait_for(task, 5)
     engine.dispose()
+
+
+@pytest.mark.asyncio
+async def test_a_delivery_given_up_logs_one_line_with_the_status_and_no_secret(
+        engine: Engine, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="alerting.dispatcher")
+    _put(engine)
+    _put(engine, key="k2")
+    refused = Delivery(ok=False, retryable=False, error="receiver 'hook': HTTP 400", status=400)
+    raised = RuntimeError("POST https://hooks.example/SECRET?token=SECRET failed")
+    transport = Scripted(refused, raised)
+    dispatcher = Dispatcher(engine, _only(transport), replace(SETTINGS, max_attempts=1))
+    assert await dispatcher.run_once() == 2
+    lines = [r for r in caplog.records if r.__dict__.get("event") == "delivery_given_up"]
+    assert sorted(r.getMessage() for r in lines) == [
+        "delivery given up: receiver hook, outbox row 1, 1 attempts, last: "
+        "receiver 'hook': HTTP 400",
+        "delivery given up: receiver hook, outbox row 2, 1 attempts, last: "
+        "receiver 'hook': the send raised RuntimeError"]
+    by_row = {r.__dict__["row"]: r.__dict__ for r in lines}
+    assert (by_row[1]["receiver"], by_row[1]["http_status"]) == ("hook", 400)
+    assert (by_row[2]["http_status"], by_row[2]["attempts"]) == (None, 1)
+    assert "SECRET" not in caplog.text
+    assert all(r.levelno == logging.WARNING for r in lines)

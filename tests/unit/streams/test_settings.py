@@ -309,7 +309,8 @@ def test_detector_errors_are_reraised_at_their_key_path(
      "models.default.thresholds.alpha: must be a number in (0.0, 1.0), got 'x' "
      "(from DRIFTLINE_MODELS__DEFAULT__THRESHOLDS__ALPHA)"),
     ({"DRIFTLINE_WORKER__WEB_PROT": "7000"}, "unknown key 'web_prot' in worker (allowed: "
-     "group_id, web_host, web_port, checkpoint_interval, session_timeout, heartbeat_interval) "
+     "group_id, web_host, web_port, checkpoint_interval, session_timeout, heartbeat_interval, "
+     "log_format, log_level, framework_log_level, stall_timeout, store_failure_timeout) "
      "(from DRIFTLINE_WORKER__WEB_PROT)"),
     ({"DRIFTLINE_TOKEN": "x"}, "unknown key 'token' in the configuration (allowed: broker_url, "
      "database_url, topics, ingest, worker, labels, models, alerting) (from DRIFTLINE_TOKEN)"),
