@@ -312,7 +312,10 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None,
     worker = settings.worker
     app = WorkerApp(
         f"{worker.group_id}-worker", broker=settings.broker_url, autodiscover=False,
-        web_host=worker.web_host, web_port=worker.web_port, store="memory://",
+        # web_bind is the address listened on (Faust: all interfaces unless told), web_host
+        # only the name used in links: both are worker.web_host, loopback by default.
+        web_host=worker.web_host, web_bind=worker.web_host, web_port=worker.web_port,
+        store="memory://",
         # Faust wants a data folder even with in-memory tables; keep it out of the cwd.
         datadir=datadir or tempfile.mkdtemp(prefix="driftline-worker-"),
         broker_session_timeout=worker.session_timeout,

@@ -40,3 +40,14 @@ def test_the_alert_service_starts_before_the_ingest_and_the_other_consumers(
     assert any(issubclass(s, IngestService) for s in rest)
     assert sum(issubclass(s, BatchedConsumer) for s in rest) == 3
     assert not any(issubclass(s, AlertService) for s in rest)
+
+
+def test_the_web_server_listens_on_worker_web_host_only(tmp_path: Path) -> None:
+    """Faust listens on ``web_bind`` (every interface unless set) and only names
+    ``web_host`` in links: both follow ``worker.web_host``, loopback by default."""
+    for environ, host in [({}, "127.0.0.1"), ({"DRIFTLINE_WORKER__WEB_HOST": "0.0.0.0"},
+                                              "0.0.0.0")]:
+        settings = load_settings(None, environ={
+            **environ, "DRIFTLINE_DATABASE_URL": f"sqlite:///{tmp_path / 'driftline.db'}"})
+        app, _ = create_app(settings, CollectorRegistry(), datadir=str(tmp_path / "faust"))
+        assert (app.conf.web_bind, app.conf.web_host) == (host, host)
