@@ -46,7 +46,7 @@ from streams.metrics import Metrics
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
-MAX_BACKOFF = 30.0
+MAX_BACKOFF = 4.0  # seconds: a database that is back is written to within a few seconds
 FETCH_MAX_BYTES = 64 * 1024 * 1024
 PARTITION_FETCH_MAX_BYTES = 16 * 1024 * 1024
 
