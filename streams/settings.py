@@ -353,7 +353,7 @@ _POLICY_SCALARS: dict[str, Callable[[object], object]] = {
     "ks_method": _same}
 _PROFILE_KEYS = tuple(f.name for f in dataclasses.fields(ProfileOptions))
 _MODEL_KEYS = ("window", "reference", "thresholds", "profile", "features", "performance")
-_PERFORMANCE_KEYS = ("task", "detector", "calibration_rows")
+_PERFORMANCE_KEYS = ("task", "detector", "calibration_rows", "detector_delay")
 _TOP_KEYS = ("broker_url", "database_url", "topics", "ingest", "worker", "labels", "models",
              "alerting")
 _SECTIONS = {"topics": (TopicSettings, _TOPICS), "ingest": (IngestSettings, _INGEST),
