@@ -4,7 +4,11 @@ Reads ``driftline.outcomes`` (key = model_id) in batches; each partition holds a
 ``ModelPerformance`` per (model, version) (``streams.performance_state``) and,
 per join partition, the join-topic offset its outcomes are applied up to. A
 bundle replayed after a crash of the join carries outcomes from offsets already
-applied: they are dropped, so each label counts once. Every
+applied: they are dropped, so each label counts once. The detector is not fed in
+the order outcomes arrive: their errors wait in an ``ErrorFeed`` and go to it in
+order of prediction event time, then ``prediction_id``, once
+``performance.detector_delay`` of newer labelled predictions has been seen
+(``streams.error_feed``), so detections do not depend on timing. Every
 ``worker.checkpoint_interval`` the windows that changed are re-finalised (an
 idempotent upsert of their row), new detections and a new calibration are
 inserted, all in the transaction of the partition's checkpoint.
