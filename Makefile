@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # PostgreSQL for the store and worker tests (as on CI); unreachable means skipped, except CI=true.
 export DRIFTLINE_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: lock test lint typecheck unit prometheus-tools dashboards demo compare-example bench bench-stream bench-join bench-alerts clean
+.PHONY: lock test test-containers docker-engine lint typecheck unit prometheus-tools dashboards config-schema demo compare-example bench bench-stream bench-join bench-alerts clean
 
 # The environment is installed from the committed lock (exact versions and hashes), never
 # resolved afresh: uv at the locked version is bootstrapped with pip, then syncs the venv.
@@ -44,6 +44,15 @@ unit: $(STAMP) prometheus-tools
 
 test: lint typecheck unit
 
+# The integration tests on Apache Kafka 3.9 (KRaft) and PostgreSQL 16 in containers
+# (testcontainers; the images of docker-compose.yml) instead of the embedded broker and
+# the local PostgreSQL. Needs a Docker engine; without one, says so in one line and fails.
+test-containers: docker-engine prometheus-tools
+	DRIFTLINE_TEST_CONTAINERS=1 $(BIN)/pytest tests/integration
+
+docker-engine: $(STAMP)
+	@$(BIN)/python -m tests.containers
+
 # Prometheus, promtool and amtool (Debian's packages) for the dashboard and rule tests.
 # Installed once when missing; the Debian services are not started (no policy change needed
 # in containers, whose policy-rc.d refuses; elsewhere they are stopped right after).
@@ -60,6 +69,10 @@ prometheus-tools:
 # Regenerate the committed dashboard JSON (tests fail when it is stale).
 dashboards: $(STAMP)
 	$(BIN)/python -m dashboards.build
+
+# Regenerate the committed JSON Schema of the configuration file (a test fails when stale).
+config-schema: $(STAMP)
+	$(BIN)/python -m streams.config_schema
 
 # The demo on the embedded default: embedded broker, SQLite, a worker and a simulator
 # that injects drift, with a live table of closed windows.

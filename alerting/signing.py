@@ -12,10 +12,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import time
 
 PREFIX = "whsec_"
 TOLERANCE = 300  # seconds a receiver accepts between the timestamp and its clock
+# A timestamp is whole seconds since the epoch in canonical ASCII decimal: no sign, space,
+# underscore, leading zero or non-ASCII digit that ``int`` would accept, and at most 12
+# digits (year 33658), so it is refused before any arithmetic however long the header is.
+_TIMESTAMP = re.compile(r"(?:0|[1-9][0-9]{0,11})")
 
 
 def secret_key(secret: str) -> bytes:
@@ -40,15 +45,26 @@ def headers(secret: str, msg_id: str, body: bytes, now: float | None = None) -> 
             "webhook-signature": signature(secret, msg_id, timestamp, body)}
 
 
+def parse_timestamp(text: str) -> int | None:
+    """The header's seconds since the epoch, or None unless canonical (``_TIMESTAMP``)."""
+    if len(text) > 12 or not _TIMESTAMP.fullmatch(text):
+        return None
+    return int(text)
+
+
 def verify(secret: str, received: dict[str, str], body: bytes, now: float | None = None,
            tolerance: int = TOLERANCE) -> bool:
-    """True when ``received`` (header names lower-cased) signs ``body`` and is fresh."""
-    try:
-        msg_id = received["webhook-id"]
-        timestamp = int(received["webhook-timestamp"])
-        given = received["webhook-signature"].split()
-    except (KeyError, ValueError):
+    """True when ``received`` (header names lower-cased) signs ``body`` and is fresh.
+
+    Never raises on what a sender can put in the headers: a missing header, a timestamp
+    that is not canonical (``parse_timestamp``) or a malformed signature list is False.
+    """
+    msg_id = received.get("webhook-id")
+    timestamp = parse_timestamp(received.get("webhook-timestamp", ""))
+    signatures = received.get("webhook-signature")
+    if msg_id is None or timestamp is None or signatures is None:
         return False
+    given = signatures.split()
     current = time.time() if now is None else now
     if abs(current - timestamp) > tolerance:
         return False

@@ -68,8 +68,8 @@ class Deployer:
             event = json.loads(body)
             data = event["data"]
             key, model, version = data["idempotency_key"], data["model_id"], data["model_version"]
-        except (ValueError, TypeError, KeyError) as error:
-            return 400, f"not a retrain request: {error!r}"
+        except (ValueError, TypeError, KeyError, RecursionError) as error:
+            return 400, f"not a retrain request: {type(error).__name__}"
         if not isinstance(key, str) or not key:
             return 400, "not a retrain request: idempotency_key must be a non-empty string"
         if event.get("type") != RETRAIN_TYPE:
@@ -123,15 +123,21 @@ async def consume(deployer: Deployer, bootstrap: str, tolerance: int) -> None:
         await consumer.stop()
 
 
-async def main(argv: list[str] | None = None) -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line: where to read and listen (loopback unless told otherwise)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--bootstrap", default="127.0.0.1:9092")
-    parser.add_argument("--host", default="0.0.0.0")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (loopback by default; 0.0.0.0 for all)")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--topic-tolerance", type=int, default=TOPIC_TOLERANCE,
                         help="seconds a topic record's signature timestamp stays acceptable")
     parser.add_argument("--no-kafka", action="store_true", help="serve HTTP only")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+async def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
     secret = os.environ.get("DEPLOYER_SIGNING_SECRET", "")
     try:
         deployer = Deployer(secret)

@@ -17,6 +17,14 @@ Decisions:
   of a store again costs well under a millisecond.
 - Both get ``pool_pre_ping``, so a connection dropped by a database restart is
   replaced instead of failing the next window.
+- PostgreSQL connections have timeouts, so a database that stops answering (a
+  blackholed network, not only a refused connection) fails a write within
+  seconds and the worker's retry loop logs it, instead of hanging without a
+  line: connecting gives up after ``PG_CONNECT_TIMEOUT_S``, a statement after
+  ``PG_STATEMENT_TIMEOUT_MS``, and unacknowledged sends and silent peers are
+  detected by TCP (``tcp_user_timeout`` and keepalives, ``PG_SOCKET_OPTIONS``).
+  A parameter given in the URL's query (``?connect_timeout=30``, or
+  ``statement_timeout`` in its ``options``) wins over these defaults.
 - JSON columns are written with ``allow_nan=False``: a NaN can never reach the
   database as the non-standard ``NaN`` token.
 - Error messages show the URL with its password masked, never the password.
@@ -37,6 +45,10 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+PG_CONNECT_TIMEOUT_S = 10
+PG_STATEMENT_TIMEOUT_MS = 60_000  # a checkpoint of 100k-row windows writes in well under 1 s
+PG_SOCKET_OPTIONS = {"tcp_user_timeout": 20_000, "keepalives": 1, "keepalives_idle": 10,
+                     "keepalives_interval": 5, "keepalives_count": 3}
 SQLITE_IMMEDIATE = "driftline_sqlite_immediate"  # execution option: BEGIN IMMEDIATE on SQLite
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 _DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg"}
@@ -123,6 +135,20 @@ def _sqlite_on_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def postgres_connect_args(url: URL) -> dict[str, Any]:
+    """The driver's timeouts (module docstring), less those the URL's query sets itself."""
+    given = set(url.query)
+    args: dict[str, Any] = {name: value for name, value in PG_SOCKET_OPTIONS.items()
+                            if name not in given}
+    if "connect_timeout" not in given:
+        args["connect_timeout"] = PG_CONNECT_TIMEOUT_S
+    options = url.query.get("options", "")
+    options = options if isinstance(options, str) else " ".join(options)
+    if "statement_timeout" not in options:
+        args["options"] = f"{options} -c statement_timeout={PG_STATEMENT_TIMEOUT_MS}".strip()
+    return args
+
+
 def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     """An engine for ``url`` set up as the module docstring says.
 
@@ -134,6 +160,8 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     options: dict[str, Any] = {"pool_pre_ping": True, "json_serializer": json_dumps}
     if parsed.get_backend_name() == "sqlite":
         options["connect_args"] = {"cached_statements": 0}
+    else:
+        options["connect_args"] = postgres_connect_args(parsed)
     options.update(kwargs)
     try:
         engine = create_engine(parsed, **options)

@@ -15,6 +15,11 @@ window it closes. All writes are idempotent upserts:
 Label coverage is the labels joined to a window over the predictions the drift
 window counted (``windows.n_events``); it is looked up when the row is written and
 again when it is read, so a window whose drift row closed later still gets one.
+
+A row's window is its drift window's, by ``window_start``, for time windows and
+count windows alike. A count window's end is known only when it closes, so once
+the drift row is stored its ``window_end`` is the one written and read here (the
+outcome consumer's own end for a count window is the latest labelled prediction).
 """
 
 from __future__ import annotations
@@ -80,12 +85,14 @@ class DetectionRecord:
         check_aware("event_time", self.event_time)
 
 
-def _n_events(conn: Connection, model_id: str, version: str, start: datetime) -> int | None:
-    query = select(windows.c.n_events).where(
+def _drift_window(conn: Connection, model_id: str, version: str,
+                  start: datetime) -> tuple[int, datetime] | None:
+    """The stored drift window's event count and end, or None before it is stored."""
+    query = select(windows.c.n_events, windows.c.window_end).where(
         windows.c.model_id == model_id, windows.c.model_version == version,
         windows.c.window_start == start)
-    value = conn.execute(query).scalar_one_or_none()
-    return None if value is None else int(value)
+    row = conn.execute(query).first()
+    return None if row is None else (int(row[0]), row[1])
 
 
 def _coverage(n_labels: int, n_predictions: int | None) -> float | None:
@@ -96,10 +103,11 @@ def save_performance(conn: Connection, record: PerformanceRecord,
                      now: datetime | None = None) -> float | None:
     """Upsert the realised side of a window's performance row; its label coverage
     (None while the window's drift row is not stored)."""
-    n_predictions = _n_events(conn, record.model_id, record.model_version, record.window_start)
+    drift = _drift_window(conn, record.model_id, record.model_version, record.window_start)
+    n_predictions, window_end = (None, record.window_end) if drift is None else drift
     coverage = _coverage(record.n_labels, n_predictions)
     row = {"model_id": record.model_id, "model_version": record.model_version,
-           "window_start": record.window_start, "window_end": record.window_end,
+           "window_start": record.window_start, "window_end": window_end,
            "task": record.task, "n_labels": record.n_labels, "n_predictions": n_predictions,
            "label_coverage": coverage,
            "latency_p50": finite(record.latency_p50), "latency_p95": finite(record.latency_p95),
@@ -173,8 +181,9 @@ def _with_windows() -> Any:
 def list_performance(conn: Connection, model_id: str,
                      model_version: str | None = None) -> list[dict[str, Any]]:
     """The performance rows of a model, oldest window first, coverage filled in."""
-    query = select(performance, windows.c.n_events).select_from(_with_windows()).where(
-        performance.c.model_id == model_id)
+    query = select(performance, windows.c.n_events,
+                   windows.c.window_end.label("drift_window_end")).select_from(
+        _with_windows()).where(performance.c.model_id == model_id)
     if model_version is not None:
         query = query.where(performance.c.model_version == model_version)
     query = query.order_by(performance.c.window_start, performance.c.model_version)
@@ -185,6 +194,7 @@ def list_performance(conn: Connection, model_id: str,
         if n_events is not None:
             item["n_predictions"] = int(n_events)
             item["label_coverage"] = _coverage(int(item["n_labels"]), int(n_events))
+            item["window_end"] = row["drift_window_end"]
         rows.append(item)
     return rows
 

@@ -48,7 +48,7 @@ from store.alerts import firing_counts
 from store.outbox import OutboxRow, pending_count
 from store.queries import last_closed
 from streams.alert_hub import AlertHub
-from streams.consuming import make_producer
+from streams.consuming import make_producer, start_retrying
 from streams.metrics import Metrics
 from streams.settings import Settings
 
@@ -101,7 +101,7 @@ class AlertService(mode.Service):
             return
         self.session = aiohttp.ClientSession()
         self.producer = make_producer(self.settings)
-        await self.producer.start()
+        await start_retrying(self.producer, "alert producer")
         http = HttpTransport(self.alerting.receivers, self.session)
         secret = self.alerting.retrain.signing_secret
         topic = TopicTransport(self.producer, secret.reveal() if secret else None)

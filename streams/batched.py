@@ -37,7 +37,12 @@ from streams.consuming import (
     in_sequence,
     make_consumer,
     make_producer,
+    restarted_from,
     retrying,
+    start_retrying,
+)
+from streams.consuming import (
+    partition_of as _partition,
 )
 from streams.metrics import Metrics
 from streams.settings import Settings
@@ -92,10 +97,10 @@ class BatchedConsumer(mode.Service):
     # ----- life --------------------------------------------------------------------------
     async def on_start(self) -> None:
         self.producer = make_producer(self.settings, max_request_size=PARTITION_FETCH_MAX_BYTES)
-        await self.producer.start()
+        await start_retrying(self.producer, f"{self.topic} producer")
         self.consumer = make_consumer(self.settings, self.group_id, self.settings.labels.max_batch)
         self.consumer.subscribe([self.topic], listener=Listener(self))
-        await self.consumer.start()
+        await start_retrying(self.consumer, f"{self.topic} consumer")
 
     async def on_stop(self) -> None:
         if self.consumer is not None:
@@ -147,8 +152,8 @@ class BatchedConsumer(mode.Service):
             batches = await self.consumer.getmany(timeout_ms=500,
                                                   max_records=self.settings.labels.max_batch)
             async with self._lock:
-                for tp, records in batches.items():
-                    records = self._in_sequence(tp, records)
+                for tp in sorted(self.consumer.assignment() | batches.keys(), key=_partition):
+                    records = await self._in_sequence(tp, batches.get(tp, []))
                     if records:
                         await self.handle(tp.partition, records)
                         self.offsets[tp.partition] = records[-1].offset + 1
@@ -157,11 +162,19 @@ class BatchedConsumer(mode.Service):
                 if time.monotonic() - self._last_store >= interval:
                     await self._store(list(self.offsets))
 
-    def _in_sequence(self, tp: TopicPartition, records: list[Any]) -> list[Any]:
-        """Records from the partition's next offset on (``streams.consuming.in_sequence``)."""
+    async def _in_sequence(self, tp: TopicPartition, records: list[Any]) -> list[Any]:
+        """Records from the partition's next offset on (``streams.consuming.in_sequence``),
+        or from its new beginning when its log restarted (``restarted_from``)."""
         if tp.partition not in self.offsets:
             return []
         expected = self.offsets[tp.partition]
+        assert self.consumer is not None
+        restart = await restarted_from(self.consumer, tp, records, expected, self.metrics)
+        if restart is not None:
+            expected = self.offsets[tp.partition] = restart
+            self.rewound.pop(tp.partition, None)
+            if not records:
+                self.consumer.seek(tp, restart)
         records, rewind = in_sequence(records, expected, self.rewound.get(tp.partition))
         if rewind:
             assert self.consumer is not None

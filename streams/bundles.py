@@ -6,7 +6,8 @@ batch and target partition:
 
 - ``driftline.join`` (partitioned by ``prediction_id``): ``PredictionStubs`` from
   the ingest (id, model, version, event time, prediction, score: what a label
-  needs, not the features) and ``LabelRows`` from the label consumer. Both sides
+  needs, not the features; for a model with count windows also the start of the
+  window each prediction went to, ``windows``) and ``LabelRows`` from the label consumer. Both sides
   pick the partition with ``join_partition`` (CRC-32 of the id), so a label and
   its prediction meet in one partition whatever partitioner the model servers'
   clients use on their own topics.
@@ -41,12 +42,14 @@ class PredictionStubs(msgspec.Struct, tag="predictions", gc=False):
     times: list[float]
     predictions: list[Value]
     scores: list[float | None]
+    windows: list[float] | None = None  # count windows: the start of each one's window
 
     def columns(self) -> PredictionColumns:
         return PredictionColumns(
             self.ids, self.models, self.versions, np.array(self.times, np.float64),
             self.predictions,
-            np.array([math.nan if s is None else s for s in self.scores], np.float64))
+            np.array([math.nan if s is None else s for s in self.scores], np.float64),
+            None if self.windows is None else np.array(self.windows, np.float64))
 
 
 class LabelRows(msgspec.Struct, tag="labels", gc=False):
@@ -102,11 +105,13 @@ def _value(item: Any) -> Value:
 
 def split_predictions(ids: NDArray[Any], model_id: str, version: str,
                       times: NDArray[np.float64], predictions: NDArray[Any],
-                      scores: NDArray[Any], partitions: int) -> dict[int, PredictionStubs]:
+                      scores: NDArray[Any], partitions: int,
+                      windows: NDArray[np.float64] | None = None) -> dict[int, PredictionStubs]:
     """Stubs of the rows that have a prediction id, grouped by join partition.
 
     Partitions come in the order of their first row, rows in their order; a NaN
-    prediction is None, and so is a score that is not a finite float. The ids are
+    prediction is None, and so is a score that is not a finite float. ``windows``
+    (count windows) is the start of each row's window, carried in the stubs. The ids are
     hashed (``join_partition``) through C-level maps and the columns split with
     numpy, with no Python step per row.
     """
@@ -122,11 +127,13 @@ def split_predictions(ids: NDArray[Any], model_id: str, version: str,
     starts = np.flatnonzero(np.concatenate([[True], grouped[1:] != grouped[:-1]]))
     ends = np.append(starts[1:], order.size)
     when, predicted, scored = times[has_id], _values(predictions[has_id]), _scores(scores[has_id])
+    starts_of = None if windows is None else windows[has_id]
     for k in np.argsort(order[starts]).tolist():  # partitions by their first row
         rows = order[starts[k]:ends[k]]
         out[int(grouped[starts[k]])] = PredictionStubs(
             present[rows].tolist(), [model_id] * rows.size, [version] * rows.size,
-            when[rows].tolist(), predicted[rows].tolist(), scored[rows].tolist())
+            when[rows].tolist(), predicted[rows].tolist(), scored[rows].tolist(),
+            None if starts_of is None else starts_of[rows].tolist())
     return out
 
 

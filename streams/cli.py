@@ -124,5 +124,13 @@ main.add_command(store_cli.reference)
 main.add_command(store_cli.windows)
 main.add_command(store_cli.detections)
 
+from streams.commands import config_cli  # noqa: E402
+
+main.add_command(config_cli.config)
+
+from streams.commands import deadletter  # noqa: E402
+
+main.add_command(deadletter.command)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

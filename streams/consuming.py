@@ -11,6 +11,15 @@ The prediction ingest (``streams.worker``) and the label paths
   or start past a gap (the caller seeks back and refetches); a gap seen again
   after such a rewind is a real one (transaction markers or compaction in Apache
   Kafka) and is accepted.
+- ``restarted_from``: a partition whose log restarted below the offset its state
+  stands at (topic deleted and recreated, broker reset, an emptied in-memory
+  broker) is read again from its new beginning. The sign is records below that
+  offset with the partition's end offset below it too (records merely repeated
+  around a rebalance leave the end offset above). Offsets alone cannot see a
+  restarted log whose new records already passed the old offset before the
+  worker read it; nothing else is dropped without a warning line and
+  ``driftline_offset_resets_total``. The open windows are kept: events counted
+  before the restart stay counted, and the new log's events are added.
 - ``commit``: mirrors stored offsets into Kafka for lag tools, for partitions
   still owned; a failure is logged, never raised (SQL holds the truth).
 - ``retrying``: a database write in a thread, retried with capped exponential
@@ -26,6 +35,7 @@ from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import KafkaConnectionError
 
 from streams.metrics import Metrics
 from streams.settings import Settings
@@ -78,6 +88,57 @@ def in_sequence(records: list[Any], next_offset: int | None,
     if records and records[0].offset > next_offset and rewound_to != next_offset:
         return [], True
     return records, False
+
+
+def partition_of(tp: TopicPartition) -> int:
+    """The sort key of owned partitions: they are visited in partition order."""
+    return int(tp.partition)
+
+
+async def restarted_from(consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[Any],
+                         next_offset: int | None, metrics: Metrics) -> int | None:
+    """The offset to read ``tp`` from again when its log restarted below ``next_offset``
+    (module docstring); None when it did not. Logged and counted when it did.
+
+    Called for every owned partition on every fetch: the cheap signs (the high watermark
+    the last fetch reported below ``next_offset``, or records below it) are confirmed by
+    asking the broker for the end offset. When it returns an offset and ``records`` is
+    empty, the caller seeks there (the consumer's position still points past the end).
+    """
+    if next_offset is None:
+        return None
+    high = consumer.highwater(tp)
+    below = bool(records) and records[0].offset < next_offset
+    if not below and (high is None or high >= next_offset):
+        return None
+    end = (await consumer.end_offsets([tp]))[tp]
+    if end >= next_offset:
+        return None  # repeated records (around a rebalance): in_sequence drops them
+    beginning = (await consumer.beginning_offsets([tp]))[tp]
+    log.warning("partition %s of %s restarted: its end offset %d is below offset %d where "
+                "this worker stands (topic recreated or broker reset); reading it again from "
+                "offset %d, open windows kept", tp.partition, tp.topic, end, next_offset,
+                beginning)
+    metrics.offset_resets.labels(tp.topic).inc()
+    return int(beginning)
+
+
+START_BACKOFF = (0.5, 10.0)  # seconds: first and largest wait between start attempts
+
+
+async def start_retrying(client: AIOKafkaConsumer | AIOKafkaProducer, who: str) -> None:
+    """``client.start()``, retried while the broker cannot be reached: a worker started
+    during a broker outage (or a service of it started then) waits for the broker
+    instead of exiting. One warning line per attempt, at most one every 10 s."""
+    delay = START_BACKOFF[0]
+    while True:
+        try:
+            await client.start()
+            return
+        except KafkaConnectionError as exc:
+            log.warning("%s: broker unreachable (%s); retrying in %.1f s", who, exc, delay)
+        await asyncio.sleep(delay)
+        delay = min(2 * delay, START_BACKOFF[1])
 
 
 async def commit(consumer: AIOKafkaConsumer, offsets: Mapping[TopicPartition, int],

@@ -11,6 +11,12 @@ Decisions of schema v1:
 
 - ``event_id``, ``model_id``, ``event_time`` and ``features`` are required;
   ``event_id``, ``model_id`` and ``model_version`` must be non-empty text.
+- Names (``model_id``, ``model_version``, feature names, segment keys and
+  values) are at most ``MAX_NAME_CHARS`` (128) characters without control
+  characters (U+0000-U+001F, U+007F-U+009F: NUL included); ids (``event_id``,
+  ``prediction_id``) at most ``MAX_ID_CHARS`` (256); an event has at most
+  ``MAX_FEATURES`` (1,000) features. They become SQL keys and metric labels,
+  so they are checked here, before anything is stored or exported.
   ``model_version`` defaults to ``"1"`` (an unversioned model is version 1);
   it must be text when given (``"7"``, not ``7``).
 - ``event_time`` is RFC 3339 with a timezone (``Z`` or ``+02:00``); a naive
@@ -19,13 +25,17 @@ Decisions of schema v1:
   absent feature both count as missing. JSON has no NaN or infinity: ``NaN``
   literals are ``bad_json``, while a number too large for a double (``1e999``,
   a 400-digit integer) is read as ±inf and counted as Inf by the statistics.
+- Objects and arrays nest at most ``MAX_DEPTH`` (32) deep, the event itself
+  counted; deeper is a ``bad_value``, found on the bytes before any parser runs.
 - ``score`` must be finite when given (``bad_value`` otherwise); a numeric
   ``prediction`` or label that overflows is kept like a feature value.
 
 Decoding never raises on what a producer sends: every message becomes an event
 or a ``DeadLetter`` whose ``reason`` is one of ``DEAD_LETTER_REASONS``. One
-reused typed ``msgspec`` decoder does the validation; a message whose number
-overflows a double is decoded a second time, untyped, to read it as ±inf. The
+reused typed ``msgspec`` decoder does the validation; a refused message is decoded a
+second time, untyped, to read a number that overflows a double as ±inf, and what is
+still refused gets its reason and detail from driftline's own checks
+(``streams.event_problems``), never from the decoder's wording. The
 numpy columns are built by ``streams.columns`` (``to_model_batches``, re-exported).
 """
 
@@ -42,6 +52,7 @@ import msgspec
 from msgspec import Meta
 
 from streams.columns import ModelBatch, row_keys, to_model_batches
+from streams.event_problems import explain, too_deep
 from streams.settings import IngestSettings
 
 __all__ = [
@@ -50,7 +61,16 @@ __all__ = [
     "decode_predictions", "row_keys", "to_model_batches",
 ]
 
-NonEmpty = Annotated[str, Meta(min_length=1)]
+MAX_NAME_CHARS = 128  # a model id, a model version, a feature name, a segment key or value
+MAX_ID_CHARS = 256  # an event id or a prediction id
+MAX_FEATURES = 1_000  # features in one event
+# Names become SQL keys, metric labels and column names: no control characters (NUL
+# included), which PostgreSQL text refuses and logs and dashboards cannot show.
+PRINTABLE = r"\A[^\x00-\x1f\x7f-\x9f]*\Z"
+Id = Annotated[str, Meta(min_length=1, max_length=MAX_ID_CHARS)]
+Name = Annotated[str, Meta(min_length=1, max_length=MAX_NAME_CHARS, pattern=PRINTABLE)]
+Key = Annotated[str, Meta(max_length=MAX_NAME_CHARS, pattern=PRINTABLE)]
+Value = float | int | str | bool | None
 AwareTime = Annotated[datetime, Meta(tz=True)]
 Reason = Literal["bad_json", "wrong_type", "missing_field", "oversize", "future_timestamp",
                  "past_timestamp", "unknown_model", "empty_payload", "bad_value"]
@@ -63,22 +83,22 @@ DETAIL_CHARS = 1000
 class PredictionEvent(msgspec.Struct, frozen=True, gc=False):
     """One prediction of one model (decoded events never form reference cycles)."""
 
-    event_id: NonEmpty
-    model_id: NonEmpty
+    event_id: Id
+    model_id: Name
     event_time: AwareTime
-    features: dict[str, float | int | str | bool | None]
-    model_version: NonEmpty = "1"
-    prediction_id: str | None = None
-    prediction: float | int | str | bool | None = None
+    features: Annotated[dict[Key, Value], Meta(max_length=MAX_FEATURES)]
+    model_version: Name = "1"
+    prediction_id: Annotated[str, Meta(max_length=MAX_ID_CHARS)] | None = None
+    prediction: Value = None
     score: float | None = None
-    segment: dict[str, str] | None = None
+    segment: dict[Key, Key] | None = None
 
 
 class LabelEvent(msgspec.Struct, frozen=True, gc=False):
     """The ground truth of an earlier prediction (topic ``driftline.labels``)."""
 
-    prediction_id: NonEmpty
-    model_id: NonEmpty
+    prediction_id: Id
+    model_id: Name
     label: float | int | str | bool
     event_time: AwareTime
 
@@ -192,44 +212,22 @@ def limits_for(now: datetime, ingest: IngestSettings,
                   now - timedelta(seconds=ingest.max_past), known)
 
 
-def _classify(error: msgspec.DecodeError) -> Reason:
-    """The dead-letter reason of a msgspec error."""
-    text = str(error)
-    if not isinstance(error, msgspec.ValidationError):
-        return "bad_json"
-    if text.startswith("Object missing required field"):
-        return "missing_field"
-    if text.startswith("Expected `") and "`, got `" in text:
-        return "wrong_type"
-    return "bad_value"
-
-
-def _malformed(error: RecursionError | UnicodeDecodeError) -> str:
-    """The text of the two errors msgspec raises outside its own classes."""
-    if isinstance(error, UnicodeDecodeError):
-        return f"JSON is malformed: a string is not valid UTF-8 ({error.reason})"
-    return "JSON is nested too deeply"
-
-
-def _retry_overflow(value: bytes, event_type: type[E]) -> E | Problem:
-    """Decode again reading out-of-range numbers as ±inf (``Number out of range``)."""
-    try:
-        return msgspec.convert(_LENIENT.decode(value), event_type)
-    except msgspec.DecodeError as error:
-        return _classify(error), str(error)
-    except (RecursionError, UnicodeDecodeError) as error:
-        return "bad_json", _malformed(error)
-
-
 def _parse(value: bytes, decoder: msgspec.json.Decoder[E], event_type: type[E]) -> E | Problem:
+    """The event, or the reason and detail of its refusal (``streams.event_problems``).
+
+    A message the typed decoder refuses as invalid (not as malformed JSON) is decoded a
+    second time, untyped, reading numbers too large for a double as ±inf, and converted:
+    that accepts the overflows the schema keeps; anything else is explained by our checks.
+    """
     try:
         return decoder.decode(value)
-    except msgspec.DecodeError as error:
-        if str(error).startswith("Number out of range"):
-            return _retry_overflow(value, event_type)
-        return _classify(error), str(error)
-    except (RecursionError, UnicodeDecodeError) as error:
-        return "bad_json", _malformed(error)
+    except msgspec.ValidationError as error:
+        try:
+            return msgspec.convert(_LENIENT.decode(value), event_type)
+        except (msgspec.DecodeError, RecursionError):
+            return explain(value, event_type, error)
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as error:
+        return explain(value, event_type, error)
 
 
 def _check_common(model_id: str, event_time: datetime, limits: Limits) -> Problem | None:
@@ -248,7 +246,7 @@ def _check_common(model_id: str, event_time: datetime, limits: Limits) -> Proble
 def _check_prediction(event: PredictionEvent, limits: Limits) -> Problem | None:
     score = event.score
     if score is not None and not math.isfinite(score):
-        return "bad_value", f"score must be a finite number, got {score} - at `$.score`"
+        return "bad_value", f"$.score must be a finite number, got {score}"
     return _check_common(event.model_id, event.event_time, limits)
 
 
@@ -274,7 +272,7 @@ def _decode(
             outcome = ("oversize", f"message value is {len(value)} bytes, more than "
                        f"ingest.max_event_bytes ({limits.max_bytes})")
         else:
-            outcome = _parse(value, decoder, event_type)
+            outcome = too_deep(value) or _parse(value, decoder, event_type)
             if not isinstance(outcome, tuple):
                 outcome = check(outcome, limits) or outcome
         if isinstance(outcome, tuple):

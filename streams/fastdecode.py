@@ -7,10 +7,12 @@ same ``ModelBatch`` columns from the Arrow columns, validating them vectorised.
 The result is the one the per-event path gives, to the array, and so are the
 dead letters, because every doubt is settled by that path:
 
-- a payload that is empty, oversize, not one plain ``{…}`` line, or not UTF-8
-  goes to the per-event decoder; so does a row the vectorised checks cannot
-  accept (a required field null or absent, an empty text, an event time outside
-  the common RFC 3339 form (``streams.arrowtime``) or the ingest limits, an
+- a payload that is empty, oversize, not one plain ``{…}`` line, not UTF-8, or
+  with more brackets than ``MAX_DEPTH`` (it might nest deeper than the event contract
+  allows, and deep nesting overflows Arrow's recursive parser) goes to the per-event
+  decoder, which measures the depth before any parser sees it; so does a row the
+  vectorised checks cannot accept (a required field null or absent, an empty text,
+  an event time outside the common RFC 3339 form (``streams.arrowtime``) or the ingest limits, an
   unknown model under ``reject``, NaN/Infinity literals, a non-finite score, a
   nested feature or prediction value, a segment that is not an object of text);
 - a row Arrow refuses to parse is moved to the per-event decoder and the rest
@@ -42,7 +44,18 @@ from numpy.typing import NDArray
 
 from streams.arrowtime import epoch_micros, parse_times
 from streams.columns import ModelBatch, column_name, row_keys_of, to_model_batches
-from streams.events import DeadLetter, Limits, Message, decode_predictions, limits_for
+from streams.event_problems import MAX_DEPTH
+from streams.events import (
+    MAX_FEATURES,
+    MAX_ID_CHARS,
+    MAX_NAME_CHARS,
+    PRINTABLE,
+    DeadLetter,
+    Limits,
+    Message,
+    decode_predictions,
+    limits_for,
+)
 from streams.settings import IngestSettings
 
 MIN_ROWS = 64
@@ -52,6 +65,8 @@ _TOP = pa.schema([("event_id", pa.string()), ("model_id", pa.string()),
                   ("model_version", pa.string()), ("event_time", pa.string()),
                   ("prediction_id", pa.string()), ("score", pa.float64())])
 _ROW = re.compile(r"in row (\d+)")
+_NAME = re.compile(PRINTABLE.replace("]*", f"]{{0,{MAX_NAME_CHARS}}}"))  # a valid name
+_CONTROL = "[\\x{00}-\\x{1f}\\x{7f}-\\x{9f}]"  # RE2 (Arrow) for PRINTABLE's complement
 _BOOL_TEXT = np.array(["false", "true"], dtype=object)
 _VALUE, _PARTITION, _OFFSET = attrgetter("value"), attrgetter("partition"), attrgetter("offset")
 
@@ -96,6 +111,11 @@ def _split(messages: Sequence[Message], max_bytes: int
     ends = starts + sizes  # where each row's separator (or the end) is
     plain = (sizes > 0) & (sizes <= max_bytes)
     if buffer.size:
+        # A row with more brackets than MAX_DEPTH may nest too deeply for Arrow's parser: the
+        # per-event path measures it (``streams.event_problems.too_deep``).
+        opening = (buffer == 0x7B) | (buffer == 0x5B)
+        plain &= np.add.reduceat(opening, np.minimum(starts, buffer.size - 1),
+                                 dtype=np.int64) <= MAX_DEPTH
         first, last = np.where(plain, starts, 0), np.where(plain, ends - 1, 0)
         plain &= (buffer[first] == 0x7B) & (buffer[last] == 0x7D)
     if joined.count(b"\n") >= len(values) or b"\r" in joined:
@@ -159,8 +179,24 @@ def _mask(array: Any) -> NDArray[np.bool_]:
     return np.asarray(pc.fill_null(array, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _text_ok(column: pa.Array) -> NDArray[np.bool_]:
-    return _mask(pc.greater(pc.binary_length(column), 0))
+def _text_ok(column: pa.Array, max_chars: int = MAX_ID_CHARS) -> NDArray[np.bool_]:
+    """Rows with a non-empty text of at most ``max_chars`` characters."""
+    return _mask(pc.greater(pc.binary_length(column), 0)) & _length_ok(column, max_chars)
+
+
+def _length_ok(column: pa.Array, max_chars: int) -> NDArray[np.bool_]:
+    return _mask(pc.less_equal(pc.utf8_length(column), max_chars))
+
+
+def _name_ok(column: pa.Array) -> NDArray[np.bool_]:
+    """Rows whose text is a valid name (``streams.events.Name``), nulls aside."""
+    return _length_ok(column, MAX_NAME_CHARS) & ~_mask(pc.match_substring_regex(
+        column, _CONTROL))
+
+
+def _names_ok(kind: pa.StructType, at_most: int) -> bool:
+    """Whether a struct's field names (features, segment keys) are all valid names."""
+    return kind.num_fields <= at_most and all(_NAME.search(f.name) for f in kind)
 
 
 def _plain_value_ok(column: pa.Array) -> NDArray[np.bool_]:
@@ -175,13 +211,13 @@ def _plain_value_ok(column: pa.Array) -> NDArray[np.bool_]:
 
 def _segment_ok(column: pa.Array) -> NDArray[np.bool_]:
     present = _mask(pc.is_valid(column))
-    if not pa.types.is_struct(column.type):
+    if not pa.types.is_struct(column.type) or not _names_ok(column.type, column.type.num_fields):
         return ~present
     ok = np.ones(len(column), dtype=bool)
     for index, child in enumerate(column.type):
         values = column.field(index)
         if child.type == pa.string():
-            ok &= _mask(pc.is_valid(values)) | ~present
+            ok &= (_mask(pc.is_valid(values)) & _name_ok(values)) | ~present
         else:
             ok &= ~present
     return ok
@@ -193,9 +229,12 @@ def _validate(table: pa.Table, payloads: list[bytes], limits: Limits
     def column(name: str) -> pa.Array:
         return table.column(name).combine_chunks()
 
-    ok = _text_ok(column("event_id")) & _text_ok(column("model_id"))
+    model = column("model_id")
+    ok = _text_ok(column("event_id")) & _text_ok(model) & _name_ok(model)
     version = column("model_version")
-    ok &= _text_ok(version) | _mask(pc.is_null(version))
+    ok &= (_text_ok(version) & _name_ok(version)) | _mask(pc.is_null(version))
+    prediction_id = column("prediction_id")
+    ok &= _length_ok(prediction_id, MAX_ID_CHARS) | _mask(pc.is_null(prediction_id))
     for row in np.flatnonzero(ok & _mask(pc.is_null(version))).tolist():
         ok[row] = b'"model_version"' not in payloads[row]  # null (an error) or absent
     micros, read = parse_times(column("event_time"))
@@ -207,7 +246,8 @@ def _validate(table: pa.Table, payloads: list[bytes], limits: Limits
     ok &= _mask(pc.or_kleene(pc.is_null(score), pc.is_finite(score)))
     names = table.column_names
     features = column("features") if "features" in names else None
-    if features is None or not pa.types.is_struct(features.type):
+    if (features is None or not pa.types.is_struct(features.type)
+            or not _names_ok(features.type, MAX_FEATURES)):
         return np.zeros(len(table), dtype=bool), micros
     ok &= _mask(pc.is_valid(features))
     for index in range(features.type.num_fields):

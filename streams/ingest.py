@@ -16,7 +16,11 @@ events go to the dead-letter topic (flushed before the checkpoint passes them).
 
 Database trouble stops progress, not data: a failed transaction is retried with
 capped exponential backoff, nothing is acknowledged meanwhile, and the window
-stays in memory until it is stored.
+stays in memory until it is stored. A window the database refuses for its data
+(``store.errors.is_permanent``: a value or key it can never take) is the
+exception: each window is written under its own savepoint, and one refused for
+good is set aside (an ERROR line, ``driftline_windows_set_aside_total{model}``)
+so the other windows and every partition's checkpoint still commit.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 import time
 import zlib
 from collections import Counter
@@ -34,12 +39,15 @@ from functools import partial
 from typing import Any
 
 import msgspec
+import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy import Engine
 
 from alerting.apply import apply_facts
 from alerting.model import AlertEvent
 from detectors.estimate import ScoreCalibration, estimate
 from store import repository
+from store.errors import is_permanent
 from store.performance import load_calibration, save_estimate
 from streams import memory
 from streams.alert_facts import drift_facts
@@ -50,9 +58,12 @@ from streams.columns import ModelBatch
 from streams.consuming import retrying
 from streams.events import Message
 from streams.fastdecode import DecodedColumns, decode_prediction_columns
+from streams.feature_cap import FeatureCap, held_names
 from streams.metrics import Metrics
 from streams.settings import Settings
 from streams.windows import ClosedWindow, ModelWindows, ReferenceHandle, WindowRules
+
+log = logging.getLogger(__name__)
 
 # Distinct message keys whose invalid events one partition keeps count of: keys are
 # producer-chosen, so the count of a flood of made-up keys must not grow unbounded.
@@ -138,6 +149,7 @@ class Ingest:
         self.ready = asyncio.Event()
         self._last_checkpoint = time.monotonic()
         self._references: dict[int, ReferenceHandle] = {}
+        self._caps: dict[tuple[str, str], FeatureCap] = {}  # feature names per model version
         self._version_ends: dict[str, dict[str, float]] = {}
         self._calibrations: dict[tuple[str, str], ScoreCalibration] = {}
         # Prediction stubs for the label join: (join partition, message), sent by the worker
@@ -205,6 +217,9 @@ class Ingest:
     def release(self, partitions: Iterable[int]) -> None:
         """Checkpoint and forget partitions this worker no longer owns."""
         gone = [self.partitions.pop(p) for p in list(partitions) if p in self.partitions]
+        for state in gone:
+            for key in state.models:
+                self._caps.pop(key, None)
         self._store([], gone)
 
     # ----- the batch path --------------------------------------------------------------
@@ -227,9 +242,14 @@ class Ingest:
             if key not in state.models:
                 state.models[key] = self._new_model(model_id, version)
             windows = state.models[key]
-            self._forward(batch)
+            cap = self._caps.get(key)
+            if cap is None:
+                cap = self._caps[key] = FeatureCap.of(
+                    self.settings.ingest.max_features_per_model, held_names(windows))
+            batch = cap.admit(batch, self.metrics)
             late_before = windows.n_late
             closed += windows.add(batch, now)
+            self._forward(batch, windows.row_windows)
             late = windows.n_late - late_before
             self.metrics.events.labels(model=model_id, outcome="accepted").inc(
                 len(batch.row_keys) - late)
@@ -239,12 +259,14 @@ class Ingest:
         state.next_offset = next_offset
         return closed
 
-    def _forward(self, batch: ModelBatch) -> None:
+    def _forward(self, batch: ModelBatch, row_windows: NDArray[np.float64] | None) -> None:
+        """Queue the batch's prediction stubs for the join (with each row's count window)."""
         if batch.prediction_ids is None:
             return
         stubs = split_predictions(batch.prediction_ids, batch.model_id, batch.model_version,
                                   batch.event_times, batch.columns["prediction"],
-                                  batch.columns["score"], self.settings.topics.partitions)
+                                  batch.columns["score"], self.settings.topics.partitions,
+                                  row_windows)
         self.outgoing += [(part, encode(rows)) for part, rows in sorted(stubs.items())]
 
     def tick(self) -> list[tuple[PartitionState, list[ClosedWindow]]]:
@@ -327,13 +349,24 @@ class Ingest:
                 if model is not None and current is not None and window.reference is not current:
                     model.attach(window, current)
                 done = self._finalise(closed_window)
-                handle = self._save_window(conn, done)
-                job.estimates.append(self._save_estimate(conn, done))
-                if self.settings.alerting.enabled:
-                    facts = drift_facts(done, invalid.pop(closed_window.model_id, 0),
-                                        job.estimates[-1])
-                    job.alerts += apply_facts(conn, self.settings.alerting, facts,
-                                              datetime.now(UTC), self.settings.topics.retrain)
+                try:
+                    with conn.begin_nested():  # a window the database refuses is set aside
+                        handle = self._save_window(conn, done)
+                        estimate = self._save_estimate(conn, done)
+                        alerts = []
+                        if self.settings.alerting.enabled:
+                            facts = drift_facts(done, invalid.get(closed_window.model_id, 0),
+                                                estimate)
+                            alerts = apply_facts(conn, self.settings.alerting, facts,
+                                                 datetime.now(UTC), self.settings.topics.retrain)
+                except Exception as error:
+                    if not is_permanent(error):
+                        raise
+                    self._set_aside(closed_window, error)
+                    continue
+                invalid.pop(closed_window.model_id, None)
+                job.estimates.append(estimate)
+                job.alerts += alerts
                 if handle is not None:
                     references[(state.partition, *key)] = handle
                     job.adopted.append((state, key, handle))
@@ -355,6 +388,19 @@ class Ingest:
         for done, estimated in zip(job.finalised, job.estimates, strict=True):
             self._publish(done, elapsed / max(len(job.finalised), 1), estimated)
         memory.trim()
+
+    def _set_aside(self, closed: ClosedWindow, error: Exception) -> None:
+        """A window whose rows the database refuses for good (``store.errors``): logged
+        and counted, not retried, so the other windows and the checkpoints go on."""
+        window = closed.window
+        cause = getattr(error, "orig", None) or error
+        reason = str(cause).splitlines()[0][:300] if str(cause) else ""
+        log.error("window of model %r version %r from %s to %s (%d events) cannot be stored "
+                  "and is set aside: %s: %s", closed.model_id[:100], closed.model_version[:100],
+                  datetime.fromtimestamp(window.start, UTC).isoformat(),
+                  datetime.fromtimestamp(window.end, UTC).isoformat(), window.n_events,
+                  type(cause).__name__, reason)
+        self.metrics.windows_set_aside.labels(model=closed.model_id).inc()
 
     def finish(self, job: StoreJob) -> None:
         """After ``write`` committed: adopt new references, record the stored offsets."""

@@ -38,12 +38,21 @@ Decisions:
 * **Outcomes** are frozen ``msgspec.Struct`` values, like the events: immutable and
   typed as a frozen dataclass, built 15x faster (0.2 µs against 3 µs, which would
   cap the join below 100k labels/s) and encoded straight to JSON for the topic.
+* **Count windows.** A prediction of a model with count windows carries the start
+  of the window it went to (``PredictionColumns.windows``, from the ingest); it is
+  kept with the pending prediction, snapshot included, and its outcome carries it
+  as ``window_start``, so a label however late is attributed to that window. Time
+  windows need none (the window follows from the event time): ``window_start`` is
+  None.
 * **Memory.** Struct of arrays: a dict ``prediction_id -> slot`` (``~slot`` once
-  joined) and numpy columns per slot (event time, score with NaN for none, model
-  code, live/joined flags, id and prediction references); freed slots are reused.
+  joined) and numpy columns per slot (event time, score with NaN for none, count
+  window start with NaN for none, model code, live/joined flags, id and prediction
+  references); freed slots are reused.
 * **Snapshots.** ``to_dict`` is JSON-safe (a non-finite prediction or label float is
-  written as ``{"float": "inf"}``); the TTL and hold are settings, not state:
-  ``from_dict`` takes the current ones, which then apply to restored entries.
+  written as ``{"float": "inf"}``; count window starts are written only when a
+  prediction has one, so a time-window snapshot does not grow); the TTL and hold
+  are settings, not state: ``from_dict`` takes the current ones, which then apply
+  to restored entries.
 """
 
 from __future__ import annotations
@@ -78,7 +87,7 @@ class Outcome(msgspec.Struct, frozen=True, gc=False):
     score: float | None
     label: Value
     latency: float
-
+    window_start: float | None = None  # count windows: the prediction's window
 
 @dataclass(frozen=True)
 class ExpiryReport:
@@ -117,11 +126,12 @@ class PredictionColumns:
     event_times: NDArray[np.float64]
     predictions: Sequence[Value]
     scores: NDArray[np.float64]
+    windows: NDArray[np.float64] | None = None  # count windows: each one's window start
 
     def __post_init__(self) -> None:
-        _check_lengths("prediction", {name: len(getattr(self, name)) for name in (
-            "prediction_ids", "model_ids", "model_versions", "event_times", "predictions",
-            "scores")})
+        names = ["prediction_ids", "model_ids", "model_versions", "event_times", "predictions",
+                 "scores"] + ([] if self.windows is None else ["windows"])
+        _check_lengths("prediction", {name: len(getattr(self, name)) for name in names})
 
     @classmethod
     def from_events(cls, events: Iterable[PredictionEvent]) -> PredictionColumns:
@@ -191,6 +201,7 @@ class JoinState:
         self._predictions: NDArray[Any] = np.empty(0, object)
         self._times = np.empty(0, np.float64)
         self._scores = np.empty(0, np.float64)
+        self._windows = np.empty(0, np.float64)
         self._models = np.empty(0, np.int32)
         self._live = np.zeros(0, bool)
         self._joined = np.zeros(0, bool)
@@ -209,7 +220,8 @@ class JoinState:
         if need <= capacity:
             return
         size = max(need, 2 * capacity, 1024)
-        for name in ("_ids", "_predictions", "_times", "_scores", "_models", "_live", "_joined"):
+        for name in ("_ids", "_predictions", "_times", "_scores", "_windows", "_models",
+                     "_live", "_joined"):
             old = getattr(self, name)
             new = np.zeros(size, old.dtype) if old.dtype != object else np.empty(size, object)
             new[:capacity] = old
@@ -267,6 +279,7 @@ class JoinState:
         self._predictions[at] = np.array(batch.predictions, object)[picked]
         self._times[at] = batch.event_times[picked]
         self._scores[at] = batch.scores[picked]
+        self._windows[at] = math.nan if batch.windows is None else batch.windows[picked]
         self._models[at] = np.array(codes, np.int32)[picked]
         self._live[at] = True
         self._joined[at] = False
@@ -311,12 +324,13 @@ class JoinState:
         keys = [self._model_keys[c] for c in codes.tolist()]
         times = self._times[at].tolist()
         scores = [None if math.isnan(s) else s for s in self._scores[at].tolist()]
+        windows = [None if math.isnan(w) else w for w in self._windows[at].tolist()]
         predictions = self._predictions[at].tolist()
         self._joined[at] = True
         self._predictions[at] = None
-        return [Outcome(key[0], key[1], pid, t, lt, p, s, label, lt - t) for key, pid, t, lt, p, s,
-                label in zip(keys, ids, times, label_times, predictions, scores, labels,
-                             strict=True)]
+        return [Outcome(key[0], key[1], pid, t, lt, p, s, label, lt - t, w) for key, pid, t, lt,
+                p, s, label, w in zip(keys, ids, times, label_times, predictions, scores, labels,
+                                      windows, strict=True)]
 
     # ----- expiry ----------------------------------------------------------------------
     def watermark(self) -> float:
@@ -362,6 +376,10 @@ class JoinState:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe snapshot (``json.dumps(..., allow_nan=False)`` accepts it)."""
         live = np.flatnonzero(self._live[:self._top])
+        windows = self._windows[live]
+        # Count window starts only when some prediction has one (time windows have none).
+        carried = {"windows": [_finite(w) for w in windows.tolist()]} if (
+            not np.isnan(windows).all()) else {}
         return {
             "version": SNAPSHOT_VERSION,
             "label_watermark": _finite(self._label_mark),
@@ -372,7 +390,7 @@ class JoinState:
                 "times": self._times[live].tolist(),
                 "scores": [_finite(s) for s in self._scores[live].tolist()],
                 "values": [_encode(p) for p in self._predictions[live].tolist()],
-                "joined": self._joined[live].tolist()},
+                "joined": self._joined[live].tolist(), **carried},
             "held": [[pid, m, t, _encode(label), arrived]
                      for pid, (m, t, label, arrived) in self._held.items()],
             "tallies": {name: dict(tally) for name, tally in self._tallies.items()},
@@ -396,6 +414,9 @@ class JoinState:
         state._models[:n] = rows["models"]
         state._times[:n] = rows["times"]
         state._scores[:n] = [math.nan if s is None else s for s in rows["scores"]]
+        # No "windows": no prediction had a count window start (or the snapshot is older).
+        windows = rows.get("windows") or [None] * n
+        state._windows[:n] = [math.nan if w is None else w for w in windows]
         state._predictions[:n] = [_decode(p) for p in rows["values"]]
         state._live[:n] = True
         state._joined[:n] = rows["joined"]

@@ -11,7 +11,8 @@ A model's four join outcomes are exported at 0 from the first tally that names
 it (its first pending prediction, usually), so a first unmatched or expired label
 later on is an increase Prometheus can see.
 
-The snapshot holds every pending prediction (id, times, prediction, score), so it
+The snapshot holds every pending prediction (id, times, prediction, score, and
+for count windows the window's start), so it
 grows with the TTL and the prediction rate; it is written every
 ``worker.checkpoint_interval`` for the partitions that moved.
 """

@@ -74,6 +74,18 @@ class Metrics:
                                "dead-letter topic", ["reason"], registry=registry)
         self.lag = Gauge("driftline_consumer_lag_messages", "Messages not yet consumed",
                          ["topic"], registry=registry)
+        self.offset_resets = Counter("driftline_offset_resets_total", "Partitions whose log "
+                                     "restarted below the offset read so far (topic recreated, "
+                                     "broker reset) and were read again from its beginning",
+                                     ["topic"], registry=registry)
+        self.features_dropped = Counter("driftline_features_dropped_total", "Feature values "
+                                        "dropped because their name came after the model's "
+                                        "ingest.max_features_per_model names", ["model"],
+                                        registry=registry)
+        self.windows_set_aside = Counter("driftline_windows_set_aside_total", "Closed windows "
+                                         "the database refused for their data and that were "
+                                         "set aside instead of retried", ["model"],
+                                         registry=registry)
         self.checkpoints = Counter("driftline_checkpoints_total", "Window-state checkpoints "
                                    "written", registry=registry)
         self.store_errors = Counter("driftline_store_errors_total", "Failed database "

@@ -49,6 +49,7 @@ from detectors.concept import input_kind
 from detectors.online import ParamValue, make_detector
 
 TASKS = ("auto", "classification", "regression")
+KEYS = ("task", "detector", "calibration_rows", "alert_after", "detector_delay")
 
 
 @dataclass(frozen=True)
@@ -103,10 +104,9 @@ def _scalar(value: object) -> ParamValue:
 def parse_performance(values: Mapping[str, Any], path: str,
                       error: Callable[[str, str, object], Exception]) -> PerformanceSettings:
     """Build ``PerformanceSettings``; ``error(path, expected, value)`` makes the exception."""
-    allowed = ("task", "detector", "calibration_rows", "alert_after", "detector_delay")
     for key in values:
-        if key not in allowed:
-            raise error(f"{path}.{key}", f"one of the keys {', '.join(allowed)}", key)
+        if key not in KEYS:
+            raise error(f"{path}.{key}", f"one of the keys {', '.join(KEYS)}", key)
     task = values.get("task", "auto")
     if task not in TASKS:
         raise error(f"{path}.task", f"one of {', '.join(TASKS)}", task)

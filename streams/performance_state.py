@@ -2,12 +2,20 @@
 
 Outcomes (a label joined to its prediction, ``streams.join.Outcome``) update:
 
-* the performance sketch of the window holding the *prediction's* event time,
-  ``[k*size, (k+1)*size)`` as the drift windows (``models.<id>.window.size``; a
-  model with count windows uses the same size in seconds here). Every window
-  within ``labels.horizon`` of event time behind the newest prediction seen keeps
-  its sketch, so a late label updates the stored row again (re-finalisation,
-  never a second row); an outcome for an older window is counted ``too_late``.
+* the performance sketch of the drift window that holds the *prediction*: the
+  time window ``[k*size, (k+1)*size)`` of its event time
+  (``models.<id>.window.size``), or, for a model with count windows, the count
+  window the ingest put it in (``Outcome.window_start``, carried from the
+  prediction through the join; ``streams.windows``). A count window's end here
+  is the latest labelled prediction time seen in it (at least ``MIN_SPAN`` after
+  its start); the store shows the drift window's own end once that is stored.
+  Every window whose end is within ``labels.horizon`` of event time behind the
+  newest prediction seen keeps its sketch, so a late label updates the stored row
+  again (re-finalisation, never a second row); an outcome for an older window (for
+  a count window: a prediction older than that) is counted ``too_late``. An
+  outcome without a window start (a time-window model, or a prediction restored
+  from a snapshot written before count windows were carried) falls in the time
+  window of its event time.
 * the River detector on the error stream (``detectors.online``): the 0/1 error
   for classification, the absolute error for regression. The errors are not fed
   in the order the outcomes arrive (the order labels were joined, which depends
@@ -45,6 +53,7 @@ from detectors.performance import ClassificationSketch, RegressionSketch
 from streams.error_feed import ErrorFeed
 from streams.join import Outcome
 from streams.performance_settings import PerformanceSettings
+from streams.windows import MIN_SPAN
 
 Value = float | int | str | bool | None
 _CLASSES = {"0": 0, "1": 1, "true": 1, "false": 0}
@@ -81,16 +90,17 @@ class PerfWindow:
     end: float
     sketch: ClassificationSketch | RegressionSketch
     latency: LatencySketch = field(default_factory=LatencySketch)
+    counted: bool = False  # a count window: ``end`` grows with its predictions' times
 
     def to_dict(self) -> dict[str, Any]:
         return {"start": self.start, "end": self.end, "sketch": self.sketch.to_dict(),
-                "latency": self.latency.to_dict()}
+                "latency": self.latency.to_dict(), "counted": self.counted}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], task: str) -> PerfWindow:
         kind = ClassificationSketch if task == "classification" else RegressionSketch
         return cls(float(data["start"]), float(data["end"]), kind.from_dict(data["sketch"]),
-                   LatencySketch.from_dict(data["latency"]))
+                   LatencySketch.from_dict(data["latency"]), bool(data.get("counted", False)))
 
 
 @dataclass(frozen=True)
@@ -105,6 +115,7 @@ class Batch:
 
     times: np.ndarray[Any, np.dtype[np.float64]]
     ids: list[str]
+    windows: np.ndarray[Any, np.dtype[np.float64]]  # count window starts, NaN for none
     latencies: np.ndarray[Any, np.dtype[np.float64]]
     truth: np.ndarray[Any, Any]
     pred: np.ndarray[Any, Any]
@@ -149,6 +160,8 @@ class ModelPerformance:
         rows = [outcomes[i] for i in keep]
         batch = Batch(np.array([o.prediction_time for o in rows], np.float64),
                       [o.prediction_id for o in rows],
+                      np.array([math.nan if o.window_start is None else o.window_start
+                                for o in rows], np.float64),
                       np.array([o.latency for o in rows], np.float64),
                       np.array(truth, kind), np.array(pred, kind), [o.score for o in rows])
         return batch, len(outcomes) - len(keep)
@@ -175,12 +188,14 @@ class ModelPerformance:
         first = self.detector.position
         for position in self.detector.update_many(ordered):
             self.detections.append(Detection(position, float(times[position - first])))
-        starts = np.floor(batch.times / self.size) * self.size
+        starts, ends, counted = self._windows_of(batch)
         limit = self.newest - self.horizon
-        late = starts + self.size < limit
+        late = ends < limit
         for start in np.unique(starts[~late]).tolist():
-            rows = np.flatnonzero(starts == start)
-            window = self._window(start)
+            rows = np.flatnonzero((starts == start) & ~late)
+            window = self._window(start, bool(counted[rows[0]]))
+            if window.counted:
+                window.end = max(window.end, float(batch.times[rows].max()))
             window.latency.update(batch.latencies[rows])
             self._feed(window, batch, rows)
             self.dirty.add(start)
@@ -189,12 +204,26 @@ class ModelPerformance:
         return {"invalid": invalid, "too_late": int(late.sum()),
                 "used": int((~late).sum()), "detector_late": detector_late}
 
-    def _window(self, start: float) -> PerfWindow:
+    def _windows_of(self, batch: Batch) -> tuple[np.ndarray[Any, np.dtype[np.float64]],
+                                                  np.ndarray[Any, np.dtype[np.float64]],
+                                                  np.ndarray[Any, np.dtype[np.bool_]]]:
+        """Per row: its window's start, the end it is judged too late by, whether counted.
+
+        A count window's start comes with the outcome; its end is not known yet, so a
+        row is judged by its own prediction time (no later than that end).
+        """
+        counted = ~np.isnan(batch.windows)
+        timed = np.floor(batch.times / self.size) * self.size
+        starts = np.where(counted, batch.windows, timed)
+        return starts, np.where(counted, batch.times, timed + self.size), counted
+
+    def _window(self, start: float, counted: bool) -> PerfWindow:
         window = self.windows.get(start)
         if window is None:
             sketch = (ClassificationSketch() if self.task == "classification"
                       else RegressionSketch())
-            window = self.windows[start] = PerfWindow(start, start + self.size, sketch)
+            end = start + (MIN_SPAN if counted else self.size)
+            window = self.windows[start] = PerfWindow(start, end, sketch, counted=counted)
         return window
 
     def _feed(self, window: PerfWindow, batch: Batch, rows: np.ndarray[Any, Any]) -> None:
@@ -234,7 +263,8 @@ class ModelPerformance:
             self.calibration_scores, self.calibration_labels = [], []
 
     def _drop_old(self, limit: float) -> None:
-        for start in [s for s in self.windows if s + self.size < limit and s not in self.dirty]:
+        for start in [s for s, w in self.windows.items()
+                      if w.end < limit and s not in self.dirty]:
             del self.windows[start]
 
     # ----- snapshots -------------------------------------------------------------------

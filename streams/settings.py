@@ -29,6 +29,7 @@ import yaml
 from alerting.model import AlertingConfigError
 from alerting.settings import AlertingSettings, parse_alerting
 from detectors import DEFAULT_THRESHOLDS, DriftPolicy, ProfileOptions
+from streams.performance_settings import KEYS as _PERFORMANCE_KEYS
 from streams.performance_settings import LabelSettings, PerformanceSettings, parse_performance
 
 ENV_PREFIX = "DRIFTLINE_"
@@ -49,14 +50,14 @@ class SettingsError(ValueError):
         self.path = path
 
 
-def _mask(text: str) -> str:
+def mask_passwords(text: str) -> str:
     """Hide the password of every ``user:password@`` and ``password=`` in ``text``."""
     text = re.sub(r"([^:/@\s'\"]*):(?!//)[^\s'\"]*@", r"\1:***@", text)
     return re.sub(r"(?i)(password=)[^&\s'\"]*", r"\1***", text)
 
 
 def _show(value: object) -> str:
-    text = _mask(repr(value))
+    text = mask_passwords(repr(value))
     return text if len(text) <= 120 else text[:117] + "..."
 
 
@@ -212,6 +213,7 @@ class IngestSettings:
     max_past: float = 7 * 86400.0
     unknown_models: Literal["allow", "reject"] = "allow"
     max_batch: int = 10_000
+    max_features_per_model: int = 1_000
 
 
 @dataclass(frozen=True)
@@ -304,13 +306,10 @@ class Settings:
         return self.models.get(model_id, self.models["default"])
 
     def redacted(self) -> dict[str, Any]:
-        """Every setting as a configuration-shaped dict, with passwords in URLs masked."""
-        return {"broker_url": _mask(self.broker_url), "database_url": _mask(self.database_url),
-                "topics": dataclasses.asdict(self.topics),
-                "ingest": dataclasses.asdict(self.ingest),
-                "worker": dataclasses.asdict(self.worker),
-                "labels": dataclasses.asdict(self.labels),
-                "models": {name: model.to_dict() for name, model in self.models.items()}}
+        """Every setting as a configuration-shaped dict, secrets masked (``streams.effective``)."""
+        from streams.effective import effective_settings
+
+        return effective_settings(self)
 
 
 def _brokers(value: object, path: str) -> tuple[str, ...]:
@@ -333,7 +332,8 @@ _TOPICS = {"predictions": _topic, "labels": _topic, "deadletter": _topic, "retra
            "partitions": _integer(1, 10_000), "replication_factor": _integer(1, 100)}
 _INGEST = {"max_event_bytes": _byte_size(64, 1024**3), "max_future": _duration(0),
            "max_past": _duration(0, low_open=True),
-           "unknown_models": _choice("allow", "reject"), "max_batch": _integer(1, 1_000_000)}
+           "unknown_models": _choice("allow", "reject"), "max_batch": _integer(1, 1_000_000),
+           "max_features_per_model": _integer(1, 100_000)}
 _WORKER = {"group_id": _text(r"\S+", "a non-empty name without spaces"),
            "web_host": _text(r"\S+", "a host name or address"),
            "web_port": _integer(1, 65535), "checkpoint_interval": _duration(0, low_open=True),
@@ -353,7 +353,6 @@ _POLICY_SCALARS: dict[str, Callable[[object], object]] = {
     "ks_method": _same}
 _PROFILE_KEYS = tuple(f.name for f in dataclasses.fields(ProfileOptions))
 _MODEL_KEYS = ("window", "reference", "thresholds", "profile", "features", "performance")
-_PERFORMANCE_KEYS = ("task", "detector", "calibration_rows", "detector_delay")
 _TOP_KEYS = ("broker_url", "database_url", "topics", "ingest", "worker", "labels", "models",
              "alerting")
 _SECTIONS = {"topics": (TopicSettings, _TOPICS), "ingest": (IngestSettings, _INGEST),
@@ -543,17 +542,35 @@ def _overlay_environment(raw: dict[Any, Any], environ: Mapping[str, str]) -> dic
     return sources
 
 
+@dataclass(frozen=True)
+class Sources:
+    """What ``load_settings`` read: the file (None without one), the file's mapping as
+    written, and the key path each ``DRIFTLINE_*`` variable set (path -> variable name)."""
+
+    path: Path | None
+    file: Mapping[Any, Any]
+    variables: Mapping[str, str]
+
+
 def load_settings(path: Path | None = None, environ: Mapping[str, str] = _ENVIRON) -> Settings:
     """Read the configuration file (``path`` or ``DRIFTLINE_CONFIG``) and the environment."""
+    return load_settings_with_sources(path, environ)[0]
+
+
+def load_settings_with_sources(
+    path: Path | None = None, environ: Mapping[str, str] = _ENVIRON
+) -> tuple[Settings, Sources]:
+    """``load_settings``, and where the values came from (``driftline config check``)."""
     origin = ""
     if path is None and environ.get(CONFIG_VARIABLE):
         path, origin = Path(environ[CONFIG_VARIABLE]), f" (from {CONFIG_VARIABLE})"
-    raw = dict(_mapping(_read_file(path, origin), f"{path}")) if path is not None else {}
-    sources = _overlay_environment(raw, environ)
+    written = _mapping(_read_file(path, origin), f"{path}") if path is not None else {}
+    raw = dict(written)
+    variables = _overlay_environment(raw, environ)
     try:
-        return _build(raw, environ)
+        return _build(raw, environ), Sources(path, written, MappingProxyType(variables))
     except SettingsError as error:
-        for key, variable in sources.items():
+        for key, variable in variables.items():
             if error.path == key or error.path.startswith(f"{key}."):
                 raise SettingsError(f"{error} (from {variable})", error.path) from None
         raise

@@ -4,7 +4,7 @@ Rules (the same for every model):
 
 * An event belongs to the window ``[k*size, (k+1)*size)`` holding its event time
   (seconds since the epoch, UTC). With ``count`` set instead, a window closes
-  after that many events and spans their event times.
+  after that many events, in the order they arrive (see "Count windows").
 * The model's watermark is the largest event time seen. A window closes when the
   watermark passes its end plus the grace period, or when the model has seen no
   event for ``idle_timeout`` seconds of processing time. Windows close in order.
@@ -14,6 +14,18 @@ Rules (the same for every model):
   model has no reference (or under the ``previous_window`` policy, always), it
   also keeps a row sample from which a reference can be built when it closes;
   windows still open then are re-sketched from their rows against the new one.
+
+Count windows: a window holds ``count`` consecutive events of its (model, version)
+in arrival order, so its event times may interleave with its neighbours' when
+events come out of order. Its bounds are bookkeeping that name it, not a rule of
+membership: ``start`` is its first event's time, or the previous window's ``end``
+when that is later, and ``end`` is its latest event time, at least ``MIN_SPAN``
+after ``start``. So starts strictly increase and ``end > start`` always holds, and
+``start`` identifies the window in the store as it does a time window. Which
+window each event of a batch went to is left in ``row_windows`` (its start, per
+row) for the label join: a label joins its prediction, which carries that start,
+however late it comes (``streams.join``). All of it is deterministic, so a batch
+replayed after a restart lands in the same windows.
 
 Everything here is in memory and deterministic; the ingest service persists it
 (``to_dict``/``from_dict``) with the offsets it covers.
@@ -35,6 +47,8 @@ from detectors.estimate import ScoreSketch
 from detectors.rowsample import RowSample
 from detectors.state import rows_from_dict, rows_to_dict, sketch_from_dict, sketch_to_dict
 from streams.settings import WindowSettings
+
+MIN_SPAN = 0.001  # seconds: a count window's end is at least this after its start
 
 
 class BatchLike(Protocol):
@@ -100,6 +114,8 @@ class ModelWindows:
     last_event_at: float = 0.0
     n_late: int = 0
     windows: dict[float, Window] = field(default_factory=dict)
+    # Count windows: the start of the window each row of the last batch went to.
+    row_windows: NDArray[np.float64] | None = field(default=None, compare=False, repr=False)
 
     def _new_window(self, start: float, end: float) -> Window:
         window = Window(start, end, reference=self.reference)
@@ -125,6 +141,7 @@ class ModelWindows:
 
     def add(self, batch: BatchLike, now: float) -> list[ClosedWindow]:
         """Route a batch to its windows; return the windows it closes, oldest first."""
+        self.row_windows = None
         if len(batch.row_keys) == 0:
             return []
         self.last_event_at = now
@@ -145,17 +162,20 @@ class ModelWindows:
     def _add_counted(self, batch: BatchLike, count: int) -> list[ClosedWindow]:
         closed: list[ClosedWindow] = []
         position, times = 0, batch.event_times
+        assigned = np.empty(len(times), np.float64)
         while position < len(times):
             if not self.windows:
-                start = float(times[position])
-                self.windows[start] = self._new_window(start, start)
+                start = max(float(times[position]), self.closed_until)
+                self.windows[start] = self._new_window(start, start + MIN_SPAN)
             window = next(iter(self.windows.values()))
             take = slice(position, position + min(count - window.n_events, len(times) - position))
             self._feed(window, batch, take)
+            assigned[take] = window.start
             window.end = max(window.end, float(times[take].max()))
             position = take.stop
             if window.n_events >= count:
                 closed += self._close(lambda w: True)
+        self.row_windows = assigned
         return closed
 
     def tick(self, now: float) -> list[ClosedWindow]:

@@ -45,7 +45,18 @@ from streams.alert_service import AlertService
 from streams.batched import BatchedConsumer
 from streams.blas import limit_blas_threads
 from streams.collector import tune_collector
-from streams.consuming import Listener, commit, in_sequence, make_consumer, make_producer
+from streams.consuming import (
+    Listener,
+    commit,
+    in_sequence,
+    make_consumer,
+    make_producer,
+    restarted_from,
+    start_retrying,
+)
+from streams.consuming import (
+    partition_of as _partition,
+)
 from streams.fastdecode import DecodedColumns
 from streams.fetching import enable_light_fetch
 from streams.ingest import Ingest, PartitionState, StoreJob
@@ -87,11 +98,11 @@ class IngestService(mode.Service):
                            topics.retrain, topics.join, topics.outcomes], topics.partitions),
             replication_factor=topics.replication_factor)
         self.producer = make_producer(self.settings)
-        await self.producer.start()
+        await start_retrying(self.producer, "ingest producer")
         self.consumer = make_consumer(self.settings, self.settings.worker.group_id,
                                       self.settings.ingest.max_batch)
         self.consumer.subscribe([topics.predictions], listener=Listener(self))
-        await self.consumer.start()
+        await start_retrying(self.consumer, "ingest consumer")
         enable_light_fetch(self.consumer, "prediction ingest")
 
     async def on_stop(self) -> None:
@@ -131,10 +142,18 @@ class IngestService(mode.Service):
     async def _process(self, batches: dict[TopicPartition, list[Any]]) -> None:
         """Apply one fetch; the windows it closes (and idle ones) wait for the next store."""
         work: list[tuple[TopicPartition, list[Any]]] = []
-        for tp, records in batches.items():
+        assert self.consumer is not None
+        for tp in sorted(self.consumer.assignment() | batches.keys(), key=_partition):
             state = self.ingest.partitions.get(tp.partition)
             if state is None:
                 continue
+            records = batches.get(tp, [])
+            restart = await restarted_from(self.consumer, tp, records, state.next_offset,
+                                           self.ingest.metrics)
+            if restart is not None:
+                state.next_offset, state.rewound_to = restart, None
+                if not records:
+                    self.consumer.seek(tp, restart)
             records, rewind = in_sequence(records, state.next_offset, state.rewound_to)
             if rewind:
                 assert self.consumer is not None

@@ -4,6 +4,10 @@
 ``postgresql+psycopg://postgres@127.0.0.1:5432/test``). When it is unset or the
 server cannot be reached, the tests that need it are skipped with the reason —
 unless ``CI=true``, where they fail: CI must never pass by skipping them.
+
+With ``DRIFTLINE_TEST_CONTAINERS=1`` (``make test-containers``) the server is
+PostgreSQL 16 in a container instead, started once for the session
+(``tests.containers``).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from sqlalchemy.exc import OperationalError
 
 from store.engine import make_engine, mask_url
 from store.migrate import upgrade
+from tests import containers
 
 POSTGRES_URL_VARIABLE = "DRIFTLINE_TEST_DATABASE_URL"
 
@@ -32,8 +37,14 @@ def _unavailable(reason: str) -> NoReturn:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> str:
+def postgres_url() -> Iterator[str]:
     """The PostgreSQL server URL, checked to answer (or a skip / failure, see above)."""
+    if containers.enabled():
+        from tests.container_services import postgres
+
+        with postgres() as url:
+            yield url
+        return
     url = os.environ.get(POSTGRES_URL_VARIABLE, "")
     if not url:
         _unavailable(f"{POSTGRES_URL_VARIABLE} is not set")
@@ -45,7 +56,7 @@ def postgres_url() -> str:
         _unavailable(f"PostgreSQL at {mask_url(url)} is unreachable: {exc.orig}".strip())
     finally:
         engine.dispose()
-    return url
+    yield url
 
 
 def _with_schema(url: str, schema: str) -> str:

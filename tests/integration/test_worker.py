@@ -21,11 +21,13 @@ from typing import Any
 import numpy as np
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from click.testing import CliRunner
 from sqlalchemy import text
 
 from detectors import compare
 from store.engine import make_engine
 from streams.broker import EmbeddedBroker, free_port
+from streams.cli import main as cli_main
 from streams.columns import to_model_batches
 from streams.events import RawMessage, decode_predictions
 from streams.producer import encode_event, send_events, send_raw
@@ -228,6 +230,15 @@ def test_malformed_events_go_to_the_dead_letter_topic(worker: Worker, broker: Em
     assert {letter["reason"] for letter in letters} <= {"bad_json", "wrong_type",
                                                         "missing_field", "bad_value"}
     assert all(letter.keys() >= {"topic", "partition", "offset", "error"} for letter in letters)
+    shown = CliRunner().invoke(cli_main, ["deadletter", "--config", str(worker.config),
+                                          "--limit", str(len(invalid)), "--format", "json"],
+                               env=worker.env)
+    assert shown.exit_code == 0, shown.output
+    def source(letter: dict[str, Any]) -> tuple[int, int]:
+        return letter["partition"], letter["offset"]
+
+    assert sorted(map(json.loads, shown.stdout.splitlines()), key=source) == sorted(
+        letters, key=source)
     wait_for(lambda: sum(w["n_events"] for w in stored_windows(database_url)) == n - len(invalid),
              90, "the valid events to be stored")
     # ?name[]= restricts /metrics to the series named, as prometheus_client's server does.

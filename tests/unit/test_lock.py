@@ -107,8 +107,12 @@ def test_runtime_lock_pins_what_the_tests_ran() -> None:
 
 def test_every_pin_carries_hashes() -> None:
     for lock in ("requirements-test.lock", "requirements.lock"):
-        text = _read(lock)
-        assert text.count("==") and text.count("==") <= text.count("--hash=sha256:"), lock
+        lines = _read(lock).splitlines()
+        pins = [i for i, line in enumerate(lines) if _PIN.match(line)]
+        assert pins, lock
+        unhashed = [lines[i] for i in pins
+                    if i + 1 == len(lines) or not lines[i + 1].lstrip().startswith("--hash=")]
+        assert unhashed == [], lock
 
 
 # ----- the check itself can fail ---------------------------------------------------------------

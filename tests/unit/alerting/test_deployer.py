@@ -163,3 +163,25 @@ async def test_http_endpoint_answers_with_the_core_status() -> None:
         await runner.cleanup()
     assert statuses == [202, 200, 401]
     assert len(lines.lines) == 2
+
+
+@pytest.mark.parametrize("stamp", ["1" * 400, "-" + "9" * 40, "1e999", "\u0661" * 10])
+def test_a_hostile_timestamp_is_refused_not_raised(stamp: str) -> None:
+    deployer, lines = make()
+    key, body = delivery()
+    headers = sign(SECRET, key, int(time.time()), body)
+    headers["Webhook-Timestamp"] = stamp
+    assert deployer.handle(headers, body)[0] == 401
+    assert lines.lines == []
+
+
+def test_a_signed_body_nested_too_deeply_is_a_bad_request() -> None:
+    deployer, _ = make()
+    now = int(time.time())
+    body = b"[" * 100_000 + b"]" * 100_000
+    assert deployer.handle(sign(SECRET, "k", now, body), body, now=now)[0] == 400
+
+
+def test_the_deployer_listens_on_loopback_by_default() -> None:
+    parser_defaults = deployer_module.parse_args([])
+    assert parser_defaults.host == "127.0.0.1"

@@ -9,7 +9,13 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.bundles import PredictionStubs, join_partition, split_predictions
+from streams.bundles import (
+    PredictionStubs,
+    decode_join,
+    encode,
+    join_partition,
+    split_predictions,
+)
 
 
 def _row_by_row(ids: list[str | None], times: list[float], predictions: list[Any],
@@ -71,3 +77,26 @@ def test_object_scores_keep_only_finite_floats() -> None:
                             scores, 1)
     assert got[0].scores == [0.5, None, None, None]
     assert got[0].predictions == [1.0, None, 0.0, 1.0]
+
+
+def test_count_window_starts_are_split_with_their_rows_and_decoded() -> None:
+    ids = _objects(["a", None, "b", "c", "d"])
+    starts = np.array([1.0, 1.0, 1.0, 4.5, 4.5])
+    got = split_predictions(ids, "m", "2", np.arange(5.0), np.zeros(5), np.full(5, 0.5), 3,
+                            starts)
+    by_id = {pid: (stubs.times[i], stubs.windows[i]) for stubs in got.values()
+             if stubs.windows is not None for i, pid in enumerate(stubs.ids)}
+    assert by_id == {"a": (0.0, 1.0), "b": (2.0, 1.0), "c": (3.0, 4.5), "d": (4.0, 4.5)}
+    for stubs in got.values():
+        decoded = decode_join(encode(stubs))
+        assert isinstance(decoded, PredictionStubs)
+        columns = decoded.columns()
+        assert columns.windows is not None
+        assert columns.windows.tolist() == stubs.windows
+    plain = split_predictions(ids, "m", "2", np.arange(5.0), np.zeros(5), np.full(5, 0.5), 3)
+    assert all(stubs.windows is None for stubs in plain.values())
+    old = b'{"type":"predictions","ids":["a"],"models":["m"],"versions":["2"],"times":[1.0],' \
+        b'"predictions":[1],"scores":[null]}'  # written before windows were carried
+    decoded = decode_join(old)
+    assert isinstance(decoded, PredictionStubs)
+    assert decoded.columns().windows is None

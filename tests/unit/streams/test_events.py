@@ -112,38 +112,48 @@ def test_now_must_be_timezone_aware() -> None:
 
 
 # ----- dead letters: one per reason, with its exact message ----------------------------------
+# Every detail is driftline's own text (streams/event_problems.py): no expectation here quotes
+# the decoder's wording, which changes between its releases. Malformed JSON is told by the
+# error's type; its detail starts with our words (``BAD_JSON``) and may quote the parser after.
+BAD_JSON = "not valid JSON"
 REASONS: list[tuple[bytes | None, str, str]] = [
     (None, "empty_payload", "message has no value"),
     (b"", "empty_payload", "message value is empty"),
-    (b"{", "bad_json", "Input data was truncated"),
-    (b"\xff\xfe", "bad_json", "JSON is malformed: invalid character (byte 0)"),
-    (b'{"a": NaN}', "bad_json", "JSON is malformed: invalid character (byte 6)"),
-    (_raw(_event()).replace(b"3f1c", b"3f\x80c"), "bad_json",
-     "JSON is malformed: a string is not valid UTF-8 (invalid start byte)"),
-    (_raw(_event(features={"c": "D"})).replace(b'"D"', b'"D\xc3"'), "bad_json",
-     "JSON is malformed: a string is not valid UTF-8 (unexpected end of data)"),
-    (b"[1, 2]", "wrong_type", "Expected `object`, got `array`"),
-    (_raw(_event(model_id=7)), "wrong_type", "Expected `str`, got `int` - at `$.model_id`"),
-    (_raw(_event(model_version=7)), "wrong_type",
-     "Expected `str`, got `int` - at `$.model_version`"),
+    (b"{", "bad_json", BAD_JSON),
+    (b"\xff\xfe", "bad_json", BAD_JSON),
+    (b'{"a": NaN}', "bad_json", BAD_JSON),
+    (_raw(_event()).replace(b"3f1c", b"3f\x80c"), "bad_json", BAD_JSON),
+    (_raw(_event(features={"c": "D"})).replace(b'"D"', b'"D\xc3"'), "bad_json", BAD_JSON),
+    (b"[1, 2]", "wrong_type", "the event must be a JSON object, got an array"),
+    (b'"text"', "wrong_type", "the event must be a JSON object, got text"),
+    (_raw(_event(model_id=7)), "wrong_type", "$.model_id must be text, got a number"),
+    (_raw(_event(model_version=7)), "wrong_type", "$.model_version must be text, got a number"),
+    (_raw(_event(model_version=None)), "wrong_type", "$.model_version must be text, got null"),
     (_raw(_event(features={"x": [1]})), "wrong_type",
-     "Expected `bool | int | float | str | null`, got `array` - at `$.features[...]`"),
-    (_raw(_event(features=None)), "wrong_type", "Expected `object`, got `null` - at `$.features`"),
+     '$.features["x"] must be a number or text or a boolean or null, got an array'),
+    (_raw(_event(features={"a": 1, "x": {}})), "wrong_type",
+     '$.features["x"] must be a number or text or a boolean or null, got an object'),
+    (_raw(_event(features=None)), "wrong_type", "$.features must be an object, got null"),
+    (_raw(_event(features=[1])), "wrong_type", "$.features must be an object, got an array"),
     (_raw(_event(event_time=1_700_000_000)), "wrong_type",
-     "Expected `datetime`, got `int` - at `$.event_time`"),
-    (_raw(_event(event_id=...)), "missing_field", "Object missing required field `event_id`"),
-    (_raw(_event(features=...)), "missing_field", "Object missing required field `features`"),
-    (_raw(_event(model_id="")), "bad_value", "Expected `str` of length >= 1 - at `$.model_id`"),
+     "$.event_time must be an RFC 3339 time (text), got a number"),
+    (_raw(_event(score="0.5")), "wrong_type", "$.score must be a number or null, got text"),
+    (_raw(_event(score=True)), "wrong_type", "$.score must be a number or null, got a boolean"),
+    (_raw(_event(segment={"region": 1})), "wrong_type",
+     '$.segment["region"] must be text, got a number'),
+    (_raw(_event(event_id=...)), "missing_field", "required field $.event_id is missing"),
+    (_raw(_event(features=...)), "missing_field", "required field $.features is missing"),
+    (_raw(_event(model_id="")), "bad_value", "$.model_id must not be empty"),
     (_raw(_event(event_time="2026-11-22T10:00:00")), "bad_value",
-     "Expected `datetime` with a timezone component - at `$.event_time`"),
+     "$.event_time must carry a timezone (Z or +hh:mm), got '2026-11-22T10:00:00'"),
     (_raw(_event(event_time="22/11/2026")), "bad_value",
-     "Invalid RFC3339 encoded datetime - at `$.event_time`"),
+     "$.event_time must be an RFC 3339 time such as 2026-11-22T10:00:00Z, got '22/11/2026'"),
     (_raw(_event()).replace(b"0.87", b"1e999"), "bad_value",
-     "score must be a finite number, got inf - at `$.score`"),
+     "$.score must be a finite number, got inf"),
     (_raw(_event()).replace(b"0.87", b"-1e999"), "bad_value",
-     "score must be a finite number, got -inf - at `$.score`"),
+     "$.score must be a finite number, got -inf"),
     (_raw(_event()).replace(b"0.87", b"1" + b"0" * 400), "bad_value",
-     "Number out of range - at `$.score`"),
+     "$.score is a number too large for a double"),
     (_raw(_event(event_time="2026-11-22T11:00:00.001Z")), "future_timestamp",
      "event_time 2026-11-22T11:00:00.001000+00:00 is later than now + ingest.max_future "
      "(2026-11-22T11:00:00+00:00)"),
@@ -156,15 +166,42 @@ REASONS: list[tuple[bytes | None, str, str]] = [
 @pytest.mark.parametrize(("value", "reason", "detail"), REASONS)
 def test_each_dead_letter_reason(value: bytes | None, reason: str, detail: str) -> None:
     dead = _one_dead(value)
-    assert (dead.reason, dead.detail) == (reason, detail)
+    assert dead.reason == reason
+    if reason == "bad_json":
+        assert dead.detail.startswith(detail), dead.detail
+    else:
+        assert dead.detail == detail
     assert (dead.topic, dead.partition, dead.offset, dead.key, dead.value) == (
         "driftline.predictions", 0, 0, b"fraud", value)
 
 
-def test_deeply_nested_unknown_field_is_bad_json() -> None:
+def test_the_first_problem_in_field_order_is_the_one_told() -> None:
+    value = _raw(_event(event_id=..., model_id=7, features=None))
+    assert (_one_dead(value).reason, _one_dead(value).detail) == (
+        "missing_field", "required field $.event_id is missing")
+
+
+def test_label_problems_use_the_same_checks() -> None:
+    label = {"prediction_id": "p1", "model_id": "fraud", "event_time": "2026-11-22T10:00:00Z"}
+    cases = [
+        ({**label, "label": None}, "wrong_type",
+         "$.label must be a number or text or a boolean, got null"),
+        ({k: v for k, v in label.items() if k != "prediction_id"} | {"label": 1},
+         "missing_field", "required field $.prediction_id is missing"),
+        ({**label, "prediction_id": "", "label": 1}, "bad_value",
+         "$.prediction_id must not be empty"),
+    ]
+    for payload, reason, detail in cases:
+        message = RawMessage("driftline.labels", 0, 0, b"p1", json.dumps(payload).encode())
+        (dead,) = decode_labels([message], now=NOW, ingest=INGEST).dead_letters
+        assert (dead.reason, dead.detail) == (reason, detail)
+
+
+def test_deeply_nested_unknown_field_is_bad_value() -> None:
     deep = _raw(_event()).replace(b'"3f1c"', b'"3f1c", "x": ' + b"[" * 100_000 + b"]" * 100_000)
-    assert (_one_dead(deep).reason, _one_dead(deep).detail) == (
-        "bad_json", "JSON is nested too deeply")
+    assert _one_dead(deep).reason == "bad_value"
+    assert _one_dead(deep).detail == (
+        "the event nests objects or arrays 100001 deep, more than 32")
 
 
 def test_oversize() -> None:
@@ -260,12 +297,15 @@ def test_labels_decode_and_dead_letter() -> None:
 
 
 # ----- fuzz: nothing a producer sends raises ------------------------------------------------------
+def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    # A named function: hypothesis inspects ``extend``'s source to see that it recurses, and
+    # that inspection fails now and then on a lambda spread over several lines.
+    return st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+
+
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
-                                                               max_size=4),
-    max_leaves=12)
+    | st.text(max_size=8), _containers, max_leaves=12)
 SCALAR = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
 FIELD = st.sampled_from(["event_id", "model_id", "model_version", "event_time", "features",
                          "prediction", "score", "segment", "prediction_id"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from datetime import UTC, datetime
@@ -245,6 +246,44 @@ def test_a_restored_state_uses_the_ttl_it_is_given() -> None:
     restored = JoinState.from_dict(join.to_dict(), prediction_ttl=10.0, early_label_hold=HOLD)
     assert restored.expire(now=0.0).expired_predictions == {"fraud": 1}
     assert join.expire(now=0.0).expired_predictions == {}
+
+
+def with_windows(columns: PredictionColumns, starts: list[float]) -> PredictionColumns:
+    """``columns`` of a model with count windows, each row in the window ``starts`` names."""
+    return dataclasses.replace(columns, windows=np.array(starts, np.float64))
+
+
+def test_a_count_window_start_travels_from_the_prediction_to_its_outcome() -> None:
+    join = state()
+    join.add_predictions(with_windows(preds(("a", 10.0), ("b", 11.0), ("c", 12.0)),
+                                      [10.0, 10.0, 12.5]))
+    join.add_predictions(preds(("t", 13.0)))  # a time-window model's prediction: none
+    out = join.add_labels(labels(("c", 900.0), ("t", 901.0), ("a", 902.0)), now=0.0)
+    assert [(o.prediction_id, o.window_start) for o in out] == [
+        ("c", 12.5), ("t", None), ("a", 10.0)]
+    assert join.add_labels(labels(("early", 5.0)), now=0.0) == []
+    [held] = join.add_predictions(with_windows(preds(("early", 3.0)), [2.0]))
+    assert held.window_start == 2.0  # an early label joins a prediction with its window
+
+
+def test_count_window_starts_survive_a_snapshot_and_an_old_snapshot_has_none() -> None:
+    join = state()
+    join.add_predictions(with_windows(preds(("a", 10.0), ("b", 11.0)), [9.5, 11.0]))
+    join.add_predictions(preds(("t", 12.0)))
+    data = json.loads(json.dumps(join.to_dict(), allow_nan=False))
+    restored = JoinState.from_dict(data, prediction_ttl=TTL, early_label_hold=HOLD)
+    out = restored.add_labels(labels(("b", 20.0), ("t", 21.0), ("a", 22.0)), now=0.0)
+    assert [o.window_start for o in out] == [11.0, None, 9.5]
+    assert "windows" not in state().to_dict()["predictions"]  # time windows: not written
+    del data["predictions"]["windows"]  # written before count windows were carried
+    older = JoinState.from_dict(data, prediction_ttl=TTL, early_label_hold=HOLD)
+    out = older.add_labels(labels(("a", 22.0)), now=0.0)
+    assert [o.window_start for o in out] == [None]
+
+
+def test_count_window_starts_must_match_the_other_columns() -> None:
+    with pytest.raises(ValueError, match=r"prediction columns .* scores=1, windows=2"):
+        with_windows(preds(("a", 1.0)), [1.0, 2.0])
 
 
 # ----- any batching and any snapshot point give the result of one event at a time -----

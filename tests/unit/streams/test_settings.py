@@ -206,6 +206,7 @@ def test_accepted_environment_variables_list_fixed_names() -> None:
     ("DRIFTLINE_WORKER__WEB_PORT", True),
     ("DRIFTLINE_MODELS__FRAUD__WINDOW__SIZE", True),
     ("DRIFTLINE_MODELS__FRAUD__FEATURES__AMOUNT", True),
+    ("DRIFTLINE_MODELS__FRAUD__PERFORMANCE__ALERT_AFTER", True),
     ("DRIFTLINE_MODELS__FRAUD__WINDOW__SIZ", False),
     ("DRIFTLINE_MODELS____WINDOW__SIZE", False),
     ("DRIFTLINE_WORKER__WEB_PROT", False),

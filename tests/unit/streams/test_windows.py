@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,6 +86,55 @@ def test_count_windows_close_after_n_events() -> None:
     assert [(c.window.start, c.window.end, c.window.n_events) for c in closed] == [
         (0.0, 3.0, 4), (4.0, 7.0, 4)]
     assert next(iter(windows.windows.values())).n_events == 2
+
+
+def test_count_windows_record_the_window_of_every_row() -> None:
+    windows = state(WindowRules(count=4, size=60))
+    windows.add(make_batch(np.arange(10.0), 0, 1), now=0)
+    assert windows.row_windows is not None
+    assert windows.row_windows.tolist() == [0.0] * 4 + [4.0] * 4 + [8.0] * 2
+    windows.add(make_batch([10.0, 11.0, 12.0], 10, 2), now=1)  # finishes window 8, opens 12
+    assert windows.row_windows.tolist() == [8.0, 8.0, 12.0]
+    time_windows = state()
+    time_windows.add(make_batch([1.0], 0, 1), now=0)
+    assert time_windows.row_windows is None  # a time window follows from the event time
+
+
+def test_count_window_starts_strictly_increase_and_ends_follow_them() -> None:
+    """Equal and out-of-order event times still give storable, distinct windows."""
+    windows = state(WindowRules(count=2, size=60))
+    closed = windows.add(make_batch([5.0, 5.0, 5.0, 3.0, 9.0, 1.0, 1.0], 0, 1), now=0)
+    closed += windows.tick(1e9)
+    bounds = [(c.window.start, c.window.end) for c in closed]
+    want = [(5.0, 5.001), (5.001, 5.002), (9.0, 9.001), (9.001, 9.002)]
+    assert np.allclose(bounds, want, rtol=0, atol=1e-9)
+    assert all(end > start for start, end in bounds)
+    assert all(b[0] >= a[1] for a, b in itertools.pairwise(bounds))
+    assert [c.window.n_events for c in closed] == [2, 2, 2, 1]
+
+
+def test_count_windows_after_a_snapshot_continue_where_they_were() -> None:
+    rules = WindowRules(count=3, size=60)
+    events = np.array([4.0, 2.0, 7.0, 7.0, 7.0, 1.0, 8.0, 9.0])
+    straight = state(rules)
+    straight.add(make_batch(events[:5], 0, 1), now=0)
+    assert straight.row_windows is not None
+    first = straight.row_windows.tolist()
+    straight.add(make_batch(events[5:], 5, 2), now=0)
+    assert straight.row_windows is not None
+    second = straight.row_windows.tolist()
+    resumed = state(rules)
+    resumed.add(make_batch(events[:5], 0, 1), now=0)
+    data = json.loads(json.dumps(resumed.to_dict()))
+    restored = ModelWindows.from_dict(data, rules, OPTIONS, lambda _: _no_reference(), now=0)
+    restored.add(make_batch(events[5:], 5, 2), now=0)
+    assert restored.row_windows is not None
+    assert restored.row_windows.tolist() == second
+    assert first + second == [4.0] * 3 + [7.0] * 3 + [8.0] * 2
+
+
+def _no_reference() -> ReferenceHandle:
+    raise AssertionError("no reference was stored")
 
 
 def _close_all(windows: ModelWindows, batches: list[Batch]) -> list[ClosedWindow]:

@@ -1,0 +1,88 @@
+"""At most ``ingest.max_features_per_model`` distinct feature names per model version.
+
+Producers choose feature names, so a bug or an attacker can send a new name with every
+event. Each name costs memory in the open windows, a column in the reference, metric
+series and rows per window: unbounded names are unbounded memory and cardinality. So a
+model version admits feature names first come, first served, up to the cap; the values
+of any other name are dropped from the batch before it reaches the windows, counted
+(``driftline_features_dropped_total{model}``: values dropped) and logged at most once a
+minute per model.
+
+The admitted names are not checkpointed: after a restart they are derived again from
+what the model's state holds (its reference's columns and its open windows' sampled
+rows), so the cap holds at every moment though the set may be admitted anew.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Iterable
+
+from streams.columns import OUTPUT_COLUMNS, ModelBatch
+from streams.metrics import Metrics
+from streams.windows import ModelWindows
+
+log = logging.getLogger(__name__)
+LOG_INTERVAL = 60.0  # seconds between two lines about one model's dropped names
+
+
+@dataclasses.dataclass
+class FeatureCap:
+    """The admitted names of one model version (``admit`` trims batches to them)."""
+
+    limit: int
+    names: set[str] = dataclasses.field(default_factory=set)
+    dropped: int = 0
+    _logged_at: float = -LOG_INTERVAL
+
+    @classmethod
+    def of(cls, limit: int, held: Iterable[str]) -> FeatureCap:
+        """A cap already holding ``held`` (a restored model's names, within the limit)."""
+        cap = cls(limit)
+        for name in held:
+            if len(cap.names) >= limit:
+                break
+            cap.names.add(name)
+        return cap
+
+    def admit(self, batch: ModelBatch, metrics: Metrics) -> ModelBatch:
+        """``batch`` without the features beyond the cap (the same object when none is)."""
+        refused = []
+        for name in batch.feature_names:
+            if name not in self.names:
+                if len(self.names) < self.limit:
+                    self.names.add(name)
+                else:
+                    refused.append(name)
+        if not refused:
+            return batch
+        gone = set(refused)
+        values = int(sum(int((~batch.missing[name]).sum()) for name in refused))
+        self.dropped += values
+        metrics.features_dropped.labels(model=batch.model_id).inc(values)
+        now = time.monotonic()
+        if now - self._logged_at >= LOG_INTERVAL:
+            self._logged_at = now
+            log.warning("model %r version %r has %d feature names, the most "
+                        "ingest.max_features_per_model allows; %d values of new names dropped "
+                        "so far (this batch: %s)", batch.model_id[:100],
+                        batch.model_version[:100], self.limit, self.dropped,
+                        ", ".join(repr(n[:40]) for n in refused[:3])
+                        + (f" and {len(refused) - 3} more" if len(refused) > 3 else ""))
+        return dataclasses.replace(
+            batch, columns={k: v for k, v in batch.columns.items() if k not in gone},
+            missing={k: v for k, v in batch.missing.items() if k not in gone},
+            feature_names=tuple(n for n in batch.feature_names if n not in gone))
+
+
+def held_names(windows: ModelWindows) -> list[str]:
+    """The feature names a model's state holds: its reference's, then its open windows'."""
+    names: dict[str, None] = {}
+    if windows.reference is not None:
+        names.update(dict.fromkeys(c.name for c in windows.reference.profile.columns))
+    for window in windows.windows.values():
+        if window.rows is not None:
+            names.update(dict.fromkeys(window.rows.names))
+    return [name for name in names if name not in OUTPUT_COLUMNS]
