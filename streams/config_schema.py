@@ -109,6 +109,7 @@ _PERFORMANCE = {
          "additionalProperties": _DETECTOR_PARAMETER}]},
     "calibration_rows": integer(50),
     "alert_after": duration(0),
+    "detector_delay": duration(0),
 }
 
 

@@ -11,11 +11,15 @@ fifths some features shift (data drift).
 
 The live table (``streams.demo_table``) prints each window with its drift
 verdict, realised accuracy, the estimate made before its labels, label coverage
-and any concept-drift detection. At the end a summary names the drifted
-features and where drift began, the concept-drift detection and the accuracy
-before and after the change, and checks them against what the simulator
-injected (exit status 1 if they differ). Ctrl-C stops everything and leaves no
-process behind.
+and any concept-drift detection. The detector sees the error stream in order of
+prediction event time (then prediction id) once a span is final, an hour of
+event time behind the newest labelled prediction (``detector_delay: 1h``, the
+prediction TTL: no label can join later), so the same seed gives the same
+detections whatever the machine's timing; rows wait for that too. At the end a
+summary names the drifted features and where drift began, the concept-drift
+detections and the accuracy before and after the change, and checks them
+against what the simulator injected (exit status 1 if they differ). Ctrl-C
+stops everything and leaves no process behind.
 """
 
 from __future__ import annotations
@@ -53,6 +57,10 @@ from streams.topics import driftline_topics, ensure_topics
 MODEL = "fraud"
 LABEL_DELAY = 120.0  # mean seconds of event time between a prediction and its label
 LABEL_SHARE = 0.85  # the share of labels that ever arrive
+# Event time the concept-drift detector trails the newest labelled prediction: the
+# prediction TTL below, so every label that can join is in before its span is fed
+# (see streams.error_feed); at --speed 120 that is 30 s of clock time.
+DETECTOR_DELAY = 3600.0
 CONCEPT_AT, SHIFT_AT = 0.2, 0.4  # when the concept changes and the inputs shift (run share)
 TOPICS = TopicSettings()
 CONFIG = """\
@@ -61,8 +69,11 @@ models:
   default:
     window: {size: 5m, grace: 30s, idle_timeout: 8s}
     reference: {policy: first_window}
-    # The score calibration of the performance estimate: the first 1,000 labelled rows.
-    performance: {calibration_rows: 1000}
+    # The score calibration of the performance estimate: the first 1,000 labelled rows;
+    # the detector is fed in event-time order once every label of a span can be in.
+"""
+CONFIG += f"""\
+    performance: {{calibration_rows: 1000, detector_delay: {DETECTOR_DELAY:.0f}s}}
 labels:
   # Labels come within minutes here: forget a prediction an hour (of event time) after it.
   prediction_ttl: 1h
@@ -195,10 +206,11 @@ def run_demo(run: DemoRun) -> bool:
     simulator = Simulator(seed=run.seed, model_id=MODEL, events_per_second=run.rate / run.speed,
                           shift_at=SHIFT_AT * length, concept_at=CONCEPT_AT * length,
                           start=origin, label_delay=LABEL_DELAY, label_share=LABEL_SHARE)
-    # A row waits until nearly all its labels were sent (5 mean delays: 99.3 %) and the
-    # worker stored them (two checkpoint intervals of 2 s of clock time).
-    run.table = Table(MODEL, timedelta(seconds=5 * LABEL_DELAY + 4.0 * run.speed),
-                      LABEL_SHARE)
+    # A row waits until its errors were fed to the concept-drift detector (which waits
+    # longer than the labels: 5 mean delays hold 99.3 % of them) and the worker stored
+    # the result (four checkpoint intervals of 2 s of clock time, for slack).
+    settle = max(DETECTOR_DELAY, 5 * LABEL_DELAY) + 8.0 * run.speed
+    run.table = Table(MODEL, timedelta(seconds=settle), LABEL_SHARE)
     with EmbeddedBroker(port=free_port()) as broker, DemoReceiver() as receiver:
         (run.workdir / "demo.yaml").write_text(CONFIG + receiver.config(), encoding="utf-8")
         click.echo(f"broker   {broker.bootstrap} (embedded Tansu)")

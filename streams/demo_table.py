@@ -121,6 +121,9 @@ def concept_summary(table: Table, concept_time: datetime | None) -> bool:
                    f"{first['event_time']:%H:%M:%S} (error stream position {first['position']})")
     else:
         click.echo("concept drift: NOT DETECTED")
+    if table.detections:
+        click.echo("detections (error stream position @ event time): " + ", ".join(
+            f"{d['position']} @ {d['event_time']:%H:%M:%S}" for d in table.detections))
     if early:
         click.echo(f"FALSE ALARMS: {len(early)} concept-drift detection(s) before the change")
     click.echo(f"accuracy: {_number(before)} before the change, {_number(after)} after")

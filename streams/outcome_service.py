@@ -4,7 +4,11 @@ Reads ``driftline.outcomes`` (key = model_id) in batches; each partition holds a
 ``ModelPerformance`` per (model, version) (``streams.performance_state``) and,
 per join partition, the join-topic offset its outcomes are applied up to. A
 bundle replayed after a crash of the join carries outcomes from offsets already
-applied: they are dropped, so each label counts once. Every
+applied: they are dropped, so each label counts once. The detector is not fed in
+the order outcomes arrive: their errors wait in an ``ErrorFeed`` and go to it in
+order of prediction event time, then ``prediction_id``, once
+``performance.detector_delay`` of newer labelled predictions has been seen
+(``streams.error_feed``), so detections do not depend on timing. Every
 ``worker.checkpoint_interval`` the windows that changed are re-finalised (an
 idempotent upsert of their row), new detections and a new calibration are
 inserted, all in the transaction of the partition's checkpoint.
@@ -23,6 +27,7 @@ and ``invalid``. A window that ended before ``ingest.max_past`` (a backfill's,
 
 from __future__ import annotations
 
+import logging
 import math
 import zlib
 from datetime import UTC, datetime
@@ -48,6 +53,7 @@ from streams.bundles import decode_outcomes
 from streams.join import Outcome
 from streams.performance_state import ModelPerformance, PerfWindow
 
+log = logging.getLogger(__name__)
 SNAPSHOT_VERSION = 1
 Key = tuple[str, str]
 
@@ -134,9 +140,15 @@ class OutcomeService(BatchedConsumer):
                 if model is None:
                     model = state.models[key] = self._new_model(*key)
                     self.metrics.detected(*key, model.detector.name, 0)
-                for name, count in model.update(outcomes).items():
-                    if name != "used":
+                counts = model.update(outcomes)
+                for name, count in counts.items():
+                    if name not in ("used", "detector_late"):
                         self.metrics.labels.labels(model=key[0], outcome=name).inc(count)
+                if counts.get("detector_late"):
+                    log.warning("performance: %d outcome(s) of %s/%s came after their span "
+                                "of event time was fed to the concept-drift detector; left "
+                                "out of it (performance.detector_delay %gs)",
+                                counts["detector_late"], *key, model.feed.delay)
             state.applied[bundle.source_partition] = max(done, bundle.covered_to)
 
     def write(self, conn: Any, partitions: list[int]) -> None:
@@ -178,13 +190,16 @@ class OutcomeService(BatchedConsumer):
             self._changed.add(key)
 
     def _judge(self, conn: Any, key: Key, model: ModelPerformance) -> None:
-        """Alert rules on the windows whose labels are in (``performance.alert_after``)."""
+        """Alert rules on the windows whose labels are in (``performance.alert_after``)
+        and whose errors the detector has seen (``performance.detector_delay``), so a
+        window's ``concept_drift`` counts every detection that falls in it."""
         after = self.settings.model(key[0]).performance.alert_after
         done = self._done.get(key, -math.inf)
         now = datetime.now(UTC)
         for start in sorted(model.windows):
             window = model.windows[start]
-            if start <= done or window.end + after > model.newest:
+            if (start <= done or window.end + after > model.newest
+                    or window.end > model.feed.released):
                 continue
             if not is_live(window.end, self.settings.ingest):  # a backfill's: stored only
                 self._judged[key] = start

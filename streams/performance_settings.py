@@ -22,6 +22,13 @@ Decisions:
 * ``models.<id>.performance.calibration_rows``: how many labelled rows with a
   score, the first of a (model, version), the score calibration of the
   performance estimate is learnt from (the reference period).
+* ``models.<id>.performance.detector_delay`` (default 15 minutes of event time):
+  how long the concept-drift detector waits for late labels before it is fed a
+  span of event time, in order of prediction event time then ``prediction_id``
+  (``streams.error_feed``); an outcome that comes later is left out of the
+  detector. Longer makes detections reproducible under larger label delays and
+  arrival skews, at the cost of detecting later and of holding that span's
+  errors in memory; set it to at least the usual label delay.
 * ``models.<id>.performance.alert_after`` (default 15 minutes of event time):
   alert rules on realised performance judge a window once a labelled
   prediction this much later than the window's end has been seen, so that most
@@ -42,7 +49,7 @@ from detectors.concept import input_kind
 from detectors.online import ParamValue, make_detector
 
 TASKS = ("auto", "classification", "regression")
-KEYS = ("task", "detector", "calibration_rows", "alert_after")
+KEYS = ("task", "detector", "calibration_rows", "alert_after", "detector_delay")
 
 
 @dataclass(frozen=True)
@@ -65,13 +72,15 @@ class PerformanceSettings:
         default_factory=lambda: MappingProxyType({}))
     calibration_rows: int = 1000
     alert_after: float = 900.0
+    detector_delay: float = 900.0
 
     def to_dict(self) -> dict[str, Any]:
         detector: str | dict[str, Any] = self.detector
         if self.detector_params:
             detector = {"name": self.detector, **dict(self.detector_params)}
         return {"task": self.task, "detector": detector,
-                "calibration_rows": self.calibration_rows, "alert_after": self.alert_after}
+                "calibration_rows": self.calibration_rows, "alert_after": self.alert_after,
+                "detector_delay": self.detector_delay}
 
 
 def _scalar(value: object) -> ParamValue:
@@ -129,6 +138,11 @@ def parse_performance(values: Mapping[str, Any], path: str,
     if after is None or after < 0:
         raise error(f"{path}.alert_after", "a duration >= 0 such as 15m",
                     values.get("alert_after"))
+    delay = parse_duration(values.get("detector_delay", 900.0))
+    if delay is None or not math.isfinite(delay) or delay < 0:
+        raise error(f"{path}.detector_delay", "a duration >= 0 such as 15m",
+                    values.get("detector_delay"))
     return PerformanceSettings(task=task, detector=str(name),
                                detector_params=MappingProxyType(params),
-                               calibration_rows=rows, alert_after=after)
+                               calibration_rows=rows, alert_after=after,
+                               detector_delay=delay)

@@ -16,10 +16,17 @@ Outcomes (a label joined to its prediction, ``streams.join.Outcome``) update:
   outcome without a window start (a time-window model, or a prediction restored
   from a snapshot written before count windows were carried) falls in the time
   window of its event time.
-* the River detector on the error stream (``detectors.online``), fed in the order
-  the outcomes arrive: the 0/1 error for classification, the absolute error for
-  regression. A detection records the stream position and the prediction's event
-  time of the outcome that triggered it.
+* the River detector on the error stream (``detectors.online``): the 0/1 error
+  for classification, the absolute error for regression. The errors are not fed
+  in the order the outcomes arrive (the order labels were joined, which depends
+  on timing) but through an ``ErrorFeed`` (``streams.error_feed``): in order of
+  the prediction's event time, then ``prediction_id``, once their span of event
+  time is final, i.e. ``performance.detector_delay`` behind the newest labelled
+  prediction. An outcome that comes after its span was fed is left out of the
+  detector (``detector_late``) but still counts in its window. A detection
+  records the stream position and the event time of the prediction whose error
+  triggered it, the latest of the errors it rests on; the same outcomes give the
+  same detections however they were batched or (within the delay) shuffled.
 * the score calibration of the performance estimate: the first
   ``calibration_rows`` labelled rows with a score (the reference period).
 
@@ -43,6 +50,7 @@ from detectors.estimate import ScoreCalibration
 from detectors.latency import LatencySketch
 from detectors.online import OnlineDriftDetector, make_detector
 from detectors.performance import ClassificationSketch, RegressionSketch
+from streams.error_feed import ErrorFeed
 from streams.join import Outcome
 from streams.performance_settings import PerformanceSettings
 from streams.windows import MIN_SPAN
@@ -106,6 +114,7 @@ class Batch:
     """The usable rows of one update, converted."""
 
     times: np.ndarray[Any, np.dtype[np.float64]]
+    ids: list[str]
     windows: np.ndarray[Any, np.dtype[np.float64]]  # count window starts, NaN for none
     latencies: np.ndarray[Any, np.dtype[np.float64]]
     truth: np.ndarray[Any, Any]
@@ -123,6 +132,7 @@ class ModelPerformance:
         self.task: str | None = None if settings.task == "auto" else settings.task
         self.detector: OnlineDriftDetector = make_detector(
             settings.detector, **dict(settings.detector_params))
+        self.feed = ErrorFeed(settings.detector_delay)
         self.windows: dict[float, PerfWindow] = {}
         self.newest = -math.inf
         self.calibration_scores: list[float] = []
@@ -149,6 +159,7 @@ class ModelPerformance:
         kind = np.int64 if self.task == "classification" else np.float64
         rows = [outcomes[i] for i in keep]
         batch = Batch(np.array([o.prediction_time for o in rows], np.float64),
+                      [o.prediction_id for o in rows],
                       np.array([math.nan if o.window_start is None else o.window_start
                                 for o in rows], np.float64),
                       np.array([o.latency for o in rows], np.float64),
@@ -156,7 +167,12 @@ class ModelPerformance:
         return batch, len(outcomes) - len(keep)
 
     def update(self, outcomes: Sequence[Outcome]) -> dict[str, int]:
-        """Apply outcomes in order; return counts by outcome (invalid, too_late, used)."""
+        """Apply outcomes in order; return counts by outcome (invalid, too_late, used).
+
+        ``detector_late`` counts the outcomes left out of the detector because their
+        span of event time had been fed already (they are in ``used`` or ``too_late``
+        as well).
+        """
         if not outcomes:
             return {}
         if self.task is None:
@@ -167,9 +183,11 @@ class ModelPerformance:
         self.newest = max(self.newest, float(batch.times.max()))
         task: Task = "classification" if self.task == "classification" else "regression"
         errors = error_values(self.detector, batch.truth, batch.pred, task=task)
+        detector_late = self.feed.add(batch.times, batch.ids, errors)
+        times, ordered = self.feed.release()
         first = self.detector.position
-        for position in self.detector.update_many(errors):
-            self.detections.append(Detection(position, float(batch.times[position - first])))
+        for position in self.detector.update_many(ordered):
+            self.detections.append(Detection(position, float(times[position - first])))
         starts, ends, counted = self._windows_of(batch)
         limit = self.newest - self.horizon
         late = ends < limit
@@ -184,7 +202,7 @@ class ModelPerformance:
         self._learn_calibration(batch)
         self._drop_old(limit)
         return {"invalid": invalid, "too_late": int(late.sum()),
-                "used": int((~late).sum())}
+                "used": int((~late).sum()), "detector_late": detector_late}
 
     def _windows_of(self, batch: Batch) -> tuple[np.ndarray[Any, np.dtype[np.float64]],
                                                   np.ndarray[Any, np.dtype[np.float64]],
@@ -252,7 +270,7 @@ class ModelPerformance:
     # ----- snapshots -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         return {"model_id": self.model_id, "version": self.version, "task": self.task,
-                "detector": self.detector.to_state(),
+                "detector": self.detector.to_state(), "feed": self.feed.to_dict(),
                 "windows": [w.to_dict() for w in self.windows.values()],
                 "newest": None if math.isinf(self.newest) else self.newest,
                 "calibration_scores": self.calibration_scores,
@@ -267,6 +285,8 @@ class ModelPerformance:
         model = cls(data["model_id"], data["version"], settings, size, horizon)
         model.task = data["task"]
         model.detector = OnlineDriftDetector.from_state(data["detector"])
+        if "feed" in data:  # snapshots written before the feed existed have none
+            model.feed = ErrorFeed.from_dict(data["feed"], settings.detector_delay)
         if model.task is not None:
             model.windows = {w.start: w for w in (PerfWindow.from_dict(item, model.task)
                                                   for item in data["windows"])}

@@ -64,9 +64,11 @@ scrape_configs:
 """
 PER_WINDOW = int(WINDOW * RATE)
 INVALID_RATE = 0.02
-# The estimate's calibration (the join keeps its defaults), and a rule on the drift that
-# notifies a receiver that answers and one that refuses.
-MODEL = "    performance: {calibration_rows: 500}\n"
+# The estimate's calibration (the join keeps its defaults); the concept-drift detector is fed
+# a span 20 s of event time after it (ADWIN fires at 146 s, and the labels sent before the
+# last window's go to 180 s), and a rule on the drift that notifies a receiver that answers
+# and one that refuses.
+MODEL = "    performance: {calibration_rows: 500, detector_delay: 20s}\n"
 ALERTING = """\
 alerting:
   receivers:

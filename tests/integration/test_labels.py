@@ -1,7 +1,8 @@
 """Late labels end to end: real embedded broker, real PostgreSQL, a worker in its own process.
 
-One partition per topic, so the order in which the worker sees outcomes is the order
-labels were produced, and the detector's positions can be checked offline.
+One partition per topic and labels produced in prediction order, so no outcome comes
+behind one already fed to the detector even with ``detector_delay: 0s``, and the
+detector's positions (errors in event-time order) can be checked offline.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def start(tmp_path: Path, broker: EmbeddedBroker, database_url: str) -> Iterator
     def run(ttl: float = 7 * 86400) -> Worker:
         worker = Worker(tmp_path, broker, database_url, idle=2, grace=5, partitions=1,
                         extra=f"labels: {{prediction_ttl: {ttl}s, early_label_hold: 1h}}\n",
-                        model="    performance: {calibration_rows: 200}\n")
+                        model="    performance: {calibration_rows: 200, detector_delay: 0s}\n")
         workers.append(worker)
         worker.start()
         return worker
@@ -101,10 +102,11 @@ def test_concept_change_detected_where_river_detects_it_and_metrics_equal_sklear
         with engine.connect() as conn:
             return list_performance(conn, "sea")
     wait_for(lambda: sum(r["n_labels"] for r in stored()) == n, 60, "performance rows")
-    # The detector, offline, on the error sequence in label order.
+    # The detector, offline, on the error sequence in event-time order (the last error
+    # waits for a later prediction: with detector_delay 0s only earlier ones are final).
     errors = [int(p["prediction"] != lab["label"]) for p, lab in zip(predictions, labels,
                                                                       strict=True)]
-    offline = make_detector("adwin").update_many(errors)
+    offline = make_detector("adwin").update_many(errors[:-1])
     with engine.connect() as conn:
         detections = list_detections(conn, "sea")
     assert offline

@@ -425,3 +425,20 @@ def test_environment_read_checker_sees_reads(tmp_path: Path) -> None:
     probe = tmp_path / "probe.py"
     probe.write_text("import os\nfrom os import getenv\nx = os.environ['A']\n", encoding="utf-8")
     assert _environment_reads(probe) == 2
+
+
+# ----- performance.detector_delay ---------------------------------------------------------
+def test_detector_delay_defaults_to_15_minutes_and_reads_durations(tmp_path: Path) -> None:
+    assert _load(tmp_path).model("fraud").performance.detector_delay == 900.0
+    text = "models:\n  fraud:\n    performance: {detector_delay: 1h}\n"
+    assert _load(tmp_path, text).model("fraud").performance.detector_delay == 3600.0
+    from_env = _load(tmp_path, None,
+                     DRIFTLINE_MODELS__DEFAULT__PERFORMANCE__DETECTOR_DELAY="0s")
+    assert from_env.model("fraud").performance.detector_delay == 0.0
+
+
+@pytest.mark.parametrize("value", ["-5m", "soon", "true"])
+def test_a_bad_detector_delay_names_the_key_and_the_value(tmp_path: Path, value: str) -> None:
+    text = f"models:\n  fraud:\n    performance: {{detector_delay: {value}}}\n"
+    assert _error(tmp_path, text).startswith(
+        "models.fraud.performance.detector_delay: must be a duration >= 0 such as 15m, got ")
