@@ -13,9 +13,8 @@ The prediction ingest (``streams.worker``) and the label paths
   Kafka) and is accepted.
 - ``restarted_from``: a partition whose log restarted below the offset its state
   stands at (topic deleted and recreated, broker reset, an emptied in-memory
-  broker) is read again from its new beginning. The sign is records below that
-  offset with the partition's end offset below it too (records merely repeated
-  around a rebalance leave the end offset above). Offsets alone cannot see a
+  broker) is read again from its new beginning. The sign is the high watermark
+  of the partition's last fetch below that offset. Offsets alone cannot see a
   restarted log whose new records already passed the old offset before the
   worker read it; nothing else is dropped without a warning line and
   ``driftline_offset_resets_total``. The open windows are kept: events counted
@@ -105,24 +104,24 @@ async def restarted_from(consumer: AIOKafkaConsumer, tp: TopicPartition, records
     """The offset to read ``tp`` from again when its log restarted below ``next_offset``
     (module docstring); None when it did not. Logged and counted when it did.
 
-    Called for every owned partition on every fetch: the cheap signs (the high watermark
-    the last fetch reported below ``next_offset``, or records below it) are confirmed by
-    asking the broker for the end offset. When it returns an offset and ``records`` is
-    empty, the caller seeks there (the consumer's position still points past the end).
+    Called for every owned partition on every fetch. The sign is the high watermark the
+    partition's last fetch response reported: below ``next_offset``, the log now ends
+    before records this worker already read. (The admin API's end offsets are not used:
+    the embedded broker reports the base offset of the last record batch there, which can
+    be below the true end.) When it returns an offset and ``records`` is empty, the caller
+    seeks there (the consumer's position still points past the end).
     """
     if next_offset is None:
         return None
     high = consumer.highwater(tp)
-    below = bool(records) and records[0].offset < next_offset
-    if not below and (high is None or high >= next_offset):
+    if high is None or high >= next_offset:
         return None
-    end = (await consumer.end_offsets([tp]))[tp]
-    if end >= next_offset:
-        return None  # repeated records (around a rebalance): in_sequence drops them
+    if records and records[-1].offset >= next_offset:
+        return None  # records this fetch returned prove the log reaches past next_offset
     beginning = (await consumer.beginning_offsets([tp]))[tp]
     log.warning("partition %s of %s restarted: its end offset %d is below offset %d where "
                 "this worker stands (topic recreated or broker reset); reading it again from "
-                "offset %d, open windows kept", tp.partition, tp.topic, end, next_offset,
+                "offset %d, open windows kept", tp.partition, tp.topic, high, next_offset,
                 beginning)
     metrics.offset_resets.labels(tp.topic).inc()
     return int(beginning)
