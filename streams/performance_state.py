@@ -180,6 +180,9 @@ class ModelPerformance:
         batch, invalid = self._convert(outcomes)
         if not batch.times.size:
             return {"invalid": invalid}
+        # Rows are judged too late against the newest prediction of earlier batches: a
+        # batch of a fast backfill can span more than the horizon itself.
+        before = self.newest
         self.newest = max(self.newest, float(batch.times.max()))
         task: Task = "classification" if self.task == "classification" else "regression"
         errors = error_values(self.detector, batch.truth, batch.pred, task=task)
@@ -189,8 +192,7 @@ class ModelPerformance:
         for position in self.detector.update_many(ordered):
             self.detections.append(Detection(position, float(times[position - first])))
         starts, ends, counted = self._windows_of(batch)
-        limit = self.newest - self.horizon
-        late = ends < limit
+        late = ends < before - self.horizon
         for start in np.unique(starts[~late]).tolist():
             rows = np.flatnonzero((starts == start) & ~late)
             window = self._window(start, bool(counted[rows[0]]))
@@ -200,7 +202,7 @@ class ModelPerformance:
             self._feed(window, batch, rows)
             self.dirty.add(start)
         self._learn_calibration(batch)
-        self._drop_old(limit)
+        self._drop_old(self.newest - self.horizon)
         return {"invalid": invalid, "too_late": int(late.sum()),
                 "used": int((~late).sum()), "detector_late": detector_late}
 

@@ -44,6 +44,17 @@ def test_a_calibration_of_fewer_than_100_rows_is_ready_when_the_setting_asks_for
     assert model.calibration.ready
 
 
+def test_one_batch_spanning_more_than_the_horizon_is_not_too_late_for_itself() -> None:
+    """A fast backfill's batch can hold weeks of event time: its rows are judged against
+    the newest prediction of earlier batches, so every window of it gets its performance."""
+    perf = ModelPerformance("m", "1", PerformanceSettings(), 60.0, 1000.0)
+    counts = perf.update([outcome(f"p{i}", 60.0 * i, None) for i in range(100)])  # 99 min
+    assert (counts["too_late"], counts["used"]) == (0, 100)
+    assert len(perf.dirty) == 100
+    later = perf.update([outcome("old", 60.0, None), outcome("new", 6000.0, None)])
+    assert (later["too_late"], later["used"]) == (1, 1)  # 120 < 5940 - 1000
+
+
 # ----- count windows: an outcome updates the window its prediction went to ---------------
 def outcome(pid: str, at: float, window: float | None, label: int = 1,
             prediction: int = 1) -> Outcome:
