@@ -37,12 +37,10 @@ from streams.consuming import (
     in_sequence,
     make_consumer,
     make_producer,
+    owned_in_order,
     restarted_from,
     retrying,
     start_retrying,
-)
-from streams.consuming import (
-    partition_of as _partition,
 )
 from streams.health import Health
 from streams.metrics import Metrics
@@ -156,7 +154,7 @@ class BatchedConsumer(mode.Service):
             batches = await self.consumer.getmany(timeout_ms=500,
                                                   max_records=self.settings.labels.max_batch)
             async with self._lock:
-                for tp in sorted(self.consumer.assignment() | batches.keys(), key=_partition):
+                for tp in owned_in_order(self.consumer, batches):
                     records = await self._in_sequence(tp, batches.get(tp, []))
                     if records:
                         await self.handle(tp.partition, records)

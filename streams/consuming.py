@@ -33,6 +33,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
+from operator import attrgetter
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -94,9 +95,11 @@ def in_sequence(records: list[Any], next_offset: int | None,
     return records, False
 
 
-def partition_of(tp: TopicPartition) -> int:
-    """The sort key of owned partitions: they are visited in partition order."""
-    return int(tp.partition)
+def owned_in_order(consumer: AIOKafkaConsumer,
+                   batches: Mapping[TopicPartition, list[Any]]) -> list[TopicPartition]:
+    """Every partition a fetch loop visits: those owned and those fetched, in partition
+    order (an owned partition without records may still have restarted)."""
+    return sorted(consumer.assignment() | batches.keys(), key=attrgetter("partition"))
 
 
 async def restarted_from(consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[Any],

@@ -59,11 +59,9 @@ from streams.consuming import (
     in_sequence,
     make_consumer,
     make_producer,
+    owned_in_order,
     restarted_from,
     start_retrying,
-)
-from streams.consuming import (
-    partition_of as _partition,
 )
 from streams.fastdecode import DecodedColumns
 from streams.fetching import enable_light_fetch
@@ -176,7 +174,7 @@ class IngestService(mode.Service):
         idle ones) wait for the next store."""
         work: list[tuple[TopicPartition, list[Any]]] = []
         assert self.consumer is not None
-        for tp in sorted(self.consumer.assignment() | batches.keys(), key=_partition):
+        for tp in owned_in_order(self.consumer, batches):
             state = self.ingest.partitions.get(tp.partition)
             if state is None:
                 continue
