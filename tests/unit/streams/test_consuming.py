@@ -6,11 +6,12 @@ import logging
 from dataclasses import dataclass
 
 import pytest
+from aiokafka import TopicPartition
 from prometheus_client import CollectorRegistry
 from sqlalchemy.exc import OperationalError
 
 from store.engine import describe_error
-from streams.consuming import in_sequence, retrying
+from streams.consuming import in_sequence, restarted_from, retrying
 from streams.health import Health
 from streams.logs import record_fields
 from streams.metrics import Metrics
@@ -91,3 +92,63 @@ def test_describe_error_masks_and_cuts() -> None:
     assert len(text) == 60
     assert text.endswith("...")
     assert describe_error(ValueError()) == "ValueError"
+
+
+class Watermarks:
+    """What ``restarted_from`` asks of a consumer: the last fetch's high watermark, and
+    the log's beginning (asked only once a restart is seen)."""
+
+    def __init__(self, high: int | None, beginning: int = 0) -> None:
+        self.high, self.beginning, self.asked = high, beginning, 0
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        return self.high
+
+    async def beginning_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+        self.asked += 1
+        return dict.fromkeys(tps, self.beginning)
+
+
+TP = TopicPartition("driftline.predictions", 3)
+
+
+def resets(metrics: Metrics) -> float | None:
+    return metrics.registry.get_sample_value("driftline_offset_resets_total",
+                                             {"topic": TP.topic})
+
+
+@pytest.mark.asyncio
+async def test_a_long_healthy_stream_never_looks_restarted() -> None:
+    metrics = Metrics(CollectorRegistry())
+    consumer = Watermarks(high=None)
+    next_offset = 0
+    for fetch in range(2_000):  # batches, repeats around rebalances, empty fetches
+        records = [Record(o) for o in range(next_offset - 5 * (fetch % 3 == 0),
+                                            next_offset + fetch % 50)]
+        consumer.high = next_offset + fetch % 50 + fetch % 7  # at or past what was fetched
+        assert await restarted_from(consumer, TP, records, next_offset, metrics) is None
+        next_offset += fetch % 50
+    assert (consumer.asked, resets(metrics)) == (0, None)
+
+
+@pytest.mark.asyncio
+async def test_a_log_that_ends_below_the_checkpoint_is_read_again_from_its_beginning(
+        caplog: pytest.LogCaptureFixture) -> None:
+    metrics = Metrics(CollectorRegistry())
+    emptied = Watermarks(high=20_000, beginning=0)  # 20,000 new events, checkpoint at 140,000
+    assert await restarted_from(emptied, TP, [], 140_000, metrics) == 0
+    reset_to_earliest = Watermarks(high=20_000, beginning=0)  # Kafka's own reset: records at 0
+    records = [Record(o) for o in range(500)]
+    assert await restarted_from(reset_to_earliest, TP, records, 140_000, metrics) == 0
+    assert resets(metrics) == 2
+    assert "partition 3 of driftline.predictions restarted" in caplog.text
+
+
+@pytest.mark.asyncio
+async def test_records_past_the_checkpoint_prove_the_log_did_not_restart() -> None:
+    metrics = Metrics(CollectorRegistry())
+    stale = Watermarks(high=100)  # a high watermark older than the records just fetched
+    records = [Record(o) for o in range(150, 210)]
+    assert await restarted_from(stale, TP, records, 150, metrics) is None
+    assert await restarted_from(stale, TP, [], None, metrics) is None  # no checkpoint yet
+    assert (stale.asked, resets(metrics)) == (0, None)
