@@ -7,11 +7,12 @@ from dataclasses import dataclass
 
 import pytest
 from aiokafka import TopicPartition
+from aiokafka.errors import KafkaConnectionError
 from prometheus_client import CollectorRegistry
 from sqlalchemy.exc import OperationalError
 
 from store.engine import describe_error
-from streams.consuming import in_sequence, restarted_from, retrying
+from streams.consuming import in_sequence, restarted_from, retrying, start_retrying
 from streams.health import Health
 from streams.logs import record_fields
 from streams.metrics import Metrics
@@ -152,3 +153,40 @@ async def test_records_past_the_checkpoint_prove_the_log_did_not_restart() -> No
     assert await restarted_from(stale, TP, records, 150, metrics) is None
     assert await restarted_from(stale, TP, [], None, metrics) is None  # no checkpoint yet
     assert (stale.asked, resets(metrics)) == (0, None)
+
+
+class Unreachable:
+    """A Kafka client whose broker answers only from the ``fails + 1``-th start on."""
+
+    def __init__(self, fails: int) -> None:
+        self.fails, self.starts = fails, 0
+
+    async def start(self) -> None:
+        self.starts += 1
+        if self.starts <= self.fails:
+            raise KafkaConnectionError("Unable to bootstrap from [('127.0.0.1', 9, 2)]")
+
+
+@pytest.mark.asyncio
+async def test_a_client_started_during_a_broker_outage_waits_for_the_broker(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr("streams.consuming.START_BACKOFF", (0.001, 0.004))
+    client = Unreachable(fails=5)
+    await start_retrying(client, "ingest consumer")
+    assert client.starts == 6
+    lines = [r.getMessage() for r in caplog.records if r.name == "streams.consuming"]
+    assert len(lines) == 5
+    assert all(line.startswith("ingest consumer: broker unreachable") for line in lines)
+
+
+@pytest.mark.asyncio
+async def test_other_start_errors_are_not_retried() -> None:
+    class Refused(Unreachable):
+        async def start(self) -> None:
+            self.starts += 1
+            raise ValueError("bad option")
+
+    client = Refused(fails=0)
+    with pytest.raises(ValueError, match="bad option"):
+        await start_retrying(client, "ingest producer")
+    assert client.starts == 1
