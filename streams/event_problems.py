@@ -20,16 +20,18 @@ words and in parentheses.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
 import msgspec
 import msgspec.inspect as mi
 
 Reason = Literal["bad_json", "wrong_type", "missing_field", "bad_value"]
 Problem = tuple[Reason, str]
+S = TypeVar("S", bound=msgspec.Struct)
 
 _LENIENT = msgspec.json.Decoder(float_hook=float)
 
@@ -200,22 +202,38 @@ def _struct_problem(kind: mi.StructType, value: dict[str, object], path: str) ->
     return None
 
 
-def explain(value: bytes, event_type: type[msgspec.Struct],
-            error: msgspec.DecodeError | RecursionError | UnicodeDecodeError) -> Problem:
-    """The dead-letter reason and detail of a message the typed decoder refused."""
+def malformed(error: msgspec.DecodeError | RecursionError | UnicodeDecodeError) -> Problem:
+    """The dead letter of a message the parser refused: not JSON at all."""
     if isinstance(error, RecursionError):
         return "bad_json", "not valid JSON: nested too deeply"
-    if isinstance(error, UnicodeDecodeError) or not isinstance(error, msgspec.ValidationError):
-        return "bad_json", f"not valid JSON ({error})"
+    return "bad_json", f"not valid JSON ({error})"
+
+
+def reread(value: bytes, event_type: type[S]) -> S | Problem:
+    """A message the typed decoder refused as invalid (valid JSON), decoded once more.
+
+    Read untyped, numbers too large for a double become ±inf, and converted to the event
+    type: that accepts the overflows the schema keeps. What is still refused gets its
+    reason and detail from the walk over the type's fields (module docstring).
+    """
     try:
         plain = _LENIENT.decode(value)
     except msgspec.ValidationError as again:
         return "bad_value", f"a number does not fit any numeric type ({again})"
     except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
         return "bad_json", "not valid JSON"
-    found = _problem(mi.type_info(event_type), plain, "$")
+    try:
+        return msgspec.convert(plain, event_type)
+    except (msgspec.ValidationError, RecursionError) as error:
+        refused = error
+    found = _problem(_type_info(event_type), plain, "$")
     if found is None:
-        return "bad_value", f"refused by the {event_type.__name__} decoder ({error})"
+        return "bad_value", f"refused by the {event_type.__name__} decoder ({refused})"
     if found[1].startswith("$ must be"):
         return found[0], f"the event must be a JSON object, got {kind_of(plain)}"
     return found
+
+
+@functools.cache
+def _type_info(event_type: type[msgspec.Struct]) -> mi.Type:
+    return mi.type_info(event_type)

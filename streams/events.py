@@ -60,7 +60,7 @@ from typing import TYPE_CHECKING, Annotated, Literal, Protocol, TypeVar, get_arg
 import msgspec
 from msgspec import Meta
 
-from streams.event_problems import explain, too_deep
+from streams.event_problems import malformed, reread, too_deep
 
 if TYPE_CHECKING:
     from streams.settings import IngestSettings
@@ -217,7 +217,6 @@ class Limits:
 
 _PREDICTIONS = msgspec.json.Decoder(PredictionEvent)
 _LABELS = msgspec.json.Decoder(LabelEvent)
-_LENIENT = msgspec.json.Decoder(float_hook=float)  # 1e999 -> inf, for the rare retry
 
 
 def limits_for(now: datetime, ingest: IngestSettings,
@@ -239,13 +238,10 @@ def _parse(value: bytes, decoder: msgspec.json.Decoder[E], event_type: type[E]) 
     """
     try:
         return decoder.decode(value)
-    except msgspec.ValidationError as error:
-        try:
-            return msgspec.convert(_LENIENT.decode(value), event_type)
-        except (msgspec.DecodeError, RecursionError):
-            return explain(value, event_type, error)
+    except msgspec.ValidationError:
+        return reread(value, event_type)
     except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as error:
-        return explain(value, event_type, error)
+        return malformed(error)
 
 
 def _check_common(model_id: str, event_time: datetime, limits: Limits) -> Problem | None:
