@@ -6,11 +6,14 @@ and ``evaluate`` gives the verdict.
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(7)
->>> ref = {"x": rng.normal(size=5000), "c": rng.choice(["a", "b"], 5000).astype(object)}
+>>> ref = {"x": rng.normal(size=10_000), "c": rng.choice(["a", "b"], 10_000).astype(object)}
 >>> cur = {"x": rng.normal(1.0, size=5000), "c": rng.choice(["a", "b"], 5000).astype(object)}
 >>> report = compare(ref, cur, {"x": "numeric", "c": "categorical"})
 >>> [(f.name, f.severity) for f in report.features], report.drift_share
 ([('x', 'critical'), ('c', 'none')], 0.5)
+>>> small = compare({"x": ref["x"][:5000]}, {"x": cur["x"]}, {"x": "numeric"})
+>>> small.status, small.features[0].severity  # the reference is below min_reference_rows
+('insufficient_data', 'insufficient_data')
 """
 
 from __future__ import annotations

@@ -89,20 +89,50 @@ class Chi2Result:
     dof: int
 
 
-def chi2_homogeneity(a_counts: NDArray[np.int64], b_counts: NDArray[np.int64]) -> Chi2Result:
+def chi2_homogeneity(a_counts: NDArray[np.int64], b_counts: NDArray[np.int64],
+                     min_expected: float = 0.0) -> Chi2Result:
     """Chi-square test that two samples share one categorical distribution.
 
-    Buckets empty in both samples are dropped. With fewer than two buckets left
-    there is nothing to compare and the result is (0, 1, 0).
+    Buckets empty in both samples are dropped. With ``min_expected`` > 0, the
+    buckets whose smaller expected count is below it are pooled into one (and
+    that pool with the next smallest bucket while it is still below), the usual
+    condition for the chi-square approximation to hold in the tail, where a
+    monitor's small levels are. With fewer than two buckets left there is
+    nothing to compare and the result is (0, 1, 0).
+
+    >>> round(chi2_homogeneity(np.array([50, 50, 1, 1]), np.array([40, 60, 0, 2])).dof)
+    3
+    >>> chi2_homogeneity(np.array([50, 50, 1, 1]), np.array([40, 60, 0, 2]), 5.0).dof
+    1
     """
     table = np.vstack([a_counts, b_counts]).astype(np.float64)
     table = table[:, table.sum(axis=0) > 0]
     if table.shape[1] < 2 or np.any(table.sum(axis=1) == 0):
         return Chi2Result(0.0, 1.0, max(table.shape[1] - 1, 0))
+    if min_expected > 0:
+        table = _pooled(table, min_expected)
+        if table.shape[1] < 2:
+            return Chi2Result(0.0, 1.0, 0)
     expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
     statistic = float(np.sum((table - expected) ** 2 / expected))
     dof = table.shape[1] - 1
     return Chi2Result(statistic, float(sps.chi2.sf(statistic, dof)), dof)
+
+
+def _pooled(table: NDArray[np.float64], min_expected: float) -> NDArray[np.float64]:
+    """``table`` with its small buckets pooled (``chi2_homogeneity``)."""
+    share = table.sum(axis=1).min() / table.sum()  # the smaller sample's share
+    totals = table.sum(axis=0)
+    small = totals * share < min_expected
+    if not small.any():
+        return table
+    pool = table[:, small].sum(axis=1, keepdims=True)
+    rest = table[:, ~small]
+    rest = rest[:, np.argsort(rest.sum(axis=0), kind="stable")]
+    while rest.shape[1] and pool.sum() * share < min_expected:
+        pool = pool + rest[:, :1]
+        rest = rest[:, 1:]
+    return np.hstack([rest, pool])
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from detectors.correction import benjamini_hochberg
+from detectors.correction import correct
 from detectors.policy import DriftPolicy, Severity
 from detectors.reference import (
     CategoricalReference,
@@ -43,6 +43,7 @@ from detectors.stats import (
 )
 
 REPORT_SCHEMA_VERSION = 1
+MIN_EXPECTED = 5.0  # the budget verdict's chi-square pools buckets expected below this
 
 
 def ks_error_bound(k_reference: int, k_current: int, delta: float = 1e-6) -> float:
@@ -172,6 +173,9 @@ def _categorical_stats(
         return stats
     ref_counts = np.array([*ref.counts, ref.other_count, 0], dtype=np.int64)
     chi2 = chi2_homogeneity(ref_counts, sk.counts)
+    # The budget verdict tests at small levels, where the approximation needs pooling.
+    tested = chi2_homogeneity(ref_counts, sk.counts, MIN_EXPECTED) \
+        if policy.verdict == "budget" else chi2
     stats.update(
         psi=psi(ref_counts, sk.counts, policy.psi_epsilon),
         js_distance=js_distance(ref_counts, sk.counts),
@@ -180,7 +184,7 @@ def _categorical_stats(
         chi2_pvalue=chi2.pvalue,
         unseen_rate=sk.n_unseen / sk.n,
         unseen_categories=tuple(sorted(sk.unseen)),
-        pvalue=chi2.pvalue,
+        pvalue=tested.pvalue,
     )
     return stats
 
@@ -239,12 +243,14 @@ def evaluate(
     """Compute every column's statistics and the window's verdict (module docstring)."""
     policy = policy or DriftPolicy()
     raw = [_raw_stats(ref, sketch.columns[ref.name], policy) for ref in reference.columns]
+    enough_reference = reference.n_rows >= policy.min_reference_rows
     tested = [
         i for i, s in enumerate(raw)
-        if min(s["n_reference"], s["n_current"]) >= policy.min_samples and "pvalue" in s
+        if enough_reference and "pvalue" in s
+        and min(s["n_reference"], s["n_current"]) >= policy.min_samples
     ]
     pvalues = [raw[i]["pvalue"] for i in tested]
-    corrected = benjamini_hochberg(pvalues) if policy.correction == "bh" else pvalues
+    corrected = correct(pvalues, policy.correction)
     adjusted: dict[int, float] = dict(zip(tested, corrected, strict=True))
     columns = [_judge(s, adjusted.get(i), policy) for i, s in enumerate(raw)]
     features = tuple(c for c in columns if c.role == "feature")

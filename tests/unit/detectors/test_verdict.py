@@ -1,4 +1,8 @@
-"""The verdict: effect size AND corrected p-value AND sample size, calm on large windows."""
+"""The verdict: effect size AND corrected p-value AND sample size, calm on large windows.
+
+The classic rule (PSI and Benjamini–Hochberg) is tested here with ``CLASSIC``; the
+default budget verdict in ``test_budget.py``.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ from detectors.batch import build_profile
 from detectors.sketch import WindowSketch
 from detectors.verdict import evaluate
 
+CLASSIC = DriftPolicy.of("classic")
+
 
 def _normal(seed: int, n: int, shift: float = 0.0) -> NDArray[np.float64]:
     return np.random.default_rng(seed).normal(shift, 1.0, n)
@@ -22,7 +28,7 @@ def _normal(seed: int, n: int, shift: float = 0.0) -> NDArray[np.float64]:
 
 def test_large_window_with_negligible_shift_is_calm() -> None:
     ref, cur = _normal(1, 100_000), _normal(2, 100_000, shift=0.03)
-    report = compare({"x": ref}, {"x": cur}, {"x": "numeric"})
+    report = compare({"x": ref}, {"x": cur}, {"x": "numeric"}, policy=CLASSIC)
     feature = report.features[0]
     assert feature.ks_pvalue is not None
     assert feature.ks_pvalue < 1e-6  # a bare KS test would page someone
@@ -33,7 +39,8 @@ def test_large_window_with_negligible_shift_is_calm() -> None:
 
 @pytest.mark.parametrize(("shift", "severity"), [(0.0, "none"), (0.4, "warn"), (1.5, "critical")])
 def test_severity_tiers_follow_psi(shift: float, severity: str) -> None:
-    report = compare({"x": _normal(3, 5_000)}, {"x": _normal(4, 5_000, shift)}, {"x": "numeric"})
+    report = compare({"x": _normal(3, 5_000)}, {"x": _normal(4, 5_000, shift)}, {"x": "numeric"},
+                     policy=CLASSIC)
     feature = report.features[0]
     assert feature.psi is not None
     assert feature.severity == severity
@@ -71,7 +78,7 @@ def test_empty_and_all_missing_windows_give_explicit_results() -> None:
 
 
 def test_large_effect_without_significance_is_not_drift() -> None:
-    policy = DriftPolicy(min_samples=3)
+    policy = DriftPolicy.of("classic", min_samples=3)
     report = compare({"x": np.array([0.0, 1.0, 2.0, 3.0])}, {"x": np.array([1.5, 2.5, 3.5])},
                      {"x": "numeric"}, policy=policy)
     feature = report.features[0]
@@ -89,20 +96,20 @@ def test_correction_is_benjamini_hochberg_across_tested_columns() -> None:
     cur = {f"f{i}": rng.normal(s, 1.0, 800) for i, s in enumerate(shifts)}
     cur["f5"][40:] = np.nan  # 40 usable values, below min_samples: out of the family
     kinds: dict[str, Any] = dict.fromkeys(ref, "numeric")
-    report = compare(ref, cur, kinds)
+    report = compare(ref, cur, kinds, policy=CLASSIC)
     tested = [f for f in report.features if f.severity != "insufficient_data"]
     assert [f.name for f in tested] == ["f0", "f1", "f2", "f3", "f4"]
     raw = np.array([f.pvalue for f in tested])
     expected = sps.false_discovery_control(raw, method="bh")
     adjusted = np.array([f.pvalue_adjusted for f in tested], dtype=float)
     np.testing.assert_allclose(adjusted, expected, rtol=1e-12)
-    no_correction = compare(ref, cur, kinds, policy=DriftPolicy(correction="none"))
+    no_correction = compare(ref, cur, kinds, policy=DriftPolicy.of("classic", correction="none"))
     assert all(f.pvalue == f.pvalue_adjusted for f in no_correction.features[:5])
     assert report.features[2].pvalue_adjusted != report.features[2].pvalue
 
 
 def test_policy_severity_needs_all_three_conditions() -> None:
-    policy = DriftPolicy()
+    policy = CLASSIC
     assert policy.severity("psi", 0.3, 0.001, sufficient=True) == "critical"
     assert policy.severity("psi", 0.15, 0.001, sufficient=True) == "warn"
     assert policy.severity("psi", 0.3, 0.05, sufficient=True) == "none"  # p not below alpha
@@ -117,13 +124,13 @@ def test_dataset_drift_share_and_prediction_drift() -> None:
            "c": rng.normal(size=3_000), "d": rng.normal(size=3_000),
            "score": rng.normal(2, 1, 3_000)}
     kinds: dict[str, Any] = dict.fromkeys(ref, "numeric")
-    report = compare(ref, cur, kinds, roles={"score": "prediction"})
+    report = compare(ref, cur, kinds, roles={"score": "prediction"}, policy=CLASSIC)
     assert [f.name for f in report.features] == ["a", "b", "c", "d"]
     assert (report.n_drifted, report.n_evaluated, report.drift_share) == (2, 4, 0.5)
     assert report.dataset_drift is True
     assert report.prediction_drift is True
     stricter = compare(ref, cur, kinds, roles={"score": "prediction"},
-                       policy=DriftPolicy(drift_share_threshold=0.75))
+                       policy=DriftPolicy.of("classic", drift_share_threshold=0.75))
     assert (stricter.dataset_drift, stricter.status) == (False, "no_drift")
 
 
@@ -131,7 +138,7 @@ def test_unseen_categories_drive_categorical_drift() -> None:
     rng = np.random.default_rng(10)
     ref = rng.choice(["a", "b", "c"], 4_000).astype(object)
     cur = rng.choice(["a", "b", "c", "new"], 4_000, p=[0.2, 0.2, 0.2, 0.4]).astype(object)
-    feature = compare({"c": ref}, {"c": cur}, {"c": "categorical"}).features[0]
+    feature = compare({"c": ref}, {"c": cur}, {"c": "categorical"}, policy=CLASSIC).features[0]
     assert feature.unseen_rate == pytest.approx(np.mean(cur == "new"))
     assert feature.unseen_categories == ("new",)
     assert feature.severity == "critical"
@@ -142,7 +149,8 @@ def test_unseen_categories_drive_categorical_drift() -> None:
 
 
 def test_effect_statistic_is_configurable() -> None:
-    policy = DriftPolicy(numeric_effect="wasserstein", thresholds={"wasserstein": (0.2, 0.5)})
+    policy = DriftPolicy.of("classic", numeric_effect="wasserstein",
+                            thresholds={"wasserstein": (0.2, 0.5)})
     report = compare({"x": _normal(11, 3_000)}, {"x": _normal(12, 3_000, 0.3)}, {"x": "numeric"},
                      policy=policy)
     feature = report.features[0]
@@ -160,6 +168,9 @@ def test_effect_statistic_is_configurable() -> None:
         ({"thresholds": {"psi": (0.3, 0.2)}}, "thresholds.psi.critical must be a number in"),
         ({"thresholds": {"bogus": (0.1, 0.2)}}, "thresholds must be one of"),
         ({"drift_share_threshold": 1.5}, "drift_share_threshold must be a number in"),
+        ({"verdict": "strict"}, "verdict must be one of budget, classic; got 'strict'"),
+        ({"min_reference_rows": -1}, "min_reference_rows must be an integer >= 0, got -1"),
+        ({"correction": "holm"}, "correction must be one of bonferroni, bh, none"),
     ],
 )
 def test_policy_validation_names_key_and_value(kwargs: dict[str, Any], message: str) -> None:
