@@ -242,6 +242,9 @@ class Ingest:
         decoded = decode_prediction_columns(live, now=now, ingest=ingest,
                                             known_models=self.settings.known_models)
         self._past.note(decoded.dead_letters)
+        if live:
+            self.metrics.decoded.labels(path="columnar" if decoded.columnar
+                                        else "per_event").inc()
         if backfill:
             old = decode_prediction_columns(backfill, now=now, ingest=backfill_ingest(ingest),
                                             known_models=self.settings.known_models)
