@@ -110,6 +110,10 @@ POISONS: list[tuple[Poison, Any]] = [
      lambda e: _with_feature(e, "zero", b"-0")),
     (Poison("400-digit integer in a feature", None, "", False),
      lambda e: _with_feature(e, "digits", b"9" * 400)),
+    (Poison("-1e400 in a feature", None, "", False),
+     lambda e: _with_feature(e, "low", b"-1e400")),
+    (Poison("-0 score", None, "", True),
+     lambda e: _event(e, score=0.5).replace(b'"score": 0.5', b'"score": -0')),
     (Poison("1e400 score", "bad_value", "$.score must be a finite number", True),
      lambda e: _event(e, score=0.5).replace(b'"score": 0.5', b'"score": 1e400')),
     (Poison("400-digit score", "bad_value", "$.score is a number too large", True),
@@ -239,7 +243,8 @@ def test_every_poison_is_dead_lettered_and_the_events_around_it_stored(run: Run,
     for i, (poison, make) in enumerate(POISONS):
         start = AROUND + 2 * BESIDE * i
         before, after = events[start:start + BESIDE], events[start + BESIDE:start + 2 * BESIDE]
-        key, value = f"poison-{i}".encode(), make(after[0])
+        # Keys are the producer's too: a NUL and a byte that is not UTF-8 in each.
+        key, value = f"poison-{i}".encode() + b"\x00\xff", make(after[0])
         if BROKER_LIMIT is not None and len(value) > BROKER_LIMIT:
             value = encode_event(after[0])  # a valid event in its place
             poison = Poison(poison.name, None, "", poison.columnar)
