@@ -242,13 +242,19 @@ class Ingest:
         decoded = decode_prediction_columns(live, now=now, ingest=ingest,
                                             known_models=self.settings.known_models)
         self._past.note(decoded.dead_letters)
+        if live:
+            self._count_path(decoded)
         if backfill:
             old = decode_prediction_columns(backfill, now=now, ingest=backfill_ingest(ingest),
                                             known_models=self.settings.known_models)
+            self._count_path(old)
             decoded.backfill = old.batches
             decoded.dead_letters += named(old.dead_letters)
             decoded.n_events += old.n_events
         return decoded
+
+    def _count_path(self, decoded: DecodedColumns) -> None:
+        self.metrics.decoded.labels(path="columnar" if decoded.columnar else "per_event").inc()
 
     def apply(self, partition: int, decoded: DecodedColumns, next_offset: int
               ) -> list[ClosedWindow]:

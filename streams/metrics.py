@@ -86,6 +86,10 @@ class Metrics:
                                          "the database refused for their data and that were "
                                          "set aside instead of retried", ["model"],
                                          registry=registry)
+        self.decoded = Counter("driftline_decoded_batches_total", "Prediction batches (one "
+                               "partition of one fetch) decoded, by path: columnar (Arrow) or "
+                               "per_event (small batches, and batches the columnar path hands "
+                               "back whole)", ["path"], registry=registry)
         self.checkpoints = Counter("driftline_checkpoints_total", "Window-state checkpoints "
                                    "written", registry=registry)
         self.store_errors = Counter("driftline_store_errors_total", "Failed database "
