@@ -29,6 +29,10 @@ The prediction ingest (``streams.worker``) and the label paths
   logged, so a long outage gives two lines a minute, not one per attempt. It
   tells ``streams.health`` how long the store has been failing and whether the
   error is one a retry can get past (the database cannot be reached: not ready).
+  The checkpoints read when partitions are assigned go through it too (in a
+  thread, so a database that does not answer never holds up the event loop,
+  the health pages included, and an assignment during an outage waits for the
+  database instead of failing).
 - ``broker_problem``: a cheap metadata request through a consumer's own client,
   with a timeout: why the broker cannot be reached, or None.
 """
@@ -40,7 +44,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from operator import attrgetter
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
@@ -54,6 +58,7 @@ from streams.metrics import Metrics
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 MAX_BACKOFF = 4.0  # seconds: a database that is back is written to within a few seconds
 RETRY_LINES = 5  # store_retry lines logged for every attempt before they are thinned out
 RETRY_LOG_INTERVAL = 30.0  # seconds: then at most one store_retry line per interval
@@ -207,16 +212,17 @@ class RetryLines:
         return False
 
 
-async def retrying(write: Callable[[], None], metrics: Metrics, what: str,
+async def retrying(write: Callable[[], T], metrics: Metrics, what: str,
                    health: Health | None = None,
-                   clock: Callable[[], float] = time.monotonic) -> None:
-    """``write`` in a thread until it lands; failures log ``store_retry`` lines.
+                   clock: Callable[[], float] = time.monotonic, doing: str = "storing") -> T:
+    """``write`` in a thread until it lands (its result); failures log ``store_retry`` lines.
 
     The line names the error by its type and the first line of its message,
     passwords masked (``store.engine.describe_error``); every attempt of the first
     ``RETRY_LINES`` gets one, later ones one per ``RETRY_LOG_INTERVAL`` at most. A
     write that lands after failures logs ``store_recovered``. ``health`` learns how
-    long it has failed and whether the database counts as unreachable.
+    long it has failed and whether the database counts as unreachable. ``doing``
+    words the lines (``loading`` for the checkpoints read at an assignment).
     """
     delay = 0.5
     attempt = 0
@@ -225,7 +231,7 @@ async def retrying(write: Callable[[], None], metrics: Metrics, what: str,
     while True:
         attempt += 1
         try:
-            await asyncio.to_thread(write)
+            result = await asyncio.to_thread(write)
         except Exception as exc:
             metrics.store_errors.inc()
             error = describe_error(exc)
@@ -236,11 +242,13 @@ async def retrying(write: Callable[[], None], metrics: Metrics, what: str,
             if lines.due(attempt):
                 lines.unlogged = 0
                 skipped = f", {unlogged} attempts not logged" if unlogged else ""
-                log.warning("storing %s failed (attempt %d, failing for %.0f s%s): %s; "
-                            "retrying in %.1f s", what, attempt, failing, skipped, error, delay,
-                            extra={"event": "store_retry", "what": what, "attempt": attempt,
-                                   "failing_seconds": round(failing, 3), "error": error,
-                                   "retry_in": delay, "unlogged": unlogged})
+                log.warning("%s %s failed (attempt %d, failing for %.0f s%s): %s; "
+                            "retrying in %.1f s", doing, what, attempt, failing, skipped, error,
+                            delay, extra={"event": "store_retry", "what": what,
+                                          "attempt": attempt,
+                                          "failing_seconds": round(failing, 3),
+                                          "error": error, "retry_in": delay,
+                                          "unlogged": unlogged})
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_BACKOFF)
             continue
@@ -248,7 +256,7 @@ async def retrying(write: Callable[[], None], metrics: Metrics, what: str,
             health.store_ok(what)
         if attempt > 1:
             seconds = clock() - started
-            log.info("storing %s succeeded after %d attempts (%.0f s)", what, attempt, seconds,
-                     extra={"event": "store_recovered", "what": what, "attempts": attempt,
-                            "seconds": round(seconds, 3)})
-        return
+            log.info("%s %s succeeded after %d attempts (%.0f s)", doing, what, attempt,
+                     seconds, extra={"event": "store_recovered", "what": what,
+                                     "attempts": attempt, "seconds": round(seconds, 3)})
+        return result

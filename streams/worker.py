@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
+from functools import partial
 from typing import Any
 
 import faust
@@ -62,6 +63,7 @@ from streams.consuming import (
     make_producer,
     owned_in_order,
     restarted_from,
+    retrying,
     start_retrying,
 )
 from streams.fastdecode import DecodedColumns
@@ -135,7 +137,9 @@ class IngestService(mode.Service):
 
     async def assign(self, partitions: list[int]) -> None:
         async with self._lock:
-            seeks = await asyncio.to_thread(self.ingest.restore, partitions)
+            seeks = await retrying(partial(self.ingest.restore, partitions),
+                                   self.ingest.metrics, "windows", self.ingest.health,
+                                   doing="restoring")
             assert self.consumer is not None
             for partition, offset in seeks.items():
                 self.consumer.seek(TopicPartition(self.ingest.topic, partition), offset)
