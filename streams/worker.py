@@ -9,7 +9,9 @@ Start-up: topics are created if missing, the database is migrated when it is
 the embedded SQLite default, then the consumer joins its group with the short
 session timeout of the settings, restores each assigned partition from its
 checkpoint and seeks to the offset stored with it. ``/readyz`` answers 200 only
-after that, and only while the worker holds partitions; ``/healthz`` fails when
+after that, only while the worker holds partitions, and not while its database
+or its broker cannot be reached (a broker probe, ``_probe_broker``, asks for the
+predictions topic's metadata every 2 s); ``/healthz`` fails when
 the consume loop stops making progress while there is work, or stores keep
 failing (``streams.health``; the pages are in ``streams.web``, and Faust's own
 are not served). The alerting service (outbox dispatcher) starts before the
