@@ -189,7 +189,8 @@ async def broker_problem(consumer: AIOKafkaConsumer, topic: str, timeout: float)
     except TimeoutError:
         return f"no answer to a metadata request within {timeout:g} s"
     except (KafkaError, OSError) as exc:
-        return describe_error(exc)
+        name = type(exc).__name__  # aiokafka's errors start their text with their name
+        return describe_error(exc).replace(f"{name}: {name}: ", f"{name}: ", 1)
     return None if answered else "no broker answered a metadata request"
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -16,6 +18,7 @@ from streams.consuming import (
     RETRY_LINES,
     RETRY_LOG_INTERVAL,
     RetryLines,
+    broker_problem,
     in_sequence,
     restarted_from,
     retrying,
@@ -257,3 +260,42 @@ async def test_a_long_outage_logs_few_retry_lines_with_the_attempt_count(
     assert not any(states)  # not ready while the database cannot be reached
     assert health.ready()[0]  # the write landed
     assert "hunter2" not in caplog.text
+
+
+class ProbedClient:
+    """What ``broker_problem`` asks of a consumer's client: one metadata update."""
+
+    def __init__(self, outcome: bool | BaseException | None) -> None:
+        self.outcome = outcome  # None: never answers
+        self.topics: list[list[str]] = []
+
+    async def _metadata_update(self, cluster: object, topics: list[str]) -> bool:
+        self.topics.append(topics)
+        if self.outcome is None:
+            await asyncio.sleep(60)
+        if isinstance(self.outcome, BaseException):
+            raise self.outcome
+        return bool(self.outcome)
+
+
+@dataclass
+class Probed:
+    _client: ProbedClient
+
+
+@pytest.mark.asyncio
+async def test_broker_problem_says_why_no_broker_answers() -> None:
+    answered = Probed(ProbedClient(True))
+    assert await broker_problem(answered, "preds", 1) is None
+    assert answered._client.topics == [["preds"]]  # the one topic, not the whole cluster
+    refused = Probed(ProbedClient(False))
+    assert await broker_problem(refused, "preds", 1) == (
+        "no broker answered a metadata request")
+    broken = Probed(ProbedClient(KafkaConnectionError("Connection at 127.0.0.1:9 closed")))
+    assert await broker_problem(broken, "preds", 1) == (
+        "KafkaConnectionError: Connection at 127.0.0.1:9 closed")
+    silent = Probed(ProbedClient(None))
+    started = time.monotonic()
+    assert await broker_problem(silent, "preds", 0.2) == (
+        "no answer to a metadata request within 0.2 s")
+    assert time.monotonic() - started < 5
