@@ -22,9 +22,10 @@ windows, and can reach both the database and the broker. It is not ready:
   rebalance), and while the group gives it no partition (more workers than
   partitions);
 - **while the database cannot be reached**: from the first failed attempt of a
-  store (the windows, or a label path's checkpoint) whose error a retry can get
-  past (``store.errors.is_permanent`` false: a refused or timed-out connection,
-  a server shutting down) until a store lands. One failed attempt suffices, with
+  store (the windows, a label path's checkpoint, or the checkpoints read when
+  partitions are assigned) whose error a retry can get past
+  (``store.errors.is_permanent`` false: a refused or timed-out connection, a
+  server shutting down) until a store of the same thing lands. One failed attempt suffices, with
   no grace: the attempt itself already waited out the connection timeout, a
   store is retried within 4 s, so a one-off failure clears within seconds, and
   an orchestrator's probe has its own failure threshold to smooth over it. A
@@ -32,10 +33,11 @@ windows, and can reach both the database and the broker. It is not ready:
   next store (a checkpoint or a closed window);
 - **while the broker cannot be reached**: from the first failed broker probe
   until the next one that succeeds. The ingest asks the broker for the
-  predictions topic's metadata every ``BROKER_PROBE_INTERVAL`` seconds through
-  its consumer's client, and a probe fails when no broker answers within
-  ``BROKER_PROBE_TIMEOUT``. (A consumer cut off from its broker does not raise:
-  its fetches just come back empty, like those of an idle topic.)
+  predictions topic's metadata every 2 s through its consumer's client
+  (``streams.worker.BROKER_PROBE_INTERVAL``), and a probe fails when no broker
+  answers within 3 s (``BROKER_PROBE_TIMEOUT``) or every broker refuses. (A
+  consumer cut off from its broker does not raise: its fetches just come back
+  empty, like those of an idle topic.)
 
 Both come back to 200 within seconds of the database or broker returning: the
 next store attempt (at most 4 s apart) or the next probe (2 s apart) clears them.
