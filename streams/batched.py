@@ -29,6 +29,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
 from store import repository
+from store.records import Checkpoint
 from streams.alert_hub import AlertHub
 from streams.consuming import (
     PARTITION_FETCH_MAX_BYTES,
@@ -114,8 +115,9 @@ class BatchedConsumer(mode.Service):
     async def assign(self, partitions: list[int]) -> None:
         async with self._lock:
             wanted = [p for p in partitions if p not in self.offsets]
-            with self.engine.connect() as conn:
-                stored = repository.load_checkpoints(conn, self.group_id, self.topic, wanted)
+            stored = await retrying(partial(self._load_checkpoints, wanted), self.metrics,
+                                    f"{self.group_id} checkpoints", self.health,
+                                    doing="loading")
             assert self.consumer is not None
             for partition in wanted:
                 checkpoint = stored.get(partition)
@@ -126,6 +128,11 @@ class BatchedConsumer(mode.Service):
                 if offset is not None:
                     self.consumer.seek(TopicPartition(self.topic, partition), offset)
         self.assigned.set()
+
+    def _load_checkpoints(self, partitions: list[int]) -> dict[int, Checkpoint]:
+        """The stored checkpoints of ``partitions`` (in a thread: ``assign``)."""
+        with self.engine.connect() as conn:
+            return repository.load_checkpoints(conn, self.group_id, self.topic, partitions)
 
     async def release(self, partitions: list[int]) -> None:
         async with self._lock:

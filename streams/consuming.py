@@ -22,9 +22,19 @@ The prediction ingest (``streams.worker``) and the label paths
 - ``commit``: mirrors stored offsets into Kafka for lag tools, for partitions
   still owned; a failure is logged, never raised (SQL holds the truth).
 - ``retrying``: a database write in a thread, retried with capped exponential
-  backoff until it lands (the worker stops progressing, it drops nothing); each
-  failure logs one ``store_retry`` line with the error masked, and tells
-  ``streams.health`` how long the store has been failing.
+  backoff (at most ``MAX_BACKOFF`` apart) until it lands (the worker stops
+  progressing, it drops nothing); a failure logs a ``store_retry`` line with the
+  error masked: each of the first ``RETRY_LINES`` attempts, then one line per
+  ``RETRY_LOG_INTERVAL`` at most, with the attempt count and how many were not
+  logged, so a long outage gives two lines a minute, not one per attempt. It
+  tells ``streams.health`` how long the store has been failing and whether the
+  error is one a retry can get past (the database cannot be reached: not ready).
+  The checkpoints read when partitions are assigned go through it too (in a
+  thread, so a database that does not answer never holds up the event loop,
+  the health pages included, and an assignment during an outage waits for the
+  database instead of failing).
+- ``broker_problem``: a cheap metadata request through a consumer's own client,
+  with a timeout: why the broker cannot be reached, or None.
 """
 
 from __future__ import annotations
@@ -34,19 +44,24 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from operator import attrgetter
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import KafkaConnectionError
+from aiokafka.cluster import ClusterMetadata
+from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from store.engine import describe_error
+from store.errors import is_permanent
 from streams.health import Health
 from streams.metrics import Metrics
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 MAX_BACKOFF = 4.0  # seconds: a database that is back is written to within a few seconds
+RETRY_LINES = 5  # store_retry lines logged for every attempt before they are thinned out
+RETRY_LOG_INTERVAL = 30.0  # seconds: then at most one store_retry line per interval
 FETCH_MAX_BYTES = 64 * 1024 * 1024
 PARTITION_FETCH_MAX_BYTES = 16 * 1024 * 1024
 
@@ -159,40 +174,90 @@ async def commit(consumer: AIOKafkaConsumer, offsets: Mapping[TopicPartition, in
             log.info("%s: offset commit skipped: %s", who, exc)
 
 
-async def retrying(write: Callable[[], None], metrics: Metrics, what: str,
-                   health: Health | None = None) -> None:
-    """``write`` in a thread until it lands; each failure logs one line (``store_retry``).
+async def broker_problem(consumer: AIOKafkaConsumer, topic: str, timeout: float) -> str | None:
+    """Why no broker answers ``consumer``'s client, or None when one does.
+
+    One metadata request for ``topic`` (a few hundred bytes), sent through the
+    consumer's own connections, into a throw-away ``ClusterMetadata``: the
+    consumer's view of the cluster is not touched. It fails when no broker answers
+    within ``timeout`` seconds, or every known broker refused or dropped it.
+    """
+    update = consumer._client._metadata_update  # aiokafka has no public one-topic probe
+    try:
+        async with asyncio.timeout(timeout):
+            answered = await update(ClusterMetadata(), [topic])
+    except TimeoutError:
+        return f"no answer to a metadata request within {timeout:g} s"
+    except (KafkaError, OSError) as exc:
+        name = type(exc).__name__  # aiokafka's errors start their text with their name
+        return describe_error(exc).replace(f"{name}: {name}: ", f"{name}: ", 1)
+    return None if answered else "no broker answered a metadata request"
+
+
+class RetryLines:
+    """Which failed attempts of one store get a ``store_retry`` line (module docstring)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._logged_at: float | None = None
+        self.unlogged = 0  # attempts since the last line that got none
+
+    def due(self, attempt: int) -> bool:
+        """Whether failed ``attempt`` is logged; counted in ``unlogged`` when not."""
+        now = self._clock()
+        if (attempt <= RETRY_LINES or self._logged_at is None
+                or now - self._logged_at >= RETRY_LOG_INTERVAL):
+            self._logged_at = now
+            return True
+        self.unlogged += 1
+        return False
+
+
+async def retrying(write: Callable[[], T], metrics: Metrics, what: str,
+                   health: Health | None = None,
+                   clock: Callable[[], float] = time.monotonic, doing: str = "storing") -> T:
+    """``write`` in a thread until it lands (its result); failures log ``store_retry`` lines.
 
     The line names the error by its type and the first line of its message,
-    passwords masked (``store.engine.describe_error``); a write that lands after
-    failures logs ``store_recovered``. ``health`` learns how long it has failed.
+    passwords masked (``store.engine.describe_error``); every attempt of the first
+    ``RETRY_LINES`` gets one, later ones one per ``RETRY_LOG_INTERVAL`` at most. A
+    write that lands after failures logs ``store_recovered``. ``health`` learns how
+    long it has failed and whether the database counts as unreachable. ``doing``
+    words the lines (``loading`` for the checkpoints read at an assignment).
     """
     delay = 0.5
     attempt = 0
-    started = time.monotonic()
+    started = clock()
+    lines = RetryLines(clock)
     while True:
         attempt += 1
         try:
-            await asyncio.to_thread(write)
+            result = await asyncio.to_thread(write)
         except Exception as exc:
             metrics.store_errors.inc()
-            failing = time.monotonic() - started
-            if health is not None:
-                failing = health.store_failed(what)
             error = describe_error(exc)
-            log.warning("storing %s failed (attempt %d, failing for %.0f s): %s; retrying in "
-                        "%.1f s", what, attempt, failing, error, delay,
-                        extra={"event": "store_retry", "what": what, "attempt": attempt,
-                               "failing_seconds": round(failing, 3), "error": error,
-                               "retry_in": delay})
+            failing = clock() - started
+            if health is not None:
+                failing = health.store_failed(what, None if is_permanent(exc) else error)
+            unlogged = lines.unlogged
+            if lines.due(attempt):
+                lines.unlogged = 0
+                skipped = f", {unlogged} attempts not logged" if unlogged else ""
+                log.warning("%s %s failed (attempt %d, failing for %.0f s%s): %s; "
+                            "retrying in %.1f s", doing, what, attempt, failing, skipped, error,
+                            delay, extra={"event": "store_retry", "what": what,
+                                          "attempt": attempt,
+                                          "failing_seconds": round(failing, 3),
+                                          "error": error, "retry_in": delay,
+                                          "unlogged": unlogged})
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_BACKOFF)
             continue
         if health is not None:
             health.store_ok(what)
         if attempt > 1:
-            log.info("storing %s succeeded after %d attempts (%.0f s)", what, attempt,
-                     time.monotonic() - started,
-                     extra={"event": "store_recovered", "what": what, "attempts": attempt,
-                            "seconds": round(time.monotonic() - started, 3)})
-        return
+            seconds = clock() - started
+            log.info("%s %s succeeded after %d attempts (%.0f s)", doing, what, attempt,
+                     seconds, extra={"event": "store_recovered", "what": what,
+                                     "attempts": attempt, "seconds": round(seconds, 3)})
+        return result

@@ -3,8 +3,8 @@
 Each function logs one record whose message reads well as text and whose
 ``extra`` fields (``event`` first) are what ``--log-format json`` adds to it.
 The catalogue, with every field, is docs/operations.md; keep the two in step.
-Lines logged elsewhere: ``delivery_given_up`` (``alerting.dispatcher``),
-``store_retry`` and ``store_recovered`` (``streams.consuming``).
+``broker_unreachable`` is a WARNING. Lines logged elsewhere: ``delivery_given_up``
+(``alerting.dispatcher``), ``store_retry`` and ``store_recovered`` (``streams.consuming``).
 """
 
 from __future__ import annotations
@@ -64,6 +64,21 @@ def not_ready(topic: str, revoked: Iterable[int], held: Iterable[int]) -> None:
         message += "; not ready until partitions are assigned"
     log.info(message, extra={"event": "partitions_revoked" if gone else "not_ready",
                              "topic": topic, "partitions": gone, "held": kept})
+
+
+def broker_unreachable(why: str) -> None:
+    """The broker stopped answering the ingest's probe: not ready until it answers."""
+    log.warning("broker unreachable: %s; not ready until it answers", why,
+                extra={"event": "broker_unreachable", "error": why})
+
+
+def broker_reachable(seconds: float, suppressed: int) -> None:
+    """The broker answers again after ``seconds``; ``suppressed`` framework lines were
+    left out of the log meanwhile (``streams.logfloods``)."""
+    log.info("broker reachable again after %.0f s (%d repeated framework log lines "
+             "suppressed meanwhile)", seconds, suppressed,
+             extra={"event": "broker_reachable", "seconds": round(seconds, 3),
+                    "suppressed": suppressed})
 
 
 def verdict_of(status: str, any_drifted: bool) -> str:

@@ -17,7 +17,10 @@ Framework loggers (Faust, mode, aiokafka, kafka, aiohttp, alembic, ...) get thei
 own level, ``worker.framework_log_level`` (``warning`` by default): their start
 and stop messages and Faust's multi-line ASCII tables of topics and partitions
 are INFO records, so they are gone, while their warnings and errors stay.
-driftline's own loggers follow ``worker.log_level``.
+driftline's own loggers follow ``worker.log_level``. Their repeated warnings
+and errors (a broker outage makes aiokafka log hundreds a second) are thinned
+out by ``streams.logfloods.FLOODS`` on the handler: the first line of each kind,
+then at most one per 30 s with the count of those left out.
 
 The catalogue of driftline's INFO lines and their fields is docs/operations.md.
 """
@@ -29,6 +32,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
+
+from streams.logfloods import FLOODS
 
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -107,6 +112,7 @@ def configure_logging(level: str = "info", log_format: str = "text",
     """Send every record to one handler on ``stream`` (standard error); return it."""
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(make_formatter(log_format))
+    handler.addFilter(FLOODS)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

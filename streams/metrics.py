@@ -119,7 +119,8 @@ class Metrics:
         self.alerts_firing = Gauge("driftline_alerts_firing", "Alert instances firing (all "
                                    "workers)", ["model", "severity"], registry=registry)
         self.ready = Gauge("driftline_ready", "1 while the worker holds partitions of the "
-                           "predictions topic with their windows restored (as /readyz)",
+                           "predictions topic with their windows restored and reaches its "
+                           "database and broker (as /readyz)",
                            registry=registry)
         memory.register(registry)
 

@@ -9,7 +9,9 @@ Start-up: topics are created if missing, the database is migrated when it is
 the embedded SQLite default, then the consumer joins its group with the short
 session timeout of the settings, restores each assigned partition from its
 checkpoint and seeks to the offset stored with it. ``/readyz`` answers 200 only
-after that, and only while the worker holds partitions; ``/healthz`` fails when
+after that, only while the worker holds partitions, and not while its database
+or its broker cannot be reached (a broker probe, ``_probe_broker``, asks for the
+predictions topic's metadata every 2 s); ``/healthz`` fails when
 the consume loop stops making progress while there is work, or stores keep
 failing (``streams.health``; the pages are in ``streams.web``, and Faust's own
 are not served). The alerting service (outbox dispatcher) starts before the
@@ -38,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
+from functools import partial
 from typing import Any
 
 import faust
@@ -55,12 +58,14 @@ from streams.blas import limit_blas_threads
 from streams.collector import tune_collector
 from streams.consuming import (
     Listener,
+    broker_problem,
     commit,
     in_sequence,
     make_consumer,
     make_producer,
     owned_in_order,
     restarted_from,
+    retrying,
     start_retrying,
 )
 from streams.fastdecode import DecodedColumns
@@ -69,6 +74,7 @@ from streams.health import Health
 from streams.ingest import Ingest, PartitionState, StoreJob
 from streams.join_service import JoinService
 from streams.label_service import LabelService
+from streams.logfloods import FLOODS
 from streams.loglines import DeadLetterSummary
 from streams.metrics import Metrics
 from streams.outcome_service import OutcomeService
@@ -80,6 +86,8 @@ from streams.worker_app import WorkerApp
 
 log = logging.getLogger(__name__)
 MAX_PENDING_CLOSES = 64  # closed windows held while a store runs, before ingest waits for it
+BROKER_PROBE_INTERVAL = 2.0  # seconds between two metadata requests asking if the broker is up
+BROKER_PROBE_TIMEOUT = 3.0  # seconds a probe waits for an answer (streams.health)
 
 
 class IngestService(mode.Service):
@@ -101,6 +109,9 @@ class IngestService(mode.Service):
         # Dead letters and prediction stubs sent, not yet known to be delivered: the next
         # checkpoint waits for them, the batches after them do not.
         self._sending: list[asyncio.Future[Any]] = []
+        # The gauge is read from the readiness at each scrape, outages included.
+        health = ingest.health
+        ingest.metrics.ready.set_function(lambda: 1.0 if health.is_ready else 0.0)
         super().__init__(**kwargs)
 
     async def on_start(self) -> None:
@@ -128,14 +139,15 @@ class IngestService(mode.Service):
 
     async def assign(self, partitions: list[int]) -> None:
         async with self._lock:
-            seeks = await asyncio.to_thread(self.ingest.restore, partitions)
+            seeks = await retrying(partial(self.ingest.restore, partitions),
+                                   self.ingest.metrics, "windows", self.ingest.health,
+                                   doing="restoring")
             assert self.consumer is not None
             for partition, offset in seeks.items():
                 self.consumer.seek(TopicPartition(self.ingest.topic, partition), offset)
         health = self.ingest.health
         health.assigned(partitions)
-        self.ingest.metrics.ready.set(1 if health.is_ready else 0)
-        if health.is_ready:
+        if health.partitions:
             restored = sum(len(model.windows) for p in partitions
                            if (state := self.ingest.partitions.get(p)) is not None
                            for model in state.models.values())
@@ -146,7 +158,6 @@ class IngestService(mode.Service):
     async def release(self, partitions: list[int]) -> None:
         health = self.ingest.health
         health.revoked(partitions)  # not ready from the moment the partitions go
-        self.ingest.metrics.ready.set(1 if health.is_ready else 0)
         if partitions:
             loglines.not_ready(self.ingest.topic, partitions, health.partitions)
         async with self._lock:
@@ -168,6 +179,24 @@ class IngestService(mode.Service):
             self.dead_letters.maybe_log()
             waiting = lag > 0 or bool(self._pending) or self._inflight is not None
             self.ingest.health.iteration(applied=applied, waiting=waiting)
+
+    @mode.Service.task
+    async def _probe_broker(self) -> None:
+        """Ask the broker for the predictions topic's metadata every few seconds: the
+        worker is not ready while it does not answer (``streams.health``)."""
+        health = self.ingest.health
+        while not self.should_stop:
+            await self.sleep(BROKER_PROBE_INTERVAL)
+            if self.consumer is None:
+                continue
+            problem = await broker_problem(self.consumer, self.ingest.topic,
+                                           BROKER_PROBE_TIMEOUT)
+            if problem is not None:
+                if health.broker_failed(problem):
+                    FLOODS.take_suppressed()  # the outage's count starts now
+                    loglines.broker_unreachable(problem)
+            elif (seconds := health.broker_ok()) is not None:
+                loglines.broker_reachable(seconds, FLOODS.take_suppressed())
 
     async def _process(self, batches: dict[TopicPartition, list[Any]]) -> bool:
         """Apply one fetch (whether it had records to apply); the windows it closes (and

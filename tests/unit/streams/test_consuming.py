@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -12,7 +14,16 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.exc import OperationalError
 
 from store.engine import describe_error
-from streams.consuming import in_sequence, restarted_from, retrying, start_retrying
+from streams.consuming import (
+    RETRY_LINES,
+    RETRY_LOG_INTERVAL,
+    RetryLines,
+    broker_problem,
+    in_sequence,
+    restarted_from,
+    retrying,
+    start_retrying,
+)
 from streams.health import Health
 from streams.logs import record_fields
 from streams.metrics import Metrics
@@ -77,7 +88,7 @@ async def test_a_store_retry_logs_one_masked_line_and_the_recovery(
     assert record_fields(retry) == {
         "event": "store_retry", "what": "windows", "attempt": 1, "failing_seconds": 0.0,
         "error": 'RuntimeError: connection to "postgresql://app:***@db:5432/drift" failed: '
-                 "password=*** rejected", "retry_in": 0.5}
+                 "password=*** rejected", "retry_in": 0.5, "unlogged": 0}
     assert recovered.getMessage().startswith("storing windows succeeded after 2 attempts")
     assert record_fields(recovered)["event"] == "store_recovered"
     assert "hunter2" not in caplog.text
@@ -190,3 +201,101 @@ async def test_other_start_errors_are_not_retried() -> None:
     with pytest.raises(ValueError, match="bad option"):
         await start_retrying(client, "ingest producer")
     assert client.starts == 1
+
+
+def test_retry_lines_every_attempt_at_first_then_one_per_interval() -> None:
+    clock = Clock()
+    lines = RetryLines(clock)
+    logged = []
+    for attempt in range(1, 200):  # a 10-minute outage, one attempt every 4 s at most
+        clock.now = 100.0 + min(attempt, 10) * 0.5 + max(attempt - 10, 0) * 4
+        if lines.due(attempt):
+            logged.append(attempt)
+            lines.unlogged = 0
+    assert logged[:RETRY_LINES] == list(range(1, RETRY_LINES + 1))
+    gaps = [b - a for a, b in zip(logged[RETRY_LINES:], logged[RETRY_LINES + 1:], strict=False)]
+    assert gaps
+    assert all(gap * 4 >= RETRY_LOG_INTERVAL for gap in gaps)
+    assert len(logged) < RETRY_LINES + 200 * 4 / RETRY_LOG_INTERVAL + 2
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.asyncio
+async def test_a_long_outage_logs_few_retry_lines_with_the_attempt_count(
+        caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Clock()
+
+    async def sleep(seconds: float) -> None:
+        clock.now += seconds
+
+    monkeypatch.setattr("streams.consuming.asyncio.sleep", sleep)
+    caplog.set_level(logging.INFO, logger="streams.consuming")
+    health = Health(stall_timeout=1e9, store_failure_timeout=1e9, clock=clock)
+    health.assigned([0])
+    write = FailingWrite(failures=150)  # 150 attempts: about 10 minutes at 4 s apart
+    states = []
+    original = health.store_failed
+
+    def failed(what: str, transient: str | None = None) -> float:
+        seconds = original(what, transient)
+        states.append(health.ready()[0])
+        return seconds
+
+    monkeypatch.setattr(health, "store_failed", failed)
+    await retrying(write, Metrics(CollectorRegistry()), "windows", health, clock=clock)
+    retries = [r for r in caplog.records if record_fields(r).get("event") == "store_retry"]
+    assert 10 < len(retries) < RETRY_LINES + 600 / RETRY_LOG_INTERVAL + 2
+    later = retries[RETRY_LINES + 1]
+    assert record_fields(later)["unlogged"] > 0
+    assert f"{record_fields(later)['unlogged']} attempts not logged" in later.getMessage()
+    counted = sum(record_fields(r)["unlogged"] for r in retries) + len(retries)
+    assert 150 - 8 <= counted <= 150  # the attempts after the last line are not reported
+    assert not any(states)  # not ready while the database cannot be reached
+    assert health.ready()[0]  # the write landed
+    assert "hunter2" not in caplog.text
+
+
+class ProbedClient:
+    """What ``broker_problem`` asks of a consumer's client: one metadata update."""
+
+    def __init__(self, outcome: bool | BaseException | None) -> None:
+        self.outcome = outcome  # None: never answers
+        self.topics: list[list[str]] = []
+
+    async def _metadata_update(self, cluster: object, topics: list[str]) -> bool:
+        self.topics.append(topics)
+        if self.outcome is None:
+            await asyncio.sleep(60)
+        if isinstance(self.outcome, BaseException):
+            raise self.outcome
+        return bool(self.outcome)
+
+
+@dataclass
+class Probed:
+    _client: ProbedClient
+
+
+@pytest.mark.asyncio
+async def test_broker_problem_says_why_no_broker_answers() -> None:
+    answered = Probed(ProbedClient(True))
+    assert await broker_problem(answered, "preds", 1) is None
+    assert answered._client.topics == [["preds"]]  # the one topic, not the whole cluster
+    refused = Probed(ProbedClient(False))
+    assert await broker_problem(refused, "preds", 1) == (
+        "no broker answered a metadata request")
+    broken = Probed(ProbedClient(KafkaConnectionError("Connection at 127.0.0.1:9 closed")))
+    assert await broker_problem(broken, "preds", 1) == (
+        "KafkaConnectionError: Connection at 127.0.0.1:9 closed")
+    silent = Probed(ProbedClient(None))
+    started = time.monotonic()
+    assert await broker_problem(silent, "preds", 0.2) == (
+        "no answer to a metadata request within 0.2 s")
+    assert time.monotonic() - started < 5

@@ -65,14 +65,58 @@ def test_a_store_failing_too_long_is_stuck_until_it_lands() -> None:
 
 def test_ready_only_while_partitions_are_held() -> None:
     health = Health(stall_timeout=120, store_failure_timeout=300)
-    assert health.ready() == (False, {"ready": False, "partitions": []})  # before assignment
+    # before assignment
+    assert health.ready() == (False, {"ready": False, "partitions": [], "problems": []})
     health.assigned([1, 0])
-    assert health.ready() == (True, {"ready": True, "partitions": [0, 1]})
+    assert health.ready() == (True, {"ready": True, "partitions": [0, 1], "problems": []})
     health.revoked([0])
-    assert health.ready() == (True, {"ready": True, "partitions": [1]})
+    assert health.ready() == (True, {"ready": True, "partitions": [1], "problems": []})
     health.revoked([1])  # revoked and not reassigned
-    assert health.ready() == (False, {"ready": False, "partitions": []})
+    assert health.ready() == (False, {"ready": False, "partitions": [], "problems": []})
     health.assigned([])  # a rebalance that gives this worker nothing
     assert not health.is_ready
     health.assigned([2])
     assert health.is_ready
+
+
+def test_not_ready_while_a_store_cannot_reach_the_database() -> None:
+    clock = Clock()
+    health = Health(stall_timeout=1e9, store_failure_timeout=300, clock=clock)
+    health.assigned([0])
+    health.store_failed("windows", "OperationalError: connection refused")
+    clock.now += 12
+    health.store_failed("windows", "OperationalError: timeout expired")
+    ok, body = health.ready()
+    assert not ok
+    assert body["problems"] == [
+        "database unreachable: storing windows failing for 12 s: "
+        "OperationalError: timeout expired"]
+    assert health.live()[0]  # waiting for the database is not being stuck
+    health.store_ok("windows")
+    assert health.ready() == (True, {"ready": True, "partitions": [0], "problems": []})
+
+
+def test_a_store_refused_for_its_data_does_not_make_the_worker_unready() -> None:
+    health = Health(stall_timeout=1e9, store_failure_timeout=300)
+    health.assigned([0])
+    health.store_failed("windows", "OperationalError: connection refused")
+    health.store_failed("windows")  # the next attempt reached the database: a data error
+    assert health.ready()[0]
+    assert health.live()[1]["stores_failing"] == {"windows": 0.0}
+
+
+def test_not_ready_while_the_broker_does_not_answer() -> None:
+    clock = Clock()
+    health = Health(stall_timeout=1e9, store_failure_timeout=300, clock=clock)
+    health.assigned([0, 1])
+    assert health.broker_ok() is None  # answered, and was up
+    assert health.broker_failed("no answer within 3 s") is True
+    clock.now += 5
+    assert health.broker_failed("KafkaConnectionError: refused") is False  # still down
+    ok, body = health.ready()
+    assert (ok, body["problems"]) == (False, [
+        "broker unreachable for 5 s: KafkaConnectionError: refused"])
+    assert body["partitions"] == [0, 1]
+    clock.now += 1
+    assert health.broker_ok() == 6.0
+    assert health.ready()[0]

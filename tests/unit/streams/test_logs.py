@@ -120,3 +120,18 @@ def test_levels_and_text_format_are_configurable() -> None:
     lines = stream.getvalue().splitlines()
     assert [re.sub(r"^\S+ ", "", line) for line in lines] == [
         "INFO faust.worker: Ready", "DEBUG streams.worker: details"]
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_the_handler_thins_out_a_framework_flood() -> None:
+    stream = io.StringIO()
+    configure_logging("info", "text", "warning", stream=stream)
+    for attempt in range(200):  # what a broker outage makes aiokafka log in a second
+        logging.getLogger("aiokafka.conn").error(
+            "Unable connect to node with id %s (handler flood test)", attempt)
+        logging.getLogger("streams.worker").warning("own line %d (handler flood test)", attempt)
+    lines = stream.getvalue().splitlines()
+    assert [line for line in lines if "aiokafka.conn" in line] == [
+        lines[0]]  # the first only: the next within 30 s are counted, not written
+    assert lines[0].endswith("Unable connect to node with id 0 (handler flood test)")
+    assert sum("streams.worker" in line for line in lines) == 200  # driftline's own: all

@@ -120,6 +120,12 @@ async def test_only_the_three_pages_are_served(
         await other.close()
 
 
+def ready_gauge(service: IngestService) -> float:
+    """``driftline_ready`` as a scrape reads it."""
+    (metric,) = service.ingest.metrics.ready.collect()
+    return float(metric.samples[0].value)
+
+
 @pytest.mark.asyncio
 async def test_readyz_follows_assignment_and_revocation(
         worker: tuple[IngestService, TestClient[Any, Any], Clock],
@@ -128,16 +134,27 @@ async def test_readyz_follows_assignment_and_revocation(
     caplog.set_level(logging.INFO, logger="streams.worker")
     service.consumer = FakeConsumer(service.ingest.topic, 0, clock)
     answer = await client.get("/readyz")
-    assert (answer.status, await answer.json()) == (503, {"ready": False, "partitions": []})
+    assert (answer.status, await answer.json()) == (
+        503, {"ready": False, "partitions": [], "problems": []})
     await service.assign([0, 1])
     answer = await client.get("/readyz")
-    assert (answer.status, await answer.json()) == (200, {"ready": True, "partitions": [0, 1]})
-    assert service.ingest.metrics.ready._value.get() == 1
+    assert (answer.status, await answer.json()) == (
+        200, {"ready": True, "partitions": [0, 1], "problems": []})
+    assert ready_gauge(service) == 1
+    service.ingest.health.broker_failed("no answer to a metadata request within 3 s")
+    answer = await client.get("/readyz")
+    assert (answer.status, (await answer.json())["problems"]) == (
+        503, ["broker unreachable for 0 s: no answer to a metadata request within 3 s"])
+    assert ready_gauge(service) == 0
+    service.ingest.health.broker_ok()
+    assert (await client.get("/readyz")).status == 200
+    assert ready_gauge(service) == 1
     await service.release([0, 1])  # revoked ...
     await service.assign([])  # ... and not reassigned
     answer = await client.get("/readyz")
-    assert (answer.status, await answer.json()) == (503, {"ready": False, "partitions": []})
-    assert service.ingest.metrics.ready._value.get() == 0
+    assert (answer.status, await answer.json()) == (
+        503, {"ready": False, "partitions": [], "problems": []})
+    assert ready_gauge(service) == 0
     assert [r.__dict__["event"] for r in caplog.records] == [
         "ready", "partitions_revoked", "not_ready"]
 
