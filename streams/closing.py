@@ -1,11 +1,15 @@
 """Finalising a closed window: the statistics of ``detectors`` and, when due, a new reference.
 
-A window closed without a reference (the model's first, under the default
-``first_window`` policy) becomes the reference: its rows are profiled, stored,
-and the window itself is evaluated against that profile, so it is stored with
-zero drift and ``reference_source = "first_window"``. Under ``previous_window``
-every window is judged against the window before it and then becomes the
-reference of the next.
+Under the default ``first_window`` policy the reference is gathered from the
+first windows' rows until they hold ``thresholds.min_reference_rows`` events
+(``streams.windows``). A window closed while that is under way is evaluated
+against a profile of its own rows, below the minimum, so it is stored as
+``insufficient_data`` with ``reference_source = "gathering"`` and no reference;
+the window that completes the gathering carries the gathered rows: they are
+profiled and stored as the reference, and the window is evaluated against it
+(``reference_source = "first_window"``). Under ``previous_window`` every window
+is judged against the window before it and then becomes the reference of the
+next.
 
 Column kinds of a stream-built reference follow the data (numbers are numeric,
 text and booleans categorical) unless the model's settings name them; the
@@ -63,11 +67,15 @@ def finalise(closed: ClosedWindow, policy: DriftPolicy, options: ProfileOptions,
         if window.rows is None:
             raise ValueError(f"window {window.start} of {closed.model_id!r} has neither a "
                              "reference nor rows")
-        profile = profile_from_rows(window.rows, options, kinds)
+        gathered = closed.gathered
+        profile = profile_from_rows(gathered or window.rows, options, kinds)
         sketch = sketch_columns(profile, window.rows.columns(), missing=window.rows.missing(),
                                 options=options)
         sketch.n_rows = window.n_events
         report = evaluate(profile, sketch, policy)
+        if gathered is None and keep_rows is False \
+                and profile.n_rows < policy.min_reference_rows:
+            return Finalised(closed, report, "gathering", None, None)
         return Finalised(closed, report, "first_window", profile, "first_window")
     report = evaluate(window.reference.profile, window.sketch, policy)
     if keep_rows and window.rows is not None:

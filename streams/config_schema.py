@@ -35,7 +35,7 @@ from typing import Any, get_args, get_type_hints
 
 from detectors import DEFAULT_THRESHOLDS, DriftPolicy
 from detectors.online import DETECTORS
-from detectors.policy import CATEGORICAL_EFFECTS, NUMERIC_EFFECTS
+from detectors.policy import CATEGORICAL_EFFECTS, NUMERIC_EFFECTS, VERDICTS
 from streams.config_docs import DOCS_FILE, docs_key, documented_keys
 from streams.config_schema_alerting import alerting_schema
 from streams.config_schema_parts import (
@@ -86,8 +86,12 @@ _WINDOW = {"size": duration(0, exclusive=True),
 _REFERENCE = {"policy": {"enum": ["first_window", "previous_window"]}}
 _POLICY_TYPES = get_type_hints(DriftPolicy)
 _THRESHOLD_SCALARS = {
+    "verdict": {"enum": list(VERDICTS)},
+    "false_alarms": number(0, exclusive_minimum=True),
+    "false_alarm_period": duration(0, exclusive=True),
     "alpha": number(0, 1, exclusive_minimum=True, exclusive_maximum=True),
     "min_samples": integer(1),
+    "min_reference_rows": integer(0),
     "numeric_effect": {"enum": list(NUMERIC_EFFECTS)},
     "categorical_effect": {"enum": list(CATEGORICAL_EFFECTS)},
     "drift_share_threshold": number(0, 1, exclusive_minimum=True),

@@ -173,7 +173,8 @@ class Ingest:
     def _rules(self, model_id: str) -> WindowRules:
         model = self.settings.model(model_id)
         return WindowRules(**dataclasses.asdict(model.window),
-                           keep_rows=model.reference.policy == "previous_window")
+                           keep_rows=model.reference.policy == "previous_window",
+                           reference_rows=model.policy.min_reference_rows)
 
     def _reference_by_id(self, reference_id: int) -> ReferenceHandle:
         if reference_id not in self._references:

@@ -29,6 +29,7 @@ import yaml
 from alerting.model import AlertingConfigError
 from alerting.settings import AlertingSettings, parse_alerting
 from detectors import DEFAULT_THRESHOLDS, DriftPolicy, ProfileOptions
+from detectors.policy import window_alpha
 from streams.performance_settings import KEYS as _PERFORMANCE_KEYS
 from streams.performance_settings import LabelSettings, PerformanceSettings, parse_performance
 
@@ -252,6 +253,9 @@ class WorkerSettings:
                        _fmt_seconds(self.heartbeat_interval))
 
 
+DEFAULT_FALSE_ALARMS = (1.0, 30 * 86400.0)  # one false drift window per 30 days
+
+
 @dataclass(frozen=True)
 class ModelSettings:
     """``models.<id>``: the ``default`` entry with the model's own keys merged on."""
@@ -262,11 +266,14 @@ class ModelSettings:
     profile: ProfileOptions = field(default_factory=ProfileOptions)
     features: Mapping[str, Kind] = field(default_factory=lambda: MappingProxyType({}))
     performance: PerformanceSettings = field(default_factory=PerformanceSettings)
+    # thresholds.false_alarms per thresholds.false_alarm_period (seconds)
+    budget: tuple[float, float] = DEFAULT_FALSE_ALARMS
 
     def to_dict(self) -> dict[str, Any]:
         """This model's settings in the shape of the configuration file."""
         thresholds = {k: v for k, v in self.policy.to_dict().items()
                       if k in _POLICY_SCALARS}
+        thresholds.update(zip(_BUDGET_KEYS, self.budget, strict=True))
         thresholds.update({name: {"warn": warn, "critical": critical}
                            for name, (warn, critical) in self.policy.thresholds.items()})
         return {"window": dataclasses.asdict(self.window),
@@ -370,9 +377,11 @@ def _same(value: object) -> object:
 
 
 _POLICY_SCALARS: dict[str, Callable[[object], object]] = {
-    "alpha": _number, "min_samples": _as_int, "drift_share_threshold": _number,
-    "numeric_effect": _same, "categorical_effect": _same, "correction": _same,
-    "ks_method": _same}
+    "verdict": _same, "alpha": _number, "min_samples": _as_int, "min_reference_rows": _as_int,
+    "drift_share_threshold": _number, "numeric_effect": _same, "categorical_effect": _same,
+    "correction": _same, "ks_method": _same}
+# The false-alarm budget: the budget verdict's alpha unless ``alpha`` is given.
+_BUDGET_KEYS = ("false_alarms", "false_alarm_period")
 _PROFILE_KEYS = tuple(f.name for f in dataclasses.fields(ProfileOptions))
 _MODEL_KEYS = ("window", "reference", "thresholds", "profile", "features", "performance")
 _TOP_KEYS = ("broker_url", "database_url", "topics", "ingest", "worker", "labels", "models",
@@ -418,12 +427,32 @@ def _coerce(convert: Callable[[object], object], value: object) -> object:
     return value if converted is None else converted
 
 
-def _policy(raw: object, path: str) -> DriftPolicy:
+def _budget(values: Mapping[Any, Any], path: str) -> tuple[float, float]:
+    """``thresholds.false_alarms`` per ``thresholds.false_alarm_period``."""
+    count, period = DEFAULT_FALSE_ALARMS
+    if "false_alarms" in values:
+        count = _number(values["false_alarms"]) or 0.0
+        if count <= 0:
+            raise _bad(f"{path}.false_alarms", "a number > 0", values["false_alarms"])
+    if "false_alarm_period" in values:
+        period = _duration(0, low_open=True)(values["false_alarm_period"],
+                                             f"{path}.false_alarm_period")
+    return count, period
+
+
+def _policy(raw: object, path: str, window: float) -> DriftPolicy:
+    """The verdict policy; the budget verdict's alpha follows from the false-alarm budget
+    at the model's window size (``window`` seconds) unless ``alpha`` is given."""
     values = _mapping(raw, path)
-    _check_keys(values, (*_POLICY_SCALARS, *DEFAULT_THRESHOLDS), path)
+    _check_keys(values, (*_POLICY_SCALARS, *_BUDGET_KEYS, *DEFAULT_THRESHOLDS), path)
     kwargs: dict[str, Any] = {}
     pairs: dict[str, tuple[Any, Any]] = {}
+    verdict = values.get("verdict", "budget")
+    if verdict == "budget" and "alpha" not in values:
+        kwargs["alpha"] = window_alpha(*_budget(values, path), window)
     for key, value in values.items():
+        if key in _BUDGET_KEYS or key == "verdict":
+            continue
         if key in DEFAULT_THRESHOLDS:
             pair = _mapping(value, f"{path}.{key}")
             _check_keys(pair, ("warn", "critical"), f"{path}.{key}")
@@ -433,7 +462,7 @@ def _policy(raw: object, path: str) -> DriftPolicy:
         else:
             kwargs[key] = _coerce(_POLICY_SCALARS[key], value)
     try:
-        return DriftPolicy(**kwargs, thresholds=pairs)
+        return DriftPolicy.of(verdict, **kwargs, thresholds=pairs)
     except ValueError as error:
         raise _detector_error(path, error) from None
 
@@ -461,11 +490,14 @@ def _features(raw: object, path: str) -> Mapping[str, Kind]:
 def _model(raw: object, path: str) -> ModelSettings:
     values = _mapping(raw, path)
     _check_keys(values, _MODEL_KEYS, path)
+    window = _section(WindowSettings, values.get("window"), f"{path}.window", _WINDOW)
+    thresholds = values.get("thresholds")
     return ModelSettings(
-        window=_section(WindowSettings, values.get("window"), f"{path}.window", _WINDOW),
+        window=window,
         reference=_section(ReferenceSettings, values.get("reference"), f"{path}.reference",
                            _REFERENCE),
-        policy=_policy(values.get("thresholds"), f"{path}.thresholds"),
+        policy=_policy(thresholds, f"{path}.thresholds", window.size),
+        budget=_budget(_mapping(thresholds, f"{path}.thresholds"), f"{path}.thresholds"),
         profile=_profile(values.get("profile"), f"{path}.profile"),
         features=_features(values.get("features"), f"{path}.features"),
         performance=parse_performance(_mapping(values.get("performance"),
@@ -612,7 +644,8 @@ def child_environment(
 
 def _model_keys() -> Iterator[str]:
     for section, keys in (("window", _WINDOW), ("reference", _REFERENCE),
-                          ("profile", _PROFILE_KEYS), ("thresholds", _POLICY_SCALARS),
+                          ("profile", _PROFILE_KEYS),
+                          ("thresholds", (*_POLICY_SCALARS, *_BUDGET_KEYS)),
                           ("performance", _PERFORMANCE_KEYS)):
         yield from (f"{section}__{key}" for key in keys)
     for statistic in DEFAULT_THRESHOLDS:

@@ -14,6 +14,13 @@ Rules (the same for every model):
   model has no reference (or under the ``previous_window`` policy, always), it
   also keeps a row sample from which a reference can be built when it closes;
   windows still open then are re-sketched from their rows against the new one.
+* Gathering a reference (``first_window``): the rows of the windows that close
+  while the model has no reference are gathered, in the order the windows
+  close, until they hold ``reference_rows`` events (``thresholds.min_reference_rows``,
+  10,000 by default); the window that completes them carries the gathered rows
+  (``ClosedWindow.gathered``) and its reference is built from them. The windows
+  before it have no verdict (``insufficient_data``). The gathered rows are part
+  of the snapshot, so a restart goes on gathering where it was.
 
 Count windows: a window holds ``count`` consecutive events of its (model, version)
 in arrival order, so its event times may interleave with its neighbours' when
@@ -74,6 +81,7 @@ class WindowRules(WindowSettings):
     """A model's window settings, plus whether closed windows keep their row sample."""
 
     keep_rows: bool = False  # the previous_window policy: every window may become a reference
+    reference_rows: int = 0  # first_window: events gathered before a reference is built
 
 
 @dataclass
@@ -93,6 +101,8 @@ class ClosedWindow:
     model_version: str
     window: Window
     n_late: int
+    # The rows gathered for a reference, when this window completes them (module docstring).
+    gathered: RowSample | None = None
 
 
 def _slice(batch: Mapping[str, NDArray[Any]], rows: NDArray[Any] | slice
@@ -114,6 +124,10 @@ class ModelWindows:
     last_event_at: float = 0.0
     n_late: int = 0
     windows: dict[float, Window] = field(default_factory=dict)
+    # Rows of closed windows gathered for a reference, and whether they were completed
+    # (a reference is being stored: the windows closing until it is adopted wait for it).
+    gathering: RowSample | None = None
+    gathered: bool = False
     # Count windows: the start of the window each row of the last batch went to.
     row_windows: NDArray[np.float64] | None = field(default=None, compare=False, repr=False)
 
@@ -192,12 +206,28 @@ class ModelWindows:
                 break
             del self.windows[start]
             self.closed_until = max(self.closed_until, window.end)
-            closed.append(ClosedWindow(self.model_id, self.model_version, window, self.n_late))
+            closed.append(ClosedWindow(self.model_id, self.model_version, window, self.n_late,
+                                       self._gather(window)))
         return closed
+
+    def _gather(self, window: Window) -> RowSample | None:
+        """Add a closed window's rows to the reference being gathered; the gathered rows
+        when they now hold ``reference_rows`` events (module docstring)."""
+        if self.reference is not None or self.gathered or self.rules.keep_rows \
+                or window.rows is None:
+            return None
+        if self.gathering is None:
+            self.gathering = RowSample(self.options.sample_cap)
+        self.gathering.merge(window.rows)
+        if self.gathering.n_seen < self.rules.reference_rows:
+            return None
+        done, self.gathering, self.gathered = self.gathering, None, True
+        return done
 
     def adopt(self, reference: ReferenceHandle) -> None:
         """Use ``reference`` from now on; open windows are re-sketched from their rows."""
         self.reference = reference
+        self.gathering, self.gathered = None, False
         for window in self.windows.values():
             self.attach(window)
 
@@ -225,6 +255,8 @@ class ModelWindows:
             "n_late": self.n_late,
             "reference_id": self.reference.id if self.reference else None,
             "windows": [_window_to_dict(w) for _, w in sorted(self.windows.items())],
+            "gathering": rows_to_dict(self.gathering) if self.gathering else None,
+            "gathered": self.gathered,
         }
 
     @classmethod
@@ -240,6 +272,10 @@ class ModelWindows:
         for item in data["windows"]:
             window = _window_from_dict(item, references)
             state.windows[window.start] = window
+        if data.get("gathering"):  # snapshots written before gathering have none
+            state.gathering = rows_from_dict(data["gathering"])
+        # A completed gathering is stored with the checkpoint that names its reference.
+        state.gathered = bool(data.get("gathered")) and state.reference is None
         return state
 
 

@@ -16,6 +16,8 @@ from streams.closing import finalise
 from streams.windows import ClosedWindow, ModelWindows, ReferenceHandle, WindowRules
 
 OPTIONS = ProfileOptions()
+# The windows here are small: their first one makes the reference (rules' reference_rows 0).
+POLICY = DriftPolicy(min_reference_rows=0)
 
 
 @dataclass
@@ -151,13 +153,13 @@ def test_first_window_becomes_the_reference_and_later_windows_match_compare() ->
                make_batch(np.linspace(120, 179, 500), 1000, 3),
                make_batch([200.0], 1500, 4)]
     closed = _close_all(windows, batches[:2])  # closes window 0 (watermark 119 >= 70)
-    first = finalise(closed[0], DriftPolicy(), OPTIONS)
+    first = finalise(closed[0], POLICY, OPTIONS)
     assert first.reference_source == "first_window"
     assert first.next_reference is not None
     assert all(not f.drifted for f in first.report.features)
     windows.adopt(ReferenceHandle(1, "first_window", first.next_reference))
     closed = _close_all(windows, batches[2:])
-    reports = [finalise(c, DriftPolicy(), OPTIONS).report for c in closed]
+    reports = [finalise(c, POLICY, OPTIONS).report for c in closed]
     assert [c.window.start for c in closed] == [60.0, 120.0]
     assert [f.name for f in reports[0].features if f.drifted] == ["x"]
     assert [f.name for f in reports[1].features if f.drifted] == []
@@ -165,7 +167,7 @@ def test_first_window_becomes_the_reference_and_later_windows_match_compare() ->
         batches[0].columns,
         batches[1].columns,
         {"x": "numeric", "c": "categorical", "score": "numeric"},
-        roles={"score": "prediction"},
+        roles={"score": "prediction"}, policy=POLICY,
     )
     got = {f.name: f for f in (*reports[0].features, *reports[0].predictions)}
     for want in (*expected.features, *expected.predictions):
@@ -173,11 +175,48 @@ def test_first_window_becomes_the_reference_and_later_windows_match_compare() ->
         assert got[want.name].pvalue == pytest.approx(want.pvalue, rel=1e-9)
 
 
+def test_the_reference_is_gathered_across_windows_until_it_holds_enough_rows() -> None:
+    windows = state(WindowRules(size=60, grace=10, reference_rows=1000))
+    policy = DriftPolicy(min_reference_rows=1000)
+    batches = [make_batch(np.linspace(60 * k, 60 * k + 59, 500), 500 * k, k) for k in range(4)]
+    first = _close_all(windows, batches[:2])  # window 0 closes: 500 rows gathered
+    assert first[0].gathered is None
+    done = finalise(first[0], policy, OPTIONS)
+    assert (done.reference_source, done.next_reference) == ("gathering", None)
+    assert done.report.status == "insufficient_data"
+    # A restart here goes on gathering from the snapshot.
+    snapshot = json.loads(json.dumps(windows.to_dict(), allow_nan=False))
+    restored = ModelWindows.from_dict(snapshot, windows.rules, OPTIONS,
+                                      lambda ref_id: pytest.fail("no reference yet"), now=0)
+    for model in (windows, restored):
+        second = _close_all(model, batches[2:3])  # window 1 closes: 1,000 rows
+        assert second[0].gathered is not None
+        made = finalise(second[0], policy, OPTIONS)
+        assert made.reference_source == "first_window"
+        assert made.next_reference is not None
+        assert made.next_reference.n_rows == 1000
+        assert made.report.status == "no_drift"
+        assert model.gathering is None
+        assert model.gathered
+    assert windows.to_dict() == restored.to_dict()
+    # A window closing before the reference is adopted does not start a new gathering.
+    third = _close_all(windows, batches[3:])
+    assert third[0].gathered is None
+    assert windows.gathering is None
+    expected = compare({n: np.concatenate([b.columns[n] for b in batches[:2]])
+                        for n in ("x", "c", "score")}, batches[1].columns,
+                       {"x": "numeric", "c": "categorical", "score": "numeric"},
+                       roles={"score": "prediction"}, policy=policy)
+    got = {f.name: f for f in (*made.report.features, *made.report.predictions)}
+    for want in (*expected.features, *expected.predictions):
+        assert got[want.name].pvalue == pytest.approx(want.pvalue, rel=1e-9)
+
+
 def test_snapshot_restores_open_windows_exactly() -> None:
     windows = state()
     first = _close_all(windows, [make_batch(np.linspace(0, 59, 300), 0, 1),
                                  make_batch([75.0], 300, 2)])
-    profile = finalise(first[0], DriftPolicy(), OPTIONS).next_reference
+    profile = finalise(first[0], POLICY, OPTIONS).next_reference
     assert profile is not None
     handle = ReferenceHandle(7, "first_window", profile)
     windows.adopt(handle)
@@ -191,7 +230,7 @@ def test_snapshot_restores_open_windows_exactly() -> None:
     assert len(original) == len(again) == 1
     assert restored.windows.keys() == windows.windows.keys() == {300.0}
     for a, b in zip(original, again, strict=True):
-        report_a = finalise(a, DriftPolicy(), OPTIONS).report.to_dict()
-        report_b = finalise(b, DriftPolicy(), OPTIONS).report.to_dict()
+        report_a = finalise(a, POLICY, OPTIONS).report.to_dict()
+        report_b = finalise(b, POLICY, OPTIONS).report.to_dict()
         assert report_a == report_b
         assert a.window.n_events == b.window.n_events
