@@ -95,7 +95,7 @@ def health_polled(worker: Worker) -> Iterator[list[float]]:
     assert failures == [], failures
 
 
-def _event(i: int, model: str, seconds: float, features: dict[str, float]) -> dict[str, Any]:
+def _event(i: int, model: str, seconds: float, features: dict[str, Any]) -> dict[str, Any]:
     at = first_event_time() + timedelta(seconds=seconds)
     return {"event_id": f"{model}-{i}", "model_id": model,
             "event_time": at.isoformat().replace("+00:00", "Z"),
