@@ -17,6 +17,8 @@ open window, every closed window stored, and no event for the model's
 
 The admitted set is not checkpointed apart: it is the set of versions in the
 partitions' states, so a restarted worker derives it from the restored checkpoints.
+A version let go of since the last checkpoint of its partition is restored with it,
+and let go of again after its ``idle_timeout``.
 """
 
 from __future__ import annotations

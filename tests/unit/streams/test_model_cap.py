@@ -191,3 +191,18 @@ def test_per_feature_series_are_capped_per_version(tmp_path: Path) -> None:
     assert features == {"f0", "f1", "f2", "prediction", "score"}
     assert registry.get_sample_value("driftline_windows_closed_total",
                                      {"model": "a", "version": "1"}) == 1
+
+
+def test_a_restarted_worker_holds_the_restored_versions_then_lets_them_go(
+        tmp_path: Path) -> None:
+    ingest = _ingest(tmp_path, DRIFTLINE_INGEST__MAX_MODELS="1")
+    _run(ingest, [_event(i, "a") for i in range(5)], 0)
+    again = _ingest(tmp_path, DRIFTLINE_INGEST__MAX_MODELS="1")  # the same database
+    assert again.held() == {("a", "1")}
+    _run(again, [_event(5, "b")], 5)  # the restored version fills the cap
+    assert again.held() == {("a", "1")}
+    _silence(again)
+    _run(again, [], 6)  # its open window closes and is stored
+    _silence(again)
+    again.tick()
+    assert again.held() == set()
