@@ -126,6 +126,7 @@ class _Pipeline:
         stages, clock = self.stages, time.perf_counter
         t1 = clock()
         decoded = self.ingest.decode(records)
+        self.ingest.admit(decoded, records)
         t2 = clock()
         closed = self.ingest.apply(tp.partition, decoded, records[-1].offset + 1)
         t3 = clock()

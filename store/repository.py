@@ -16,6 +16,7 @@ and checkpoints in ``store.checkpoints``; this module re-exports them so that
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -120,6 +121,26 @@ def load_reference(
     )
     row = conn.execute(query).mappings().first()
     return None if row is None else _stored_reference(row)
+
+
+@dataclass(frozen=True)
+class LastWindow:
+    """Where the stored windows of a model version end: the last one's end and late count."""
+
+    window_end: datetime
+    n_late: int
+
+
+def last_window(conn: Connection, model_id: str, model_version: str) -> LastWindow | None:
+    """The last stored window of a model version (by start), or None when it has none."""
+    query = (
+        select(windows.c.window_end, windows.c.n_late)
+        .where(windows.c.model_id == model_id, windows.c.model_version == model_version)
+        .order_by(windows.c.window_start.desc())
+        .limit(1)
+    )
+    row = conn.execute(query).first()
+    return None if row is None else LastWindow(row.window_end, int(row.n_late))
 
 
 def load_reference_by_id(conn: Connection, reference_id: int) -> StoredReference | None:

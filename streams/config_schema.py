@@ -67,6 +67,7 @@ _INGEST = {"max_event_bytes": size(64, 1024**3), "max_future": duration(0),
            "unknown_models": {"enum": ["allow", "reject"]},
            "max_batch": integer(1, 1_000_000),
            "max_features_per_model": integer(1, 100_000),
+           "max_models": integer(1, 100_000), "max_metric_features": integer(0, 100_000),
            "backfill_max_past": duration(0, exclusive=True)}
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 _WORKER = {"group_id": text(r"^\S+$"), "web_host": text(r"^\S+$"),

@@ -88,7 +88,8 @@ Key = Annotated[str, Meta(max_length=MAX_NAME_CHARS, pattern=PRINTABLE)]
 Value = float | int | str | bool | None
 AwareTime = Annotated[datetime, Meta(tz=True)]
 Reason = Literal["bad_json", "wrong_type", "missing_field", "oversize", "future_timestamp",
-                 "past_timestamp", "unknown_model", "empty_payload", "bad_value"]
+                 "past_timestamp", "unknown_model", "empty_payload", "bad_value",
+                 "too_many_models"]
 DEAD_LETTER_REASONS: tuple[Reason, ...] = get_args(Reason)
 DEAD_LETTER_VALUE_BYTES = 64 * 1024  # original value kept in a dead letter, at most
 DEAD_LETTER_KEY_BYTES = 1024

@@ -20,6 +20,8 @@ import logging
 import time
 from collections.abc import Iterable
 
+import numpy as np
+
 from streams.columns import OUTPUT_COLUMNS, ModelBatch
 from streams.metrics import Metrics
 from streams.windows import ModelWindows
@@ -59,7 +61,8 @@ class FeatureCap:
         if not refused:
             return batch
         gone = set(refused)
-        values = int(sum(int((~batch.missing[name]).sum()) for name in refused))
+        rows = len(batch.row_keys)  # count_nonzero: a flood's 10^5 names in a few ms
+        values = sum(rows - int(np.count_nonzero(batch.missing[name])) for name in refused)
         self.dropped += values
         metrics.features_dropped.labels(model=batch.model_id).inc(values)
         now = time.monotonic()

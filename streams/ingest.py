@@ -65,6 +65,7 @@ from streams.fastdecode import DecodedColumns, decode_prediction_columns
 from streams.feature_cap import FeatureCap, held_names
 from streams.health import Health
 from streams.metrics import Metrics
+from streams.model_cap import ModelCap
 from streams.settings import Settings
 from streams.windows import ClosedWindow, ModelWindows, ReferenceHandle, WindowRules
 
@@ -157,6 +158,11 @@ class Ingest:
         self._references: dict[int, ReferenceHandle] = {}
         self._caps: dict[tuple[str, str], FeatureCap] = {}  # feature names per model version
         self._version_ends: dict[str, dict[str, float]] = {}
+        self._model_cap = ModelCap(settings.ingest.max_models)
+        # The versions with series on /metrics, least recently closed first (at most
+        # ingest.max_models besides those held: ``_keep_series_bounded``).
+        self._series: dict[tuple[str, str], None] = {}
+        self._orphans: set[str] = set()  # models a version of which was retired
         self._calibrations: dict[tuple[str, str], ScoreCalibration] = {}
         # Prediction stubs for the label join: (join partition, message), sent by the worker
         # before the checkpoint that covers them.
@@ -187,16 +193,61 @@ class Ingest:
         return self._references[reference_id]
 
     def _new_model(self, model_id: str, version: str) -> ModelWindows:
+        """The state of a version new to this worker's partitions, continuing after its
+        last stored window (a version let go of by ``tick`` and seen again): its events
+        before that window's end are late, and a count window starts after it."""
         with self.engine.begin() as conn:
             repository.touch_model(conn, model_id)
             stored = repository.load_reference(conn, model_id, version)
+            last = repository.last_window(conn, model_id, version)
         handle = None
         if stored is not None:
             handle = ReferenceHandle(stored.id, stored.source, stored.profile)
             self._references[stored.id] = handle
-        return ModelWindows(model_id, version, self._rules(model_id),
-                            self.settings.model(model_id).profile, reference=handle,
-                            last_event_at=time.monotonic())
+        model = ModelWindows(model_id, version, self._rules(model_id),
+                             self.settings.model(model_id).profile, reference=handle,
+                             last_event_at=time.monotonic())
+        if last is not None:
+            model.closed_until = model.stored_until = last.window_end.timestamp()
+            model.n_late = last.n_late
+        return model
+
+    def held(self) -> set[tuple[str, str]]:
+        """The (model, version) keys this worker holds open state for."""
+        return {key for state in self.partitions.values() for key in state.models}
+
+    def admit(self, decoded: DecodedColumns, messages: Sequence[Message]) -> None:
+        """Dead-letter the events of model versions beyond ``ingest.max_models``
+        (``streams.model_cap``), before ``apply``."""
+        self._model_cap.admit(decoded, messages, self.held())
+
+    def _let_go(self) -> None:
+        """Drop the state of versions with nothing left to do, so they stop counting
+        towards ``ingest.max_models``: no open window, every closed window stored, no
+        reference being gathered (``streams.windows``: the gathered rows would be lost),
+        and silent for their model's ``idle_timeout``. Their stored windows and series
+        stay."""
+        now = time.monotonic()
+        gone = False
+        for state in self.partitions.values():
+            for key, model in list(state.models.items()):
+                if (not model.windows and model.stored_until >= model.closed_until
+                        and model.gathering is None and not model.gathered
+                        and now - model.last_event_at >= model.rules.idle_timeout):
+                    del state.models[key]
+                    self._orphans.add(key[0])  # its per-model series go with its last version
+                    gone = True
+        if not gone:
+            return
+        held = self.held()
+        for key in [k for k in self._caps if k not in held]:
+            del self._caps[key]
+        for key in [k for k in self._calibrations if k not in held]:
+            del self._calibrations[key]
+        used = {m.reference.id for s in self.partitions.values() for m in s.models.values()
+                if m.reference is not None}
+        for reference_id in [r for r in self._references if r not in used]:
+            del self._references[reference_id]
 
     # ----- partitions ------------------------------------------------------------------
     def restore(self, partitions: Iterable[int]) -> dict[int, int]:
@@ -320,6 +371,7 @@ class Ingest:
             closed = [c for m in state.models.values() for c in m.tick(now)]
             if closed:
                 due.append((state, closed))
+        self._let_go()
         return due
 
     def checkpoint_due(self) -> bool:
@@ -447,10 +499,15 @@ class Ingest:
             model = state.models.get(key)
             if model is not None:
                 model.adopt(handle)
+        for state, closed in job.closed:  # stored, or set aside for good
+            model = state.models.get((closed.model_id, closed.model_version))
+            if model is not None:
+                model.stored_until = max(model.stored_until, closed.window.end)
         for state, offset, _ in job.checkpoints:
             state.checkpointed_offset = offset
         if job.checkpoints:
             self.metrics.checkpoints.inc(len(job.checkpoints))
+        self._keep_series_bounded()
         self._work += 1
 
     def _save_window(self, conn: Any, done: Finalised) -> ReferenceHandle | None:
@@ -495,7 +552,11 @@ class Ingest:
         closed = done.closed
         loglines.window_closed(done)
         self.metrics.window_closed(closed.model_id, closed.model_version, done.report,
-                                   closed.window.n_events, closed.window.end)
+                                   closed.window.n_events, closed.window.end,
+                                   self.settings.ingest.max_metric_features)
+        key = (closed.model_id, closed.model_version)
+        self._series.pop(key, None)
+        self._series[key] = None
         self.metrics.close_duration.observe(seconds)
         if estimated is not None:
             self.metrics.set_performance(closed.model_id, closed.model_version, {
@@ -510,8 +571,31 @@ class Ingest:
         horizon = end - 2 * self.settings.model(model_id).window.size
         for other, other_end in list(ends.items()):
             if other != version and other_end <= horizon:
-                self.metrics.retire(model_id, other)
-                del ends[other]
+                self._retire(model_id, other)
+
+    def _retire(self, model_id: str, version: str) -> None:
+        """Remove a version's series (safe in the store's thread: no partition is read)."""
+        self.metrics.retire(model_id, version)
+        self._series.pop((model_id, version), None)
+        self._version_ends.get(model_id, {}).pop(version, None)
+        self._orphans.add(model_id)
+
+    def _keep_series_bounded(self) -> None:
+        """Retire the least recently closed versions this worker no longer holds while
+        more than ``ingest.max_models`` versions have series; then the per-model series of
+        models left with no version held or with series (on the thread that applies)."""
+        held = self.held()
+        excess = len(self._series) - self.settings.ingest.max_models
+        if excess > 0:
+            for key in [k for k in self._series if k not in held][:excess]:
+                self._retire(*key)
+        if not self._orphans:
+            return
+        alive = {m for m, _ in self._series} | {m for m, _ in held}
+        for model_id in self._orphans - alive:
+            self._version_ends.pop(model_id, None)
+            self.metrics.retire_model(model_id)
+        self._orphans.clear()
 
     async def store(self, closed: list[tuple[PartitionState, ClosedWindow]],
                     states: Iterable[PartitionState]) -> list[Finalised]:

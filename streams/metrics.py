@@ -125,11 +125,13 @@ class Metrics:
         memory.register(registry)
 
     def window_closed(self, model: str, version: str, report: DriftReport, n_events: int,
-                      window_end: float) -> None:
+                      window_end: float, max_features: int | None = None) -> None:
+        """Set the series of a closed window: per feature for the first ``max_features``
+        features of the report (all when None) and every prediction column."""
         labels = {"model": model, "version": version}
-        self._features.setdefault((model, version), set()).update(
-            c.name for c in (*report.features, *report.predictions))
-        for column in (*report.features, *report.predictions):
+        exported = (*report.features[:max_features], *report.predictions)
+        self._features.setdefault((model, version), set()).update(c.name for c in exported)
+        for column in exported:
             names = {**labels, "feature": column.name}
             for statistic in ("psi", "ks_statistic", "ks_pvalue", "wasserstein", "js_distance",
                               "hellinger", "chi2_statistic", "chi2_pvalue"):
@@ -165,6 +167,14 @@ class Metrics:
             _remove(self.performance, model, version, name)
         for detector in self._detectors.pop((model, version), set()):
             _remove(self.concept_detections, model, version, detector)
+
+    def retire_model(self, model: str) -> None:
+        """Remove the per-model series of the ingest (events, late, dropped, set aside) of a
+        model none of whose versions has state or series on this worker any more."""
+        for outcome in ("accepted", "late"):
+            _remove(self.events, model, outcome)
+        for metric in (self.late, self.features_dropped, self.windows_set_aside):
+            _remove(metric, model)
 
     def set_performance(self, model: str, version: str, values: dict[str, float | None]) -> None:
         """Set the performance gauges of a model version (None removes a series)."""

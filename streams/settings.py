@@ -224,6 +224,11 @@ class IngestSettings:
     unknown_models: Literal["allow", "reject"] = "allow"
     max_batch: int = 10_000
     max_features_per_model: int = 1_000
+    # Model versions a worker holds open state for (``streams.model_cap``); events of
+    # further versions are dead-lettered as too_many_models.
+    max_models: int = 50
+    # Features per model version with series on /metrics (``streams.metrics``).
+    max_metric_features: int = 50
     # Events marked as a backfill (``streams.backfill``) are bounded by this instead of
     # max_past: history may be replayed, but a year-1970 timestamp is still refused.
     backfill_max_past: float = 730 * 86400.0
@@ -358,6 +363,7 @@ _INGEST = {"max_event_bytes": _byte_size(64, 1024**3), "max_future": _duration(0
            "max_past": _duration(0, low_open=True),
            "unknown_models": _choice("allow", "reject"), "max_batch": _integer(1, 1_000_000),
            "max_features_per_model": _integer(1, 100_000),
+           "max_models": _integer(1, 100_000), "max_metric_features": _integer(0, 100_000),
            "backfill_max_past": _duration(0, low_open=True)}
 _LEVELS = ("debug", "info", "warning", "error")
 _WORKER = {"group_id": _text(r"\S+", "a non-empty name without spaces"),

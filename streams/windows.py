@@ -128,6 +128,9 @@ class ModelWindows:
     # (a reference is being stored: the windows closing until it is adopted wait for it).
     gathering: RowSample | None = None
     gathered: bool = False
+    # The end of the last closed window known stored (``closed_until`` once every closed
+    # window is): the ingest drops the state of a silent version only then.
+    stored_until: float = field(default=-math.inf, compare=False)
     # Count windows: the start of the window each row of the last batch went to.
     row_windows: NDArray[np.float64] | None = field(default=None, compare=False, repr=False)
 
@@ -269,6 +272,7 @@ class ModelWindows:
                     watermark=_infinite(data["watermark"]),
                     closed_until=_infinite(data["closed_until"]),
                     last_event_at=now, n_late=int(data["n_late"]))
+        state.stored_until = state.closed_until  # a checkpoint holds no unstored closed window
         for item in data["windows"]:
             window = _window_from_dict(item, references)
             state.windows[window.start] = window

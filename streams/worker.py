@@ -272,6 +272,7 @@ class IngestService(mode.Service):
 
     async def _handle(self, tp: TopicPartition, records: list[Any], decoded: DecodedColumns
                       ) -> list[tuple[PartitionState, ClosedWindow]]:
+        self.ingest.admit(decoded, records)  # versions beyond ingest.max_models: dead letters
         if decoded.dead_letters:
             assert self.producer is not None
             self._sending += [await self.producer.send(self.settings.topics.deadletter,
@@ -282,7 +283,8 @@ class IngestService(mode.Service):
             self.dead_letters.add(dl.reason for dl in decoded.dead_letters)
             state = self.ingest.partitions.setdefault(tp.partition, PartitionState(tp.partition))
             for dl in decoded.dead_letters:
-                if dl.key:
+                # A version refused by the cap has no window to count them in.
+                if dl.key and dl.reason != "too_many_models":
                     state.count_invalid(dl.key.decode("utf-8", "replace")[:200])
         closed = self.ingest.apply(tp.partition, decoded, records[-1].offset + 1)
         if self.ingest.outgoing:

@@ -19,6 +19,7 @@ from streams.events import (
     decode_labels,
     decode_predictions,
 )
+from streams.model_cap import refusal
 from streams.settings import IngestSettings, TopicSettings
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -85,8 +86,9 @@ def test_every_documented_invalid_example_gets_its_reason() -> None:
 
 def test_every_reason_has_an_example() -> None:
     shown = {reason for reason, _, _ in examples()}
-    # A record without a value and one of over 1 MiB cannot be shown as a JSON block.
-    assert shown | {"empty_payload", "oversize"} == set(DEAD_LETTER_REASONS)
+    # A record without a value and one of over 1 MiB cannot be shown as a JSON block, and
+    # too_many_models depends on what the worker holds, not on the event.
+    assert shown | {"empty_payload", "oversize", "too_many_models"} == set(DEAD_LETTER_REASONS)
 
 
 def test_each_example_error_is_the_decoders_own_text() -> None:
@@ -102,6 +104,7 @@ def test_each_example_error_is_the_decoders_own_text() -> None:
         assert outcome is not None
         assert outcome[0] == reason
         details.setdefault(reason, set()).add(outcome[1])
+    details["too_many_models"] = {refusal("churn-7f3a", "1", IngestSettings().max_models)}
     for reason, example in reason_table().items():
         assert example in details[reason], (reason, example, details[reason])
 
@@ -149,6 +152,8 @@ def test_the_limits_are_the_default_settings() -> None:
     assert "now − 7 d by default" in table
     assert ingest.max_features_per_model == 1_000
     assert "1,000 by default (1–100,000) | `ingest.max_features_per_model`" in table
+    assert ingest.max_models == 50
+    assert "50 by default (1–100,000) | `ingest.max_models`" in table
 
 
 def test_the_client_error_shown_is_the_clients() -> None:
