@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from detectors import DriftReport, ReferenceProfile
-from store.tables import REFERENCE_SOURCES
+from store.tables import REFERENCE_SOURCES, WINDOW_REFERENCE_SOURCES
 
 MAX_BIGINT = 2**63 - 1
 
@@ -45,10 +45,10 @@ def check_aware(name: str, value: Any) -> datetime:
     return value
 
 
-def check_source(name: str, value: Any) -> str:
-    """Where a reference came from: one of ``REFERENCE_SOURCES``."""
-    if value not in REFERENCE_SOURCES:
-        raise ValueError(f"{name} must be one of {', '.join(REFERENCE_SOURCES)}, got {value!r}")
+def check_source(name: str, value: Any, allowed: tuple[str, ...] = REFERENCE_SOURCES) -> str:
+    """Where a reference came from: one of ``REFERENCE_SOURCES`` (or ``allowed``)."""
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
     return str(value)
 
 
@@ -87,7 +87,7 @@ class WindowRecord:
         check_count("n_late", self.n_late)
         if self.reference_id is not None:
             check_count("reference_id", self.reference_id)
-        check_source("reference_source", self.reference_source)
+        check_source("reference_source", self.reference_source, WINDOW_REFERENCE_SOURCES)
         if not isinstance(self.report, DriftReport):
             raise ValueError(f"report must be a DriftReport, got {type(self.report).__name__}")
         if self.closed_at is not None:

@@ -71,6 +71,8 @@ NAMING_CONVENTION = {
 }
 
 REFERENCE_SOURCES = ("file", "first_window", "previous_window")
+# A window may also have none yet: its model is gathering its first reference.
+WINDOW_REFERENCE_SOURCES = (*REFERENCE_SOURCES, "gathering")
 WINDOW_STATUSES = ("drift", "no_drift", "insufficient_data")
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from detectors import DriftPolicy, ProfileOptions
-from detectors.policy import CATEGORICAL_EFFECTS, NUMERIC_EFFECTS
+from detectors.policy import CATEGORICAL_EFFECTS, NUMERIC_EFFECTS, VERDICTS
 from streams.compare import CompareRequest, run_compare
 from streams.files import InputError
 from streams.report import render_table
@@ -44,20 +44,32 @@ def main() -> None:
 @click.option("--exclude", multiple=True, metavar="COL", help="Column to leave out (ids...).")
 @click.option("--numeric", multiple=True, metavar="COL", help="Treat COL as numeric.")
 @click.option("--categorical", multiple=True, metavar="COL", help="Treat COL as categorical.")
-@click.option("--alpha", type=float, default=0.05, show_default=True,
-              help="False discovery rate for the corrected p-values.")
+@click.option("--verdict", type=click.Choice(VERDICTS), default="budget", show_default=True,
+              help="budget: tests at the false-alarm level --alpha, with effect floors and a "
+                   "reference minimum (docs/statistics.md); classic: PSI and "
+                   "Benjamini-Hochberg at 0.05.")
+@click.option("--alpha", type=float, default=None,
+              help="budget: the probability a comparison without drift is flagged (default "
+                   "1.16e-4, one window in 30 days of 5-minute windows); classic: the false "
+                   "discovery rate (default 0.05).")
 @click.option("--min-samples", type=int, default=100, show_default=True,
               help="Smallest sample, in both files, that gets a verdict.")
+@click.option("--min-reference-rows", type=int, default=None,
+              help="Rows the reference must hold for any verdict (budget 10000, classic 0).")
 @click.option("--bins", type=int, default=10, show_default=True,
               help="Quantile bins of the reference for PSI.")
-@click.option("--numeric-effect", type=click.Choice(NUMERIC_EFFECTS), default="psi",
-              show_default=True, help="Effect size that decides numeric drift.")
-@click.option("--categorical-effect", type=click.Choice(CATEGORICAL_EFFECTS), default="psi",
-              show_default=True, help="Effect size that decides categorical drift.")
+@click.option("--numeric-effect", type=click.Choice(NUMERIC_EFFECTS), default=None,
+              help="Effect size that decides numeric drift (budget: wasserstein, classic: "
+                   "psi).")
+@click.option("--categorical-effect", type=click.Choice(CATEGORICAL_EFFECTS), default=None,
+              help="Effect size that decides categorical drift (budget: hellinger, "
+                   "classic: psi).")
 @click.option("--warn", "warn_at", type=float, default=None,
-              help="Warn threshold of the effect size (PSI default 0.1).")
+              help="Warn threshold of the effect sizes chosen (Wasserstein default 0.1, "
+                   "PSI 0.1).")
 @click.option("--critical", "critical_at", type=float, default=None,
-              help="Critical threshold of the effect size (PSI default 0.25).")
+              help="Critical threshold of the effect sizes chosen (Wasserstein default "
+                   "0.25, PSI 0.25).")
 @click.option("--drift-share", type=float, default=0.5, show_default=True,
               help="Share of drifted features at which the dataset drifts.")
 @click.option("--no-correction", is_flag=True, help="Do not correct p-values (not advised).")
@@ -65,10 +77,11 @@ def main() -> None:
               help=f"Exit with status {EXIT_DRIFT} when the dataset drifts.")
 def compare(reference: Path, current: Path, fmt: str, target: tuple[str, ...],
             prediction: tuple[str, ...], exclude: tuple[str, ...], numeric: tuple[str, ...],
-            categorical: tuple[str, ...], alpha: float, min_samples: int, bins: int,
-            numeric_effect: str, categorical_effect: str, warn_at: float | None,
-            critical_at: float | None, drift_share: float, no_correction: bool,
-            fail_on_drift: bool) -> None:
+            categorical: tuple[str, ...], verdict: str, alpha: float | None,
+            min_samples: int, min_reference_rows: int | None, bins: int,
+            numeric_effect: str | None, categorical_effect: str | None,
+            warn_at: float | None, critical_at: float | None, drift_share: float,
+            no_correction: bool, fail_on_drift: bool) -> None:
     """Compare CURRENT against REFERENCE (CSV, Parquet or JSONL files).
 
     Prints per-column PSI, KS, Wasserstein, Jensen-Shannon, Hellinger and
@@ -76,12 +89,17 @@ def compare(reference: Path, current: Path, fmt: str, target: tuple[str, ...],
     model-level result.
     """
     try:
-        policy = DriftPolicy(
-            alpha=alpha, min_samples=min_samples, numeric_effect=numeric_effect,
-            categorical_effect=categorical_effect, drift_share_threshold=drift_share,
-            correction="none" if no_correction else "bh",
-            thresholds=_thresholds(numeric_effect, warn_at, critical_at),
-        )
+        given: dict[str, object] = {
+            key: value for key, value in (
+                ("alpha", alpha), ("min_reference_rows", min_reference_rows),
+                ("numeric_effect", numeric_effect), ("categorical_effect", categorical_effect),
+                ("correction", "none" if no_correction else None)) if value is not None}
+        base = DriftPolicy.of(verdict, **given)
+        effects = dict.fromkeys((base.numeric_effect, base.categorical_effect))
+        policy = DriftPolicy.of(
+            verdict, **given, min_samples=min_samples, drift_share_threshold=drift_share,
+            thresholds={k: v for effect in effects
+                        for k, v in _thresholds(effect, warn_at, critical_at).items()})
         request = CompareRequest(
             reference=reference, current=current, targets=target, predictions=prediction,
             exclude=exclude, numeric=numeric, categorical=categorical,

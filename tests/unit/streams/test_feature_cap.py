@@ -47,7 +47,9 @@ def test_the_cap_admits_first_come_and_counts_the_rest() -> None:
 def test_a_name_flood_keeps_the_window_and_the_reference_bounded(tmp_path: object) -> None:
     url = f"sqlite:///{tmp_path}/w.db"
     upgrade(url)
-    settings = load_settings(None, {"DRIFTLINE_INGEST__MAX_FEATURES_PER_MODEL": "200"})
+    settings = load_settings(None, {
+        "DRIFTLINE_INGEST__MAX_FEATURES_PER_MODEL": "200",
+        "DRIFTLINE_MODELS__DEFAULT__THRESHOLDS__MIN_REFERENCE_ROWS": "0"})
     metrics = Metrics(CollectorRegistry())
     ingest = Ingest(settings, make_engine(url), metrics)
     ingest.restore([0])

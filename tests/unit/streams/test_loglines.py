@@ -60,11 +60,11 @@ def drifted_window() -> Finalised:
     windows = state()
     closed = windows.add(make_batch(np.linspace(0, 59, 500), 0, 1), now=0)
     closed += windows.add(make_batch(np.linspace(60, 119, 500), 500, 2, shift=1.0), now=0)
-    first = finalise(closed[0], DriftPolicy(), OPTIONS)
+    first = finalise(closed[0], DriftPolicy.of("classic"), OPTIONS)
     assert first.next_reference is not None
     windows.adopt(ReferenceHandle(1, "first_window", first.next_reference))
     (second,) = windows.add(make_batch([200.0], 1000, 3), now=0)
-    return finalise(second, DriftPolicy(), OPTIONS)
+    return finalise(second, DriftPolicy.of("classic"), OPTIONS)
 
 
 def test_window_closed(caplog: pytest.LogCaptureFixture) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from prometheus_client import CollectorRegistry
 
-from detectors import DriftReport, compare
+from detectors import DriftPolicy, DriftReport, compare
 from streams.metrics import Metrics
 
 
@@ -15,7 +15,7 @@ def _report(shift: float) -> DriftReport:
                     "c": rng.choice(list("ab"), 2_000).astype(object)},
                    {"x": rng.normal(shift, 1, 2_000),
                     "c": rng.choice(list("ab"), 2_000).astype(object)},
-                   {"x": "numeric", "c": "categorical"})
+                   {"x": "numeric", "c": "categorical"}, policy=DriftPolicy.of("classic"))
 
 
 def test_window_series_and_their_values() -> None:

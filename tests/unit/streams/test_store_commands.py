@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 
-from detectors import DriftReport, compare
+from detectors import DriftPolicy, DriftReport, compare
 from detectors.batch import Kind
 from detectors.reference import Role
 from store import migrate, repository
@@ -38,6 +38,7 @@ TABLES = {"models", "reference_profiles", "windows", "feature_stats", "ingest_ch
 WINDOW_KEYS = {"model_id", "model_version", "window_start", "window_end", "n_events",
                "features"}
 KINDS: dict[str, Kind] = {"amount": "numeric", "country": "categorical", "score": "numeric"}
+CLASSIC = DriftPolicy.of("classic")  # reports of small samples with verdicts
 ROLES: dict[str, Role] = {"score": "prediction"}
 
 
@@ -416,7 +417,7 @@ def columns(seed: int, shift: float, n: int = 400) -> dict[str, NDArray[Any]]:
 
 def report(shift: float, seed: int = 2) -> DriftReport:
     """``amount`` and ``score`` drift when ``shift`` is 1; ``country`` never does."""
-    return compare(columns(1, 0.0), columns(seed, shift), KINDS, roles=ROLES)
+    return compare(columns(1, 0.0), columns(seed, shift), KINDS, roles=ROLES, policy=CLASSIC)
 
 
 def window_record(drift: DriftReport, start: datetime, version: str = "1",
