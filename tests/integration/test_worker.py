@@ -46,7 +46,10 @@ worker: {{group_id: {prefix}, web_port: {port}, checkpoint_interval: 1s}}
 {extra}models:
   default:
     window: {{size: {window}s, grace: {grace}s, idle_timeout: {idle}s}}
+    thresholds: {thresholds}
 {model}"""
+# The first window is the reference: the tests' windows hold a few thousand events.
+FIRST_WINDOW = "{min_reference_rows: 0}"
 
 
 class Worker:
@@ -54,11 +57,13 @@ class Worker:
 
     def __init__(self, tmp: Path, broker: EmbeddedBroker, database_url: str,
                  like: Worker | None = None, idle: float = 3.0, *, grace: float = 10,
-                 partitions: int = 2, extra: str = "", model: str = "") -> None:
+                 partitions: int = 2, extra: str = "", model: str = "",
+                 thresholds: str = FIRST_WINDOW) -> None:
         """A worker of its own topics and group, or of ``like``'s (a second member).
 
         ``extra`` adds top-level sections to its configuration file, ``model`` keys
-        of ``models.default`` (indented by four spaces).
+        of ``models.default`` (indented by four spaces), ``thresholds`` is that
+        model's ``thresholds`` (YAML flow mapping).
         """
         self.prefix: str = like.prefix if like else f"t{uuid.uuid4().hex[:10]}"
         self.port = free_port()
@@ -66,7 +71,8 @@ class Worker:
         self.config = tmp / "driftline.yaml"
         self.config.write_text(CONFIG.format(prefix=self.prefix, port=self.port, window=WINDOW,
                                              idle=idle, grace=grace, partitions=partitions,
-                                             extra=extra, model=model), encoding="utf-8")
+                                             extra=extra, model=model,
+                                             thresholds=thresholds), encoding="utf-8")
         self.env = {**os.environ, "DRIFTLINE_BROKER_URL": broker.url,
                     "DRIFTLINE_DATABASE_URL": database_url}
         self.settings = load_settings(self.config, self.env)
