@@ -3,7 +3,7 @@
 For ``--minutes`` (default 30) the embedded broker and a fresh PostgreSQL schema
 (``DRIFTLINE_TEST_DATABASE_URL``) serve two ``driftline worker`` processes of one
 consumer group, while a producer (``soak_traffic``) sends a steady mix of valid
-predictions of three listed models and invalid messages of known kinds. Every
+predictions of three listed models, their labels, and invalid messages of known kinds. Every
 ``--kill-min``..``--kill-max`` seconds (seeded) one worker, drawn at random, is
 killed (SIGKILL, or SIGTERM one time in four) and started again. Every
 ``--sample`` seconds each worker's RSS is read.
@@ -37,10 +37,12 @@ from machine import machine
 from soak_checks import (
     Check,
     Memory,
+    label_checks,
     letter_checks,
     memory_checks,
     memory_of,
     read_letters,
+    stored_labels,
     stored_windows,
     window_checks,
 )
@@ -60,7 +62,7 @@ GRACE_S = 15.0  # the simulator's late events are at most 10 s late
 IDLE_S = 20.0
 PARTITIONS = 4
 READY_TIMEOUT_S = 180.0
-DRAIN_TIMEOUT_S = 300.0
+DRAIN_TIMEOUT_S = 600.0  # labels of the last predictions may wait labels.early_label_hold
 _STARTED = time.monotonic()
 
 
@@ -139,7 +141,7 @@ class Soak:
             write_config(config, prefix=self.prefix, port=port, partitions=PARTITIONS,
                          window=WINDOW_S, grace=GRACE_S, idle=IDLE_S, models=MODELS)
             self.workers.append(WorkerProcess(name, config, env, port, workdir))
-        self.kills: list[tuple[float, str, str]] = []
+        self.kills: list[tuple[float, str, str, int | None]] = []  # (s, worker, signal, exit)
         self.draw = random.Random(args.seed)
         self.exit_codes: dict[str, int | None] = {}
 
@@ -153,20 +155,22 @@ class Soak:
                  "both workers to be ready")
         sampler = Sampler(self.workers, self.args.sample)
         sampler.begin()
-        traffic = Traffic(self.broker.bootstrap, self.topic, rate=self.args.rate,
+        traffic = Traffic(self.broker.bootstrap, self.topic, f"{self.prefix}.labels",
+                          rate=self.args.rate,
                           invalid_share=self.args.invalid_share, window=WINDOW_S,
                           seed=self.args.seed, start=first_start())
         traffic.begin()
         say(f"producing {self.args.rate:.0f} messages/s for {self.args.minutes:g} min")
         self._kill_loop(time.monotonic() + self.args.minutes * 60)
         sent = traffic.stop()
-        say(f"stopped producing: {sent.n_valid:,} valid, {sent.n_invalid:,} invalid")
+        say(f"stopped producing: {sent.n_valid:,} valid, {sent.n_invalid:,} invalid, "
+            f"{sent.n_labels:,} labels")
         checks = [Check("producer ran without error", sent.error is None, repr(sent.error))]
         for worker in self.workers:
             if not worker.alive():
                 worker.start()
-        drained = wait_for(lambda: self._stored_events() == sent.n_valid, DRAIN_TIMEOUT_S,
-                           "the stored n_events to reach the valid events sent")
+        drained = wait_for(lambda: self._stored() == (sent.n_valid, sent.n_labels),
+                           DRAIN_TIMEOUT_S, "the stored events and labels to reach those sent")
         say(f"drained: {drained}")
         letters = asyncio.run(read_letters(self.broker.bootstrap, self.deadletter, self.topic))
         if len(letters.by_source) < sent.n_invalid:  # the last batch may still be on its way
@@ -177,7 +181,13 @@ class Soak:
         for worker in self.workers:
             self.exit_codes[worker.name] = worker.stop(signal.SIGTERM, "end")
         rows = stored_windows(self.database_url)
-        checks += window_checks(sent, rows) + letter_checks(sent, letters)
+        performance = stored_labels(self.database_url)
+        checks += (window_checks(sent, rows) + label_checks(sent, performance)
+                   + letter_checks(sent, letters))
+        terms = [code for _, _, how, code in self.kills if how == "SIGTERM"]
+        checks.append(Check("a worker sent SIGTERM during the run exits 0",
+                            all(code == 0 for code in terms),
+                            f"exit statuses {terms}" if terms else "no SIGTERM drawn"))
         checks.append(Check("workers stop cleanly at the end (exit 0 on SIGTERM)",
                             all(code == 0 for code in self.exit_codes.values()),
                             ", ".join(f"{k} {v}" for k, v in self.exit_codes.items())))
@@ -187,12 +197,14 @@ class Soak:
                                 need_judged=self.args.minutes >= 15)
         figures: dict[str, object] = {
             "valid events sent": f"{sent.n_valid:,}",
+            "labels sent": f"{sent.n_labels:,}",
             "invalid events sent": f"{sent.n_invalid:,} ("
             + ", ".join(f"{k} {v}" for k, v in sorted(sent.invalid_kinds.items())) + ")",
             "dead-letter records": f"{letters.records:,} ({len(letters.by_source):,} distinct)",
             "windows stored": f"{len(rows)}",
             "kills": f"{len(self.kills)} ("
-            + ", ".join(f"{how} {name} at {at / 60:.1f} min" for at, name, how in self.kills)
+            + ", ".join(f"{how} {name} at {at / 60:.1f} min"
+                        for at, name, how, _ in self.kills)
             + ")",
             "worker ERROR lines": ", ".join(f"{w.name} {_errors(w.log)}" for w in self.workers),
         }
@@ -208,14 +220,19 @@ class Soak:
             time.sleep(due - time.monotonic())
             worker = self.draw.choice(self.workers)
             sig = signal.SIGTERM if self.draw.random() < 0.25 else signal.SIGKILL
-            self.kills.append((time.monotonic() - began, worker.name, sig.name))
+            at = time.monotonic() - began
             code = worker.stop(sig)
-            say(f"{sig.name} {worker.name} (exit {code}); restarting it")
+            self.kills.append((at, worker.name, sig.name, code))
+            pause = self.draw.uniform(0.0, 10.0)
+            say(f"{sig.name} {worker.name} (exit {code}); restarting it in {pause:.0f} s")
+            time.sleep(pause)
             worker.start()
             wait_for(worker.ready, READY_TIMEOUT_S, f"{worker.name} to be ready again")
 
-    def _stored_events(self) -> int:
-        return sum(int(r["n_events"]) for r in stored_windows(self.database_url))
+    def _stored(self) -> tuple[int, int]:
+        """The stored events and joined labels, in all."""
+        return (sum(int(r["n_events"]) for r in stored_windows(self.database_url)),
+                sum(stored_labels(self.database_url).values()))
 
 
 def _errors(log: Path) -> int:
@@ -250,8 +267,16 @@ def _commit() -> str:
         return "unknown"
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = arguments(argv)
+    # Stopped early (SIGTERM, or SIGINT, which a background job ignores otherwise): the
+    # workers, the broker and the schema are still cleaned up.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _interrupted)
     server = os.environ.get(DATABASE_VARIABLE, "")
     if not server:
         print(f"soak: error: {DATABASE_VARIABLE} is not set (a PostgreSQL server URL)",

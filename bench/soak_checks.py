@@ -3,6 +3,8 @@
 * Windows: every (model, window start) the producer sent valid events to is stored
   once with exactly that many events (``n_events``), none late, none other; no
   (model, version, start) twice.
+* Labels: the labels joined to each window's predictions (``performance.n_labels``)
+  are exactly the labels sent for the predictions of that window.
 * Dead letters: every invalid message the broker acknowledged has a dead letter
   naming it (topic, partition, offset) with the expected reason and an error text;
   no dead letter names anything else. Dead letters are sent at least once: a worker
@@ -56,6 +58,31 @@ def stored_windows(database_url: str) -> list[dict[str, Any]]:
             return [dict(row._mapping) for row in rows]
     finally:
         engine.dispose()
+
+
+def stored_labels(database_url: str) -> Counter[tuple[str, float]]:
+    """``n_labels`` of the performance rows by (model, window start)."""
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT model_id, window_start, n_labels FROM performance"))
+            labels: Counter[tuple[str, float]] = Counter()
+            for row in rows:
+                labels[(str(row.model_id), _epoch(row.window_start))] += int(row.n_labels)
+            return labels
+    finally:
+        engine.dispose()
+
+
+def label_checks(sent: Sent, stored: Counter[tuple[str, float]]) -> list[Check]:
+    wrong = sorted(k for k in set(stored) | set(sent.labels) if stored[k] != sent.labels[k])
+    return [Check("labels joined per window = labels sent for its predictions", not wrong,
+                  f"{sum(stored.values()):,} joined / {sent.n_labels:,} sent, "
+                  f"{len(wrong)} windows differ"
+                  + "".join(f"; {m}@{datetime.fromtimestamp(s).isoformat()} joined "
+                            f"{stored[(m, s)]} sent {sent.labels[(m, s)]}"
+                            for m, s in wrong[:5]))]
 
 
 def _epoch(value: object) -> float:

@@ -1,15 +1,17 @@
 """The soak test's producer: a steady, paced mix of valid and invalid prediction events.
 
-Valid events come from one ``Simulator`` per model, each keyed by its model id (so a
-model's events stay on one partition, in order) and each running at a share of the
-rate such that event time keeps pace with the wall clock. Between them, a seeded
-share of invalid messages, one kind after another from ``INVALID_KINDS``, each
-with the dead-letter reason the worker must give it.
+Valid events come from one ``Simulator`` per model (``records``: its predictions,
+keyed by model id so that a model's events stay on one partition, in order, and the
+label of each, keyed by prediction id, about a minute of event time later), each
+running at a share of the rate such that event time keeps pace with the wall clock.
+Between them, a seeded share of invalid prediction messages, one kind after another
+from ``INVALID_KINDS``, each with the dead-letter reason the worker must give it
+(made from events of a simulator of their own, so no label lacks its prediction).
 
 Everything sent is tallied only once the broker has acknowledged it: valid events
-per (model, window start), invalid ones by their (partition, offset) with the
-expected reason, so the checks compare the store and the dead-letter topic with
-what the broker really holds.
+per (model, window start), labels per (model, window start of their prediction),
+invalid messages by their (partition, offset) with the expected reason, so the
+checks compare the store and the dead-letter topic with what the broker really holds.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -35,6 +37,7 @@ SETTLE_EVERY = 500  # acknowledgements gathered this many sends at a time
 OVERSIZE_BYTES = 80_000  # above the soak's ingest.max_event_bytes (64 KiB)
 DEEP = 200  # nesting depth of the deep payloads (the decoder refuses more than 32)
 
+T = TypeVar("T")
 Payload = Callable[[dict[str, Any], int], bytes]
 
 
@@ -85,6 +88,7 @@ class Sent:
     """What the broker acknowledged so far (read after the producer has stopped)."""
 
     valid: Counter[tuple[str, float]] = field(default_factory=Counter)  # (model, start)
+    labels: Counter[tuple[str, float]] = field(default_factory=Counter)  # of the prediction
     invalid: dict[tuple[int, int], tuple[str, str]] = field(default_factory=dict)
     invalid_kinds: Counter[str] = field(default_factory=Counter)
     error: BaseException | None = None
@@ -92,6 +96,10 @@ class Sent:
     @property
     def n_valid(self) -> int:
         return sum(self.valid.values())
+
+    @property
+    def n_labels(self) -> int:
+        return sum(self.labels.values())
 
     @property
     def n_invalid(self) -> int:
@@ -105,11 +113,13 @@ def window_start(event_time: str, size: float) -> float:
 
 
 class Traffic:
-    """Sends to ``topic`` at ``rate`` messages a second until ``stop()``, in a thread."""
+    """Sends predictions to ``topic`` and labels to ``labels_topic``, ``rate`` messages a
+    second in all, until ``stop()``, in a thread."""
 
-    def __init__(self, bootstrap: str, topic: str, *, rate: float, invalid_share: float,
-                 window: float, seed: int, start: datetime) -> None:
-        self.bootstrap, self.topic, self.rate = bootstrap, topic, rate
+    def __init__(self, bootstrap: str, topic: str, labels_topic: str, *, rate: float,
+                 invalid_share: float, window: float, seed: int, start: datetime) -> None:
+        self.bootstrap, self.topic, self.labels_topic = bootstrap, topic, labels_topic
+        self.rate = rate
         self.invalid_share, self.window = invalid_share, window
         self.seed, self.start = seed, start
         self.sent = Sent()
@@ -127,26 +137,33 @@ class Traffic:
             raise RuntimeError(f"the producer did not stop within {timeout:.0f} s")
         return self.sent
 
-    def _records(self) -> Iterator[tuple[bytes, bytes, tuple[str, Any]]]:
-        """(key, value, what it is): valid events and invalid payloads, endless."""
-        per_model = self.rate * (1 - self.invalid_share) / len(MODELS)
+    def _records(self) -> Iterator[tuple[str, bytes, bytes, tuple[str, Any]]]:
+        """(topic, key, value, what it is): predictions, labels and invalid payloads."""
+        per_model = self.rate * (1 - self.invalid_share) / len(MODELS) / 2  # + its labels
         simulators = [Simulator(seed=self.seed, model_id=model, events_per_second=per_model,
                                 shift_at=None, start=self.start) for model in MODELS]
-        streams = [sim.events(None) for sim in simulators]
+        bases = Simulator(seed=self.seed + 1, model_id=MODELS[0], events_per_second=per_model,
+                          shift_at=None, start=self.start).events(None)
         draw = random.Random(self.seed)
         kinds = itertools.cycle(sorted(INVALID_KINDS))
+        window_of: dict[str, tuple[str, float]] = {}  # prediction id -> (model, start)
         serial = 0
-        for event in _round_robin(streams):
+        for kind, key, value in _round_robin([sim.records(None) for sim in simulators]):
             if draw.random() < self.invalid_share:
-                kind = next(kinds)
-                make, reason = INVALID_KINDS[kind]
+                name = next(kinds)
+                make, reason = INVALID_KINDS[name]
                 serial += 1
-                yield f"bad-{serial % 8}".encode(), make(event, serial), ("invalid", (kind,
-                                                                                     reason))
+                yield (self.topic, f"bad-{serial % 8}".encode(), make(next(bases), serial),
+                       ("invalid", (name, reason)))
+            event = msgspec.json.decode(value)
+            if kind == "label":
+                where = window_of.pop(str(event["prediction_id"]))
+                yield self.labels_topic, key, value, ("label", where)
                 continue
-            model = str(event["model_id"])
-            start = window_start(str(event["event_time"]), self.window)
-            yield model.encode(), _json(event), ("valid", (model, start))
+            where = (str(event["model_id"]), window_start(str(event["event_time"]),
+                                                          self.window))
+            window_of[str(event["prediction_id"])] = where
+            yield self.topic, key, value, ("valid", where)
 
     def _run(self) -> None:
         try:
@@ -164,12 +181,12 @@ class Traffic:
         try:
             bucket = TokenBucket(self.rate)
             pending: list[tuple[asyncio.Future[Any], tuple[str, Any]]] = []
-            for key, value, what in self._records():
+            for topic, key, value, what in self._records():
                 if self._stop.is_set():
                     break
                 if (delay := bucket.take()) > 0:
                     await asyncio.sleep(delay)
-                pending.append((await producer.send(self.topic, value, key=key), what))
+                pending.append((await producer.send(topic, value, key=key), what))
                 if len(pending) >= SETTLE_EVERY:
                     await self._settle(pending)
                     pending = []
@@ -184,12 +201,14 @@ class Traffic:
         for meta, (_, (kind, detail)) in zip(results, pending, strict=True):
             if kind == "valid":
                 self.sent.valid[detail] += 1
+            elif kind == "label":
+                self.sent.labels[detail] += 1
             else:
                 self.sent.invalid[(meta.partition, meta.offset)] = detail
                 self.sent.invalid_kinds[detail[0]] += 1
 
 
-def _round_robin(streams: list[Iterator[dict[str, Any]]]) -> Iterator[dict[str, Any]]:
+def _round_robin(streams: list[Iterator[T]]) -> Iterator[T]:
     while True:
         for stream in streams:
             yield next(stream)
