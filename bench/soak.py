@@ -35,6 +35,7 @@ from pathlib import Path
 
 from machine import machine
 from soak_checks import (
+    MIB,
     Check,
     Memory,
     label_checks,
@@ -60,6 +61,11 @@ DATABASE_VARIABLE = "DRIFTLINE_TEST_DATABASE_URL"
 WINDOW_S = 60.0
 GRACE_S = 15.0  # the simulator's late events are at most 10 s late
 IDLE_S = 20.0
+# The label join remembers a joined prediction id for the prediction TTL (default 7 days)
+# and the performance of a window is kept for the horizon (7 days): state that grows for
+# a week by design. Five minutes of each bounds it within the soak, so that flat memory
+# can be seen; labels come 10 s after their prediction on average (soak_traffic).
+LABEL_TTL_S = 300.0
 PARTITIONS = 4
 READY_TIMEOUT_S = 180.0
 DRAIN_TIMEOUT_S = 600.0  # labels of the last predictions may wait labels.early_label_hold
@@ -129,6 +135,7 @@ class Soak:
     def __init__(self, args: argparse.Namespace, broker: EmbeddedBroker, database_url: str,
                  workdir: Path) -> None:
         self.args, self.broker, self.database_url = args, broker, database_url
+        self.workdir = workdir
         self.prefix = f"soak{uuid.uuid4().hex[:8]}"
         self.topic = f"{self.prefix}.predictions"
         self.deadletter = f"{self.prefix}.deadletter"
@@ -139,7 +146,8 @@ class Soak:
             port = free_port()
             config = workdir / f"{name}.yaml"
             write_config(config, prefix=self.prefix, port=port, partitions=PARTITIONS,
-                         window=WINDOW_S, grace=GRACE_S, idle=IDLE_S, models=MODELS)
+                         window=WINDOW_S, grace=GRACE_S, idle=IDLE_S, ttl=LABEL_TTL_S,
+                         models=MODELS)
             self.workers.append(WorkerProcess(name, config, env, port, workdir))
         self.kills: list[tuple[float, str, str, int | None]] = []  # (s, worker, signal, exit)
         self.draw = random.Random(args.seed)
@@ -193,6 +201,7 @@ class Soak:
                             ", ".join(f"{k} {v}" for k, v in self.exit_codes.items())))
         memories = [memory_of(w.name, i + 1, life, self.args.warmup, 60.0)
                     for w in self.workers for i, life in enumerate(w.lifetimes)]
+        self._write_samples()
         checks += memory_checks(memories, self.args.growth_bound,
                                 need_judged=self.args.minutes >= 15)
         figures: dict[str, object] = {
@@ -209,6 +218,15 @@ class Soak:
             "worker ERROR lines": ", ".join(f"{w.name} {_errors(w.log)}" for w in self.workers),
         }
         return checks, memories, figures
+
+    def _write_samples(self) -> None:
+        """Every RSS sample, as ``rss.csv`` in the work directory (kept with ``--keep``)."""
+        lines = ["worker,lifetime,seconds_since_start,rss_mib"]
+        for worker in self.workers:
+            for number, life in enumerate(worker.lifetimes, start=1):
+                lines += [f"{worker.name},{number},{t - life.started:.1f},{rss / MIB:.1f}"
+                          for t, rss in life.samples]
+        (self.workdir / "rss.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     def _kill_loop(self, until: float) -> None:
         began = time.monotonic()

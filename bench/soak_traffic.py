@@ -2,7 +2,7 @@
 
 Valid events come from one ``Simulator`` per model (``records``: its predictions,
 keyed by model id so that a model's events stay on one partition, in order, and the
-label of each, keyed by prediction id, about a minute of event time later), each
+label of each, keyed by prediction id, ``LABEL_DELAY_S`` later on average), each
 running at a share of the rate such that event time keeps pace with the wall clock.
 Between them, a seeded share of invalid prediction messages, one kind after another
 from ``INVALID_KINDS``, each with the dead-letter reason the worker must give it
@@ -33,6 +33,7 @@ from streams.producer import TokenBucket
 from streams.simulator import Simulator
 
 MODELS = ("fraud", "churn", "ltv")
+LABEL_DELAY_S = 10.0  # mean (exponential), in event time: well inside the soak's 5 min TTL
 SETTLE_EVERY = 500  # acknowledgements gathered this many sends at a time
 OVERSIZE_BYTES = 80_000  # above the soak's ingest.max_event_bytes (64 KiB)
 DEEP = 200  # nesting depth of the deep payloads (the decoder refuses more than 32)
@@ -141,7 +142,8 @@ class Traffic:
         """(topic, key, value, what it is): predictions, labels and invalid payloads."""
         per_model = self.rate * (1 - self.invalid_share) / len(MODELS) / 2  # + its labels
         simulators = [Simulator(seed=self.seed, model_id=model, events_per_second=per_model,
-                                shift_at=None, start=self.start) for model in MODELS]
+                                shift_at=None, start=self.start, label_delay=LABEL_DELAY_S)
+                      for model in MODELS]
         bases = Simulator(seed=self.seed + 1, model_id=MODELS[0], events_per_second=per_model,
                           shift_at=None, start=self.start).events(None)
         draw = random.Random(self.seed)

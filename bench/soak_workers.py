@@ -26,6 +26,7 @@ topics: {{predictions: {prefix}.predictions, labels: {prefix}.labels,
          outcomes: {prefix}.outcomes, partitions: {partitions}}}
 ingest: {{unknown_models: reject, max_event_bytes: 64KiB}}
 worker: {{group_id: {prefix}, web_port: {port}, checkpoint_interval: 2s}}
+labels: {{prediction_ttl: {ttl}s, horizon: {ttl}s}}
 models:
   default:
     window: {{size: {window}s, grace: {grace}s, idle_timeout: {idle}s}}
@@ -33,11 +34,13 @@ models:
 
 
 def write_config(path: Path, *, prefix: str, port: int, partitions: int, window: float,
-                 grace: float, idle: float, models: tuple[str, ...]) -> None:
-    """The worker's settings file: its topics, group, web port and the listed models."""
+                 grace: float, idle: float, ttl: float, models: tuple[str, ...]) -> None:
+    """The worker's settings file: its topics, group, web port, the listed models, and
+    ``ttl`` as both the label join's prediction TTL and the performance horizon."""
     listed = "".join(f"  {model}: {{}}\n" for model in models)
     path.write_text(CONFIG.format(prefix=prefix, port=port, partitions=partitions,
-                                  window=window, grace=grace, idle=idle, models=listed),
+                                  window=window, grace=grace, idle=idle, ttl=ttl,
+                                  models=listed),
                     encoding="utf-8")
 
 
