@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # PostgreSQL for the store and worker tests (as on CI); unreachable means skipped, except CI=true.
 export DRIFTLINE_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: lock test test-containers docker-engine lint typecheck unit prometheus-tools dashboards config-schema event-schema demo compare-example bench bench-stream bench-join bench-alerts clean
+.PHONY: lock test test-containers docker-engine lint typecheck unit prometheus-tools dashboards config-schema event-schema demo compare-example bench bench-stream bench-join bench-alerts soak bench-decode-depth clean
 
 # The environment is installed from the committed lock (exact versions and hashes), never
 # resolved afresh: uv at the locked version is bootstrapped with pip, then syncs the venv.
@@ -100,6 +100,15 @@ bench-join: $(STAMP)
 
 bench-alerts: $(STAMP)
 	$(BIN)/python bench/alerts.py
+
+# Two workers under steady valid and invalid traffic for 30 minutes, killed and restarted,
+# then exact counts and flat memory checked (embedded broker, PostgreSQL above).
+# SOAK_ARGS=--minutes 3 for a short run.
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py $(SOAK_ARGS)
+
+bench-decode-depth: $(STAMP)
+	$(BIN)/python bench/decode_depth.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .demo .demo-compare
