@@ -64,7 +64,8 @@ DETECTOR_DELAY = 3600.0
 CONCEPT_AT, SHIFT_AT = 0.2, 0.4  # when the concept changes and the inputs shift (run share)
 TOPICS = TopicSettings()
 CONFIG = """\
-# Written by `driftline demo`: 5-minute windows of event time, reference = first window.
+# Written by `driftline demo`: 5-minute windows of event time; the reference is gathered
+# from the first windows until it holds 10,000 events (thresholds.min_reference_rows).
 models:
   default:
     window: {size: 5m, grace: 30s, idle_timeout: 8s}

@@ -308,6 +308,18 @@ class Ingest:
     def _count_path(self, decoded: DecodedColumns) -> None:
         self.metrics.decoded.labels(path="columnar" if decoded.columnar else "per_event").inc()
 
+    async def load_models(self, partition: int, decoded: DecodedColumns) -> None:
+        """Load the state of the batch's versions new to the partition (``_new_model``
+        reads and writes the database) in a thread, retried until the database answers,
+        so that a version first seen during an outage waits instead of crashing the
+        ingest; ``apply`` then finds them."""
+        state = self.partitions.setdefault(partition, PartitionState(partition))
+        for key in [*decoded.batches, *decoded.backfill]:
+            if key not in state.models:
+                model = await retrying(partial(self._new_model, *key), self.metrics,
+                                       f"model {key[0][:100]!r}", self.health, doing="loading")
+                self.partitions.setdefault(partition, state).models.setdefault(key, model)
+
     def apply(self, partition: int, decoded: DecodedColumns, next_offset: int
               ) -> list[ClosedWindow]:
         """Feed a decoded batch of one partition to its windows; return closed windows."""

@@ -286,6 +286,7 @@ class IngestService(mode.Service):
                 # A version refused by the cap has no window to count them in.
                 if dl.key and dl.reason != "too_many_models":
                     state.count_invalid(dl.key.decode("utf-8", "replace")[:200])
+        await self.ingest.load_models(tp.partition, decoded)  # a database outage waits here
         closed = self.ingest.apply(tp.partition, decoded, records[-1].offset + 1)
         if self.ingest.outgoing:
             assert self.producer is not None

@@ -218,7 +218,8 @@ def test_stored_statistics_equal_compare_on_the_same_slices(worker: Worker,
                                  for n, v in ref_cols.items()}
         expected = compare(ref_cols, cur_cols, kinds, reference_missing=ref_missing,
                            current_missing=cur_missing,
-                           roles={"prediction": "prediction", "score": "prediction"})
+                           roles={"prediction": "prediction", "score": "prediction"},
+                           policy=worker.settings.model("fraud").policy)
         got = {f["name"]: f for f in stored["features"] + stored["predictions"]}
         for want in (*expected.features, *expected.predictions):
             for key in ("psi", "ks_statistic", "ks_pvalue", "chi2_statistic", "js_distance"):
