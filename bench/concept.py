@@ -41,6 +41,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from concept_streams import Floats, Labelled, agrawal, bernoulli, sea
@@ -100,7 +101,8 @@ SETTINGS = (
 
 def baseline(errors: Floats) -> list[int]:
     """River's ADWIN with its defaults over the 0/1 errors, row by row."""
-    detector, found = drift.ADWIN(), []
+    detector: Any = drift.ADWIN()  # type: ignore[no-untyped-call]
+    found: list[int] = []
     for position, value in enumerate(errors.tolist()):
         detector.update(value)
         if detector.drift_detected:
@@ -241,9 +243,9 @@ def measure_worker(runs: list[Labelled]) -> list[tuple[str, float, float, float]
         rng = np.random.default_rng(seed)
         n = r.labels.size
         order = np.argsort(np.arange(n) + rng.exponential(60.0, n), kind="stable")
-        found = default_setting().run(r.errors[order])
         changed = np.cumsum(order >= PRE)
-        later = [int(changed[p]) for p in found if changed[p] > 0]
+        later = [int(changed[p]) for p in default_setting().run(r.errors[order])
+                 if changed[p] > 0]
         arrival_delays.append(later[0] if later else POST)
     median = float(np.median(arrival_delays))
     out.append(("arrival order (no ErrorFeed)", float("nan"), median,

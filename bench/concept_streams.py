@@ -44,7 +44,8 @@ class Labelled:
     @property
     def errors(self) -> Floats:
         """The 0/1 error: 1 where the prediction (``score >= 0.5``) is not the label."""
-        return ((self.scores >= 0.5).astype(np.int64) != self.labels).astype(np.float64)
+        wrong: NDArray[np.bool_] = (self.scores >= 0.5).astype(np.int64) != self.labels
+        return wrong.astype(np.float64)
 
     @property
     def residuals(self) -> Floats:

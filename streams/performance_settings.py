@@ -83,11 +83,16 @@ class PerformanceSettings:
 
     def to_dict(self) -> dict[str, Any]:
         detector: str | dict[str, Any] = self.detector
-        if self.detector_params:
+        if dict(self.detector_params) != default_params(self.detector):
             detector = {"name": self.detector, **dict(self.detector_params)}
         return {"task": self.task, "detector": detector,
                 "calibration_rows": self.calibration_rows, "alert_after": self.alert_after,
                 "detector_delay": self.detector_delay}
+
+
+def default_params(name: str) -> dict[str, ParamValue]:
+    """The parameters the bare detector ``name`` stands for (``ADWIN_DEFAULTS`` for ADWIN)."""
+    return dict(ADWIN_DEFAULTS) if make_detector(name).name == "ADWIN" else {}
 
 
 def _scalar(value: object) -> ParamValue:
@@ -131,8 +136,7 @@ def parse_performance(values: Mapping[str, Any], path: str,
                 raise error(f"{path}.detector.{key}", "a number, a boolean or a name",
                             value) from None
     try:
-        if make_detector(str(name)).name == "ADWIN":
-            params = {**ADWIN_DEFAULTS, **params}
+        params = {**default_params(str(name)), **params}
         make_detector(str(name), **params)
     except ValueError as exc:
         raise error(f"{path}.detector", f"a valid detector ({exc})", raw) from None

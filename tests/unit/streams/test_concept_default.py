@@ -10,6 +10,7 @@ not fire on 200,000 rows without a change. ``bench/concept.py`` measures the sam
 from __future__ import annotations
 
 from itertools import islice
+from typing import Any
 
 import numpy as np
 from river import drift
@@ -51,7 +52,8 @@ def service(labels: list[int], predictions: list[int]) -> list[int]:
 
 def river_adwin(labels: list[int], predictions: list[int]) -> list[int]:
     """River's ADWIN with its defaults on the 0/1 errors, row by row."""
-    detector, found = drift.ADWIN(), []
+    detector: Any = drift.ADWIN()  # type: ignore[no-untyped-call]
+    found: list[int] = []
     for position, (y, p) in enumerate(zip(labels, predictions, strict=True)):
         detector.update(float(y != p))
         if detector.drift_detected:
