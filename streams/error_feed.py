@@ -13,20 +13,26 @@ and releases errors in a deterministic order:
 
 * **Order.** Released errors are sorted by the prediction's event time, then by
   ``prediction_id`` (ties), whatever order and batches they came in.
-* **Final.** A span is final once a labelled prediction ``delay`` seconds of
-  event time later has been seen: everything older than ``newest - delay`` is
-  released (``newest`` is the latest prediction event time among the outcomes
-  seen). Until then errors wait, so the detector trails the labels by ``delay``.
+* **Final.** A span is final once every source has shown a labelled prediction
+  ``delay`` seconds of event time later: everything older than
+  ``min(newest of each source) - delay`` is released. A source is the join
+  partition the outcomes came from; each runs through event time at its own
+  pace (in a backfill one can be hours of event time ahead of another), so the
+  feed waits for the slowest one seen instead of leaving the others' outcomes
+  out as late. Until then errors wait, so the detector trails the labels by
+  ``delay``.
 * **Late.** An outcome whose prediction is older than the release point when it
-  arrives (its span was already fed) is left out of the detector and counted in
-  ``late``; the performance windows still count it. Whether an outcome is late
-  depends only on the outcomes before it, never on how they were cut into
-  batches: the release point in front of each row is the running maximum of the
+  arrives (its span was already fed), or ``delay`` behind an earlier outcome of
+  its own source, is left out of the detector and counted in ``late``; the
+  performance windows still count it. Within a source, whether an outcome is
+  late depends only on the outcomes before it, never on how they were cut into
+  batches: the mark in front of each row is the running maximum of its source's
   rows before it, as if every outcome came alone.
 
 So for the same outcomes the detector sees the same values in the same order,
 however they were batched, and however their arrival was shuffled as long as no
-outcome comes ``delay`` (event time) behind the newest one. A detection's event
+outcome comes ``delay`` (event time) behind the newest one of its source and
+every source has been seen before the first release. A detection's event
 time is then the latest prediction time among the values it rests on. Memory is
 the outcomes of ``delay`` seconds of event time (time, id and error each); the
 pending errors are part of the snapshot.
@@ -63,6 +69,7 @@ class ErrorFeed:
             raise ValueError(f"delay must be a finite number of seconds >= 0, got {delay!r}")
         self.delay = float(delay)
         self.newest = -math.inf  # the latest prediction event time seen
+        self.sources: dict[int, float] = {}  # the latest one of each source
         self.released = -math.inf  # every error before this event time has been released
         self.late = 0  # outcomes that came after their span was released
         self._chunks: list[_Chunk] = []
@@ -72,8 +79,8 @@ class ErrorFeed:
         """How many errors wait for their span to be final."""
         return sum(chunk.times.size for chunk in self._chunks)
 
-    def add(self, times: Floats, ids: Sequence[str], errors: Floats) -> int:
-        """Hold one batch (in arrival order); return how many of its rows were late."""
+    def add(self, times: Floats, ids: Sequence[str], errors: Floats, source: int = 0) -> int:
+        """Hold one batch of one ``source`` (in arrival order); return how many were late."""
         times = np.asarray(times, np.float64)
         errors = np.asarray(errors, np.float64)
         if not times.size == len(ids) == errors.size:
@@ -81,9 +88,11 @@ class ErrorFeed:
                              f"{times.size}, {len(ids)} and {errors.size}")
         if not times.size:
             return 0
-        before = np.maximum.accumulate(np.concatenate(([self.newest], times[:-1])))
+        own = self.sources.get(source, -math.inf)
+        before = np.maximum.accumulate(np.concatenate(([own], times[:-1])))
         late = times < np.maximum(before - self.delay, self.released)
         self.newest = max(self.newest, float(times.max()))
+        self.sources[source] = max(own, float(times.max()))
         kept = np.flatnonzero(~late)
         if kept.size:
             self._chunks.append(_Chunk(times[kept], np.asarray(ids, object)[kept],
@@ -94,7 +103,7 @@ class ErrorFeed:
 
     def release(self) -> tuple[Floats, Floats]:
         """The errors now final, in order, and their prediction event times."""
-        point = self.newest - self.delay
+        point = min(self.sources.values(), default=-math.inf) - self.delay
         if point <= self.released:
             return np.empty(0, np.float64), np.empty(0, np.float64)
         self.released = point
@@ -126,6 +135,7 @@ class ErrorFeed:
         return {"newest": None if math.isinf(self.newest) else self.newest,
                 "released": None if math.isinf(self.released) else self.released,
                 "late": self.late,
+                "sources": [[k, v] for k, v in sorted(self.sources.items())],
                 "times": [t for c in chunks for t in c.times.tolist()],
                 "ids": [i for c in chunks for i in c.ids.tolist()],
                 "errors": [e for c in chunks for e in c.errors.tolist()]}
@@ -137,6 +147,10 @@ class ErrorFeed:
         feed.newest = -math.inf if data["newest"] is None else float(data["newest"])
         feed.released = -math.inf if data["released"] is None else float(data["released"])
         feed.late = int(data["late"])
+        if "sources" in data:
+            feed.sources = {int(k): float(v) for k, v in data["sources"]}
+        elif not math.isinf(feed.newest):  # written before sources were told apart
+            feed.sources = {0: feed.newest}
         times = np.array(data["times"], np.float64)
         if times.size:
             feed._chunks = [_Chunk(times, np.array(data["ids"], object),

@@ -140,7 +140,7 @@ class OutcomeService(BatchedConsumer):
                 if model is None:
                     model = state.models[key] = self._new_model(*key)
                     self.metrics.detected(*key, model.detector.name, 0)
-                counts = model.update(outcomes)
+                counts = model.update(outcomes, bundle.source_partition)
                 for name, count in counts.items():
                     if name not in ("used", "detector_late"):
                         self.metrics.labels.labels(model=key[0], outcome=name).inc(count)

@@ -166,8 +166,11 @@ class ModelPerformance:
                       np.array(truth, kind), np.array(pred, kind), [o.score for o in rows])
         return batch, len(outcomes) - len(keep)
 
-    def update(self, outcomes: Sequence[Outcome]) -> dict[str, int]:
+    def update(self, outcomes: Sequence[Outcome], source: int = 0) -> dict[str, int]:
         """Apply outcomes in order; return counts by outcome (invalid, too_late, used).
+
+        ``source`` is the join partition they came from: the error feed waits for the
+        slowest source (``streams.error_feed``).
 
         ``detector_late`` counts the outcomes left out of the detector because their
         span of event time had been fed already (they are in ``used`` or ``too_late``
@@ -186,7 +189,7 @@ class ModelPerformance:
         self.newest = max(self.newest, float(batch.times.max()))
         task: Task = "classification" if self.task == "classification" else "regression"
         errors = error_values(self.detector, batch.truth, batch.pred, task=task)
-        detector_late = self.feed.add(batch.times, batch.ids, errors)
+        detector_late = self.feed.add(batch.times, batch.ids, errors, source)
         times, ordered = self.feed.release()
         first = self.detector.position
         for position in self.detector.update_many(ordered):

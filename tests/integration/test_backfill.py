@@ -29,6 +29,7 @@ from store.queries import list_windows
 from store.tables import alerts, outbox, retrain_requests
 from streams.broker import EmbeddedBroker
 from streams.cli import main
+from streams.performance_settings import PerformanceSettings
 from tests.integration.test_labels import sea_stream
 from tests.integration.test_worker import WINDOW, Worker, wait_for
 
@@ -126,7 +127,8 @@ def test_a_month_old_backfill_stores_windows_performance_and_detections(
         # The detector saw every error in event-time order: its detections are those of
         # River's ADWIN offline on the whole error sequence, but for the last 30 s (the
         # delay) and a little more (the slowest partition's last outcome), still held.
-        offline = make_detector("adwin").update_many(errors)
+        service = make_detector("adwin", **PerformanceSettings().detector_params)
+        offline = service.update_many(errors)
         positions = [d["position"] for d in stored(list_detections)]
         assert positions == offline[:len(positions)]
         assert positions[-1:] >= [p for p in offline if p < N - 40 / STEP][-1:]

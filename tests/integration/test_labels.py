@@ -27,6 +27,7 @@ from store.engine import make_engine
 from store.performance import list_detections, list_performance
 from streams.broker import EmbeddedBroker
 from streams.cli import main
+from streams.performance_settings import PerformanceSettings
 from streams.producer import send_events
 from tests.integration.test_worker import WINDOW, Worker, wait_for
 
@@ -63,8 +64,10 @@ def produce(broker: EmbeddedBroker, topic: str, events: list[dict[str, Any]]) ->
 
 def sea_stream(n: int, change: int, start: float) -> tuple[list[dict[str, Any]],
                                                             list[dict[str, Any]]]:
-    """Predictions of the SEA rule of variant 0 (x1 + x2 <= 8) and the labels of SEA,
-    whose rule switches to variant 3 (threshold 9.5) at ``change``."""
+    """Predictions of the SEA rule of variant 0 (label ``x1 + x2 > 8``, River's rule) and
+    the labels of SEA, whose threshold moves to 9.5 (variant 3) at ``change``: the model
+    is right (but for SEA's 5% noise) before the change and wrong on 8 < x1 + x2 <= 9.5
+    after it."""
     before = synth.SEA(variant=0, noise=0.05, seed=7)
     after = synth.SEA(variant=3, noise=0.05, seed=8)
     rows = list(before.take(change)) + list(after.take(n - change))
@@ -72,7 +75,7 @@ def sea_stream(n: int, change: int, start: float) -> tuple[list[dict[str, Any]],
     for i, (x, y) in enumerate(rows):
         t = start + i * 0.05
         margin = x[0] + x[1] - 8.0
-        score = round(1.0 / (1.0 + math.exp(2.0 * margin)), 6)  # P(label True) under rule 0
+        score = round(1.0 / (1.0 + math.exp(-2.0 * margin)), 6)  # P(label True), rule 0
         pid = f"p{i}"
         predictions.append({"event_id": f"e{i}", "model_id": "sea", "model_version": "1",
                             "event_time": _iso(t), "prediction_id": pid,
@@ -106,7 +109,10 @@ def test_concept_change_detected_where_river_detects_it_and_metrics_equal_sklear
     # waits for a later prediction: with detector_delay 0s only earlier ones are final).
     errors = [int(p["prediction"] != lab["label"]) for p, lab in zip(predictions, labels,
                                                                       strict=True)]
-    offline = make_detector("adwin").update_many(errors[:-1])
+    assert np.mean(errors[:change]) < 0.08 < 0.12 < np.mean(errors[change:])
+    # The worker's default detector offline: the worker adds no delay in rows to it.
+    service = make_detector("adwin", **PerformanceSettings().detector_params)
+    offline = service.update_many(errors[:-1])
     with engine.connect() as conn:
         detections = list_detections(conn, "sea")
     assert offline

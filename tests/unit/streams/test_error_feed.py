@@ -97,6 +97,33 @@ def test_an_outcome_behind_the_release_point_is_late_whatever_the_batching() -> 
     assert together.pending == 2  # b and d wait; c is gone
 
 
+def test_the_feed_waits_for_the_slowest_source_instead_of_leaving_its_outcomes_out() -> None:
+    """Two join partitions, one hours of event time ahead (a backfill): the lagging
+    one's outcomes are fed in order, none late, and the sequence is the offline one."""
+    feed = ErrorFeed(DELAY)
+    ahead, behind = np.arange(0.0, 20_000.0, 10.0), np.arange(5.0, 20_000.0, 10.0)
+    ids = [f"a{i:05d}" for i in range(ahead.size)], [f"b{i:05d}" for i in range(behind.size)]
+    feed.add(behind[:1], ids[1][:1], np.ones(1), 1)  # both sources seen before a release
+    fed: list[float] = []
+    for start in range(0, ahead.size, 500):  # partition 0 runs 5,000 s ahead of 1
+        part = slice(start, start + 500)
+        assert feed.add(ahead[part], ids[0][part], np.zeros(ahead[part].size), 0) == 0
+        fed += feed.release()[0].tolist()
+        back = slice(max(start - 500, 1), start)
+        assert feed.add(behind[back], ids[1][back], np.ones(behind[back].size), 1) == 0
+        fed += feed.release()[0].tolist()
+    feed.add(behind[-500:], ids[1][-500:], np.ones(500), 1)
+    fed += feed.release()[0].tolist()
+    assert feed.late == 0
+    every = np.sort(np.concatenate([ahead, behind]))
+    assert fed == every[every < 19_990.0 - DELAY].tolist()  # the slower newest, 19,990
+    # One source alone: the lagging partition's outcomes would all have been late.
+    single = ErrorFeed(DELAY)
+    single.add(ahead[:1000], ids[0][:1000], np.zeros(1000))
+    single.release()
+    assert single.add(behind[:500], ids[1][:500], np.ones(500)) == 500
+
+
 def test_a_snapshot_restores_pending_errors_and_marks() -> None:
     times, ids, errors = stream(seed=4)
     whole = feed_in(ErrorFeed(DELAY), times, ids, errors, list(range(100, len(ids), 100)))
@@ -108,6 +135,16 @@ def test_a_snapshot_restores_pending_errors_and_marks() -> None:
     tail = feed_in(restored, times[1500:], ids[1500:], errors[1500:],
                    list(range(100, len(ids) - 1500, 100)))
     assert (head[0] + tail[0], head[1] + tail[1]) == whole
+
+
+def test_a_snapshot_keeps_each_sources_mark_and_reads_one_written_before_sources() -> None:
+    feed = ErrorFeed(DELAY)
+    feed.add(np.array([500.0]), ["a"], np.ones(1), 0)
+    feed.add(np.array([300.0]), ["b"], np.ones(1), 3)
+    data = json.loads(json.dumps(feed.to_dict()))
+    assert ErrorFeed.from_dict(data, DELAY).sources == {0: 500.0, 3: 300.0}
+    del data["sources"]
+    assert ErrorFeed.from_dict(data, DELAY).sources == {0: 500.0}
 
 
 @pytest.mark.parametrize("delay", [-1.0, float("inf"), float("nan"), True, "15m"])

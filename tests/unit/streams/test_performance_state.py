@@ -236,7 +236,7 @@ def test_the_same_outcomes_batched_or_shuffled_otherwise_give_the_same_detection
     final = sorted((o for o in rows if o.prediction_time < newest - DELAY),
                    key=lambda o: (o.prediction_time, o.prediction_id))
     errors = [int(o.prediction != o.label) for o in final]
-    offline = make_detector("adwin").update_many(errors)
+    offline = make_detector("adwin", **PerformanceSettings().detector_params).update_many(errors)
     assert [p for p, _ in by_thousand] == offline
     assert [t for _, t in by_thousand] == [final[p].prediction_time for p in offline]
 
