@@ -27,6 +27,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -52,8 +53,9 @@ LARGE_REFERENCE_ROWS = 100_000
 WINDOWS = (100, 1_000, 10_000, 100_000, 1_000_000)
 LARGE_WINDOWS = (100_000, 1_000_000)  # also judged against the 100,000-row reference
 # Trials per window size: the default run, and --quick (which leaves out 1,000,000 rows).
-TRIALS = {100: 200, 1_000: 200, 10_000: 100, 100_000: 40, 1_000_000: 12}
-QUICK_TRIALS = {100: 40, 1_000: 40, 10_000: 20, 100_000: 8}
+TRIALS = {100: 100, 1_000: 100, 10_000: 50, 100_000: 20, 1_000_000: 6}
+QUICK_TRIALS = {100: 30, 1_000: 30, 10_000: 20, 100_000: 6}
+STARTED: list[subprocess.Popen[str]] = []  # the peer processes, stopped on SIGTERM or Ctrl-C
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,7 @@ def run_peer(peer: Peer, cells: list[dict[str, Any]]) -> Column:
     with subprocess.Popen([str(peer.venv / "bin" / "python"), str(peer.script)],
                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True, env=env) as process:
+        STARTED.append(process)
         assert process.stdin is not None
         process.stdin.write(json.dumps({"cells": cells}))
         process.stdin.close()
@@ -253,6 +256,13 @@ def notes(columns: Sequence[Column]) -> str:
     return "\n".join(out)
 
 
+def _stop_peers(signum: int, _frame: object) -> None:
+    for process in STARTED:
+        if process.poll() is None:
+            process.kill()
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true",
@@ -279,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
         if not name or not target:
             parser.error(f"--verdict {spec!r}: expected NAME=package.module:attribute")
         verdicts.append((name, load_verdict(target)))
+    signal.signal(signal.SIGTERM, _stop_peers)
+    signal.signal(signal.SIGINT, _stop_peers)
     cells = plan(QUICK_TRIALS if args.quick else TRIALS, args.trials)
     started = dt.datetime.now(dt.UTC)
     peers = [p for p in PEERS if not args.only or p.name in args.only]
@@ -299,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     for problem in problems:
         print(f"DATA MISMATCH: {problem}")
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(
             [{"label": c.label, "about": c.about, "error": c.error, "seconds": c.seconds,
               "cells": list(c.cells.values())} for c in columns], indent=1))
