@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib.metadata
 import json
 import os
 import signal
@@ -92,12 +93,14 @@ class Column:
     seconds: float = 0.0
 
 
-def plan(trials: dict[int, int], fixed: int | None) -> list[dict[str, Any]]:
+def plan(trials: dict[int, int], fixed: int | None,
+         windows: Sequence[int] | None = None) -> list[dict[str, Any]]:
     """Every (scenario, reference rows, window rows, trials) cell of the run."""
-    sizes = [(REFERENCE_ROWS, w) for w in WINDOWS if w in trials]
-    sizes += [(LARGE_REFERENCE_ROWS, w) for w in LARGE_WINDOWS if w in trials]
+    wanted = [w for w in (windows or WINDOWS) if fixed or w in trials]
+    sizes = [(REFERENCE_ROWS, w) for w in WINDOWS if w in wanted]
+    sizes += [(LARGE_REFERENCE_ROWS, w) for w in LARGE_WINDOWS if w in wanted]
     return [{"scenario": s.name, "reference_rows": r, "window_rows": w,
-             "trials": fixed or trials[w]} for s in SCENARIOS for r, w in sizes]
+             "trials": fixed or trials.get(w) or TRIALS[w]} for s in SCENARIOS for r, w in sizes]
 
 
 def key(cell: dict[str, Any]) -> tuple[str, int, int]:
@@ -105,7 +108,9 @@ def key(cell: dict[str, Any]) -> tuple[str, int, int]:
 
 
 def run_driftline(label: str, verdict: Verdict, cells: list[dict[str, Any]]) -> Column:
-    column = Column(label, about={"method": label, "python": sys.version.split()[0]})
+    column = Column(label, about={"method": label, "python": sys.version.split()[0],
+                                  "versions": {name: importlib.metadata.version(name)
+                                               for name in ("numpy", "scipy")}})
     began = time.perf_counter()
     for result in run_cells(as_flagger(verdict), cells):
         column.cells[key(result)] = result
@@ -268,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="fewer trials, no 1,000,000-row windows (a few minutes)")
     parser.add_argument("--trials", type=int, help="the same number of trials for every cell")
+    parser.add_argument("--windows", type=int, nargs="+", choices=WINDOWS, metavar="ROWS",
+                        help=f"only these window sizes (of {', '.join(map(str, WINDOWS))})")
     parser.add_argument("--only", nargs="+", metavar="METHOD",
                         help="run only these: driftline and/or evidently, nannyml, alibi")
     parser.add_argument("--verdict", action="append", default=[], metavar="NAME=MOD:ATTR",
@@ -291,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         verdicts.append((name, load_verdict(target)))
     signal.signal(signal.SIGTERM, _stop_peers)
     signal.signal(signal.SIGINT, _stop_peers)
-    cells = plan(QUICK_TRIALS if args.quick else TRIALS, args.trials)
+    cells = plan(QUICK_TRIALS if args.quick else TRIALS, args.trials, args.windows)
     started = dt.datetime.now(dt.UTC)
     peers = [p for p in PEERS if not args.only or p.name in args.only]
     # Each peer is a process of its own: they run at the same time as driftline's
