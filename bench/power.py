@@ -31,6 +31,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -48,7 +49,7 @@ from scenarios import SCENARIOS, checksum, draw  # noqa: E402
 
 from detectors import DriftPolicy  # noqa: E402
 
-PEER_TIMEOUT_S = 3600
+PEER_TIMEOUT_S = 4 * 3600  # a peer still running then is stopped; its finished cells count
 REFERENCE_ROWS = 10_000
 LARGE_REFERENCE_ROWS = 100_000
 WINDOWS = (100, 1_000, 10_000, 100_000, 1_000_000)
@@ -150,9 +151,11 @@ def run_peer(peer: Peer, cells: list[dict[str, Any]]) -> Column:
         return column
     env = {**os.environ, "DO_NOT_TRACK": "1", "NML_DISABLE_USAGE_LOGGING": "1"}
     began = time.perf_counter()
-    with subprocess.Popen([str(peer.venv / "bin" / "python"), str(peer.script)],
-                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True, env=env) as process:
+    # stderr goes to a file: a pipe nobody reads until the end could fill and block the peer.
+    with tempfile.TemporaryFile("w+") as errors, subprocess.Popen(
+        [str(peer.venv / "bin" / "python"), str(peer.script)], stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=errors, text=True, env=env,
+    ) as process:
         STARTED.append(process)
         assert process.stdin is not None
         process.stdin.write(json.dumps({"cells": cells}))
@@ -167,8 +170,9 @@ def run_peer(peer: Peer, cells: list[dict[str, Any]]) -> Column:
                 process.kill()
                 column.error = f"stopped after {PEER_TIMEOUT_S} s"
                 break
-        stderr = process.stderr.read() if process.stderr else ""
         code = process.wait()
+        errors.seek(0)
+        stderr = errors.read()
     column.seconds = time.perf_counter() - began
     if code != 0 and column.error is None:
         tail = " | ".join(stderr.strip().splitlines()[-3:])
@@ -206,7 +210,7 @@ EXPECT_TITLES = {
 
 def _share(column: Column, cell: dict[str, Any]) -> str:
     result = column.cells.get(key(cell))
-    if column.error or result is None:
+    if result is None:
         return "not run"
     if "error" in result:
         return "error"
