@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # PostgreSQL for the store and worker tests (as on CI); unreachable means skipped, except CI=true.
 export DRIFTLINE_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: lock test test-containers docker-engine lint typecheck unit prometheus-tools dashboards config-schema event-schema demo compare-example bench bench-stream bench-join bench-alerts soak bench-decode-depth clean bench-concept
+.PHONY: lock test test-containers docker-engine lint typecheck unit prometheus-tools dashboards config-schema event-schema demo compare-example bench bench-stream bench-join bench-alerts soak bench-decode-depth clean bench-concept bench-power
 
 # The environment is installed from the committed lock (exact versions and hashes), never
 # resolved afresh: uv at the locked version is bootstrapped with pip, then syncs the venv.
@@ -112,6 +112,10 @@ bench-decode-depth: $(STAMP)
 # Concept drift: detection delay and false detections by error input and detector setting.
 bench-concept: $(STAMP)
 	$(BIN)/python bench/concept.py
+# False-flag rate and power of the per-feature verdict against Evidently, NannyML and Alibi
+# Detect (each in a venv of its own, made on first use); `make bench-power QUICK=1` for a short run.
+bench-power: $(STAMP)
+	$(BIN)/python bench/power.py $(if $(QUICK),--quick)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .demo .demo-compare
