@@ -2,8 +2,9 @@
 
 ``driftline_flags(reference, window, kind)`` runs ``detectors.compare`` on the
 one feature and says whether the policy calls it drifted (severity ``warn`` or
-``critical``). With one column, the Benjamini–Hochberg correction leaves the
-p-value as it is.
+``critical``). With one column, the correction leaves the p-value as it is.
+``CLASSIC`` is the classic rule (PSI and Benjamini–Hochberg at 0.05), for a column
+beside the default budget verdict: ``--verdict classic=power_driftline:CLASSIC``.
 
 A verdict is any ``Verdict``: a callable ``(reference, window, kind) -> bool``.
 ``verdict_for(policy)`` makes one of a ``DriftPolicy``; ``load_verdict("pkg.mod:attr")``
@@ -25,6 +26,7 @@ from scenarios import Kind, category_labels
 from detectors import DriftPolicy, compare
 
 Verdict = Callable[[NDArray[np.generic], NDArray[np.generic], Kind], bool]
+CLASSIC = DriftPolicy.of("classic")
 
 
 def _values(data: NDArray[np.generic], kind: Kind) -> NDArray[Any]:
