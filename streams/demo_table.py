@@ -81,7 +81,9 @@ def print_rows(table: Table, engine: Engine, sent_until: datetime | None,
         concept = f"DETECTED ({found[0]['detector']})" if found else "-"
         share = "-" if row["drift_share"] is None else f"{row['drift_share']:.0%}"
         names = ", ".join(f"{n} ({s})" for n, s in drifted.items()) or "-"
-        if len(table.seen) == 1:
+        if row.get("reference_source") == "gathering":
+            names = "(gathering the reference)"
+        elif len(table.seen) == 1:
             names = "(the reference window)"
         status = {"drift": "DATASET DRIFT", "insufficient_data": "insufficient data"}.get(
             row["status"], "feature drift" if drifted else "ok")
