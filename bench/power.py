@@ -8,7 +8,7 @@ shifts that should stay calm it is how often the method bothers anyone.
 
 Methods, each with its default settings: driftline's verdict with the default
 ``DriftPolicy`` (``power_driftline.py``, in this process), and as subprocesses
-in venvs of their own (made by ``bench/setup-<peer>.sh`` when missing):
+in venvs of their own (made by ``bench/setup-peer.sh <peer>`` when missing):
 Evidently's ``DataDriftPreset``, NannyML's ``UnivariateDriftCalculator`` and
 Alibi Detect's ``TabularDrift`` (``power_peers/<peer>_power.py``). A peer that
 cannot be installed or fails is reported as such and the others go on.
@@ -124,14 +124,14 @@ def ensure_venv(peer: Peer) -> str | None:
     """Make the peer's venv if it is missing; why it cannot be used, or None."""
     if (peer.venv / ".installed").exists():
         return None
-    print(f"power: creating bench/.venv-{peer.name} (bench/setup-{peer.name}.sh) ...",
+    print(f"power: creating bench/.venv-{peer.name} (bench/setup-peer.sh {peer.name}) ...",
           flush=True)
-    done = subprocess.run(["bash", str(BENCH / f"setup-{peer.name}.sh")], check=False,
+    done = subprocess.run(["bash", str(BENCH / "setup-peer.sh"), peer.name], check=False,
                           capture_output=True, text=True)
     if done.returncode != 0:
         lines = [line for line in (done.stderr or done.stdout).strip().splitlines()
                  if not line.startswith("WARNING: Location")]
-        return f"setup-{peer.name}.sh failed (exit {done.returncode}): " + (
+        return f"setup-peer.sh {peer.name} failed (exit {done.returncode}): " + (
             " | ".join(lines[-3:]) or "no output")
     return None
 

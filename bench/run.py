@@ -3,7 +3,7 @@
 Same synthetic data on both sides (``bench/bench_data.py``): a 100k-row
 reference and a 100k-row window, 20 numeric and 5 categorical features, 5 of
 them shifted. driftline is measured in this process; Evidently in its own venv
-(``bench/.venv-evidently``, made by ``bench/setup-evidently.sh`` when missing)
+(``bench/.venv-evidently``, made by ``bench/setup-peer.sh evidently`` when missing)
 through ``bench/evidently_side.py``. Prints a markdown table with the targets.
 
 Usage: ``.venv/bin/python bench/run.py [--runs N] [--evidently-runs N]
@@ -88,12 +88,12 @@ def ensure_evidently() -> str | None:
     """Make the Evidently venv if it is missing; return why it cannot be used, or None."""
     if (EVIDENTLY_VENV / ".installed").exists():
         return None
-    print("bench: creating bench/.venv-evidently (bench/setup-evidently.sh) ...", flush=True)
-    done = subprocess.run(["bash", str(BENCH / "setup-evidently.sh")], check=False,
+    print("bench: creating bench/.venv-evidently (bench/setup-peer.sh evidently) ...", flush=True)
+    done = subprocess.run(["bash", str(BENCH / "setup-peer.sh"), "evidently"], check=False,
                           capture_output=True, text=True)
     if done.returncode != 0:
         tail = " | ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
-        return f"setup-evidently.sh failed (exit {done.returncode}): {tail or 'no output'}"
+        return f"setup-peer.sh evidently failed (exit {done.returncode}): {tail or 'no output'}"
     return None
 
 

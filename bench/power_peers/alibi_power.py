@@ -1,6 +1,6 @@
 """Alibi Detect's ``TabularDrift`` with its defaults, one feature per detector.
 
-Run by ``bench/power.py`` in ``bench/.venv-alibi`` (``bench/setup-alibi.sh``).
+Run by ``bench/power.py`` in ``bench/.venv-alibi`` (``bench/setup-peer.sh alibi``).
 Each trial builds ``TabularDrift(reference)``: p_val 0.05, Bonferroni
 correction (a no-op with one feature), two-sided Kolmogorov–Smirnov (scipy's
 asymptotic p-value) for a numeric feature, chi-square on the category counts

@@ -1,6 +1,6 @@
 """Evidently's ``DataDriftPreset`` with its defaults: each column's own drift verdict.
 
-Run by ``bench/power.py`` in ``bench/.venv-evidently`` (``bench/setup-evidently.sh``).
+Run by ``bench/power.py`` in ``bench/.venv-evidently`` (``bench/setup-peer.sh evidently``).
 The trials of a batch are the columns of one table (trial ``i`` is column
 ``t{i}`` of the reference and of the current table), declared numeric or
 categorical in a ``DataDefinition``; ``Report([DataDriftPreset()]).run(current,

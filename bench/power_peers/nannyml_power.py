@@ -1,6 +1,6 @@
 """NannyML's ``UnivariateDriftCalculator`` with its default methods and thresholds.
 
-Run by ``bench/power.py`` in ``bench/.venv-nannyml`` (``bench/setup-nannyml.sh``).
+Run by ``bench/power.py`` in ``bench/.venv-nannyml`` (``bench/setup-peer.sh nannyml``).
 NannyML judges *chunks*: it computes the drift method on chunks of the reference
 and sets the alert threshold from them; by default (NannyML 0.13) the method is
 the Jensen–Shannon distance for both continuous and categorical columns and the
