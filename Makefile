@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # PostgreSQL for the store and worker tests (as on CI); unreachable means skipped, except CI=true.
 export DRIFTLINE_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: lock test test-containers docker-engine lint typecheck unit prometheus-tools dashboards config-schema event-schema demo compare-example bench bench-stream bench-join bench-alerts clean
+.PHONY: lock test test-containers docker-engine lint typecheck unit prometheus-tools dashboards config-schema event-schema demo compare-example bench bench-stream bench-join bench-alerts bench-name-flood clean
 
 # The environment is installed from the committed lock (exact versions and hashes), never
 # resolved afresh: uv at the locked version is bootstrapped with pip, then syncs the venv.
@@ -100,6 +100,9 @@ bench-join: $(STAMP)
 
 bench-alerts: $(STAMP)
 	$(BIN)/python bench/alerts.py
+
+bench-name-flood: $(STAMP)
+	$(BIN)/python bench/name_flood.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .demo .demo-compare

@@ -43,11 +43,11 @@ def _batch(draw: st.DrawFn) -> list[dict[str, Any]]:
     return events
 
 
-def _caps(draw: st.DrawFn) -> Caps:
+def _caps(data: st.DataObject) -> Caps:
     caps = {}
     for model in "ab":
-        limit = draw(st.integers(1, 12))
-        held = draw(st.lists(st.sampled_from([*POOL, "feature:prediction", "new_3_0"]),
+        limit = data.draw(st.integers(1, 12))
+        held = data.draw(st.lists(st.sampled_from([*POOL, "feature:prediction", "new_3_0"]),
                              unique=True))
         caps[(model, "1")] = FeatureCap.of(limit, held)
     return caps
@@ -115,7 +115,7 @@ def _check(events: list[dict[str, Any]], caps: Caps, stale: int, columnar: bool)
 @given(st.data())
 def test_a_budget_changes_nothing_the_cap_lets_through(data: st.DataObject) -> None:
     events = data.draw(_batch())
-    _check(events, _caps(data.draw), data.draw(st.integers(0, 3)), data.draw(st.booleans()))
+    _check(events, _caps(data), data.draw(st.integers(0, 3)), data.draw(st.booleans()))
 
 
 def test_a_flood_builds_only_the_admitted_columns() -> None:
