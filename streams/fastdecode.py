@@ -33,6 +33,7 @@ columns within a model version's ``NameBudget`` (``streams.columns``).
 
 from __future__ import annotations
 
+import random
 import re
 import sys
 from collections.abc import Callable, Collection, Sequence
@@ -125,7 +126,8 @@ def looks_flooded(messages: Sequence[Message], sampled: int = SAMPLED_ROWS) -> b
     guess for the choice of path: either path gives the same columns.
     """
     step = max(1, len(messages) // sampled)
-    rows = [_KEY.findall(m.value or b"") for m in messages[::step]]
+    start = random.randrange(step)  # rows a producer cannot line its flood up between
+    rows = [_KEY.findall(m.value or b"") for m in messages[start::step]]
     seen: dict[bytes, int] = {}
     for keys in rows:
         for key in set(keys):
