@@ -204,7 +204,17 @@ def _feature_columns(
     skipped = []
     if budget is not None:
         names, skipped = within(names, budget)
-    return {name: [f.get(name) for f in features] for name in names}, skipped
+    if not skipped:
+        return {name: [f.get(name) for f in features] for name in names}, skipped
+    # A flood: each row's values are put in place (work per value) rather than each
+    # built name looked up in every row (work per built name and row).
+    built: dict[str, list[Value]] = {name: [None] * len(features) for name in names}
+    for row, feature_values in enumerate(features):
+        for name, value in feature_values.items():
+            column = built.get(name)
+            if column is not None:
+                column[row] = value
+    return dict(built), skipped
 
 
 def _present_values(features: Sequence[dict[str, Value]], names: Sequence[str]
