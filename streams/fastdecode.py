@@ -362,8 +362,7 @@ def _build(table: pa.Table, rows: NDArray[np.intp], micros: NDArray[np.int64],
     column is ambiguous. A feature column is built only within its version's budget."""
     features = table.column("features").combine_chunks()
     fields = [f.name for f in features.type]
-    names = [column_name(f) for f in fields]
-    nulls = [_mask(pc.is_null(features.field(i))) for i in range(len(names))]
+    nulls = [_mask(pc.is_null(features.field(i))) for i in range(len(fields))]
     at = {name: i for i, name in enumerate(fields)}
     arrays: dict[int, NDArray[Any]] = {}  # built when a group first needs them
 
