@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # PostgreSQL for the store and worker tests (as on CI); unreachable means skipped, except CI=true.
 export DRIFTLINE_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: lock test test-containers docker-engine lint typecheck unit prometheus-tools dashboards config-schema event-schema demo compare-example bench bench-stream bench-join bench-alerts soak bench-decode-depth clean bench-concept bench-power
+.PHONY: lock test test-containers docker-engine lint typecheck unit prometheus-tools dashboards config-schema event-schema demo compare-example bench bench-stream bench-join bench-alerts soak bench-decode-depth clean bench-concept bench-power bench-name-flood
 
 # The environment is installed from the committed lock (exact versions and hashes), never
 # resolved afresh: uv at the locked version is bootstrapped with pip, then syncs the venv.
@@ -116,6 +116,8 @@ bench-concept: $(STAMP)
 # Detect (each in a venv of its own, made on first use); `make bench-power QUICK=1` for a short run.
 bench-power: $(STAMP)
 	$(BIN)/python bench/power.py $(if $(QUICK),--quick)
+bench-name-flood: $(STAMP)
+	$(BIN)/python bench/name_flood.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .demo .demo-compare

@@ -20,13 +20,19 @@
 - Feature columns follow the order in which the whole decoded batch first
   names the features (a group holds those its own rows name), so both decode
   paths (``streams.fastdecode`` and the per-event one) give the same order.
+- A ``NameBudget`` per model version (``budgets``) bounds the columns built: a
+  flood of distinct names would otherwise cost events x names. The names past
+  the budget are ``skipped``: their present values are counted, their columns
+  not built, and ``streams.feature_cap`` builds any of them its cap admits after
+  all (``rebuild``), so the capped batch is the one a full decode gives.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Container, Sequence
+from dataclasses import dataclass, field
 from itertools import chain
 from typing import TYPE_CHECKING, Any, cast
 
@@ -43,6 +49,21 @@ _NUMERIC_TYPES = frozenset({float, int, type(None)})
 _TEXT_TYPES = frozenset({str, type(None)})
 
 Value = float | int | str | bool | None
+Column = tuple[NDArray[Any], NDArray[np.bool_]]
+
+
+@dataclass(frozen=True)
+class NameBudget:
+    """The feature columns to build for one model version: those named in ``held``
+    and the first ``room`` other names of its rows, in batch order (column names,
+    as ``streams.feature_cap.FeatureCap`` admits them)."""
+
+    held: Container[str]
+    room: int
+
+
+# The budget of a (model_id, model_version); None: build every column.
+Budgets = Callable[[str, str], NameBudget | None]
 
 
 @dataclass
@@ -57,6 +78,12 @@ class ModelBatch:
     missing: dict[str, NDArray[np.bool_]]
     feature_names: tuple[str, ...]
     prediction_ids: NDArray[np.object_]
+    # The feature columns past the decoder's ``NameBudget``, not built: their present
+    # (non-null) values per column name; ``order`` is then every feature column of the
+    # rows in batch order, and ``rebuild`` builds one of the skipped columns.
+    skipped: dict[str, int] = field(default_factory=dict)
+    order: tuple[str, ...] = ()
+    rebuild: Callable[[str], Column] | None = None
 
     def __len__(self) -> int:
         return len(self.row_keys)
@@ -84,6 +111,27 @@ def column_name(feature: str) -> str:
     if feature in OUTPUT_COLUMNS or feature.startswith(FEATURE_PREFIX):
         return FEATURE_PREFIX + feature
     return feature
+
+
+def feature_of(column: str) -> str:
+    """The feature stored in ``column`` (the inverse of ``column_name``)."""
+    return column[len(FEATURE_PREFIX):] if column.startswith(FEATURE_PREFIX) else column
+
+
+def within(names: Sequence[str], budget: NameBudget) -> tuple[list[str], list[str]]:
+    """(features to build, features skipped) of ``names`` (in batch order) under ``budget``."""
+    chosen: list[str] = []
+    skipped: list[str] = []
+    room = budget.room
+    for feature in names:
+        if column_name(feature) in budget.held:
+            chosen.append(feature)
+        elif room > 0:
+            room -= 1
+            chosen.append(feature)
+        else:
+            skipped.append(feature)
+    return chosen, skipped
 
 
 def _as_float(value: float | int | None) -> float:
@@ -133,27 +181,57 @@ def feature_order(features: Sequence[dict[str, Value]]) -> list[str]:
 
 
 def _feature_columns(
-    features: Sequence[dict[str, Value]], order: Sequence[str],
-) -> dict[str, Sequence[Value]]:
-    """Each feature's values in row order, None where absent.
+    features: Sequence[dict[str, Value]], order: Sequence[str], budget: NameBudget | None,
+) -> tuple[dict[str, Sequence[Value]], list[str]]:
+    """(each built feature's values in row order, None where absent; the skipped features).
 
     ``order`` is the batch's feature order; a name no row of this group has is
-    left out. When every event lists exactly ``order`` (the usual case) the rows
-    are transposed in one step; otherwise each name is looked up.
+    left out, and so are the names past ``budget`` (skipped). When every event
+    lists exactly ``order`` (the usual case) the rows are transposed in one step;
+    otherwise each built name is looked up.
     """
     if all(map(list(order).__eq__, map(list, features))):
-        columns = zip(*map(dict.values, features), strict=False)  # rows of equal length
-        return dict(zip(order, columns, strict=False))  # one column per name
+        names: Sequence[str] = order
+        skipped: list[str] = []
+        if budget is not None:
+            names, skipped = within(order, budget)
+        if not skipped:
+            columns = zip(*map(dict.values, features), strict=False)  # rows of equal length
+            return dict(zip(order, columns, strict=False)), []  # one column per name
+        return {name: [f[name] for f in features] for name in names}, skipped
     present = set(chain.from_iterable(features))
-    return {name: [f.get(name) for f in features] for name in order if name in present}
+    names = [name for name in order if name in present]
+    skipped = []
+    if budget is not None:
+        names, skipped = within(names, budget)
+    if not skipped:
+        return {name: [f.get(name) for f in features] for name in names}, skipped
+    # A flood: each row's values are put in place (work per value) rather than each
+    # built name looked up in every row (work per built name and row).
+    built: dict[str, list[Value]] = {name: [None] * len(features) for name in names}
+    for row, feature_values in enumerate(features):
+        for name, value in feature_values.items():
+            column = built.get(name)
+            if column is not None:
+                column[row] = value
+    return dict(built), skipped
+
+
+def _present_values(features: Sequence[dict[str, Value]], names: Sequence[str]
+                    ) -> dict[str, int]:
+    """The non-null values of each feature of ``names`` in ``features``, by column name."""
+    counts = Counter(k for f in features for k, v in f.items() if v is not None)
+    return {column_name(name): counts[name] for name in names}
 
 
 def _model_batch(key: tuple[str, str], events: Sequence[PredictionEvent],
-                 keys: NDArray[np.uint64], order: Sequence[str]) -> ModelBatch:
+                 keys: NDArray[np.uint64], order: Sequence[str],
+                 budget: NameBudget | None = None) -> ModelBatch:
     times = np.fromiter((e.event_time.timestamp() for e in events), np.float64, len(events))
     columns: dict[str, NDArray[Any]] = {}
     missing: dict[str, NDArray[np.bool_]] = {}
-    by_feature = _feature_columns([e.features for e in events], order)
+    features = [e.features for e in events]
+    by_feature, skipped = _feature_columns(features, order, budget)
     for feature, values in by_feature.items():
         name = column_name(feature)
         columns[name], missing[name] = build_column(values)
@@ -163,13 +241,22 @@ def _model_batch(key: tuple[str, str], events: Sequence[PredictionEvent],
         columns[name], missing[name] = build_column(outputs)
     ids = np.empty(len(events), dtype=object)
     ids[:] = [e.prediction_id for e in events]
-    return ModelBatch(key[0], key[1], times, keys, columns, missing, feature_names, ids)
+    batch = ModelBatch(key[0], key[1], times, keys, columns, missing, feature_names, ids)
+    if skipped:
+        present = set(chain.from_iterable(features))
+        batch.skipped = _present_values(features, skipped)
+        batch.order = tuple(column_name(n) for n in order if n in present)
+        batch.rebuild = lambda column: build_column([f.get(feature_of(column))
+                                                     for f in features])
+    return batch
 
 
 def to_model_batches(
-    events: Sequence[PredictionEvent], positions: Sequence[tuple[int, int]]
+    events: Sequence[PredictionEvent], positions: Sequence[tuple[int, int]],
+    budgets: Budgets | None = None,
 ) -> dict[tuple[str, str], ModelBatch]:
-    """Group events by (model_id, model_version) and build their columns."""
+    """Group events by (model_id, model_version) and build their columns (within each
+    version's ``budgets``, when given)."""
     if len(events) != len(positions):
         raise ValueError(f"need one position per event, got {len(positions)} for "
                          f"{len(events)} events")
@@ -180,6 +267,11 @@ def to_model_batches(
         groups.setdefault((event.model_id, event.model_version), []).append(index)
     if len(groups) == 1:
         (key,) = groups
-        return {key: _model_batch(key, events, keys, order)}
-    return {key: _model_batch(key, [events[i] for i in rows], keys[rows], order)
+        return {key: _model_batch(key, events, keys, order, _budget(budgets, key))}
+    return {key: _model_batch(key, [events[i] for i in rows], keys[rows], order,
+                              _budget(budgets, key))
             for key, rows in groups.items()}
+
+
+def _budget(budgets: Budgets | None, key: tuple[str, str]) -> NameBudget | None:
+    return None if budgets is None else budgets(*key)

@@ -23,14 +23,20 @@ dead letters, because every doubt is settled by that path:
   whole batch goes the per-event way.
 
 Batches under ``min_rows`` events take the per-event path (Arrow's fixed cost
-is larger than the work there).
+is larger than the work there), and so do batches that look like a flood of
+feature names (``looks_flooded``): Arrow builds a struct field for every distinct
+name of the batch, null in every row without it (events x names, a few seconds
+for 500 events with 10,000 names), and a batch with more than ``MAX_FEATURES``
+names would go the per-event way after that anyway. Both paths build only the
+columns within a model version's ``NameBudget`` (``streams.columns``).
 """
 
 from __future__ import annotations
 
+import random
 import re
 import sys
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
@@ -43,7 +49,15 @@ import pyarrow.json as pj
 from numpy.typing import NDArray
 
 from streams.arrowtime import epoch_micros, parse_times
-from streams.columns import ModelBatch, column_name, row_keys_of, to_model_batches
+from streams.columns import (
+    Budgets,
+    Column,
+    ModelBatch,
+    column_name,
+    row_keys_of,
+    to_model_batches,
+    within,
+)
 from streams.event_problems import MAX_DEPTH
 from streams.events import (
     MAX_FEATURES,
@@ -59,12 +73,14 @@ from streams.events import (
 from streams.settings import IngestSettings
 
 MIN_ROWS = 64
+SAMPLED_ROWS = 32  # rows whose keys ``looks_flooded`` reads
 MAX_REPARSE = 4
 SHARED_TEXTS = 1_024  # distinct texts of a batch column shared across batches, at most
 _TOP = pa.schema([("event_id", pa.string()), ("model_id", pa.string()),
                   ("model_version", pa.string()), ("event_time", pa.string()),
                   ("prediction_id", pa.string()), ("score", pa.float64())])
 _ROW = re.compile(r"in row (\d+)")
+_KEY = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:')  # an object key of a JSON text
 _NAME = re.compile(PRINTABLE.replace("]*", f"]{{0,{MAX_NAME_CHARS}}}"))  # a valid name
 _CONTROL = "[\\x{00}-\\x{1f}\\x{7f}-\\x{9f}]"  # RE2 (Arrow) for PRINTABLE's complement
 _BOOL_TEXT = np.array(["false", "true"], dtype=object)
@@ -87,16 +103,37 @@ class DecodedColumns:
 def decode_prediction_columns(
     messages: Sequence[Message], *, now: datetime, ingest: IngestSettings,
     known_models: Collection[str] | None = None, min_rows: int = MIN_ROWS,
+    budgets: Budgets | None = None,
 ) -> DecodedColumns:
-    """Decode, validate and build the columns of a batch (see the module docstring)."""
+    """Decode, validate and build the columns of a batch (see the module docstring);
+    ``budgets`` bound the feature columns built per model version."""
     limits = limits_for(now, ingest, known_models)
-    if len(messages) >= min_rows:
-        fast = _columnar(messages, limits, now, ingest, known_models)
+    if len(messages) >= min_rows and not looks_flooded(messages):
+        fast = _columnar(messages, limits, now, ingest, known_models, budgets)
         if fast is not None:
             return fast
     decoded = decode_predictions(messages, now=now, ingest=ingest, known_models=known_models)
-    return DecodedColumns(to_model_batches(decoded.events, decoded.positions),
+    return DecodedColumns(to_model_batches(decoded.events, decoded.positions, budgets),
                           decoded.dead_letters, len(decoded.events), False)
+
+
+def looks_flooded(messages: Sequence[Message], sampled: int = SAMPLED_ROWS) -> bool:
+    """Whether the batch seems to name more than ``MAX_FEATURES`` distinct keys.
+
+    Reads the keys of ``sampled`` rows spread over the batch and extrapolates
+    the keys seen in one sampled row only to the rows not sampled (a flood's new
+    names are seen once; the names every event carries, many times). A cheap
+    guess for the choice of path: either path gives the same columns.
+    """
+    step = max(1, len(messages) // sampled)
+    start = random.randrange(step)  # rows a producer cannot line its flood up between
+    rows = [_KEY.findall(m.value or b"") for m in messages[start::step]]
+    seen: dict[bytes, int] = {}
+    for keys in rows:
+        for key in set(keys):
+            seen[key] = seen.get(key, 0) + 1
+    once = sum(1 for count in seen.values() if count == 1)
+    return len(seen) + once * (step - 1) > MAX_FEATURES
 
 
 def _split(messages: Sequence[Message], max_bytes: int
@@ -319,12 +356,21 @@ def _groups(table: pa.Table, rows: NDArray[np.intp]) -> dict[tuple[str, str], ND
 
 
 def _build(table: pa.Table, rows: NDArray[np.intp], micros: NDArray[np.int64],
-           keys: NDArray[np.uint64]) -> dict[tuple[str, str], ModelBatch] | None:
+           keys: NDArray[np.uint64], budgets: Budgets | None = None,
+           ) -> dict[tuple[str, str], ModelBatch] | None:
     """The ModelBatches of the accepted ``rows`` (``keys``: theirs, in order); None when a
-    column is ambiguous."""
+    column is ambiguous. A feature column is built only within its version's budget."""
     features = table.column("features").combine_chunks()
-    names = [column_name(f.name) for f in features.type]
-    values = [_to_numpy(features.field(i)) for i in range(len(names))]
+    fields = [f.name for f in features.type]
+    nulls = [_mask(pc.is_null(features.field(i))) for i in range(len(fields))]
+    at = {name: i for i, name in enumerate(fields)}
+    arrays: dict[int, NDArray[Any]] = {}  # built when a group first needs them
+
+    def column(index: int, group: NDArray[np.intp]) -> Column:
+        if index not in arrays:
+            arrays[index] = _to_numpy(features.field(index))[0]
+        return arrays[index][group], nulls[index][group]
+
     outputs = {name: (_to_numpy(table.column(name).combine_chunks())
                       if name in table.column_names else None)
                for name in ("prediction", "score")}
@@ -333,13 +379,16 @@ def _build(table: pa.Table, rows: NDArray[np.intp], micros: NDArray[np.int64],
     times = micros / 1e6
     batches: dict[tuple[str, str], ModelBatch] = {}
     for key, group in _groups(table, rows).items():
+        absent = [n[group] for n in nulls]
+        if any(a.all() for a in absent):  # absent (no column) or null (a column)? Arrow cannot say
+            return None
+        budget = budgets(*key) if budgets is not None else None
+        chosen, skipped = within(fields, budget) if budget is not None else (fields, [])
         columns: dict[str, NDArray[Any]] = {}
         missing: dict[str, NDArray[np.bool_]] = {}
-        for name, (array, nulls) in zip(names, values, strict=True):
-            absent = nulls[group]
-            if absent.all():  # absent (no column) or null (a column)? Arrow cannot say
-                return None
-            columns[name], missing[name] = array[group], absent
+        for feature in chosen:
+            name = column_name(feature)
+            columns[name], missing[name] = column(at[feature], group)
         feature_names = tuple(columns)
         for name, output in outputs.items():
             if output is None or output[1][group].all():  # all missing: numeric, as per event
@@ -347,15 +396,28 @@ def _build(table: pa.Table, rows: NDArray[np.intp], micros: NDArray[np.int64],
                 missing[name] = np.ones(len(group), dtype=bool)
             else:
                 columns[name], missing[name] = output[0][group], output[1][group]
-        batches[key] = ModelBatch(key[0], key[1], times[group],
-                                  keys[np.searchsorted(rows, group)], columns, missing,
-                                  feature_names, ids[group])
+        batch = ModelBatch(key[0], key[1], times[group], keys[np.searchsorted(rows, group)],
+                           columns, missing, feature_names, ids[group])
+        if skipped:
+            _skip(batch, skipped, absent, at, group, column)
+        batches[key] = batch
     return batches
 
 
+def _skip(batch: ModelBatch, skipped: list[str], absent: list[NDArray[np.bool_]],
+          at: dict[str, int], group: NDArray[np.intp],
+          column: Callable[[int, NDArray[np.intp]], Column]) -> None:
+    """Note the skipped features of ``batch`` (``streams.columns.ModelBatch.skipped``)."""
+    index = {column_name(f): i for f, i in at.items()}
+    batch.skipped = {column_name(f): len(group) - int(np.count_nonzero(absent[at[f]]))
+                     for f in skipped}
+    batch.order = tuple(index)
+    batch.rebuild = lambda name: column(index[name], group)
+
+
 def _columnar(messages: Sequence[Message], limits: Limits, now: datetime,
-              ingest: IngestSettings, known_models: Collection[str] | None
-              ) -> DecodedColumns | None:
+              ingest: IngestSettings, known_models: Collection[str] | None,
+              budgets: Budgets | None = None) -> DecodedColumns | None:
     rows, slow, payloads, joined = _split(messages, limits.max_bytes)
     table = _parse(payloads, rows, slow, joined)
     if table is None:
@@ -383,7 +445,7 @@ def _columnar(messages: Sequence[Message], limits: Limits, now: datetime,
         if table is None or len(table) != accepted.size:
             return None
         micros, accepted = micros[accepted], np.arange(accepted.size)
-    batches = _build(table, accepted, micros, keys)
+    batches = _build(table, accepted, micros, keys, budgets)
     if batches is None:
         return None
     return DecodedColumns(batches, dead, len(accepted), True)

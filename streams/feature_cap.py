@@ -50,19 +50,29 @@ class FeatureCap:
         return cap
 
     def admit(self, batch: ModelBatch, metrics: Metrics) -> ModelBatch:
-        """``batch`` without the features beyond the cap (the same object when none is)."""
+        """``batch`` without the features beyond the cap (the same object when none is).
+
+        A batch decoded within a ``NameBudget`` (``streams.columns``) lists its skipped
+        names in ``skipped``: they are admitted or refused here in batch order like
+        the built ones, and the columns of any admitted after all (a budget taken
+        before another batch of the version was admitted) are built now.
+        """
+        skipped = batch.skipped
         refused = []
-        for name in batch.feature_names:
+        for name in batch.order if skipped else batch.feature_names:
             if name not in self.names:
                 if len(self.names) < self.limit:
                     self.names.add(name)
                 else:
                     refused.append(name)
+        if skipped:
+            batch = self._completed(batch)
         if not refused:
             return batch
         gone = set(refused)
         rows = len(batch.row_keys)  # count_nonzero: a flood's 10^5 names in a few ms
-        values = sum(rows - int(np.count_nonzero(batch.missing[name])) for name in refused)
+        values = sum(skipped[name] if name in skipped
+                     else rows - int(np.count_nonzero(batch.missing[name])) for name in refused)
         self.dropped += values
         metrics.features_dropped.labels(model=batch.model_id).inc(values)
         now = time.monotonic()
@@ -78,6 +88,23 @@ class FeatureCap:
             batch, columns={k: v for k, v in batch.columns.items() if k not in gone},
             missing={k: v for k, v in batch.missing.items() if k not in gone},
             feature_names=tuple(n for n in batch.feature_names if n not in gone))
+
+    def _completed(self, batch: ModelBatch) -> ModelBatch:
+        """``batch`` with the columns of its skipped names the cap holds built, in batch
+        order, and nothing skipped left (the others are refused by ``admit``)."""
+        columns, missing = dict(batch.columns), dict(batch.missing)
+        feature_names = []
+        for name in batch.order:
+            if name in batch.skipped:
+                if name not in self.names:
+                    continue
+                assert batch.rebuild is not None  # set with skipped by the decoder
+                columns[name], missing[name] = batch.rebuild(name)
+            feature_names.append(name)
+        order = [*feature_names, *OUTPUT_COLUMNS]  # every built name is in batch.order
+        return dataclasses.replace(
+            batch, columns={n: columns[n] for n in order}, missing={n: missing[n] for n in order},
+            feature_names=tuple(feature_names), skipped={}, order=(), rebuild=None)
 
 
 def held_names(windows: ModelWindows) -> list[str]:

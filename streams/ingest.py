@@ -58,7 +58,7 @@ from streams.alert_hub import AlertHub
 from streams.backfill import LateBackfillLog, backfill_ingest, is_live, named, split
 from streams.bundles import encode, split_predictions
 from streams.closing import Finalised, finalise
-from streams.columns import ModelBatch
+from streams.columns import ModelBatch, NameBudget
 from streams.consuming import retrying
 from streams.events import Message, PastTimestampLog
 from streams.fastdecode import DecodedColumns, decode_prediction_columns
@@ -292,18 +292,41 @@ class Ingest:
         now, ingest = datetime.now(UTC), self.settings.ingest
         live, backfill = split(messages)
         decoded = decode_prediction_columns(live, now=now, ingest=ingest,
-                                            known_models=self.settings.known_models)
+                                            known_models=self.settings.known_models,
+                                            budgets=self._budget)
         self._past.note(decoded.dead_letters)
         if live:
             self._count_path(decoded)
         if backfill:
             old = decode_prediction_columns(backfill, now=now, ingest=backfill_ingest(ingest),
-                                            known_models=self.settings.known_models)
+                                            known_models=self.settings.known_models,
+                                            budgets=self._budget)
             self._count_path(old)
             decoded.backfill = old.batches
             decoded.dead_letters += named(old.dead_letters)
             decoded.n_events += old.n_events
         return decoded
+
+    def _budget(self, model_id: str, version: str) -> NameBudget:
+        """The feature columns worth building for a version: the names its cap holds and
+        as many new ones as it has room for (``streams.feature_cap``), so that a flood
+        of names costs the decoder no more than the cap lets through.
+
+        Called from the decode threads while no batch is applied (the caps do not
+        change meanwhile); a budget gone stale all the same (two partitions' batches
+        of one version in a fetch) is made good by ``FeatureCap.admit``.
+        """
+        key, limit = (model_id, version), self.settings.ingest.max_features_per_model
+        cap = self._caps.get(key)
+        if cap is None:
+            for state in list(self.partitions.values()):
+                windows = state.models.get(key)
+                if windows is not None:  # restored, not yet fed a batch
+                    cap = FeatureCap.of(limit, held_names(windows))
+                    break
+        if cap is None:
+            return NameBudget(frozenset(), limit)
+        return NameBudget(cap.names, limit - len(cap.names))
 
     def _count_path(self, decoded: DecodedColumns) -> None:
         self.metrics.decoded.labels(path="columnar" if decoded.columnar else "per_event").inc()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from prometheus_client import CollectorRegistry
@@ -9,7 +10,7 @@ from prometheus_client import CollectorRegistry
 from store.engine import make_engine
 from store.migrate import upgrade
 from streams.columns import to_model_batches
-from streams.events import PredictionEvent
+from streams.events import PredictionEvent, RawMessage
 from streams.fastdecode import DecodedColumns
 from streams.feature_cap import FeatureCap, held_names
 from streams.ingest import Ingest
@@ -72,3 +73,28 @@ def test_a_name_flood_keeps_the_window_and_the_reference_bounded(tmp_path: objec
     # every flood value but those of the 199 names admitted with "amount"
     assert metrics.registry.get_sample_value(
         "driftline_features_dropped_total", {"model": "m"}) == 100_000 - 199
+
+
+def test_the_ingest_decodes_a_flood_within_the_cap(tmp_path: object) -> None:
+    """Only the names the cap lets through get columns; the counts are a full decode's."""
+    url = f"sqlite:///{tmp_path}/w.db"
+    upgrade(url)
+    settings = load_settings(None, {"DRIFTLINE_INGEST__MAX_FEATURES_PER_MODEL": "50"})
+    metrics = Metrics(CollectorRegistry())
+    ingest = Ingest(settings, make_engine(url), metrics)
+    ingest.restore([0])
+    now = datetime.now(UTC)
+    for first in (0, 100):  # 100 events of 10 new names each, twice
+        messages = [RawMessage("p", 0, i, b"m", json.dumps({
+            "event_id": f"e{i}", "model_id": "m", "event_time": now.isoformat(),
+            "features": {"amount": i, **{f"f{i}_{j}": j for j in range(10)}}}).encode(), 1)
+            for i in range(first, first + 100)]
+        decoded = ingest.decode(messages)
+        ((key, batch),) = decoded.batches.items()
+        assert len(batch.feature_names) == (50 if first == 0 else 1)  # amount, held
+        assert sum(batch.skipped.values()) == 1_000 - (len(batch.feature_names) - 1)
+        ingest.apply(0, decoded, first + 100)
+        assert ingest._caps[key].names == {"amount", *(f"f{i}_{j}" for i in range(5)
+                                                       for j in range(10)), } - {"f4_9"}
+    assert metrics.registry.get_sample_value(
+        "driftline_features_dropped_total", {"model": "m"}) == 200 * 11 - 200 - 49
