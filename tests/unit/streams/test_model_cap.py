@@ -89,7 +89,9 @@ def test_a_long_model_id_is_cut_in_the_detail() -> None:
 def _ingest(tmp_path: Path, **environ: str) -> Ingest:
     url = f"sqlite:///{tmp_path}/w.db"
     upgrade(url)
-    settings: Settings = load_settings(None, environ)
+    # The first window is the reference: a version still gathering one is held.
+    settings: Settings = load_settings(None, {
+        "DRIFTLINE_MODELS__DEFAULT__THRESHOLDS__MIN_REFERENCE_ROWS": "0", **environ})
     ingest = Ingest(settings, make_engine(url), Metrics(CollectorRegistry()))
     ingest.restore([0])
     return ingest
@@ -137,6 +139,20 @@ def test_a_silent_stored_version_is_let_go_of_and_continues_after_its_last_windo
         "driftline_events_total", {"model": "a", "outcome": "late"}) == 1
     _run(ingest, [_event(13, "c")], 13)  # room again
     assert ingest.held() == {("a", "1"), ("c", "1")}
+
+
+def test_a_version_gathering_its_reference_is_held(tmp_path: Path) -> None:
+    ingest = _ingest(tmp_path, DRIFTLINE_MODELS__DEFAULT__THRESHOLDS__MIN_REFERENCE_ROWS="100")
+    _run(ingest, [_event(i, "a") for i in range(10)], 0)
+    _silence(ingest)
+    _run(ingest, [], 1)  # idle: the window closes and is stored, 10 of 100 rows gathered
+    (model,) = ingest.partitions[0].models.values()
+    assert not model.windows
+    assert model.gathering is not None
+    assert model.gathering.n_seen == 10
+    _silence(ingest)
+    ingest.tick()  # silent and stored, but its gathered rows would be lost: held
+    assert ingest.held() == {("a", "1")}
 
 
 def test_a_version_with_an_unstored_closed_window_is_held(tmp_path: Path) -> None:
