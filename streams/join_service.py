@@ -119,11 +119,16 @@ class JoinService(BatchedConsumer):
                     key = (partition, name, model)
                     new = count - self._reported.get(key, 0)
                     if new > 0:
-                        self.metrics.labels.labels(model=model, outcome=outcome).inc(new)
+                        self.metrics.labels.labels(model=self.metrics.label_model(model),
+                                                   outcome=outcome).inc(new)
                         self._reported[key] = count
-        for model in seen - self._pending_models:
+        for model in {self.metrics.label_model(m) for m in seen} - self._pending_models:
             for outcome in TALLY_OUTCOMES.values():
                 self.metrics.labels.labels(model=model, outcome=outcome)
-        self._pending_models.update(seen)
+            self._pending_models.add(model)
+        # Models beyond the series cap add up under _other.
+        totals: Counter[str] = Counter()
+        for model, count in pending.items():
+            totals[self.metrics.label_model(model)] += count
         for model in self._pending_models:
-            self.metrics.pending_predictions.labels(model=model).set(pending.get(model, 0))
+            self.metrics.pending_predictions.labels(model=model).set(totals.get(model, 0))

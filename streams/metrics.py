@@ -30,11 +30,22 @@ from streams import memory
 SEVERITY_LEVEL = {"none": 0, "insufficient_data": 0, "warn": 1, "critical": 2}
 
 
-class Metrics:
-    """Every series the worker exports."""
+OTHER_MODELS = "_other"  # the label-path series of the model ids beyond the cap
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+
+class Metrics:
+    """Every series the worker exports.
+
+    The label path's series (``driftline_labels_total``, ``driftline_pending_predictions``)
+    are keyed by the model ids labels carry, which no cap on predictions bounds: the
+    first ``max_label_models`` ids seen keep series of their own, the others are added
+    up under ``model="_other"`` (``label_model``).
+    """
+
+    def __init__(self, registry: CollectorRegistry, max_label_models: int = 100) -> None:
         self.registry = registry
+        self.max_label_models = max_label_models
+        self._label_models: set[str] = set()
         self._features: dict[tuple[str, str], set[str]] = {}
         self._performance: dict[tuple[str, str], set[str]] = {}
         self._detectors: dict[tuple[str, str], set[str]] = {}
@@ -191,6 +202,17 @@ class Metrics:
         self._detectors.setdefault((model, version), set()).add(detector)
         self.concept_detections.labels(model=model, version=version, detector=detector).inc(
             count)
+
+
+    def label_model(self, model: str) -> str:
+        """The ``model`` label of a label-path series: ``model`` itself, or ``_other``
+        once ``max_label_models`` other ids have series."""
+        if model in self._label_models:
+            return model
+        if len(self._label_models) < self.max_label_models:
+            self._label_models.add(model)
+            return model
+        return OTHER_MODELS
 
 
 def _remove(metric: Gauge | Counter, *labels: str) -> None:

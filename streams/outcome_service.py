@@ -143,7 +143,8 @@ class OutcomeService(BatchedConsumer):
                 counts = model.update(outcomes, bundle.source_partition)
                 for name, count in counts.items():
                     if name not in ("used", "detector_late"):
-                        self.metrics.labels.labels(model=key[0], outcome=name).inc(count)
+                        self.metrics.labels.labels(model=self.metrics.label_model(key[0]),
+                                                   outcome=name).inc(count)
                 if counts.get("detector_late"):
                     log.warning("performance: %d outcome(s) of %s/%s came after their span "
                                 "of event time was fed to the concept-drift detector; left "

@@ -333,7 +333,8 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None,
     limit_blas_threads()
     tune_collector()
     registry = registry or CollectorRegistry()
-    metrics = Metrics(registry)
+    # Label-path series: twice the model versions a worker holds (ingest.max_models).
+    metrics = Metrics(registry, max_label_models=2 * settings.ingest.max_models)
     engine = make_engine(settings.database_url)
     if settings.database_url.startswith("sqlite"):
         migrate.upgrade(engine)

@@ -131,3 +131,22 @@ def test_join_outcomes_are_exported_at_zero_once_a_model_has_pending_predictions
         assert registry.get_sample_value("driftline_labels_total",
                                          {"model": "fraud", "outcome": outcome}) == 0.0
     assert registry.get_sample_value("driftline_pending_predictions", {"model": "fraud"}) == 1
+
+
+def test_label_series_of_a_flood_of_model_ids_are_bounded(engine: Engine) -> None:
+    registry = CollectorRegistry()
+    service = JoinService(load_settings(None, {}), engine,
+                          Metrics(registry, max_label_models=3), "join")
+    service.restore_state(0, None)
+    service.states[0].add_predictions(preds(*[(f"p{i}", 1000.0 + i, f"m{i}", "1", 1, 0.5)
+                                              for i in range(50)]))
+    service.on_timer()
+    pending = {s.labels["model"]: s.value for m in registry.collect()
+               if m.name == "driftline_pending_predictions" for s in m.samples}
+    named = {model for model in pending if model != "_other"}
+    assert len(named) == 3  # the first three ids met keep their own series
+    assert all(pending[model] == 1 for model in named)
+    assert pending["_other"] == 47
+    models = {s.labels["model"] for m in registry.collect()
+              if m.name == "driftline_labels" for s in m.samples}
+    assert models == {*named, "_other"}
