@@ -538,6 +538,10 @@ class Ingest:
             model = state.models.get((closed.model_id, closed.model_version))
             if model is not None:
                 model.stored_until = max(model.stored_until, closed.window.end)
+                if closed.gathered is not None and model.reference is None:
+                    # It completed the gathering but was set aside with the reference it
+                    # made: gather on, with its rows, rather than wait for a reference.
+                    model.gathering, model.gathered = closed.gathered, False
         for state, offset, _ in job.checkpoints:
             state.checkpointed_offset = offset
         if job.checkpoints:

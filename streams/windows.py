@@ -278,8 +278,10 @@ class ModelWindows:
             state.windows[window.start] = window
         if data.get("gathering"):  # snapshots written before gathering have none
             state.gathering = rows_from_dict(data["gathering"])
-        # A completed gathering is stored with the checkpoint that names its reference.
-        state.gathered = bool(data.get("gathered")) and state.reference is None
+        # A completed gathering is stored in the transaction of the checkpoint that names
+        # its reference; a checkpoint without one was written when the window that made
+        # it was set aside: gathering starts again.
+        state.gathered = False
         return state
 
 

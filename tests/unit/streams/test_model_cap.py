@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from prometheus_client import CollectorRegistry
 
 from store.engine import make_engine
@@ -222,3 +223,32 @@ def test_a_restarted_worker_holds_the_restored_versions_then_lets_them_go(
     _silence(again)
     again.tick()
     assert again.held() == set()
+
+
+def test_a_set_aside_window_that_completed_the_gathering_leaves_its_rows_to_the_next(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ingest = _ingest(tmp_path, DRIFTLINE_MODELS__DEFAULT__THRESHOLDS__MIN_REFERENCE_ROWS="10")
+    save = ingest._save_window
+    refused: list[float] = []
+
+    def refuse_first(conn: Any, done: Any) -> Any:
+        if done.closed.gathered is not None and not refused:
+            refused.append(done.closed.window.start)
+            raise ValueError("refused for good")  # store.errors: permanent
+        return save(conn, done)
+
+    monkeypatch.setattr(ingest, "_save_window", refuse_first)
+    _run(ingest, [_event(i, "a") for i in range(12)], 0)
+    _silence(ingest)
+    _run(ingest, [], 12)  # the window (12 events) completes the gathering: set aside
+    (model,) = ingest.partitions[0].models.values()
+    assert refused
+    assert model.reference is None
+    assert model.gathering is not None
+    assert model.gathering.n_seen == 12
+    assert not model.gathered
+    _run(ingest, [_event(100 + i, "a", seconds=400 + i) for i in range(3)], 12)
+    _silence(ingest)
+    _run(ingest, [], 15)  # the next window completes it again: the reference is made
+    assert model.reference is not None
+    assert model.reference.profile.n_rows == 15
