@@ -1,158 +1,99 @@
-"""The ``driftline`` command line."""
+"""The ``driftline`` command line: one group, each command in a module of ``streams.commands``.
+
+A command's module is imported only when that command runs: ``driftline --help``
+lists the commands from ``COMMANDS`` (name, module, one-line help) without
+importing any of them, so it answers before numpy, Kafka or SQL are loaded. A test
+checks that each line of ``COMMANDS`` is its command's own short help.
+
+``--version`` prints driftline's version on the group and on every command; a
+model's version is ``--model-version`` wherever a command takes one.
+"""
 
 from __future__ import annotations
 
-import json
-import sys
-from pathlib import Path
+import importlib
 from typing import Any
 
 import click
 
-from detectors import DriftPolicy, ProfileOptions
-from detectors.policy import CATEGORICAL_EFFECTS, NUMERIC_EFFECTS, VERDICTS
-from streams.compare import CompareRequest, run_compare
-from streams.files import InputError
-from streams.report import render_table
+from streams.commands.errors import CLIError
 
-EXIT_DRIFT = 3
+__all__ = ["COMMANDS", "CLIError", "main"]
+
+# name: (module in streams.commands, attribute, the command's short help)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "compare": ("compare_cli", "compare",
+                "Compare CURRENT against REFERENCE (CSV, Parquet or JSONL files)."),
+    "broker": ("broker", "command",
+               "Run the embedded broker (Tansu, in memory) until Ctrl-C or SIGTERM."),
+    "simulate": ("simulate", "command",
+                 "Send simulated prediction events of a fraud-scoring model to Kafka."),
+    "replay": ("replay", "command",
+               "Send the rows of FILE (CSV, Parquet or JSON Lines) to Kafka as events."),
+    "backfill": ("backfill", "command", "Send the history in PREDICTIONS (and their LABELS) "
+                                        "to the worker, in event-time order."),
+    "worker": ("run", "worker",
+               "Run a worker: consume predictions, close windows, store and export them."),
+    "demo": ("run", "demo",
+             "Broker, worker and a drifting simulator, with a live table of windows."),
+    "db": ("store_cli", "db", "Database schema management."),
+    "reference": ("store_cli", "reference", "Reference profiles of models."),
+    "windows": ("store_cli", "windows", "The stored windows of MODEL, oldest first."),
+    "detections": ("store_cli", "detections", "The concept-drift detections on MODEL's "
+                                              "error stream, in stream order."),
+    "deadletter": ("deadletter", "command", "Show the newest dead letters (invalid events) "
+                                            "with their reasons, newest last."),
+    "config": ("config_cli", "config", "Check the configuration, or print its JSON Schema."),
+}
 
 
-class CLIError(click.ClickException):
-    """A one-line error: ``driftline: error: ...`` and exit status 2."""
+class LazyGroup(click.Group):
+    """A group whose commands are imported when they run (module docstring)."""
 
-    exit_code = 2
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
 
-    def show(self, file: Any = None) -> None:
-        click.echo(f"driftline: error: {self.format_message()}", err=True)
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, attribute, _ = COMMANDS[cmd_name]
+        command: click.Command = getattr(
+            importlib.import_module(f"streams.commands.{module}"), attribute)
+        _with_version(command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: Any) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, short) for name, (_, _, short) in COMMANDS.items()])
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="driftline")
+def _print_version(ctx: click.Context, _: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        from importlib.metadata import version
+
+        click.echo(f"driftline, version {version('driftline')}")
+        ctx.exit()
+
+
+def _version_option() -> click.Option:
+    return click.Option(["--version"], is_flag=True, expose_value=False, is_eager=True,
+                        callback=_print_version, help="Show driftline's version and exit.")
+
+
+def _with_version(command: click.Command) -> None:
+    """Give ``command`` (and a group's commands) the ``--version`` option, once."""
+    if not any("--version" in getattr(p, "opts", ()) for p in command.params):
+        command.params.append(_version_option())
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _with_version(sub)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             params=[_version_option()])
 def main() -> None:
     """driftline: streaming model monitoring (data drift, concept drift, performance)."""
 
-
-@main.command()
-@click.argument("reference", type=click.Path(path_type=Path))
-@click.argument("current", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True, help="Output format; json is the documented contract.")
-@click.option("--target", multiple=True, metavar="COL", help="Ground-truth label column.")
-@click.option("--prediction", multiple=True, metavar="COL",
-              help="Model output column (prediction or score); repeatable.")
-@click.option("--exclude", multiple=True, metavar="COL", help="Column to leave out (ids...).")
-@click.option("--numeric", multiple=True, metavar="COL", help="Treat COL as numeric.")
-@click.option("--categorical", multiple=True, metavar="COL", help="Treat COL as categorical.")
-@click.option("--verdict", type=click.Choice(VERDICTS), default="budget", show_default=True,
-              help="budget: tests at the false-alarm level --alpha, with effect floors and a "
-                   "reference minimum (docs/statistics.md); classic: PSI and "
-                   "Benjamini-Hochberg at 0.05.")
-@click.option("--alpha", type=float, default=None,
-              help="budget: the probability a comparison without drift is flagged (default "
-                   "1.16e-4, one window in 30 days of 5-minute windows); classic: the false "
-                   "discovery rate (default 0.05).")
-@click.option("--min-samples", type=int, default=100, show_default=True,
-              help="Smallest sample, in both files, that gets a verdict.")
-@click.option("--min-reference-rows", type=int, default=None,
-              help="Rows the reference must hold for any verdict (budget 10000, classic 0).")
-@click.option("--bins", type=int, default=10, show_default=True,
-              help="Quantile bins of the reference for PSI.")
-@click.option("--numeric-effect", type=click.Choice(NUMERIC_EFFECTS), default=None,
-              help="Effect size that decides numeric drift (budget: wasserstein, classic: "
-                   "psi).")
-@click.option("--categorical-effect", type=click.Choice(CATEGORICAL_EFFECTS), default=None,
-              help="Effect size that decides categorical drift (budget: hellinger, "
-                   "classic: psi).")
-@click.option("--warn", "warn_at", type=float, default=None,
-              help="Warn threshold of the effect sizes chosen (Wasserstein default 0.1, "
-                   "PSI 0.1).")
-@click.option("--critical", "critical_at", type=float, default=None,
-              help="Critical threshold of the effect sizes chosen (Wasserstein default "
-                   "0.25, PSI 0.25).")
-@click.option("--drift-share", type=float, default=0.5, show_default=True,
-              help="Share of drifted features at which the dataset drifts.")
-@click.option("--no-correction", is_flag=True, help="Do not correct p-values (not advised).")
-@click.option("--fail-on-drift", is_flag=True,
-              help=f"Exit with status {EXIT_DRIFT} when the dataset drifts.")
-def compare(reference: Path, current: Path, fmt: str, target: tuple[str, ...],
-            prediction: tuple[str, ...], exclude: tuple[str, ...], numeric: tuple[str, ...],
-            categorical: tuple[str, ...], verdict: str, alpha: float | None,
-            min_samples: int, min_reference_rows: int | None, bins: int,
-            numeric_effect: str | None, categorical_effect: str | None,
-            warn_at: float | None, critical_at: float | None, drift_share: float,
-            no_correction: bool, fail_on_drift: bool) -> None:
-    """Compare CURRENT against REFERENCE (CSV, Parquet or JSONL files).
-
-    Prints per-column PSI, KS, Wasserstein, Jensen-Shannon, Hellinger and
-    chi-square statistics with corrected p-values and verdicts, then the
-    model-level result.
-    """
-    try:
-        given: dict[str, object] = {
-            key: value for key, value in (
-                ("alpha", alpha), ("min_reference_rows", min_reference_rows),
-                ("numeric_effect", numeric_effect), ("categorical_effect", categorical_effect),
-                ("correction", "none" if no_correction else None)) if value is not None}
-        base = DriftPolicy.of(verdict, **given)
-        effects = dict.fromkeys((base.numeric_effect, base.categorical_effect))
-        policy = DriftPolicy.of(
-            verdict, **given, min_samples=min_samples, drift_share_threshold=drift_share,
-            thresholds={k: v for effect in effects
-                        for k, v in _thresholds(effect, warn_at, critical_at).items()})
-        request = CompareRequest(
-            reference=reference, current=current, targets=target, predictions=prediction,
-            exclude=exclude, numeric=numeric, categorical=categorical,
-            policy=policy, options=ProfileOptions(bins=bins),
-        )
-        result = run_compare(request)
-    except (InputError, ValueError) as exc:
-        raise CLIError(str(exc)) from exc
-    if fmt == "json":
-        click.echo(json.dumps(result.to_dict(), indent=2, allow_nan=False))
-    else:
-        click.echo(render_table(result))
-    if fail_on_drift and result.report.dataset_drift:
-        sys.exit(EXIT_DRIFT)
-
-
-def _thresholds(effect: str, warn: float | None, critical: float | None
-                ) -> dict[str, tuple[float, float]]:
-    if warn is None and critical is None:
-        return {}
-    from detectors import DEFAULT_THRESHOLDS
-
-    default_warn, default_critical = DEFAULT_THRESHOLDS[effect]
-    return {effect: (default_warn if warn is None else warn,
-                     default_critical if critical is None else critical)}
-
-
-from streams.commands import broker, replay, simulate  # noqa: E402 (they raise CLIError)
-
-main.add_command(broker.command)
-main.add_command(simulate.command)
-main.add_command(replay.command)
-
-from streams.commands import run, store_cli  # noqa: E402
-
-main.add_command(run.worker)
-main.add_command(run.demo)
-main.add_command(store_cli.db)
-main.add_command(store_cli.reference)
-main.add_command(store_cli.windows)
-main.add_command(store_cli.detections)
-
-from streams.commands import config_cli  # noqa: E402
-
-main.add_command(config_cli.config)
-
-from streams.commands import deadletter  # noqa: E402
-
-main.add_command(deadletter.command)
-
-from streams.commands import backfill  # noqa: E402
-
-main.add_command(backfill.command)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

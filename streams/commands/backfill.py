@@ -33,7 +33,7 @@ import msgspec
 import numpy as np
 
 from streams.checked_send import SendReport, check, exit_status, send
-from streams.commands import bootstrap_from_url, broker_errors, broker_option, fail
+from streams.commands.common import bootstrap_from_url, broker_errors, broker_option, fail
 from streams.commands.replay import (
     RowMapping,
     config_option,

@@ -8,7 +8,7 @@ from types import FrameType
 import click
 
 from streams.broker import BrokerError, EmbeddedBroker
-from streams.commands import fail
+from streams.commands.common import fail
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

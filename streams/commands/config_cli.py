@@ -16,7 +16,7 @@ from typing import Any
 import click
 import yaml
 
-from streams.commands import fail
+from streams.commands.common import fail
 
 
 @click.group("config")

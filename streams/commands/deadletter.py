@@ -24,7 +24,7 @@ from typing import Any
 
 import click
 
-from streams.commands import bootstrap_from_url, fail
+from streams.commands.common import bootstrap_from_url, fail
 from streams.deadletters import (
     Letter,
     json_line,

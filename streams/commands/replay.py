@@ -38,7 +38,7 @@ import click
 import msgspec
 
 from streams.checked_send import SendReport, check, exit_status, send
-from streams.commands import bootstrap_from_url, broker_errors, broker_option, fail
+from streams.commands.common import bootstrap_from_url, broker_errors, broker_option, fail
 from streams.events import DeadLetter
 from streams.files import FORMATS, InputError, read_table
 from streams.producer import encode_event

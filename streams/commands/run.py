@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from streams.commands import fail
+from streams.commands.common import fail
 
 
 @click.command("worker")

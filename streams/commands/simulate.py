@@ -12,7 +12,13 @@ from typing import TypeVar
 
 import click
 
-from streams.commands import ProgressLine, bootstrap_from_url, broker_errors, broker_option, fail
+from streams.commands.common import (
+    ProgressLine,
+    bootstrap_from_url,
+    broker_errors,
+    broker_option,
+    fail,
+)
 from streams.producer import send_routed
 from streams.settings import TopicSettings
 from streams.simulator import Simulator, interleave, split_count

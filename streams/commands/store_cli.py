@@ -17,7 +17,7 @@ from store import migrate, repository
 from store.engine import make_engine
 from store.performance import list_detections, list_performance
 from store.types import iso_utc
-from streams.commands import fail
+from streams.commands.common import fail
 from streams.files import InputError, infer_kinds, read_table, to_columns
 from streams.settings import SettingsError, load_settings
 
@@ -72,7 +72,7 @@ def reference() -> None:
 @reference.command("set")
 @click.argument("model")
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--version", "model_version", default=None,
+@click.option("--model-version", "model_version", default=None,
               help="Model version the reference is for (default: every version).")
 @click.option("--prediction", multiple=True, metavar="COL",
               help="Model output columns (default: prediction, score when present).")
@@ -114,7 +114,7 @@ def reference_set(model: str, file: Path, model_version: str | None,
 
 @click.command("windows")
 @click.argument("model")
-@click.option("--version", "model_version", default=None, help="Only this model version.")
+@click.option("--model-version", "model_version", default=None, help="Only this model version.")
 @click.option("--limit", type=int, default=None, help="Only the newest N windows.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
@@ -169,7 +169,7 @@ def with_performance(rows: list[dict[str, Any]], performance: list[dict[str, Any
 
 @click.command("detections")
 @click.argument("model")
-@click.option("--version", "model_version", default=None, help="Only this model version.")
+@click.option("--model-version", "model_version", default=None, help="Only this model version.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
 @config_option

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+from importlib.metadata import version
 from pathlib import Path
 
+import click
 import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from streams.cli import main
+from streams.cli import COMMANDS, main
 from streams.config_schema import SCHEMA_FILE
 from streams.settings import load_settings
 
@@ -201,3 +205,46 @@ def test_schema_prints_the_committed_schema() -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout == SCHEMA_FILE.read_text(encoding="utf-8")
     assert json.loads(result.stdout)["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+# ----- the command line as a whole ----------------------------------------------------------
+def test_help_lists_every_command_without_importing_any() -> None:
+    """``driftline --help`` loads no command module, nor numpy, Kafka or SQL."""
+    code = ("import sys\nfrom streams.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "heavy = ('numpy', 'scipy', 'faust', 'aiokafka', 'kafka', 'sqlalchemy', 'pyarrow',\n"
+            "         'detectors', 'store', 'streams.settings', 'yaml', 'msgspec')\n"
+            "print('LOADED', sorted(m for m in heavy if m in sys.modules),\n"
+            "      sorted(m for m in sys.modules if m.startswith('streams.commands.')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert "LOADED [] ['streams.commands.errors']" in done.stdout
+    for name in COMMANDS:
+        assert f"  {name} " in done.stdout
+
+
+def test_each_listed_help_line_is_the_commands_own() -> None:
+    context = click.Context(main)
+    for name, (_, _, short) in COMMANDS.items():
+        command = main.get_command(context, name)
+        assert command is not None
+        assert command.get_short_help_str(200) == short, name
+    assert main.get_command(context, "nope") is None
+
+
+def test_version_and_model_version_everywhere() -> None:
+    expected = f"driftline, version {version('driftline')}\n"
+    result = CliRunner().invoke(main, ["--version"])
+    assert (result.exit_code, result.output) == (0, expected)
+    context = click.Context(main)
+    for name in COMMANDS:
+        command = main.get_command(context, name)
+        assert command is not None
+        subcommands = (list(command.commands) if isinstance(command, click.Group) else [])
+        for args in ([name], *([name, sub] for sub in subcommands)):
+            result = CliRunner().invoke(main, [*args, "--version"])
+            assert (result.exit_code, result.output) == (0, expected), args
+        for each in [command, *getattr(command, "commands", {}).values()]:
+            options = {o for p in each.params for o in getattr(p, "opts", [])}
+            if "model_version" in {p.name for p in each.params}:
+                assert "--model-version" in options, (name, each.name)

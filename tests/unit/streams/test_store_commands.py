@@ -274,7 +274,7 @@ def test_reference_set_for_a_version_leaves_the_model_wide_one(tmp_path: Path, d
     path = write_table(reference_table(), tmp_path / "reference.parquet")
     small = write_table(reference_table(n=150, seed=2), tmp_path / "small.parquet")
     assert run("reference", "set", "fraud", path, "--database", database).exit_code == 0
-    result = run("reference", "set", "fraud", small, "--version", "7", "--database", database)
+    result = run("reference", "set", "fraud", small, "--model-version", "7", "--database", database)
     assert result.exit_code == 0, result.output
     seven = stored(engine, "7")
     assert result.stdout.strip() == (f"stored reference {seven.id} for fraud (version 7): "
@@ -505,18 +505,18 @@ def test_windows_json_features_have_the_compare_json_shape(
 
 def test_windows_version_keeps_one_version(database: str,
                                           history: list[repository.WindowRecord]) -> None:
-    two = windows_json("fraud", "--version", "2", "--database", database)
+    two = windows_json("fraud", "--model-version", "2", "--database", database)
     assert [(w["model_version"], w["window_start"]) for w in two] == [
         ("2", iso(START + SIZE))]
-    one = windows_json("fraud", "--version", "1", "--database", database)
+    one = windows_json("fraud", "--model-version", "1", "--database", database)
     assert [w["window_start"] for w in one] == [iso(START + k * SIZE) for k in range(3)]
-    assert windows_json("fraud", "--version", "9", "--database", database) == []
+    assert windows_json("fraud", "--model-version", "9", "--database", database) == []
 
 
 def test_windows_limit_keeps_the_newest_in_time_order(
     database: str, history: list[repository.WindowRecord]
 ) -> None:
-    newest = windows_json("fraud", "--version", "1", "--limit", "2", "--database", database)
+    newest = windows_json("fraud", "--model-version", "1", "--limit", "2", "--database", database)
     assert [w["window_start"] for w in newest] == [iso(START + SIZE), iso(START + 2 * SIZE)]
     assert windows_json("fraud", "--limit", "0", "--database", database) == []
     every = windows_json("fraud", "--limit", "100", "--database", database)
@@ -532,7 +532,7 @@ def test_windows_of_an_unknown_model_is_an_empty_list(database: str,
 
 def test_windows_table_has_one_line_per_window(database: str,
                                               history: list[repository.WindowRecord]) -> None:
-    result = run("windows", "fraud", "--version", "1", "--database", database)
+    result = run("windows", "fraud", "--model-version", "1", "--database", database)
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert len(lines) == 3
@@ -556,7 +556,7 @@ def test_windows_reads_the_database_from_the_config_file(
     tmp_path: Path, database: str, history: list[repository.WindowRecord]
 ) -> None:
     config = write_config(tmp_path / "driftline.yaml", database)
-    data = windows_json("fraud", "--version", "1", "--config", str(config))
+    data = windows_json("fraud", "--model-version", "1", "--config", str(config))
     assert [w["n_events"] for w in data] == [400, 400, 400]
 
 
