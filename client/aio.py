@@ -23,8 +23,8 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
-from client.delivery import BATCH_BYTES, LINGER_MS, Failures, kafka_options
-from client.producer import PRUNE_AT, REQUEST_OVERHEAD
+from client.delivery import Failures, kafka_options
+from client.producer import PRUNE_AT
 from client.records import (
     LABELS_TOPIC,
     PREDICTIONS_TOPIC,
@@ -47,11 +47,8 @@ class AsyncEventProducer:
         self.predictions_topic, self.labels_topic = predictions_topic, labels_topic
         self.limits = limits or ClientLimits()
         self._clock = clock
-        self._options = kafka_options({
-            "bootstrap_servers": bootstrap_servers, "acks": "all",
-            "enable_idempotence": False, "linger_ms": LINGER_MS,
-            "max_batch_size": BATCH_BYTES,
-            "max_request_size": self.limits.max_event_bytes + REQUEST_OVERHEAD}, kafka)
+        self._options = kafka_options(bootstrap_servers, self.limits.max_event_bytes,
+                                      "max_batch_size", kafka)
         self._producer: Any = None
         self._pending: list[tuple[str, asyncio.Future[Any]]] = []
         self._failures = Failures()

@@ -54,6 +54,15 @@ class Failures:
             raise DeliveryError(count, errors)
 
 
-def kafka_options(defaults: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
-    """The producer's keyword arguments: ``defaults`` with the caller's on top."""
-    return {**defaults, **given}
+REQUEST_OVERHEAD = 64 * 1024  # room for the key and the record batch around a largest value
+
+
+def kafka_options(bootstrap_servers: str | list[str], max_event_bytes: int,
+                  batch_key: str, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The producer's keyword arguments, the caller's ``given`` on top of the clients'
+    defaults: every replica acknowledges, no idempotence (not every broker has it),
+    batches of ``BATCH_BYTES`` (kafka-python calls the size ``batch_size``, aiokafka
+    ``max_batch_size``: ``batch_key``) and requests that fit a largest event."""
+    return {"bootstrap_servers": bootstrap_servers, "acks": "all",
+            "enable_idempotence": False, "linger_ms": LINGER_MS, batch_key: BATCH_BYTES,
+            "max_request_size": max_event_bytes + REQUEST_OVERHEAD, **given}

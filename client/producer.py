@@ -24,7 +24,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
-from client.delivery import BATCH_BYTES, LINGER_MS, Failures, kafka_options
+from client.delivery import Failures, kafka_options
 from client.records import (
     LABELS_TOPIC,
     PREDICTIONS_TOPIC,
@@ -36,7 +36,6 @@ from client.records import (
 )
 from streams.events import LabelEvent, PredictionEvent
 
-REQUEST_OVERHEAD = 64 * 1024  # room for the key and the record batch around a largest value
 PRUNE_AT = 10_000  # delivery futures kept between flushes before the settled ones are dropped
 
 
@@ -54,10 +53,8 @@ class EventProducer:
         self._clock = clock
         self._failures = Failures()
         self._pending: list[tuple[str, Any]] = []  # (topic, kafka-python's future)
-        self._producer = KafkaProducer(**kafka_options({
-            "bootstrap_servers": bootstrap_servers, "acks": "all",
-            "enable_idempotence": False, "linger_ms": LINGER_MS, "batch_size": BATCH_BYTES,
-            "max_request_size": self.limits.max_event_bytes + REQUEST_OVERHEAD}, kafka))
+        self._producer = KafkaProducer(**kafka_options(
+            bootstrap_servers, self.limits.max_event_bytes, "batch_size", kafka))
         self._closed = False
 
     def send_prediction(self, model_id: str, features: Mapping[str, Any], *,
