@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from prometheus_client import CollectorRegistry
 
-from store import make_engine, upgrade
 from streams.backfill import (
     HEADERS,
     LateBackfillLog,
@@ -22,8 +18,7 @@ from streams.backfill import (
 )
 from streams.events import DeadLetter, PastTimestampLog, RawMessage
 from streams.ingest import Ingest
-from streams.metrics import Metrics
-from streams.settings import IngestSettings, load_settings
+from streams.settings import IngestSettings
 
 NOW = datetime.now(UTC)
 
@@ -35,16 +30,6 @@ def _message(offset: int, moment: datetime, *, backfill: bool) -> RawMessage:
     return RawMessage("driftline.predictions", 0, offset, b"fraud", json.dumps(event).encode(),
                       1, HEADERS if backfill else ())
 
-
-@pytest.fixture
-def ingest(tmp_path: Path) -> Iterator[Ingest]:
-    settings = load_settings(environ={"DRIFTLINE_DATABASE_URL": f"sqlite:///{tmp_path}/b.db"})
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    try:
-        yield Ingest(settings, engine, Metrics(CollectorRegistry()))
-    finally:
-        engine.dispose()
 
 
 def test_only_the_header_with_value_1_marks_a_backfill() -> None:

@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
-from prometheus_client import CollectorRegistry
-
-from store import make_engine, upgrade
 from streams.backfill import HEADERS
 from streams.events import RawMessage
 from streams.fastdecode import MIN_ROWS
 from streams.ingest import Ingest
-from streams.metrics import Metrics
-from streams.settings import load_settings
 
 START = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0)
 
@@ -29,16 +21,6 @@ def _message(offset: int, *, backfill: bool = False, value: bytes | None = None)
                       json.dumps(event).encode() if value is None else value, 1,
                       HEADERS if backfill else ())
 
-
-@pytest.fixture
-def ingest(tmp_path: Path) -> Iterator[Ingest]:
-    settings = load_settings(environ={"DRIFTLINE_DATABASE_URL": f"sqlite:///{tmp_path}/d.db"})
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    try:
-        yield Ingest(settings, engine, Metrics(CollectorRegistry()))
-    finally:
-        engine.dispose()
 
 
 def decoded(ingest: Ingest) -> dict[str, float | None]:

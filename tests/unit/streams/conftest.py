@@ -1,0 +1,26 @@
+"""Fixtures shared by the streams unit tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from store import make_engine, upgrade
+from streams.ingest import Ingest
+from streams.metrics import Metrics
+from streams.settings import load_settings
+
+
+@pytest.fixture
+def ingest(tmp_path: Path) -> Iterator[Ingest]:
+    """An ``Ingest`` with default settings on a fresh, migrated SQLite file."""
+    settings = load_settings(environ={"DRIFTLINE_DATABASE_URL": f"sqlite:///{tmp_path}/i.db"})
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    try:
+        yield Ingest(settings, engine, Metrics(CollectorRegistry()))
+    finally:
+        engine.dispose()
