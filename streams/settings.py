@@ -446,16 +446,18 @@ def _budget(values: Mapping[Any, Any], path: str) -> tuple[float, float]:
     return count, period
 
 
-def _policy(raw: object, path: str, window: float) -> DriftPolicy:
-    """The verdict policy; the budget verdict's alpha follows from the false-alarm budget
-    at the model's window size (``window`` seconds) unless ``alpha`` is given."""
+def _policy(raw: object, path: str, window: float, budget: tuple[float, float]
+            ) -> DriftPolicy:
+    """The verdict policy; the budget verdict's alpha follows from ``budget`` (false
+    alarms per period) at the model's window size (``window`` seconds) unless ``alpha``
+    is given."""
     values = _mapping(raw, path)
     _check_keys(values, (*_POLICY_SCALARS, *_BUDGET_KEYS, *DEFAULT_THRESHOLDS), path)
     kwargs: dict[str, Any] = {}
     pairs: dict[str, tuple[Any, Any]] = {}
     verdict = values.get("verdict", "budget")
     if verdict == "budget" and "alpha" not in values:
-        kwargs["alpha"] = window_alpha(*_budget(values, path), window)
+        kwargs["alpha"] = window_alpha(*budget, window)
     for key, value in values.items():
         if key in _BUDGET_KEYS or key == "verdict":
             continue
@@ -498,12 +500,13 @@ def _model(raw: object, path: str) -> ModelSettings:
     _check_keys(values, _MODEL_KEYS, path)
     window = _section(WindowSettings, values.get("window"), f"{path}.window", _WINDOW)
     thresholds = values.get("thresholds")
+    budget = _budget(_mapping(thresholds, f"{path}.thresholds"), f"{path}.thresholds")
     return ModelSettings(
         window=window,
         reference=_section(ReferenceSettings, values.get("reference"), f"{path}.reference",
                            _REFERENCE),
-        policy=_policy(thresholds, f"{path}.thresholds", window.size),
-        budget=_budget(_mapping(thresholds, f"{path}.thresholds"), f"{path}.thresholds"),
+        policy=_policy(thresholds, f"{path}.thresholds", window.size, budget),
+        budget=budget,
         profile=_profile(values.get("profile"), f"{path}.profile"),
         features=_features(values.get("features"), f"{path}.features"),
         performance=parse_performance(_mapping(values.get("performance"),

@@ -442,3 +442,31 @@ def test_a_bad_detector_delay_names_the_key_and_the_value(tmp_path: Path, value:
     text = f"models:\n  fraud:\n    performance: {{detector_delay: {value}}}\n"
     assert _error(tmp_path, text).startswith(
         "models.fraud.performance.detector_delay: must be a duration >= 0 such as 15m, got ")
+
+
+def test_the_false_alarm_budget_sets_alpha_at_the_model_window_size() -> None:
+    default = load_settings(None, {}).model("m").policy
+    assert default.verdict == "budget"
+    assert default.alpha == pytest.approx(300 / (30 * 86400))
+    hourly = load_settings(None, {
+        "DRIFTLINE_MODELS__DEFAULT__WINDOW__SIZE": "1h",
+        "DRIFTLINE_MODELS__DEFAULT__THRESHOLDS__FALSE_ALARMS": "2",
+        "DRIFTLINE_MODELS__DEFAULT__THRESHOLDS__FALSE_ALARM_PERIOD": "1d"}).model("m")
+    assert hourly.policy.alpha == pytest.approx(2 * 3600 / 86400)
+    assert hourly.budget == (2.0, 86400.0)
+    given = load_settings(None, {"DRIFTLINE_MODELS__DEFAULT__THRESHOLDS__ALPHA": "0.01",
+                                 "DRIFTLINE_MODELS__DEFAULT__THRESHOLDS__FALSE_ALARMS": "5"})
+    assert given.model("m").policy.alpha == 0.01  # given, alpha wins over the budget
+    classic = load_settings(None, {"DRIFTLINE_MODELS__DEFAULT__THRESHOLDS__VERDICT": "classic"})
+    assert classic.model("m").policy == DriftPolicy.of("classic")
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("FALSE_ALARMS", "0", "models.default.thresholds.false_alarms: must be a number > 0, got"),
+    ("FALSE_ALARM_PERIOD", "soon",
+     "models.default.thresholds.false_alarm_period: must be a duration"),
+    ("VERDICT", "strict", "models.default.thresholds.verdict: must be one of budget, classic"),
+])
+def test_a_bad_budget_names_its_key_and_value(key: str, value: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        load_settings(None, {f"DRIFTLINE_MODELS__DEFAULT__THRESHOLDS__{key}": value})
