@@ -224,15 +224,18 @@ class Ingest:
     def _let_go(self) -> None:
         """Drop the state of versions with nothing left to do, so they stop counting
         towards ``ingest.max_models``: no open window, every closed window stored, no
-        reference being gathered (``streams.windows``: the gathered rows would be lost),
-        and silent for their model's ``idle_timeout``. Their stored windows and series
-        stay."""
+        reference in flight, and silent for their model's ``idle_timeout``. Their stored
+        windows and series stay. A version still gathering its reference
+        (``streams.windows``) would lose the rows gathered, so it is held while the cap
+        has room, and let go of like the others once the cap is full: versions that send
+        a few events and go quiet cannot keep every other model out."""
         now = time.monotonic()
         gone = False
+        full = len(self.held()) >= self.settings.ingest.max_models
         for state in self.partitions.values():
             for key, model in list(state.models.items()):
                 if (not model.windows and model.stored_until >= model.closed_until
-                        and model.gathering is None and not model.gathered
+                        and not model.gathered and (model.gathering is None or full)
                         and now - model.last_event_at >= model.rules.idle_timeout):
                     del state.models[key]
                     self._orphans.add(key[0])  # its per-model series go with its last version

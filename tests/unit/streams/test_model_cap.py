@@ -156,6 +156,23 @@ def test_a_version_gathering_its_reference_is_held(tmp_path: Path) -> None:
     assert ingest.held() == {("a", "1")}
 
 
+def test_versions_gathering_their_reference_do_not_keep_the_others_out(
+        tmp_path: Path) -> None:
+    for cap, held in (("3", {("a", "1"), ("b", "1")}), ("2", set())):
+        (tmp_path / cap).mkdir()
+        ingest = _ingest(tmp_path / cap, DRIFTLINE_INGEST__MAX_MODELS=cap,
+                         DRIFTLINE_MODELS__DEFAULT__THRESHOLDS__MIN_REFERENCE_ROWS="100")
+        _run(ingest, [_event(0, "a"), _event(1, "b")], 0)  # a few events each, then quiet
+        _silence(ingest)
+        _run(ingest, [], 2)  # their windows close and are stored; both still gathering
+        _silence(ingest)
+        ingest.tick()
+        # With room in the cap they are held; with the cap full they are let go of.
+        assert ingest.held() == held, cap
+        _run(ingest, [_event(2, "c")], 2)
+        assert ("c", "1") in ingest.held()
+
+
 def test_a_version_with_an_unstored_closed_window_is_held(tmp_path: Path) -> None:
     ingest = _ingest(tmp_path)
     messages = _messages([_event(0, "a")])
