@@ -269,3 +269,40 @@ def test_a_set_aside_window_that_completed_the_gathering_leaves_its_rows_to_the_
     _run(ingest, [], 15)  # the next window completes it again: the reference is made
     assert model.reference is not None
     assert model.reference.profile.n_rows == 15
+
+
+def test_a_version_first_seen_while_the_database_is_down_waits_for_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from sqlalchemy.exc import OperationalError
+
+    from streams import consuming
+
+    ingest = _ingest(tmp_path)
+    new_model = ingest._new_model
+    attempts: list[bool] = []
+    problems: list[list[str]] = []
+
+    def down_twice(model_id: str, version: str) -> Any:
+        attempts.append(True)
+        if len(attempts) <= 2:
+            raise OperationalError("connect", {}, ConnectionRefusedError("refused"))
+        problems.append(ingest.health.problems())  # unready while it failed
+        return new_model(model_id, version)
+
+    monkeypatch.setattr(ingest, "_new_model", down_twice)
+    monkeypatch.setattr(consuming.asyncio, "sleep", _no_wait)  # the backoff, not its length
+    messages = _messages([_event(0, "a")])
+    decoded = _decode(messages)
+    asyncio.run(ingest.load_models(0, decoded))  # retried: no exception reaches the loop
+    assert len(attempts) == 3
+    assert any("database" in p for p in problems[0])
+    assert ingest.held() == {("a", "1")}
+    ingest.apply(0, decoded, 1)  # finds the state loaded: no database access here
+    assert len(attempts) == 3
+    assert ingest.health.problems() == []
+
+
+async def _no_wait(seconds: float) -> None:
+    return None
