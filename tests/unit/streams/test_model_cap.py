@@ -277,8 +277,6 @@ def test_a_version_first_seen_while_the_database_is_down_waits_for_it(
 
     from sqlalchemy.exc import OperationalError
 
-    from streams import consuming
-
     ingest = _ingest(tmp_path)
     new_model = ingest._new_model
     attempts: list[bool] = []
@@ -292,7 +290,7 @@ def test_a_version_first_seen_while_the_database_is_down_waits_for_it(
         return new_model(model_id, version)
 
     monkeypatch.setattr(ingest, "_new_model", down_twice)
-    monkeypatch.setattr(consuming.asyncio, "sleep", _no_wait)  # the backoff, not its length
+    monkeypatch.setattr(asyncio, "sleep", _no_wait)  # the backoff, not its length
     messages = _messages([_event(0, "a")])
     decoded = _decode(messages)
     asyncio.run(ingest.load_models(0, decoded))  # retried: no exception reaches the loop
