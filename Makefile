@@ -72,7 +72,7 @@ dashboards: $(STAMP)
 
 # Regenerate the committed JSON Schema of the configuration file (a test fails when stale).
 config-schema: $(STAMP)
-	$(BIN)/python -m streams.config_schema
+	$(BIN)/python -m streams.config.schema
 
 # Regenerate the committed JSON Schema of the events (docs/schema/; tests fail when stale).
 event-schema: $(STAMP)
@@ -85,7 +85,7 @@ demo: $(STAMP)
 
 # The batch path: two synthetic files compared with the same code.
 compare-example: $(STAMP)
-	$(BIN)/python -m streams.examples --out .demo-compare
+	$(BIN)/python -m streams.devtools.examples --out .demo-compare
 	$(BIN)/driftline compare .demo-compare/reference.csv .demo-compare/current.csv \
 		--target label --prediction score --prediction prediction
 

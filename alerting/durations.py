@@ -3,7 +3,7 @@
 A duration is a number of seconds (``45``, ``1.5``) or a non-negative number
 with a unit: ``250ms``, ``30s``, ``5m``, ``1h``, ``2d``. ``alerting/`` may not
 import ``streams``, so this is a small copy of the parser in
-``streams/settings.py``; both accept the same text. Negative, infinite and NaN
+``streams/config/settings.py``; both accept the same text. Negative, infinite and NaN
 durations are refused here (None), and booleans are not numbers.
 """
 

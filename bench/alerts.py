@@ -43,8 +43,8 @@ from stream_measure import WorkerConfig, WorkerProcess, run_bench
 
 from alerting.receivers import DispatchSettings
 from store.engine import mask_url
-from streams.broker import EmbeddedBroker, free_port
-from streams.topics import ensure_topics
+from streams.devtools.broker import EmbeddedBroker, free_port
+from streams.transport.topics import ensure_topics
 
 TARGET_S = 1.0
 GRACE_S = 2

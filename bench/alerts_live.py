@@ -1,6 +1,6 @@
 """The live phase of ``bench/alerts.py``: windows closed one at a time, each alert timed.
 
-Events come from ``streams.simulator.Simulator`` (model ``fraud``): windows of
+Events come from ``streams.devtools.simulator.Simulator`` (model ``fraud``): windows of
 even index are stable, windows of odd index shifted (``sessions_7d``' Poisson
 mean 4 -> 7, among others). Both simulators share one seed and one start, so
 event ``i`` has the same event time in both; each event is taken from the one
@@ -48,8 +48,8 @@ from store.engine import make_engine
 from store.migrate import upgrade
 from store.outbox import list_outbox, pending_count
 from store.tables import windows
-from streams.producer import encode_event
-from streams.simulator import Simulator
+from streams.devtools.simulator import Simulator
+from streams.transport.producer import encode_event
 
 MODEL = "fraud"
 FEATURE = "sessions_7d"

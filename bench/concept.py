@@ -20,7 +20,7 @@ and the false detections of both). Binary detectors (DDM, HDDM_A, HDDM_W) take 0
 Detectors run through ``detectors.online`` exactly as the worker runs them
 (``update_many``, a fresh River detector after each detection).
 
-The worker (``streams.performance_state.ModelPerformance``, the state the performance
+The worker (``streams.labels.performance.ModelPerformance``, the state the performance
 consumer keeps) is measured on the same SEA streams in a second table: outcomes come
 in label-arrival order (label latency exponential, mean 60 s; one prediction a second)
 in batches of 500, and the detector is fed through the ``ErrorFeed``. Its detection
@@ -50,9 +50,9 @@ from river import drift
 
 from detectors.concept import input_kind
 from detectors.online import ParamValue, make_detector
-from streams.join import Outcome
-from streams.performance_settings import PerformanceSettings
-from streams.performance_state import ModelPerformance
+from streams.config.performance import PerformanceSettings
+from streams.labels.join import Outcome
+from streams.labels.performance import ModelPerformance
 
 RATIO_LIMIT = 1.2
 PRE, POST = 5000, 5000

@@ -1,6 +1,6 @@
 """What the Arrow fast path's depth check costs: decoding with it against without it.
 
-``streams.fastdecode._split`` counts the opening brackets of every payload and sends a
+``streams.decoding.fastdecode._split`` counts the opening brackets of every payload and sends a
 payload with more than ``MAX_DEPTH`` to the per-event decoder (deep nesting overflows
 Arrow's recursive parser). This benchmark decodes typical batches of simulated
 prediction events (``decode_prediction_columns``, the worker's call) with the module
@@ -12,7 +12,7 @@ summing a 64-bit count over every byte of the batch (``np.add.reduceat``); it mu
 cut a batch with deep, empty and bracketed rows exactly as the module does.
 
 The process's malloc and Arrow's memory pool are set as the worker sets them
-(``streams.memory.configure``): with glibc's mmap threshold fixed at 256 KiB, every
+(``streams.runtime.memory.configure``): with glibc's mmap threshold fixed at 256 KiB, every
 array of a batch that size or larger is a fresh mapping, faulted in page by page.
 
 The variant without the check is only ever given batches without deep rows (the
@@ -38,10 +38,11 @@ from typing import Any
 import msgspec
 from machine import machine
 
-from streams import fastdecode, memory
-from streams.events import RawMessage
-from streams.settings import IngestSettings
-from streams.simulator import Simulator
+from streams.config.settings import IngestSettings
+from streams.decoding import fastdecode
+from streams.decoding.events import RawMessage
+from streams.devtools.simulator import Simulator
+from streams.runtime import memory
 
 # The depth check in ``_split``: its comment, the bracket count and the comparison.
 DEPTH_LINES = re.compile(r"\n( +)# A row with more brackets than MAX_DEPTH.*?<= MAX_DEPTH\n",
@@ -62,7 +63,7 @@ def split_variant(replace: Callable[[re.Match[str]], str]) -> Split:
     changed, found = DEPTH_LINES.subn(replace, source)
     if found != 1:
         raise SystemExit("decode_depth: the depth check was not found in "
-                         "streams.fastdecode._split; update DEPTH_LINES")
+                         "streams.decoding.fastdecode._split; update DEPTH_LINES")
     namespace = dict(vars(fastdecode))
     exec(compile(changed, fastdecode.__file__, "exec"), namespace)  # fastdecode's own source
     function: Split = namespace["_split"]

@@ -1,7 +1,7 @@
 """Join benchmark: label throughput of the batched join and memory per pending prediction.
 
 No broker and no database: the bundles the join reads from ``driftline.join`` are
-built in memory (``streams.bundles``, as the ingest and the label service encode
+built in memory (``streams.labels.bundles``, as the ingest and the label service encode
 them) and run through what ``JoinService.handle`` does per fetched batch: decode each
 bundle, ``JoinState.add_predictions`` / ``add_labels`` on its columns, group the
 outcomes by model and encode one ``OutcomeBundle`` per model. Sending is left out.
@@ -39,15 +39,15 @@ from statistics import median
 import numpy as np
 from machine import machine
 
-from streams.bundles import (
+from streams.labels.bundles import (
     LabelRows,
     OutcomeBundle,
     PredictionStubs,
     decode_join,
     encode,
 )
-from streams.join import JoinState
-from streams.join_service import join_records
+from streams.labels.join import JoinState
+from streams.labels.join_service import join_records
 
 MODELS = ("fraud", "churn", "ranking", "credit")
 FETCH_ROWS = 10_000  # rows per handle call: one getmany(max_records=10000)

@@ -30,12 +30,12 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 from prometheus_client import CollectorRegistry
 
-from streams.columns import ModelBatch, NameBudget, to_model_batches
-from streams.events import RawMessage, decode_predictions, limits_for
-from streams.fastdecode import _columnar, decode_prediction_columns
-from streams.feature_cap import FeatureCap
-from streams.metrics import Metrics
-from streams.settings import IngestSettings
+from streams.config.settings import IngestSettings
+from streams.decoding.columns import ModelBatch, NameBudget, to_model_batches
+from streams.decoding.events import RawMessage, decode_predictions, limits_for
+from streams.decoding.fastdecode import _columnar, decode_prediction_columns
+from streams.ingest.feature_cap import FeatureCap
+from streams.runtime.metrics import Metrics
 
 NOW = datetime.now(UTC)
 INGEST = IngestSettings()
@@ -121,7 +121,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--plain-events", type=int, default=10_000)
     args = parser.parse_args()
-    logging.getLogger("streams.feature_cap").setLevel(logging.ERROR)  # a line per decode
+    logging.getLogger("streams.ingest.feature_cap").setLevel(logging.ERROR)  # a line per decode
     flood = messages(args.events, args.names)
     compare(f"flood, {args.events} events x {args.names} new names "
             f"({args.events * args.names + 1} distinct)", flood, args.rounds)

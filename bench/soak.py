@@ -54,8 +54,8 @@ from sqlalchemy.engine import make_url
 
 from store.engine import make_engine
 from store.migrate import upgrade
-from streams.broker import EmbeddedBroker, free_port
-from streams.topics import ensure_topics
+from streams.devtools.broker import EmbeddedBroker, free_port
+from streams.transport.topics import ensure_topics
 
 DATABASE_VARIABLE = "DRIFTLINE_TEST_DATABASE_URL"
 WINDOW_S = 60.0

@@ -29,8 +29,8 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from streams.producer import TokenBucket
-from streams.simulator import Simulator
+from streams.devtools.simulator import Simulator
+from streams.transport.producer import TokenBucket
 
 MODELS = ("fraud", "churn", "ltv")
 LABEL_DELAY_S = 10.0  # mean (exponential), in event time: well inside the soak's 5 min TTL

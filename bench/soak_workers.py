@@ -1,6 +1,6 @@
 """The soak test's worker processes and their memory, one record per lifetime.
 
-Each ``WorkerProcess`` is ``python -m streams.cli worker --config FILE`` in a process
+Each ``WorkerProcess`` is ``python -m streams.cli.main worker --config FILE`` in a process
 group of its own, with the broker and database in its environment, as an operator
 would run it; a kill ends its current ``Lifetime`` and a restart begins the next.
 ``Sampler`` reads every live worker's resident set size (``VmRSS`` of
@@ -70,7 +70,7 @@ class WorkerProcess:
     def start(self) -> None:
         with self.log.open("ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "streams.cli", "worker", "--config", str(self.config)],
+                [sys.executable, "-m", "streams.cli.main", "worker", "--config", str(self.config)],
                 env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                 cwd=self.workdir)
         with self.lock:

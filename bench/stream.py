@@ -42,7 +42,7 @@ from stream_phases import (
 )
 from stream_profile import close_functions, profile_stages, stages_table
 
-from streams.broker import EmbeddedBroker, free_port
+from streams.devtools.broker import EmbeddedBroker, free_port
 
 RATIO_TARGET = 0.70
 LATENCY_TARGET_S = 1.0

@@ -23,7 +23,7 @@ import numpy as np
 from aiokafka.partitioner import murmur2
 from numpy.typing import NDArray
 
-from streams.producer import encode_event
+from streams.transport.producer import encode_event
 
 N_NUMERIC = 20
 N_CATEGORICAL = 5

@@ -4,7 +4,7 @@ Usage: ``.venv/bin/python bench/stream_fetch.py [--events N] [--rounds N]``
 
 The embedded broker is started, a 4-partition topic gets ``--events`` events of
 the streaming benchmark (``stream_events``: about 580 bytes, one model per
-partition, produced with ``streams.producer.send_records``), then:
+partition, produced with ``streams.transport.producer.send_records``), then:
 
 1. **Parts**, on the fetch responses' record bytes as the consumer received them
    (kept once, in this process), each over all of them, CPU time
@@ -12,7 +12,7 @@ partition, produced with ``streams.producer.send_records``), then:
    parse of the records; the parse plus building aiokafka's ``ConsumerRecord``;
    aiokafka's ``PartitionRecords`` drained as ``FetchResult.getall`` does
    (10,000 at a time: CRC, parse, ``ConsumerRecord``, generator, list); and the
-   same through ``streams.fetching.LightRecords``. Generator bookkeeping = the
+   same through ``streams.transport.fetching.LightRecords``. Generator bookkeeping = the
    drain minus CRC minus parse-and-``ConsumerRecord``.
 2. **End to end**: a consumer with the partitions assigned and the worker's
    fetch settings reads all events with ``getmany(max_records=10000)``, once with
@@ -22,7 +22,7 @@ partition, produced with ``streams.producer.send_records``), then:
    checking, parsing and building records: all on this thread). The first
    pair is also compared record by record and by the positions they end at.
 
-The garbage collector is set as in the worker (``streams.collector``). Medians with
+The garbage collector is set as in the worker (``streams.runtime.collector``). Medians with
 the range over the repetitions.
 """
 
@@ -43,11 +43,11 @@ from aiokafka.structs import ConsumerRecord
 from stream_events import Layout, model_ids, records
 from stream_measure import MAX_BATCH, WORKER_FETCH
 
-from streams.broker import EmbeddedBroker, free_port
-from streams.collector import tune_collector
-from streams.fetching import LightRecords, enable_light_fetch
-from streams.producer import send_records
-from streams.topics import ensure_topics_async
+from streams.devtools.broker import EmbeddedBroker, free_port
+from streams.runtime.collector import tune_collector
+from streams.transport.fetching import LightRecords, enable_light_fetch
+from streams.transport.producer import send_records
+from streams.transport.topics import ensure_topics_async
 
 PARTITIONS = 4
 TOPIC = "bench.fetch"

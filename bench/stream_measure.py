@@ -1,6 +1,6 @@
 """Pieces of the streaming benchmark: a worker subprocess, its metrics, a raw consumer.
 
-``WorkerProcess`` runs ``python -m streams.cli worker --config FILE`` in a
+``WorkerProcess`` runs ``python -m streams.cli.main worker --config FILE`` in a
 process group of its own (the embedded broker's URL and an SQLite database in
 ``DRIFTLINE_BROKER_URL`` / ``DRIFTLINE_DATABASE_URL``), waits for ``/readyz``,
 reads ``/metrics`` and the process's ``VmRSS`` / ``VmHWM`` from
@@ -29,9 +29,9 @@ from typing import Self
 
 from aiokafka import AIOKafkaConsumer
 
-from streams.broker import free_port
-from streams.consuming import FETCH_MAX_BYTES, PARTITION_FETCH_MAX_BYTES
-from streams.settings import child_environment
+from streams.config.settings import child_environment
+from streams.devtools.broker import free_port
+from streams.transport.consuming import FETCH_MAX_BYTES, PARTITION_FETCH_MAX_BYTES
 
 MAIN = Path(__file__).resolve().parent.parent
 HTTP_TIMEOUT_S = 2.0
@@ -121,7 +121,7 @@ class WorkerProcess:
         """Start the process (in a new session, so a process group of its own)."""
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "streams.cli", "worker", "--config",
+                [sys.executable, "-m", "streams.cli.main", "worker", "--config",
                  str(self.config_path), "--loglevel", "warning"],
                 cwd=MAIN, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True)

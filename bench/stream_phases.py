@@ -53,9 +53,9 @@ from stream_measure import (
 )
 from stream_store import checkpoint_arrays, checkpointed, windows_stored
 
-from streams.broker import EmbeddedBroker
-from streams.producer import send_records
-from streams.topics import ensure_topics
+from streams.devtools.broker import EmbeddedBroker
+from streams.transport.producer import send_records
+from streams.transport.topics import ensure_topics
 
 CLOSE_HISTOGRAM = "driftline_window_close_duration_seconds"
 PARTITIONS = 4
@@ -247,7 +247,7 @@ def _reference_database(workdir: Path, model: str, say: Say) -> Path:
     """An SQLite database holding ``model``'s reference, stored by ``driftline reference set``."""
     csv_path, database = workdir / "reference.csv", workdir / "reference-template.db"
     write_reference_csv(csv_path, REFERENCE_ROWS)
-    command = [sys.executable, "-m", "streams.cli", "reference", "set", model, str(csv_path),
+    command = [sys.executable, "-m", "streams.cli.main", "reference", "set", model, str(csv_path),
                "--database", f"sqlite:///{database}"]
     done = subprocess.run(command, cwd=MAIN, capture_output=True, text=True, timeout=300,
                           check=False)

@@ -1,16 +1,16 @@
 """Where the worker's time goes: its ingest pipeline run in this process, stage by stage.
 
-The same calls as ``streams.worker.IngestService`` (``Ingest.decode`` of the
+The same calls as ``streams.app.worker.IngestService`` (``Ingest.decode`` of the
 consumer's records as they are, ``Ingest.apply``, ``Ingest.tick``, ``Ingest.store`` of the
 closed windows and due checkpoints, here awaited in turn so that each stage is
 timed alone, where the service runs the store in the background), on
 the records of the throughput topic, read by an aiokafka consumer with the
 partitions assigned (no group), the worker's fetch settings and its light
-records (``streams.fetching``, as the worker's consumer); a fresh SQLite
+records (``streams.transport.fetching``, as the worker's consumer); a fresh SQLite
 database. Each stage is timed with ``time.perf_counter``. Inside ``apply`` and
 ``store`` three callees are timed by wrapping them in this process only (the
 names called, restored afterwards): the per-event fallback's columns
-(``to_model_batches`` in ``streams.fastdecode``), the checkpoint snapshots
+(``to_model_batches`` in ``streams.decoding.fastdecode``), the checkpoint snapshots
 (``PartitionState.snapshot_state``)
 and the finalisation of each closed window (``finalise``, also under cProfile,
 in the thread ``store`` runs in, to list the functions a close spends time in).
@@ -31,17 +31,17 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import CollectorRegistry
 from stream_measure import MAX_BATCH, WORKER_FETCH, BenchError, WorkerConfig
 
-import streams.fastdecode
-import streams.ingest
+import streams.decoding.fastdecode
+import streams.ingest.service
 from store import migrate
 from store.engine import make_engine
-from streams.blas import limit_blas_threads
-from streams.collector import tune_collector
-from streams.fetching import enable_light_fetch
-from streams.ingest import Ingest, PartitionState
-from streams.metrics import Metrics
-from streams.settings import Settings, load_settings
-from streams.windows import ClosedWindow
+from streams.config.settings import Settings, load_settings
+from streams.ingest.service import Ingest, PartitionState
+from streams.ingest.windows import ClosedWindow
+from streams.runtime.blas import limit_blas_threads
+from streams.runtime.collector import tune_collector
+from streams.runtime.metrics import Metrics
+from streams.transport.fetching import enable_light_fetch
 
 FETCH = "fetch (aiokafka `getmany`, not part of processing)"
 DECODE = "decode + validate + numpy columns (`Ingest.decode`: Arrow, else msgspec)"
@@ -100,9 +100,10 @@ def _profiled_finalise(stages: Stages, call: Callable[..., Any]) -> Callable[...
 
 @contextmanager
 def _instrumented(stages: Stages) -> Iterator[None]:
-    """Time the columns, the finalisations and the snapshots as ``streams.ingest`` calls them."""
-    targets: list[tuple[object, str]] = [(streams.fastdecode, "to_model_batches"),
-                                         (streams.ingest, "finalise"),
+    """Time the columns, the finalisations and the snapshots as ``streams.ingest.service``
+    calls them."""
+    targets: list[tuple[object, str]] = [(streams.decoding.fastdecode, "to_model_batches"),
+                                         (streams.ingest.service, "finalise"),
                                          (PartitionState, "snapshot_state")]
     originals: list[Callable[..., Any]] = [getattr(owner, name) for owner, name in targets]
     wrappers = [_timed(stages, COLUMNS, originals[0]), _profiled_finalise(stages, originals[1]),

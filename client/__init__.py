@@ -3,7 +3,7 @@ worker validates them, sent keyed as the worker needs (``docs/events.md``).
 
 ``EventProducer`` (synchronous, kafka-python) and ``AsyncEventProducer`` (asyncio,
 aiokafka). Importing ``client`` loads only msgspec and the event types
-(``streams.events``); the Kafka library loads when a producer is created.
+(``streams.decoding.events``); the Kafka library loads when a producer is created.
 """
 
 from __future__ import annotations

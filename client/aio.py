@@ -34,7 +34,7 @@ from client.records import (
     prediction_record,
     utc_now,
 )
-from streams.events import LabelEvent, PredictionEvent
+from streams.decoding.events import LabelEvent, PredictionEvent
 
 
 class AsyncEventProducer:

@@ -34,7 +34,7 @@ from client.records import (
     prediction_record,
     utc_now,
 )
-from streams.events import LabelEvent, PredictionEvent
+from streams.decoding.events import LabelEvent, PredictionEvent
 
 PRUNE_AT = 10_000  # delivery futures kept between flushes before the settled ones are dropped
 

@@ -2,7 +2,7 @@
 
 Both producers (``client.producer``, ``client.aio``) send what these functions
 return. The rules are the worker's own: an event is encoded to JSON, then judged
-by ``streams.events.validate_prediction`` / ``validate_label`` — the decoder's
+by ``streams.decoding.events.validate_prediction`` / ``validate_label`` — the decoder's
 types and checks, with the limits the worker uses — so an event the client
 accepts is one the worker accepts, and one it refuses raises ``InvalidEvent``
 naming the dead-letter reason and the field. See ``docs/events.md``.
@@ -36,7 +36,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from streams.events import (
+from streams.decoding.events import (
     LabelEvent,
     Limits,
     PredictionEvent,

@@ -2,7 +2,7 @@
 
 ``python -m client.schema`` writes ``docs/schema/prediction-event.json`` and
 ``docs/schema/label-event.json`` from ``msgspec.json.schema`` of
-``streams.events.PredictionEvent`` and ``LabelEvent``; ``--check`` only compares
+``streams.decoding.events.PredictionEvent`` and ``LabelEvent``; ``--check`` only compares
 (exit status 1, the stale files named). ``make event-schema`` regenerates them and a
 test fails when the committed files are stale.
 
@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 
-from streams.events import LabelEvent, PredictionEvent
+from streams.decoding.events import LabelEvent, PredictionEvent
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "schema"
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -30,7 +30,8 @@ SCHEMAS: dict[str, tuple[type[msgspec.Struct], str]] = {
     "prediction-event.json": (PredictionEvent, "driftline prediction event (schema v1)"),
     "label-event.json": (LabelEvent, "driftline label event (schema v1)"),
 }
-COMMENT = ("Generated from streams/events.py by `make event-schema`; do not edit. Limits a schema "
+COMMENT = ("Generated from streams/decoding/events.py by `make event-schema`; do not edit. "
+           "Limits a schema "
            "cannot express (size, nesting depth, event-time bounds, finite score) are in "
            "docs/events.md.")
 

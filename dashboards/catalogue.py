@@ -7,7 +7,7 @@ from typing import Final
 # The default effect-size thresholds of detectors.DriftPolicy (warn, critical).
 PSI_WARN, PSI_CRITICAL = 0.1, 0.25
 KS_WARN, KS_CRITICAL = 0.1, 0.2
-# driftline_feature_drift: 0 none, 1 warn, 2 critical (streams.metrics.SEVERITY_LEVEL).
+# driftline_feature_drift: 0 none, 1 warn, 2 critical (streams.runtime.metrics.SEVERITY_LEVEL).
 DRIFT_WARN, DRIFT_CRITICAL = 1, 2
 
 # The Prometheus datasource provisioned with a fixed uid (provisioning/datasources/).

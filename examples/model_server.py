@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.history is not None:
         return write_history(args)
     if args.create_topics:
-        from streams.topics import driftline_topics, ensure_topics
+        from streams.transport.topics import driftline_topics, ensure_topics
 
         ensure_topics(args.bootstrap, driftline_topics(
             predictions=args.predictions_topic, labels=args.labels_topic))

@@ -9,7 +9,8 @@ and why.
     .venv/bin/python tests/fuzz/decoders.py NEW_CORPUS_DIR tests/fuzz/corpus/decoders \\
         -max_total_time=600        # a longer hunt; new inputs land in NEW_CORPUS_DIR
 
-``tests/unit/streams/test_fuzz_decoders.py`` runs a short, seeded campaign in ``make test``.
+``tests/unit/streams/decoding/test_fuzz_decoders.py`` runs a short, seeded campaign in
+``make test``.
 Inputs worth keeping (one that found a bug, once fixed) go in ``corpus/decoders/``.
 """
 
@@ -21,9 +22,9 @@ from datetime import UTC, datetime
 import atheris
 
 with atheris.instrument_imports(include=["streams"]):
-    from streams.events import RawMessage, decode_labels
-    from streams.fastdecode import decode_prediction_columns
-    from streams.settings import IngestSettings
+    from streams.config.settings import IngestSettings
+    from streams.decoding.events import RawMessage, decode_labels
+    from streams.decoding.fastdecode import decode_prediction_columns
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 INGEST = IngestSettings(max_event_bytes=4_096)

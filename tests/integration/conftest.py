@@ -1,6 +1,6 @@
 """Integration fixtures: one real broker for the whole session.
 
-By default the broker is the embedded one (Tansu, ``streams.broker``) and the
+By default the broker is the embedded one (Tansu, ``streams.devtools.broker``) and the
 database the PostgreSQL server named by ``DRIFTLINE_TEST_DATABASE_URL``. The
 embedded broker speaks the Kafka protocol but is not Apache Kafka, so
 ``make test-containers`` (``DRIFTLINE_TEST_CONTAINERS=1``) runs the same tests on
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from streams.broker import EmbeddedBroker, free_port
+from streams.devtools.broker import EmbeddedBroker, free_port
 from tests import containers
 from tests.conftest import schema_url
 

@@ -33,8 +33,8 @@ from werkzeug import Request, Response
 from store.alerts import list_transitions
 from store.engine import make_engine
 from store.outbox import list_outbox
-from streams.broker import EmbeddedBroker
-from streams.simulator import Simulator
+from streams.devtools.broker import EmbeddedBroker
+from streams.devtools.simulator import Simulator
 from tests.integration.test_worker import RATE, WINDOW, Worker, first_event_time, produce, wait_for
 
 pytestmark = pytest.mark.integration

@@ -27,9 +27,9 @@ from store.engine import make_engine
 from store.performance import list_detections, list_performance
 from store.queries import list_windows
 from store.tables import alerts, outbox, retrain_requests
-from streams.broker import EmbeddedBroker
-from streams.cli import main
-from streams.performance_settings import PerformanceSettings
+from streams.cli.main import main
+from streams.config.performance import PerformanceSettings
+from streams.devtools.broker import EmbeddedBroker
 from tests.integration.test_labels import sea_stream
 from tests.integration.test_worker import WINDOW, Worker, wait_for
 

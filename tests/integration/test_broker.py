@@ -25,12 +25,18 @@ from aiokafka import AIOKafkaClient, AIOKafkaConsumer, TopicPartition
 from aiokafka.partitioner import murmur2
 from click.testing import CliRunner, Result
 
-from streams.broker import BrokerError, BrokerNotFound, EmbeddedBroker, PortInUseError, free_port
-from streams.cli import main
-from streams.producer import send_events, send_raw
-from streams.settings import TopicSettings
-from streams.simulator import Simulator, interleave
-from streams.topics import ensure_topics, ensure_topics_async
+from streams.cli.main import main
+from streams.config.settings import TopicSettings
+from streams.devtools.broker import (
+    BrokerError,
+    BrokerNotFound,
+    EmbeddedBroker,
+    PortInUseError,
+    free_port,
+)
+from streams.devtools.simulator import Simulator, interleave
+from streams.transport.producer import send_events, send_raw
+from streams.transport.topics import ensure_topics, ensure_topics_async
 
 pytestmark = pytest.mark.integration
 
@@ -444,7 +450,7 @@ def read_line(process: subprocess.Popen[str], deadline: float) -> str:
 def test_the_broker_command_runs_until_sigterm() -> None:
     port = free_port()
     with subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "broker", "--port", str(port)], cwd=ROOT,
+            [sys.executable, "-m", "streams.cli.main", "broker", "--port", str(port)], cwd=ROOT,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
         try:
             line = read_line(process, time.monotonic() + 30)

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from client import AsyncEventProducer, EventProducer, InvalidEvent
-from streams.broker import EmbeddedBroker
-from streams.events import LabelEvent, PredictionEvent, decode_labels, decode_predictions
-from streams.settings import IngestSettings
-from streams.topics import ensure_topics
+from streams.config.settings import IngestSettings
+from streams.decoding.events import LabelEvent, PredictionEvent, decode_labels, decode_predictions
+from streams.devtools.broker import EmbeddedBroker
+from streams.transport.topics import ensure_topics
 from tests.integration.kafka_read import read_topic
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,7 @@ a worker in its own process, SQLite and PostgreSQL.
 
 Expected values are computed here from the events sent: window k holds the events
 500k ... 500k+499 in the order produced; its bounds follow the rule of
-``streams.windows`` (start: first event's time, or the previous end when later;
+``streams.ingest.windows`` (start: first event's time, or the previous end when later;
 end: latest event time, at least 1 ms after the start).
 """
 
@@ -34,8 +34,8 @@ from click.testing import CliRunner
 
 from store.engine import make_engine
 from store.performance import list_performance, load_calibration
-from streams.broker import EmbeddedBroker
-from streams.cli import main
+from streams.cli.main import main
+from streams.devtools.broker import EmbeddedBroker
 from tests.integration.test_labels import produce
 from tests.integration.test_worker import Worker, wait_for
 
@@ -71,7 +71,7 @@ def workers(tmp_path: Path, broker: EmbeddedBroker, store_url: str) -> Iterator[
 
 
 def expected_bounds(times: np.ndarray[Any, Any]) -> list[tuple[float, float]]:
-    """The count windows' (start, end), by the rule of ``streams.windows``."""
+    """The count windows' (start, end), by the rule of ``streams.ingest.windows``."""
     bounds: list[tuple[float, float]] = []
     previous_end = -math.inf
     for k in range(N // COUNT):

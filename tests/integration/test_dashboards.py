@@ -38,9 +38,9 @@ from dashboards.inventory import Query, queries
 from dashboards.promql import BUILTIN_VARIABLES, substitute
 from store.engine import make_engine
 from store.performance import load_calibration
-from streams.broker import EmbeddedBroker, free_port
-from streams.producer import encode_event, send_events, send_raw
-from streams.simulator import Simulator
+from streams.devtools.broker import EmbeddedBroker, free_port
+from streams.devtools.simulator import Simulator
+from streams.transport.producer import encode_event, send_events, send_raw
 from tests.conftest import schema_url
 from tests.integration.test_worker import (
     RATE,

@@ -20,12 +20,12 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from click.testing import CliRunner, Result
 
-from streams.broker import EmbeddedBroker
-from streams.cli import main
-from streams.events import DeadLetter, RawMessage, decode_predictions
-from streams.producer import send_raw
-from streams.settings import load_settings
-from streams.topics import ensure_topics
+from streams.cli.main import main
+from streams.config.settings import load_settings
+from streams.decoding.events import DeadLetter, RawMessage, decode_predictions
+from streams.devtools.broker import EmbeddedBroker
+from streams.transport.producer import send_raw
+from streams.transport.topics import ensure_topics
 from tests.integration.test_broker import read_topic
 
 pytestmark = pytest.mark.integration

@@ -41,8 +41,8 @@ from scipy.stats import rankdata
 
 from store.engine import make_engine
 from store.performance import list_performance, load_calibration
-from streams.broker import EmbeddedBroker
-from streams.cli import main
+from streams.cli.main import main
+from streams.devtools.broker import EmbeddedBroker
 from tests.integration.test_labels import produce
 from tests.integration.test_worker import WINDOW, Worker, wait_for
 

@@ -1,4 +1,5 @@
-"""Light records (``streams.fetching``) against aiokafka's own, on the real embedded broker.
+"""Light records (``streams.transport.fetching``) against aiokafka's own, on the real embedded
+broker.
 
 Two consumers of the same records run the same calls, one with light records
 and one without, side by side in this process: fetches small enough that every
@@ -20,10 +21,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from streams.broker import EmbeddedBroker
-from streams.events import RawMessage
-from streams.fetching import enable_light_fetch, unsupported
-from streams.topics import ensure_topics
+from streams.decoding.events import RawMessage
+from streams.devtools.broker import EmbeddedBroker
+from streams.transport.fetching import enable_light_fetch, unsupported
+from streams.transport.topics import ensure_topics
 
 pytestmark = pytest.mark.integration
 PARTITIONS = 3
@@ -120,7 +121,7 @@ async def test_light_records_are_aiokafkas_records(broker: EmbeddedBroker, topic
     await light.start()
     plain = _consumer(broker.bootstrap)  # started after the light one was hooked
     try:
-        with caplog.at_level(logging.INFO, logger="streams.fetching"):
+        with caplog.at_level(logging.INFO, logger="streams.transport.fetching"):
             assert enable_light_fetch(light, "ingest")
         assert [r.getMessage() for r in caplog.records] == [
             "ingest: light records (aiokafka 0.14.0)"]
@@ -152,7 +153,7 @@ async def test_without_support_the_consumer_keeps_aiokafkas_records(
     for consumer in (other, deserializing, plain):
         await consumer.start()
     try:
-        with caplog.at_level(logging.WARNING, logger="streams.fetching"):
+        with caplog.at_level(logging.WARNING, logger="streams.transport.fetching"):
             assert not enable_light_fetch(other, "ingest", version="0.13.0")
         assert [r.getMessage() for r in caplog.records] == [
             "ingest: aiokafka's own records, not light ones "

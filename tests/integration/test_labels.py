@@ -25,10 +25,10 @@ from sklearn import metrics as skm
 from detectors.online import make_detector
 from store.engine import make_engine
 from store.performance import list_detections, list_performance
-from streams.broker import EmbeddedBroker
-from streams.cli import main
-from streams.performance_settings import PerformanceSettings
-from streams.producer import send_events
+from streams.cli.main import main
+from streams.config.performance import PerformanceSettings
+from streams.devtools.broker import EmbeddedBroker
+from streams.transport.producer import send_events
 from tests.integration.test_worker import WINDOW, Worker, wait_for
 
 pytestmark = pytest.mark.integration

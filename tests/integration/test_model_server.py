@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from streams.broker import EmbeddedBroker
-from streams.events import RawMessage, decode_labels, decode_predictions
-from streams.fastdecode import decode_prediction_columns
-from streams.settings import IngestSettings
+from streams.config.settings import IngestSettings
+from streams.decoding.events import RawMessage, decode_labels, decode_predictions
+from streams.decoding.fastdecode import decode_prediction_columns
+from streams.devtools.broker import EmbeddedBroker
 from tests.integration.kafka_read import read_topic
 
 pytestmark = pytest.mark.integration

@@ -25,7 +25,7 @@ import pytest
 from sqlalchemy import text
 
 from store.engine import make_engine
-from streams.broker import EmbeddedBroker
+from streams.devtools.broker import EmbeddedBroker
 from tests.integration.kafka_read import read_topic
 from tests.integration.test_worker import Worker, first_event_time, produce, wait_for
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from streams.broker import EmbeddedBroker
+from streams.devtools.broker import EmbeddedBroker
 from tests.integration.test_worker import (
     WINDOW,
     Worker,

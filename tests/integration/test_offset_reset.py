@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from streams.broker import EmbeddedBroker, free_port
-from streams.simulator import Simulator
-from streams.topics import ensure_topics
+from streams.devtools.broker import EmbeddedBroker, free_port
+from streams.devtools.simulator import Simulator
+from streams.transport.topics import ensure_topics
 from tests.integration.test_worker import (
     RATE,
     WINDOW,

@@ -1,5 +1,6 @@
 """Outages of the database and of the broker: visible on ``/readyz``, short, quiet in the log,
-and nothing lost (``streams.health``, ``streams.logfloods``, ``streams.consuming.retrying``).
+and nothing lost (``streams.runtime.health``, ``streams.runtime.logfloods``,
+``streams.transport.consuming.retrying``).
 
 The database is reached through a TCP proxy (``tests.tcp_proxy``) that is switched to a
 blackhole mid-stream: connections accepted, never answered. The broker is one of the test's
@@ -20,9 +21,9 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
-from streams.broker import EmbeddedBroker, free_port
-from streams.simulator import Simulator
-from streams.topics import ensure_topics
+from streams.devtools.broker import EmbeddedBroker, free_port
+from streams.devtools.simulator import Simulator
+from streams.transport.topics import ensure_topics
 from tests.integration.test_worker import (
     RATE,
     WINDOW,

@@ -32,10 +32,10 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 
 from store.engine import make_engine
-from streams.broker import EmbeddedBroker
-from streams.fastdecode import MIN_ROWS
-from streams.producer import encode_event
-from streams.simulator import Simulator
+from streams.decoding.fastdecode import MIN_ROWS
+from streams.devtools.broker import EmbeddedBroker
+from streams.devtools.simulator import Simulator
+from streams.transport.producer import encode_event
 from tests import containers
 from tests.conftest import schema_url
 from tests.integration.kafka_read import read_topic

@@ -24,8 +24,8 @@ import pytest
 
 from store import repository
 from store.engine import make_engine
-from streams.broker import EmbeddedBroker
-from streams.simulator import Simulator
+from streams.devtools.broker import EmbeddedBroker
+from streams.devtools.simulator import Simulator
 from tests.integration.test_worker import (
     RATE,
     WINDOW,
@@ -133,7 +133,7 @@ def test_a_reference_stored_before_start_judges_every_window(
 ) -> None:
     path = reference_file(tmp_path / "reference.parquet", seed=21, n=2 * PER_WINDOW)
     done = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "reference", "set", "fraud", str(path),
+        [sys.executable, "-m", "streams.cli.main", "reference", "set", "fraud", str(path),
          "--database", database_url], capture_output=True, text=True, check=False, timeout=60)
     assert done.returncode == 0, done.stderr
     reference = load_reference(database_url)

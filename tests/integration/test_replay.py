@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from streams.broker import EmbeddedBroker
-from streams.cli import main
+from streams.cli.main import main
+from streams.devtools.broker import EmbeddedBroker
 from tests.integration.test_broker import PARTITIONS, read_topic
 
 pytestmark = pytest.mark.integration

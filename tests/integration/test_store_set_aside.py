@@ -1,5 +1,5 @@
 """A window PostgreSQL refuses for its data is set aside; the other windows and the
-checkpoint commit (``streams.ingest``, ``store.errors``)."""
+checkpoint commit (``streams.ingest.service``, ``store.errors``)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from sqlalchemy.exc import DataError, OperationalError
 
 from store import make_engine, repository
 from store.errors import is_permanent
-from streams.columns import to_model_batches
-from streams.events import PredictionEvent
-from streams.fastdecode import DecodedColumns
-from streams.ingest import Ingest
-from streams.metrics import Metrics
-from streams.settings import load_settings
+from streams.config.settings import load_settings
+from streams.decoding.columns import to_model_batches
+from streams.decoding.events import PredictionEvent
+from streams.decoding.fastdecode import DecodedColumns
+from streams.ingest.service import Ingest
+from streams.runtime.metrics import Metrics
 from tests.conftest import schema_url
 
 pytestmark = pytest.mark.integration

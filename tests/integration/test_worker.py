@@ -26,14 +26,14 @@ from sqlalchemy import text
 
 from detectors import compare
 from store.engine import make_engine
-from streams.broker import EmbeddedBroker, free_port
-from streams.cli import main as cli_main
-from streams.columns import to_model_batches
-from streams.events import RawMessage, decode_predictions
-from streams.producer import encode_event, send_events, send_raw
-from streams.settings import load_settings
-from streams.simulator import Simulator
-from streams.topics import ensure_topics
+from streams.cli.main import main as cli_main
+from streams.config.settings import load_settings
+from streams.decoding.columns import to_model_batches
+from streams.decoding.events import RawMessage, decode_predictions
+from streams.devtools.broker import EmbeddedBroker, free_port
+from streams.devtools.simulator import Simulator
+from streams.transport.producer import encode_event, send_events, send_raw
+from streams.transport.topics import ensure_topics
 
 pytestmark = pytest.mark.integration
 WINDOW = 60  # seconds of event time
@@ -90,7 +90,7 @@ class Worker:
         """Start it with ``args`` added to its command line; wait until it is ready."""
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "streams.cli", "worker", "--config", str(self.config),
+                [sys.executable, "-m", "streams.cli.main", "worker", "--config", str(self.config),
                  *args],
                 env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                 cwd=self.tmp)

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from streams.broker import EmbeddedBroker
-from streams.producer import send_raw
-from streams.simulator import Simulator
+from streams.devtools.broker import EmbeddedBroker
+from streams.devtools.simulator import Simulator
+from streams.transport.producer import send_raw
 from tests.integration.test_worker import (
     RATE,
     WINDOW,
@@ -29,7 +29,7 @@ from tests.integration.test_worker import (
 pytestmark = pytest.mark.integration
 TEXT_LINE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (DEBUG|INFO|WARNING|ERROR) "
                        r"[\w.]+: \S")
-# Every path Faust's web server serves by default or in debug mode (streams.web).
+# Every path Faust's web server serves by default or in debug mode (streams.app.web).
 FAUST_PAGES = ("/", "/router/", "/router/topics", "/router/t/", "/router/t/k/", "/table/",
                "/table/t/", "/table/t/k/", "/assignment/", "/graph/", "/performance/",
                "/stats/")

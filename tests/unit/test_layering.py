@@ -74,7 +74,7 @@ def test_only_settings_reads_the_environment() -> None:
         if "os.environ" in path.read_text(encoding="utf-8")
         or "os.getenv" in path.read_text(encoding="utf-8")
     )
-    assert readers == ["streams/settings.py"]
+    assert readers == ["streams/config/settings.py"]
 
 
 def test_store_does_not_import_streams() -> None:
@@ -87,8 +87,8 @@ def test_store_does_not_import_streams() -> None:
 CLIENT_FILES = sorted((ROOT / "client").rglob("*.py"))
 ALLOWED_IN_CLIENT = {"msgspec", "kafka", "aiokafka", "client", "streams", "__future__"}
 HEAVY = ("numpy", "scipy", "river", "sklearn", "pyarrow", "sqlalchemy", "faust", "aiohttp",
-         "kafka", "aiokafka", "detectors", "store", "alerting", "streams.settings",
-         "streams.columns")
+         "kafka", "aiokafka", "detectors", "store", "alerting", "streams.config.settings",
+         "streams.decoding.columns")
 
 
 def test_client_package_has_modules() -> None:
@@ -111,7 +111,7 @@ def streams_modules(path: Path) -> set[str]:
 def test_client_imports_only_the_event_types_msgspec_and_kafka(path: Path) -> None:
     stdlib = set(sys.stdlib_module_names)
     assert {n for n in imported_roots(path) if n not in stdlib | ALLOWED_IN_CLIENT} == set()
-    assert streams_modules(path) <= {"streams.events"}
+    assert streams_modules(path) <= {"streams.decoding.events"}
 
 
 def heavy_modules_loaded_by(statement: str) -> list[str]:
@@ -127,4 +127,5 @@ def test_importing_the_client_loads_neither_the_worker_nor_a_kafka_library() -> 
 
 
 def test_the_import_probe_sees_heavy_modules() -> None:
-    assert {"numpy", "streams.settings"} <= set(heavy_modules_loaded_by("import streams.settings"))
+    loaded = heavy_modules_loaded_by("import streams.config.settings")
+    assert {"numpy", "streams.config.settings"} <= set(loaded)

@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from dashboards.catalogue import DATASOURCE_UID
-from streams.cli import main
-from streams.settings import is_accepted_environment_variable, load_settings
+from streams.cli.main import main
+from streams.config.settings import is_accepted_environment_variable, load_settings
 from tests.prometheus_tools import tool
 
 ROOT = Path(__file__).resolve().parents[2]

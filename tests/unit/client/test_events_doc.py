@@ -11,7 +11,8 @@ import msgspec
 import pytest
 
 from client import InvalidEvent, prediction_record
-from streams.events import (
+from streams.config.settings import IngestSettings, TopicSettings
+from streams.decoding.events import (
     DEAD_LETTER_REASONS,
     LabelEvent,
     PredictionEvent,
@@ -19,8 +20,7 @@ from streams.events import (
     decode_labels,
     decode_predictions,
 )
-from streams.model_cap import refusal
-from streams.settings import IngestSettings, TopicSettings
+from streams.ingest.model_cap import refusal
 
 ROOT = Path(__file__).resolve().parents[3]
 DOC = (ROOT / "docs" / "events.md").read_text(encoding="utf-8")

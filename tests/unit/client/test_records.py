@@ -15,14 +15,14 @@ import pytest
 from client import ClientLimits, InvalidEvent, label_record, prediction_record
 from client.delivery import DeliveryError, Failures
 from client.records import rfc3339
-from streams.events import (
+from streams.config.settings import IngestSettings
+from streams.decoding.events import (
     LabelEvent,
     PredictionEvent,
     RawMessage,
     decode_labels,
     decode_predictions,
 )
-from streams.settings import IngestSettings
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 

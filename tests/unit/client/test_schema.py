@@ -16,14 +16,14 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
 from client import schema
-from streams.events import (
+from streams.config.settings import IngestSettings
+from streams.decoding.events import (
     LabelEvent,
     PredictionEvent,
     RawMessage,
     decode_labels,
     decode_predictions,
 )
-from streams.settings import IngestSettings
 
 ROOT = Path(__file__).resolve().parents[3]
 DOC = (ROOT / "docs" / "events.md").read_text(encoding="utf-8")

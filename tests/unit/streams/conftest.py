@@ -9,9 +9,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from store import make_engine, upgrade
-from streams.ingest import Ingest
-from streams.metrics import Metrics
-from streams.settings import load_settings
+from streams.config.settings import load_settings
+from streams.ingest.service import Ingest
+from streams.runtime.metrics import Metrics
 
 
 @pytest.fixture

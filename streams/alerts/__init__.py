@@ -1,0 +1,1 @@
+"""The alert glue: waking the dispatcher after commits, and the dispatcher service."""

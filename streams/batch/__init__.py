@@ -1,0 +1,1 @@
+"""The batch side: reading files, ``driftline compare`` and its reports."""

@@ -1,0 +1,1 @@
+"""The ``driftline`` command line: one group, one module per command."""

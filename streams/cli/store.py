@@ -1,0 +1,198 @@
+"""Commands that read or write the store: ``db upgrade``, ``reference set``, ``windows``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from detectors import build_profile
+from detectors.reference import Role
+from store import migrate, repository
+from store.engine import make_engine
+from store.performance import list_detections, list_performance
+from store.types import iso_utc
+from streams.batch.files import InputError, infer_kinds, read_table, to_columns
+from streams.cli.common import fail
+from streams.config.settings import SettingsError, load_settings
+
+
+def _database_url(config: Path | None, database: str | None) -> str:
+    try:
+        settings = load_settings(config)
+    except SettingsError as exc:
+        fail(str(exc))
+    return database or settings.database_url
+
+
+@contextmanager
+def _store_errors() -> Iterator[None]:
+    """Database and validation failures as one ``driftline: error:`` line."""
+    try:
+        yield
+    except (ValueError, SQLAlchemyError) as exc:
+        text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        hint = " (run `driftline db upgrade`)" if "no such table" in str(exc) or \
+            "does not exist" in str(exc) else ""
+        fail((text[0] if text else type(exc).__name__) + hint)
+
+
+config_option = click.option("--config", type=click.Path(path_type=Path), default=None,
+                             help="YAML settings file (default: $DRIFTLINE_CONFIG).")
+database_option = click.option("--database", default=None, metavar="URL",
+                               help="Database URL (default: the settings' database_url).")
+
+
+@click.group("db")
+def db() -> None:
+    """Database schema management."""
+
+
+@db.command("upgrade")
+@config_option
+@database_option
+def db_upgrade(config: Path | None, database: str | None) -> None:
+    """Apply every migration (Alembic) to the database."""
+    url = _database_url(config, database)
+    with _store_errors():
+        migrate.upgrade(make_engine(url))
+    click.echo("database is at the latest schema")
+
+
+@click.group("reference")
+def reference() -> None:
+    """Reference profiles of models."""
+
+
+@reference.command("set")
+@click.argument("model")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--model-version", "model_version", default=None,
+              help="Model version the reference is for (default: every version).")
+@click.option("--prediction", multiple=True, metavar="COL",
+              help="Model output columns (default: prediction, score when present).")
+@click.option("--exclude", multiple=True, metavar="COL", help="Columns to leave out.")
+@config_option
+@database_option
+def reference_set(model: str, file: Path, model_version: str | None,
+                  prediction: tuple[str, ...], exclude: tuple[str, ...],
+                  config: Path | None, database: str | None) -> None:
+    """Profile FILE (CSV, Parquet or JSONL) and store it as MODEL's reference."""
+    try:
+        table = read_table(file)
+        skip = {"model_id", "model_version", "event_time", "event_id", "prediction_id",
+                *exclude}
+        kinds, _ = infer_kinds(table, {}, skip=skip)
+        unknown = [n for n in prediction if n not in kinds]
+        if unknown:
+            raise InputError(f"{file}: no column {unknown[0]!r} "
+                             f"(columns: {', '.join(table.column_names)})")
+        if not kinds:
+            raise InputError(f"{file}: no column to profile (columns: "
+                             f"{', '.join(table.column_names)})")
+        outputs = prediction or tuple(n for n in ("prediction", "score") if n in kinds)
+        roles: dict[str, Role] = dict.fromkeys(outputs, "prediction")
+        columns = to_columns(table, kinds, file)
+        profile = build_profile(columns.values, kinds, roles=roles, missing=columns.missing)
+    except (InputError, ValueError) as exc:
+        fail(str(exc))
+    with _store_errors():
+        engine = make_engine(_database_url(config, database))
+        migrate.upgrade(engine)
+        with engine.begin() as conn:
+            repository.touch_model(conn, model)
+            ref_id = repository.save_reference(conn, model, model_version, profile, "file")
+    scope = f"version {model_version}" if model_version else "every version"
+    click.echo(f"stored reference {ref_id} for {model} ({scope}): {len(profile.columns)} "
+               f"columns, {profile.n_rows} rows")
+
+
+@click.command("windows")
+@click.argument("model")
+@click.option("--model-version", "model_version", default=None, help="Only this model version.")
+@click.option("--limit", type=int, default=None, help="Only the newest N windows.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@config_option
+@database_option
+def windows(model: str, model_version: str | None, limit: int | None, fmt: str,
+            config: Path | None, database: str | None) -> None:
+    """The stored windows of MODEL, oldest first."""
+    with _store_errors():
+        engine = make_engine(_database_url(config, database))
+        try:
+            with engine.connect() as conn:
+                rows = repository.list_windows(conn, model, model_version, limit)
+                performance = list_performance(conn, model, model_version)
+        finally:
+            engine.dispose()
+    with_performance(rows, performance)
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2, allow_nan=False))
+        return
+    for row in rows:
+        drifted = [f["name"] for f in row["features"] if f["drifted"]]
+        share = "-" if row["drift_share"] is None else f"{row['drift_share']:.0%}"
+        realised, estimated = row["performance"], row["performance_estimate"]
+        accuracy = "-" if realised is None else _percent(realised["metrics"].get("accuracy"))
+        coverage = "-" if realised is None else _percent(realised["label_coverage"])
+        guess = "-" if estimated is None else _percent(estimated.get("accuracy"))
+        click.echo(f"{row['window_start']}  v{row['model_version']}  {row['n_events']:>7} "
+                   f"events  share {share:>4}  {row['status']:<17} accuracy {accuracy:>4} "
+                   f"(est. {guess:>4}, labels {coverage:>4})  {', '.join(drifted) or '-'}")
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def with_performance(rows: list[dict[str, Any]], performance: list[dict[str, Any]]) -> None:
+    """Add ``performance`` (realised, with ``label_coverage``) and ``performance_estimate``."""
+    by_key = {(p["model_version"], iso_utc(p["window_start"])): p for p in performance}
+    for row in rows:
+        found = by_key.get((row["model_version"], row["window_start"]))
+        realised = None
+        if found is not None and found["metrics"] is not None:
+            realised = {"task": found["task"], "n_labels": found["n_labels"],
+                        "label_coverage": found["label_coverage"],
+                        "latency_p50": found["latency_p50"],
+                        "latency_p95": found["latency_p95"], "revision": found["revision"],
+                        "metrics": found["metrics"]}
+        row["performance"] = realised
+        row["performance_estimate"] = None if found is None else found["estimate"]
+
+
+@click.command("detections")
+@click.argument("model")
+@click.option("--model-version", "model_version", default=None, help="Only this model version.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@config_option
+@database_option
+def detections(model: str, model_version: str | None, fmt: str, config: Path | None,
+               database: str | None) -> None:
+    """The concept-drift detections on MODEL's error stream, in stream order."""
+    with _store_errors():
+        engine = make_engine(_database_url(config, database))
+        try:
+            with engine.connect() as conn:
+                rows = list_detections(conn, model, model_version)
+        finally:
+            engine.dispose()
+    items = [{"model_id": r["model_id"], "model_version": r["model_version"],
+              "detector": r["detector"], "position": r["position"],
+              "event_time": iso_utc(r["event_time"]), "statistic": r["statistic"],
+              "params": r["params"], "detected_at": iso_utc(r["detected_at"])} for r in rows]
+    if fmt == "json":
+        click.echo(json.dumps(items, indent=2, allow_nan=False))
+        return
+    for item in items:
+        click.echo(f"{item['event_time']}  v{item['model_version']}  {item['detector']:<12} "
+                   f"position {item['position']:>8}  on {item['statistic']}")
+
+

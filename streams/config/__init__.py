@@ -1,0 +1,1 @@
+"""Configuration: the settings file, its schema and its documentation."""

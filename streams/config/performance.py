@@ -1,0 +1,161 @@
+"""``labels`` and ``models.<id>.performance``: the late-label join and model performance.
+
+Kept apart from ``streams.config.settings`` (which builds them into ``Settings``) so that
+module stays readable; nothing here reads the environment.
+
+Decisions:
+
+* ``labels.prediction_ttl`` (default 7 days of event time) bounds how long a
+  prediction waits for its label; ``labels.early_label_hold`` (default 5 minutes of
+  processing time) how long a label waits for a prediction not yet seen;
+  ``labels.horizon`` (default 7 days of event time) how long a closed window's
+  performance is still updated by late labels (a later label is counted as
+  ``too_late`` and leaves the window as stored).
+* ``models.<id>.performance.task``: ``auto`` decides from the first joined label
+  of a (model, version): a bool or an integer 0/1 (also ``"0"``/``"1"``/
+  ``"true"``/``"false"``) means binary classification, any other number regression.
+* ``models.<id>.performance.detector``: the River detector on the model's error
+  stream (``detectors.online``; ADWIN by default) and its parameters, validated
+  at start. Classification feeds the 0/1 error (prediction != label), regression
+  the absolute error; binary-only detectors (DDM, EDDM, HDDM_*) are refused for
+  a regression task. ADWIN's ``delta`` and ``clock`` default to
+  ``ADWIN_DEFAULTS`` (0.0003 and 1, not River's 0.002 and 32) unless given:
+  River's defaults fire about once in ten 200,000-row streams without any
+  change, these never did in ``bench/concept.py``, and checking for a cut at
+  every row instead of every 32nd wins back what the smaller ``delta`` costs in
+  detection delay (see docs/concept-drift.md for the figures).
+* ``models.<id>.performance.calibration_rows``: how many labelled rows with a
+  score, the first of a (model, version), the score calibration of the
+  performance estimate is learnt from (the reference period).
+* ``models.<id>.performance.detector_delay`` (default 15 minutes of event time):
+  how long the concept-drift detector waits for late labels before it is fed a
+  span of event time, in order of prediction event time then ``prediction_id``
+  (``streams.labels.error_feed``); an outcome that comes later is left out of the
+  detector. Longer makes detections reproducible under larger label delays and
+  arrival skews, at the cost of detecting later and of holding that span's
+  errors in memory; set it to at least the usual label delay.
+* ``models.<id>.performance.alert_after`` (default 15 minutes of event time):
+  alert rules on realised performance judge a window once a labelled
+  prediction this much later than the window's end has been seen, so that most
+  of its labels are in; each window is judged once (later labels still update
+  the stored row).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+from alerting.durations import parse_duration
+from detectors.concept import input_kind
+from detectors.online import ParamValue, make_detector
+
+TASKS = ("auto", "classification", "regression")
+# ADWIN's parameters in the service unless the configuration gives them (bench/concept.py).
+ADWIN_DEFAULTS: Mapping[str, ParamValue] = MappingProxyType({"delta": 0.0003, "clock": 1})
+KEYS = ("task", "detector", "calibration_rows", "alert_after", "detector_delay")
+
+
+@dataclass(frozen=True)
+class LabelSettings:
+    """``labels``: the join of late labels to their predictions (durations in seconds)."""
+
+    prediction_ttl: float = 7 * 86400.0
+    early_label_hold: float = 300.0
+    horizon: float = 7 * 86400.0
+    max_batch: int = 10_000
+
+
+@dataclass(frozen=True)
+class PerformanceSettings:
+    """``models.<id>.performance``: task, concept-drift detector, estimate calibration."""
+
+    task: Literal["auto", "classification", "regression"] = "auto"
+    detector: str = "adwin"
+    detector_params: Mapping[str, ParamValue] = field(
+        default_factory=lambda: ADWIN_DEFAULTS)
+    calibration_rows: int = 1000
+    alert_after: float = 900.0
+    detector_delay: float = 900.0
+
+    def to_dict(self) -> dict[str, Any]:
+        detector: str | dict[str, Any] = self.detector
+        if dict(self.detector_params) != default_params(self.detector):
+            detector = {"name": self.detector, **dict(self.detector_params)}
+        return {"task": self.task, "detector": detector,
+                "calibration_rows": self.calibration_rows, "alert_after": self.alert_after,
+                "detector_delay": self.detector_delay}
+
+
+def default_params(name: str) -> dict[str, ParamValue]:
+    """The parameters the bare detector ``name`` stands for (``ADWIN_DEFAULTS`` for ADWIN)."""
+    return dict(ADWIN_DEFAULTS) if make_detector(name).name == "ADWIN" else {}
+
+
+def _scalar(value: object) -> ParamValue:
+    """A parameter from YAML or from the environment (text that reads as a number)."""
+    if isinstance(value, str):
+        for convert in (int, float):
+            try:
+                number = convert(value)
+            except ValueError:
+                continue
+            if isinstance(number, float) and not math.isfinite(number):
+                break
+            return number
+        if value.lower() in ("true", "false"):
+            return value.lower() == "true"
+    if isinstance(value, bool | int | float | str):
+        return value
+    raise ValueError(f"must be a number, a boolean or a name, got {value!r}")
+
+
+def parse_performance(values: Mapping[str, Any], path: str,
+                      error: Callable[[str, str, object], Exception]) -> PerformanceSettings:
+    """Build ``PerformanceSettings``; ``error(path, expected, value)`` makes the exception."""
+    for key in values:
+        if key not in KEYS:
+            raise error(f"{path}.{key}", f"one of the keys {', '.join(KEYS)}", key)
+    task = values.get("task", "auto")
+    if task not in TASKS:
+        raise error(f"{path}.task", f"one of {', '.join(TASKS)}", task)
+    raw = values.get("detector", {})
+    raw = {"name": raw} if isinstance(raw, str) else raw
+    if not isinstance(raw, Mapping):
+        raise error(f"{path}.detector", "a detector name or a mapping with a name", raw)
+    name = raw.get("name", "adwin")
+    params: dict[str, ParamValue] = {}
+    for key, value in raw.items():
+        if key != "name":
+            try:
+                params[str(key)] = _scalar(value)
+            except ValueError:
+                raise error(f"{path}.detector.{key}", "a number, a boolean or a name",
+                            value) from None
+    try:
+        params = {**default_params(str(name)), **params}
+        make_detector(str(name), **params)
+    except ValueError as exc:
+        raise error(f"{path}.detector", f"a valid detector ({exc})", raw) from None
+    if task == "regression" and input_kind(str(name)) == "binary":
+        raise error(f"{path}.detector", "a detector of real-valued errors for a regression "
+                    "task (adwin, pagehinkley, kswin)", name)
+    rows = values.get("calibration_rows", 1000)
+    rows = int(rows) if isinstance(rows, str) and rows.strip().isdigit() else rows
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 50:
+        raise error(f"{path}.calibration_rows", "an integer >= 50", rows)
+    after = parse_duration(values.get("alert_after", 900.0))
+    if after is None or after < 0:
+        raise error(f"{path}.alert_after", "a duration >= 0 such as 15m",
+                    values.get("alert_after"))
+    delay = parse_duration(values.get("detector_delay", 900.0))
+    if delay is None or not math.isfinite(delay) or delay < 0:
+        raise error(f"{path}.detector_delay", "a duration >= 0 such as 15m",
+                    values.get("detector_delay"))
+    return PerformanceSettings(task=task, detector=str(name),
+                               detector_params=MappingProxyType(params),
+                               calibration_rows=rows, alert_after=after,
+                               detector_delay=delay)

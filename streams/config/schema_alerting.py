@@ -1,0 +1,117 @@
+"""The ``alerting`` part of the configuration's JSON Schema (``streams.config.schema``).
+
+Its keys come from the alerting parsers' own lists (``alerting.settings.KEYS`` and
+``RETRAIN_KEYS``, ``alerting.rules.KEYS``, the receiver types' secret keys, the
+``DispatchSettings`` fields) and its enums from the metric catalogue, the
+severities and the receiver types. A receiver is one of four shapes, chosen by
+its ``type``; each secret key is given as the value, ``<key>_env`` or
+``<key>_file``, exactly one of them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from alerting import config, rules, settings
+from alerting.metrics import METRICS
+from alerting.model import SEVERITIES
+from alerting.receivers import (
+    RECEIVER_TYPES,
+    DispatchSettings,
+    ReceiverSettings,
+    ReceiverType,
+    Secret,
+)
+from streams.config.schema_parts import duration, integer, optional_object, section, text
+
+HTTP_URL = r"^https?://[^/\s]+"
+SECRET_FORMS = ("", "_env", "_file")
+
+_SECRET_VALUES = {"url": text(HTTP_URL), "routing_key": {"type": "string", "minLength": 1},
+                  "signing_secret": text(r"^whsec_[A-Za-z0-9+/=]+$")}
+_REFERENCE = {"type": "string", "minLength": 1}  # a variable name or a file path
+_NAMES = {"type": "array", "minItems": 1, "items": {"type": ["string", "integer"]}}
+_RULE = {
+    "name": text(f"^{rules.NAME_PATTERN}$"),
+    "metric": {"enum": list(METRICS)},
+    "above": {"type": "number"}, "below": {"type": "number"},
+    "resolve_below": {"type": "number"}, "resolve_above": {"type": "number"},
+    "for": integer(1), "resolve_for": integer(1),
+    "severity": {"enum": list(SEVERITIES)},
+    "cooldown": duration(0),
+    "models": _NAMES, "versions": _NAMES, "features": _NAMES,
+    "receivers": {"type": "array", "items": text(f"^{config.NAME.pattern}$")},
+    "runbook_url": text(HTTP_URL),
+    "retrain": {"type": "boolean"},
+    "after": duration(0, exclusive=True),
+}
+_RULE_DEFAULTS = {"for": "for_", "resolve_for": "resolve_for", "severity": "severity",
+                  "cooldown": "cooldown", "retrain": "retrain"}
+
+
+def _secret_keys(key: str) -> dict[str, Any]:
+    return {f"{key}{form}": _SECRET_VALUES[key] if not form else _REFERENCE
+            for form in SECRET_FORMS}
+
+
+def _one_form(key: str) -> dict[str, Any]:
+    """Exactly one of ``key``, ``key_env``, ``key_file``."""
+    return {"oneOf": [{"required": [f"{key}{form}"]} for form in SECRET_FORMS]}
+
+
+def _at_most_one_form(key: str) -> dict[str, Any]:
+    forms = [{"required": [f"{key}{form}"]} for form in SECRET_FORMS]
+    return {"not": {"anyOf": [{"allOf": [a, b]} for i, a in enumerate(forms)
+                              for b in forms[i + 1:]]}}
+
+
+def _receiver(kind: ReceiverType) -> dict[str, Any]:
+    required = config._REQUIRED[kind]
+    optional = config._OPTIONAL.get(kind, ())
+    timeout = duration(0, config.MAX_TIMEOUT, exclusive=True)
+    timeout["default"] = ReceiverSettings("", kind, Secret("")).timeout
+    properties: dict[str, Any] = {"type": {"const": kind}, "timeout": timeout}
+    for key in (*required, *optional):
+        properties.update(_secret_keys(key))
+    if "url" in optional:  # PagerDuty's Events API unless given
+        properties["url"] = {**properties["url"], "default": config.PAGERDUTY_URL}
+    return {"properties": properties, "additionalProperties": False,
+            "allOf": [*(_one_form(key) for key in required),
+                      *(_at_most_one_form(key) for key in optional)]}
+
+
+def _rule() -> dict[str, Any]:
+    fields = {field.name: field.default for field in dataclasses.fields(rules.Rule)}
+    properties = {key: dict(_RULE[key]) for key in rules.KEYS}
+    for key, name in _RULE_DEFAULTS.items():
+        properties[key]["default"] = fields[name]
+    return {"type": "object", "required": ["name", "metric"], "properties": properties,
+            "additionalProperties": False}
+
+
+def _dispatch() -> dict[str, Any]:
+    counts = {"max_attempts": integer(1, 100), "batch": integer(1, 1000)}
+    return section({field.name: counts.get(field.name, duration(0, exclusive=True))
+                    for field in dataclasses.fields(DispatchSettings)})
+
+
+def _retrain() -> dict[str, Any]:
+    keys = {"cooldown": duration(0), "topic": {"type": "boolean"},
+            **_secret_keys("signing_secret")}
+    assert tuple(keys) == settings.RETRAIN_KEYS, "alerting.retrain keys changed"
+    return {**section(keys), "if": {"type": "object"}, "then": _at_most_one_form("signing_secret")}
+
+
+def alerting_schema() -> dict[str, Any]:
+    """The ``alerting`` section."""
+    receivers = optional_object({
+        "propertyNames": {"pattern": f"^{config.NAME.pattern}$"},
+        "additionalProperties": {"type": "object", "required": ["type"],
+                                 "properties": {"type": {"enum": list(RECEIVER_TYPES)}},
+                                 "oneOf": [_receiver(kind) for kind in RECEIVER_TYPES]}})
+    parts = {"grafana_url": {"type": ["string", "null"], "pattern": HTTP_URL},
+             "receivers": receivers,
+             "rules": {"type": ["array", "null"], "items": _rule()},
+             "dispatch": _dispatch(), "retrain": _retrain()}
+    return section({key: parts[key] for key in settings.KEYS})

@@ -1,0 +1,1 @@
+"""Decoding: Kafka record bytes to validated events and feature columns."""

@@ -1,0 +1,1 @@
+"""Developer tools: the embedded broker, the simulator, the demo and example data."""

@@ -1,0 +1,1 @@
+"""The prediction ingest: windows, checkpoints, closing and storing."""

@@ -1,0 +1,1 @@
+"""Labels: the join with predictions, outcomes, performance and concept drift."""

@@ -1,0 +1,1 @@
+"""The process at run time: metrics, health, logs, memory and collector tuning."""

@@ -1,0 +1,1 @@
+"""The Kafka transport: consuming, fetching, producing, topics and dead letters."""
