@@ -175,6 +175,9 @@ _topic = _text(r"(?!\.{1,2}$)[A-Za-z0-9._-]{1,249}",
                "a Kafka topic name (1-249 of A-Z a-z 0-9 . _ -)")
 
 
+MIN_SPAN = 0.001  # seconds: a count window's end is at least this after its start
+
+
 @dataclass(frozen=True)
 class WindowSettings:
     """``models.<id>.window``: tumbling event-time windows (durations in seconds)."""

@@ -592,7 +592,9 @@ class Ingest:
     def _publish(self, done: Finalised, seconds: float,
                  estimated: dict[str, Any] | None) -> None:
         closed = done.closed
-        loglines.window_closed(done)
+        loglines.window_closed(closed.model_id, closed.model_version, closed.window.start,
+                               closed.window.end, closed.window.n_events, closed.n_late,
+                               done.report)
         self.metrics.window_closed(closed.model_id, closed.model_version, done.report,
                                    closed.window.n_events, closed.window.end,
                                    self.settings.ingest.max_metric_features)

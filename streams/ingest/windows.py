@@ -53,9 +53,7 @@ from detectors._sampling import row_priorities
 from detectors.estimate import ScoreSketch
 from detectors.rowsample import RowSample
 from detectors.state import rows_from_dict, rows_to_dict, sketch_from_dict, sketch_to_dict
-from streams.config.settings import WindowSettings
-
-MIN_SPAN = 0.001  # seconds: a count window's end is at least this after its start
+from streams.config.settings import MIN_SPAN, WindowSettings
 
 
 class BatchLike(Protocol):

@@ -51,7 +51,7 @@ from detectors.latency import LatencySketch
 from detectors.online import OnlineDriftDetector, make_detector
 from detectors.performance import ClassificationSketch, RegressionSketch
 from streams.config.performance import PerformanceSettings
-from streams.ingest.windows import MIN_SPAN
+from streams.config.settings import MIN_SPAN
 from streams.labels.error_feed import ErrorFeed
 from streams.labels.join import Outcome
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from alerting.model import AlertEvent
-from streams.ingest.closing import Finalised
+from detectors import DriftReport
 
 log = logging.getLogger("streams.app.worker")
 DEAD_LETTER_INTERVAL = 60.0  # seconds: at most one dead-letter summary per interval
@@ -92,19 +92,18 @@ def verdict_of(status: str, any_drifted: bool) -> str:
     return "feature_drift" if any_drifted else "no_drift"
 
 
-def window_closed(done: Finalised) -> None:
-    closed, report = done.closed, done.report
+def window_closed(model_id: str, version: str, start_time: float, end_time: float,
+                  n_events: int, n_late: int, report: DriftReport) -> None:
     drifted = {c.name: c.severity for c in (*report.features, *report.predictions,
                                             *report.targets) if c.drifted}
     names = ", ".join(f"{name} ({severity})" for name, severity in drifted.items()) or "none"
-    start, end = iso(closed.window.start), iso(closed.window.end)
+    start, end = iso(start_time), iso(end_time)
     verdict = verdict_of(report.status, bool(drifted))
     log.info("window closed: model %s v%s, %s to %s, %d events, verdict %s, drifted: %s",
-             closed.model_id, closed.model_version, start, end, closed.window.n_events,
-             verdict.replace("_", " "), names,
-             extra={"event": "window_closed", "model": closed.model_id,
-                    "version": closed.model_version, "window_start": start, "window_end": end,
-                    "events": closed.window.n_events, "late": closed.n_late,
+             model_id, version, start, end, n_events, verdict.replace("_", " "), names,
+             extra={"event": "window_closed", "model": model_id, "version": version,
+                    "window_start": start, "window_end": end, "events": n_events,
+                    "late": n_late,
                     "verdict": verdict, "drift_share": report.drift_share,
                     "drifted": list(drifted), "severities": drifted})
 

@@ -70,7 +70,9 @@ def drifted_window() -> Finalised:
 def test_window_closed(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
     done = drifted_window()
-    loglines.window_closed(done)
+    closed = done.closed
+    loglines.window_closed(closed.model_id, closed.model_version, closed.window.start,
+                           closed.window.end, closed.window.n_events, closed.n_late, done.report)
     record = only(caplog)
     assert record.getMessage() == (
         "window closed: model fraud v1, 1970-01-01T00:01:00Z to 1970-01-01T00:02:00Z, "
