@@ -134,8 +134,7 @@ class _Pipeline:
         stages.add(DECODE, t2 - t1)
         stages.add(APPLY, t3 - t2)
         stages.events += len(records)
-        state = self.ingest.partitions[tp.partition]
-        return [(state, c) for c in closed]
+        return closed
 
     async def process(self, batches: dict[TopicPartition, list[Any]]) -> None:
         """``IngestService._process`` with every stage timed."""

@@ -98,6 +98,9 @@ class IngestService(mode.Service):
     def __init__(self, ingest: Ingest, **kwargs: Any) -> None:
         self.ingest = ingest
         self.settings = ingest.settings
+        # The ingest's topic, metrics and health, shared with the service that reads
+        # its partitions.
+        self._topic, self._metrics, self._health = ingest.topic, ingest.metrics, ingest.health
         self.dead_letters = DeadLetterSummary(ingest.settings.topics.deadletter)
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
@@ -110,8 +113,8 @@ class IngestService(mode.Service):
         # checkpoint waits for them, the batches after them do not.
         self._sending: list[asyncio.Future[Any]] = []
         # The gauge is read from the readiness at each scrape, outages included.
-        health = ingest.health
-        ingest.metrics.ready.set_function(lambda: 1.0 if health.is_ready else 0.0)
+        health = self._health
+        self._metrics.ready.set_function(lambda: 1.0 if health.is_ready else 0.0)
         super().__init__(**kwargs)
 
     async def on_start(self) -> None:
@@ -140,26 +143,24 @@ class IngestService(mode.Service):
     async def assign(self, partitions: list[int]) -> None:
         async with self._lock:
             seeks = await retrying(partial(self.ingest.restore, partitions),
-                                   self.ingest.metrics, "windows", self.ingest.health,
+                                   self._metrics, "windows", self._health,
                                    doing="restoring")
             assert self.consumer is not None
             for partition, offset in seeks.items():
-                self.consumer.seek(TopicPartition(self.ingest.topic, partition), offset)
-        health = self.ingest.health
+                self.consumer.seek(TopicPartition(self._topic, partition), offset)
+        health = self._health
         health.assigned(partitions)
         if health.partitions:
-            restored = sum(len(model.windows) for p in partitions
-                           if (state := self.ingest.partitions.get(p)) is not None
-                           for model in state.models.values())
-            loglines.ready(self.ingest.topic, health.partitions, restored, len(seeks))
+            restored = self.ingest.open_windows(partitions)
+            loglines.ready(self._topic, health.partitions, restored, len(seeks))
         else:
-            loglines.not_ready(self.ingest.topic, [], [])
+            loglines.not_ready(self._topic, [], [])
 
     async def release(self, partitions: list[int]) -> None:
-        health = self.ingest.health
+        health = self._health
         health.revoked(partitions)  # not ready from the moment the partitions go
         if partitions:
-            loglines.not_ready(self.ingest.topic, partitions, health.partitions)
+            loglines.not_ready(self._topic, partitions, health.partitions)
         async with self._lock:
             await self._drain()
             await asyncio.to_thread(self.ingest.release, partitions)
@@ -178,18 +179,18 @@ class IngestService(mode.Service):
             lag = await self._report_lag()
             self.dead_letters.maybe_log()
             waiting = lag > 0 or bool(self._pending) or self._inflight is not None
-            self.ingest.health.iteration(applied=applied, waiting=waiting)
+            self._health.iteration(applied=applied, waiting=waiting)
 
     @mode.Service.task
     async def _probe_broker(self) -> None:
         """Ask the broker for the predictions topic's metadata every few seconds: the
         worker is not ready while it does not answer (``streams.runtime.health``)."""
-        health = self.ingest.health
+        health = self._health
         while not self.should_stop:
             await self.sleep(BROKER_PROBE_INTERVAL)
             if self.consumer is None:
                 continue
-            problem = await broker_problem(self.consumer, self.ingest.topic,
+            problem = await broker_problem(self.consumer, self._topic,
                                            BROKER_PROBE_TIMEOUT)
             if problem is not None:
                 if health.broker_failed(problem):
@@ -209,7 +210,7 @@ class IngestService(mode.Service):
                 continue
             records = batches.get(tp, [])
             restart = await restarted_from(self.consumer, tp, records, state.next_offset,
-                                           self.ingest.metrics)
+                                           self._metrics)
             if restart is not None:
                 state.next_offset, state.rewound_to = restart, None
                 if not records:
@@ -229,8 +230,6 @@ class IngestService(mode.Service):
         for (tp, records), batch in zip(work, decoded, strict=True):
             self._pending += await self._handle(tp, records, batch)
         self._pending += [(s, c) for s, cs in self.ingest.tick() for c in cs]
-        self.ingest.metrics.open_windows.set(sum(
-            len(m.windows) for s in self.ingest.partitions.values() for m in s.models.values()))
         return bool(work)
 
     async def _flush(self, wait: bool = False) -> None:
@@ -272,34 +271,28 @@ class IngestService(mode.Service):
 
     async def _handle(self, tp: TopicPartition, records: list[Any], decoded: DecodedColumns
                       ) -> list[tuple[PartitionState, ClosedWindow]]:
-        self.ingest.admit(decoded, records)  # versions beyond ingest.max_models: dead letters
-        if decoded.dead_letters:
+        """One partition's decoded batch: its dead letters sent, its events applied, the
+        prediction stubs it made sent to the join; the windows it closed."""
+        dead_letters = self.ingest.refuse(tp.partition, decoded, records)
+        if dead_letters:
             assert self.producer is not None
             self._sending += [await self.producer.send(self.settings.topics.deadletter,
                                                        value=dl.to_json(), key=dl.key)
-                              for dl in decoded.dead_letters]
-            for dl in decoded.dead_letters:
-                self.ingest.metrics.invalid.labels(reason=dl.reason).inc()
-            self.dead_letters.add(dl.reason for dl in decoded.dead_letters)
-            state = self.ingest.partitions.setdefault(tp.partition, PartitionState(tp.partition))
-            for dl in decoded.dead_letters:
-                # A version refused by the cap has no window to count them in.
-                if dl.key and dl.reason != "too_many_models":
-                    state.count_invalid(dl.key.decode("utf-8", "replace")[:200])
+                              for dl in dead_letters]
+            self.dead_letters.add(dl.reason for dl in dead_letters)
         await self.ingest.load_models(tp.partition, decoded)  # a database outage waits here
         closed = self.ingest.apply(tp.partition, decoded, records[-1].offset + 1)
-        if self.ingest.outgoing:
+        stubs = self.ingest.take_outgoing()
+        if stubs:
             assert self.producer is not None
             self._sending += [await self.producer.send(self.settings.topics.join, value=value,
                                                        partition=part)
-                              for part, value in self.ingest.outgoing]
-            self.ingest.outgoing = []
-        state = self.ingest.partitions[tp.partition]
-        return [(state, c) for c in closed]
+                              for part, value in stubs]
+        return closed
 
     async def _commit_offsets(self, job: StoreJob) -> None:
         assert self.consumer is not None
-        await commit(self.consumer, {TopicPartition(self.ingest.topic, state.partition): offset
+        await commit(self.consumer, {TopicPartition(self._topic, state.partition): offset
                                      for state, offset, _ in job.checkpoints},
                      self.settings.worker.group_id)
 
@@ -311,7 +304,7 @@ class IngestService(mode.Service):
             high = self.consumer.highwater(tp)
             if high is not None:
                 lag += max(high - await self.consumer.position(tp), 0)
-        self.ingest.metrics.lag.labels(topic=self.ingest.topic).set(lag)
+        self._metrics.lag.labels(topic=self._topic).set(lag)
         return lag
 
 

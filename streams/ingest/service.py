@@ -57,7 +57,7 @@ from streams.alerts.hub import AlertHub
 from streams.config.settings import Settings
 from streams.decoding.backfill import LateBackfillLog, backfill_ingest, is_live, named, split
 from streams.decoding.columns import ModelBatch, NameBudget
-from streams.decoding.events import Message, PastTimestampLog
+from streams.decoding.events import DeadLetter, Message, PastTimestampLog
 from streams.decoding.fastdecode import DecodedColumns, decode_prediction_columns
 from streams.ingest.closing import Finalised, finalise
 from streams.ingest.feature_cap import FeatureCap, held_names
@@ -212,6 +212,13 @@ class Ingest:
             model.n_late = last.n_late
         return model
 
+    def open_windows(self, partitions: Iterable[int] | None = None) -> int:
+        """The windows open in ``partitions`` (all held partitions when None)."""
+        held = self.partitions if partitions is None else partitions
+        return sum(len(model.windows) for p in held
+                   if (state := self.partitions.get(p)) is not None
+                   for model in state.models.values())
+
     def held(self) -> set[tuple[str, str]]:
         """The (model, version) keys this worker holds open state for."""
         return {key for state in self.partitions.values() for key in state.models}
@@ -220,6 +227,25 @@ class Ingest:
         """Dead-letter the events of model versions beyond ``ingest.max_models``
         (``streams.ingest.model_cap``), before ``apply``."""
         self._model_cap.admit(decoded, messages, self.held())
+
+    def refuse(self, partition: int, decoded: DecodedColumns, messages: Sequence[Message]
+               ) -> list[DeadLetter]:
+        """The batch's dead letters, to send before ``apply``: the invalid events and those
+        of versions beyond the model cap (``admit``). Each is counted by reason, and by
+        its model key in the partition's state, for the window that closes next."""
+        self.admit(decoded, messages)
+        state = self.partitions.setdefault(partition, PartitionState(partition))
+        for dl in decoded.dead_letters:
+            self.metrics.invalid.labels(reason=dl.reason).inc()
+            # A version refused by the cap has no window to count them in.
+            if dl.key and dl.reason != "too_many_models":
+                state.count_invalid(dl.key.decode("utf-8", "replace")[:200])
+        return decoded.dead_letters
+
+    def take_outgoing(self) -> list[tuple[int, bytes]]:
+        """The prediction stubs for the join made since the last call, by join partition."""
+        outgoing, self.outgoing = self.outgoing, []
+        return outgoing
 
     def _let_go(self) -> None:
         """Drop the state of versions with nothing left to do, so they stop counting
@@ -347,7 +373,7 @@ class Ingest:
                 self.partitions.setdefault(partition, state).models.setdefault(key, model)
 
     def apply(self, partition: int, decoded: DecodedColumns, next_offset: int
-              ) -> list[ClosedWindow]:
+              ) -> list[tuple[PartitionState, ClosedWindow]]:
         """Feed a decoded batch of one partition to its windows; return closed windows."""
         state = self.partitions.setdefault(partition, PartitionState(partition))
         self._applied += 1
@@ -378,7 +404,7 @@ class Ingest:
                 if backfill:
                     self._late_backfill.note(model_id, version, late, windows.closed_until)
         state.next_offset = next_offset
-        return closed
+        return [(state, c) for c in closed]
 
     def _forward(self, batch: ModelBatch, row_windows: NDArray[np.float64] | None) -> None:
         """Queue the batch's prediction stubs for the join (with each row's count window)."""
@@ -410,6 +436,7 @@ class Ingest:
             if closed:
                 due.append((state, closed))
         self._let_go()
+        self.metrics.open_windows.set(self.open_windows())
         return due
 
     def checkpoint_due(self) -> bool:

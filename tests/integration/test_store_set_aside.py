@@ -42,9 +42,9 @@ def test_a_refused_window_is_set_aside_and_the_rest_commits(postgres_url: str) -
             events = _events("good", "amount", seconds) + _events("bad", "a\x00b", seconds)
             batches = to_model_batches(events, [(0, i) for i in range(len(events))])
             closed = ingest.apply(0, DecodedColumns(batches, [], len(events), False), len(events))
-            assert sorted(c.model_id for c in closed) == ["bad", "good"]
+            assert sorted(c.model_id for _, c in closed) == ["bad", "good"]
             state = ingest.partitions[0]
-            job = ingest.prepare([(state, c) for c in closed], [state])
+            job = ingest.prepare(closed, [state])
             ingest.write(job)
             ingest.finish(job)
             with engine.connect() as conn:

@@ -59,7 +59,7 @@ def test_a_name_flood_keeps_the_window_and_the_reference_bounded(tmp_path: objec
         closed += ingest.apply(0, _flood(first, 100, 100), first + 100)
     closed += ingest.apply(0, _flood(1_000, 1, 0), 1_001)  # closes the first window
     state = ingest.partitions[0]
-    job = ingest.prepare([(state, c) for c in closed], [state])
+    job = ingest.prepare(closed, [state])
     ingest.write(job)
     ingest.finish(job)
     (windows,) = ingest.partitions[0].models.values()

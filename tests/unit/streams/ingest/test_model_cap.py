@@ -104,9 +104,9 @@ def _run(ingest: Ingest, events: list[dict[str, Any]], first: int) -> None:
     decoded = _decode(messages)
     ingest.admit(decoded, messages)
     closed = ingest.apply(0, decoded, first + len(events))
-    closed += [c for _, cs in ingest.tick() for c in cs]
+    closed += [(s, c) for s, cs in ingest.tick() for c in cs]
     state = ingest.partitions[0]
-    job = ingest.prepare([(state, c) for c in closed], [state])
+    job = ingest.prepare(closed, [state])
     ingest.write(job)
     ingest.finish(job)
 
