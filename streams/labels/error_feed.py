@@ -21,6 +21,15 @@ and releases errors in a deterministic order:
   feed waits for the slowest one seen instead of leaving the others' outcomes
   out as late. Until then errors wait, so the detector trails the labels by
   ``delay``.
+* **Silent sources.** A source that has sent nothing for ``idle_after`` seconds
+  of processing time (default ``IDLE_AFTER``, 5 minutes) is not waited for while
+  it stays silent, the way stream processors mark an input idle (Flink's
+  ``withIdleness``): otherwise one partition that stops carrying a model's
+  outcomes (its traffic moved, or it was that model's only outcome long ago)
+  would hold every later error back, and memory would grow with them, for as
+  long as it is silent. Its outcomes that come back older than the release
+  point count as late. A backfill keeps every source busy, so this does not
+  cut in there; it is the one place processing time enters the order.
 * **Late.** An outcome whose prediction is older than the release point when it
   arrives (its span was already fed), or ``delay`` behind an earlier outcome of
   its own source, is left out of the detector and counted in ``late``; the
@@ -41,13 +50,16 @@ pending errors are part of the snapshot.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 Floats = NDArray[np.float64]
+
+IDLE_AFTER = 300.0  # seconds of processing time: a source silent this long is not waited for
 
 
 class _Chunk:
@@ -63,11 +75,17 @@ class _Chunk:
 class ErrorFeed:
     """Errors waiting for their span to be final; see the module docstring."""
 
-    def __init__(self, delay: float) -> None:
+    def __init__(self, delay: float, idle_after: float = IDLE_AFTER,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         if isinstance(delay, bool) or not isinstance(delay, int | float) \
                 or not math.isfinite(delay) or delay < 0:
             raise ValueError(f"delay must be a finite number of seconds >= 0, got {delay!r}")
+        if not idle_after > 0:
+            raise ValueError(f"idle_after must be > 0 seconds, got {idle_after!r}")
         self.delay = float(delay)
+        self.idle_after = float(idle_after)
+        self._clock = clock
+        self._heard: dict[int, float] = {}  # processing time of each source's latest batch
         self.newest = -math.inf  # the latest prediction event time seen
         self.sources: dict[int, float] = {}  # the latest one of each source
         self.released = -math.inf  # every error before this event time has been released
@@ -88,6 +106,7 @@ class ErrorFeed:
                              f"{times.size}, {len(ids)} and {errors.size}")
         if not times.size:
             return 0
+        self._heard[source] = self._clock()
         own = self.sources.get(source, -math.inf)
         before = np.maximum.accumulate(np.concatenate(([own], times[:-1])))
         late = times < np.maximum(before - self.delay, self.released)
@@ -103,7 +122,7 @@ class ErrorFeed:
 
     def release(self) -> tuple[Floats, Floats]:
         """The errors now final, in order, and their prediction event times."""
-        point = min(self.sources.values(), default=-math.inf) - self.delay
+        point = min(self._waited_for(), default=-math.inf) - self.delay
         if point <= self.released:
             return np.empty(0, np.float64), np.empty(0, np.float64)
         self.released = point
@@ -128,6 +147,13 @@ class ErrorFeed:
         order = np.lexsort((np.concatenate(ids).astype(str), all_times))
         return all_times[order], np.concatenate(errors)[order]
 
+    def _waited_for(self) -> list[float]:
+        """The marks of the sources heard from within ``idle_after`` (all, if none was)."""
+        now = self._clock()
+        heard = [mark for source, mark in self.sources.items()
+                 if now - self._heard.get(source, now) <= self.idle_after]
+        return heard or list(self.sources.values())
+
     # ----- snapshots -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe: the pending errors in arrival order and the marks."""
@@ -141,9 +167,11 @@ class ErrorFeed:
                 "errors": [e for c in chunks for e in c.errors.tolist()]}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], delay: float) -> ErrorFeed:
-        """Rebuild from ``to_dict`` under the current ``delay``."""
-        feed = cls(delay)
+    def from_dict(cls, data: Mapping[str, Any], delay: float, idle_after: float = IDLE_AFTER,
+                  clock: Callable[[], float] = time.monotonic) -> ErrorFeed:
+        """Rebuild from ``to_dict`` under the current ``delay``; every source counts as
+        heard from now (silence is measured from the restore)."""
+        feed = cls(delay, idle_after, clock)
         feed.newest = -math.inf if data["newest"] is None else float(data["newest"])
         feed.released = -math.inf if data["released"] is None else float(data["released"])
         feed.late = int(data["late"])
@@ -151,6 +179,7 @@ class ErrorFeed:
             feed.sources = {int(k): float(v) for k, v in data["sources"]}
         elif not math.isinf(feed.newest):  # written before sources were told apart
             feed.sources = {0: feed.newest}
+        feed._heard = dict.fromkeys(feed.sources, clock())
         times = np.array(data["times"], np.float64)
         if times.size:
             feed._chunks = [_Chunk(times, np.array(data["ids"], object),

@@ -156,3 +156,61 @@ def test_a_bad_delay_is_refused_with_its_value(delay: object) -> None:
 def test_rows_of_unequal_length_are_refused() -> None:
     with pytest.raises(ValueError, match="equal lengths, got 2, 1 and 2"):
         ErrorFeed(1.0).add(np.array([1.0, 2.0]), ["a"], np.array([0.0, 1.0]))
+
+
+class Clock:
+    """A processing-time clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _one(time_: float, name: str) -> tuple[np.ndarray, list[str], np.ndarray]:
+    return np.array([time_]), [name], np.array([1.0])
+
+
+def test_a_silent_source_is_waited_for_until_idle_after_then_not() -> None:
+    clock = Clock()
+    feed = ErrorFeed(10.0, idle_after=300.0, clock=clock)
+    feed.add(*_one(5.0, "quiet"), source=1)  # source 1 says something once, then nothing
+    for i in range(1, 200):
+        clock.now = float(i)
+        feed.add(*_one(5.0 + i * 10, f"busy-{i}"), source=0)
+        times, _ = feed.release()
+        assert times.size == 0  # held: source 1 might still send outcomes after t=5
+    assert feed.pending == 200
+    clock.now = 301.0  # source 1 silent for more than idle_after
+    feed.add(*_one(2_000.0, "busy-last"), source=0)
+    times, _ = feed.release()
+    assert times.size == 199  # everything before 2,000 - delay
+    assert (times[0], times[-1]) == (5.0, 1_985.0)
+    assert feed.pending == 2
+    # It speaks again: waited for again; its outcome older than the release point is late.
+    assert feed.add(*_one(100.0, "quiet-again"), source=1) == 1
+    clock.now = 302.0
+    feed.add(*_one(2_010.0, "busy-next"), source=0)
+    assert feed.release()[0].size == 0  # source 1 is at t=100 again: wait for it
+
+
+def test_silence_is_measured_from_a_restore() -> None:
+    clock = Clock()
+    feed = ErrorFeed(10.0, idle_after=300.0, clock=clock)
+    feed.add(*_one(5.0, "quiet"), source=1)
+    feed.add(*_one(500.0, "busy"), source=0)
+    clock.now = 10_000.0
+    restored = ErrorFeed.from_dict(json.loads(json.dumps(feed.to_dict())), 10.0,
+                                   idle_after=300.0, clock=clock)
+    clock.now = 10_100.0
+    restored.add(*_one(510.0, "busy-2"), source=0)
+    assert restored.release()[0].size == 0  # source 1 counts as heard at the restore
+    clock.now = 10_301.0
+    restored.add(*_one(520.0, "busy-3"), source=0)
+    assert restored.release()[0].tolist() == [5.0, 500.0]  # before 520 - delay
+
+
+def test_idle_after_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="idle_after must be > 0 seconds, got 0"):
+        ErrorFeed(10.0, idle_after=0)
