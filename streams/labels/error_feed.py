@@ -30,6 +30,11 @@ and releases errors in a deterministic order:
   long as it is silent. Its outcomes that come back older than the release
   point count as late. A backfill keeps every source busy, so this does not
   cut in there; it is the one place processing time enters the order.
+* **Sources known in advance.** ``sources`` (the join topic's partitions) are
+  waited for from the start, before they have sent anything, so the first
+  release does not leave out a partition whose first outcomes come a little
+  after the others'. One that never speaks is not waited for after
+  ``idle_after``.
 * **Late.** An outcome whose prediction is older than the release point when it
   arrives (its span was already fed), or ``delay`` behind an earlier outcome of
   its own source, is left out of the detector and counted in ``late``; the
@@ -51,7 +56,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -76,7 +81,8 @@ class ErrorFeed:
     """Errors waiting for their span to be final; see the module docstring."""
 
     def __init__(self, delay: float, idle_after: float = IDLE_AFTER,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 sources: Iterable[int] = ()) -> None:
         if isinstance(delay, bool) or not isinstance(delay, int | float) \
                 or not math.isfinite(delay) or delay < 0:
             raise ValueError(f"delay must be a finite number of seconds >= 0, got {delay!r}")
@@ -84,10 +90,13 @@ class ErrorFeed:
             raise ValueError(f"idle_after must be > 0 seconds, got {idle_after!r}")
         self.delay = float(delay)
         self.idle_after = float(idle_after)
+        self.sources: dict[int, float] = {}  # the latest one of each source
         self._clock = clock
         self._heard: dict[int, float] = {}  # processing time of each source's latest batch
+        for source in sources:  # known before they speak: waited for from the start
+            self.sources[source] = -math.inf
+            self._heard[source] = clock()
         self.newest = -math.inf  # the latest prediction event time seen
-        self.sources: dict[int, float] = {}  # the latest one of each source
         self.released = -math.inf  # every error before this event time has been released
         self.late = 0  # outcomes that came after their span was released
         self._chunks: list[_Chunk] = []
@@ -173,6 +182,7 @@ class ErrorFeed:
         heard from now (silence is measured from the restore)."""
         feed = cls(delay, idle_after, clock)
         feed.newest = -math.inf if data["newest"] is None else float(data["newest"])
+        feed.sources.clear()
         feed.released = -math.inf if data["released"] is None else float(data["released"])
         feed.late = int(data["late"])
         if "sources" in data:

@@ -95,7 +95,8 @@ class OutcomeService(BatchedConsumer):
     def _new_model(self, model_id: str, version: str) -> ModelPerformance:
         model = self.settings.model(model_id)
         return ModelPerformance(model_id, version, model.performance, model.window.size,
-                                self.settings.labels.horizon)
+                                self.settings.labels.horizon,
+                                sources=range(self.settings.topics.partitions))
 
     def restore_state(self, partition: int, state: bytes | None) -> None:
         restored = PartitionPerformance()

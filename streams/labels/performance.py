@@ -126,13 +126,14 @@ class ModelPerformance:
     """The performance windows, detector and calibration of one (model, version)."""
 
     def __init__(self, model_id: str, version: str, settings: PerformanceSettings,
-                 size: float, horizon: float) -> None:
+                 size: float, horizon: float, sources: Sequence[int] = ()) -> None:
         self.model_id, self.version = model_id, version
         self.settings, self.size, self.horizon = settings, size, horizon
         self.task: str | None = None if settings.task == "auto" else settings.task
         self.detector: OnlineDriftDetector = make_detector(
             settings.detector, **dict(settings.detector_params))
-        self.feed = ErrorFeed(settings.detector_delay)
+        # ``sources``: the join partitions, waited for by the error feed from the start.
+        self.feed = ErrorFeed(settings.detector_delay, sources=sources)
         self.windows: dict[float, PerfWindow] = {}
         self.newest = -math.inf
         self.calibration_scores: list[float] = []

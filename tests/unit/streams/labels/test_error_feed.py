@@ -214,3 +214,19 @@ def test_silence_is_measured_from_a_restore() -> None:
 def test_idle_after_must_be_positive() -> None:
     with pytest.raises(ValueError, match="idle_after must be > 0 seconds, got 0"):
         ErrorFeed(10.0, idle_after=0)
+
+
+def test_known_sources_are_waited_for_before_they_speak() -> None:
+    clock = Clock()
+    feed = ErrorFeed(10.0, idle_after=300.0, clock=clock, sources=[0, 1, 2])
+    feed.add(*_one(100.0, "a"), source=0)
+    feed.add(*_one(200.0, "b"), source=0)
+    assert feed.release()[0].size == 0  # partitions 1 and 2 have not spoken yet
+    clock.now = 10.0
+    feed.add(*_one(95.0, "c"), source=1)  # not late: nothing was released before it
+    clock.now = 300.0
+    feed.add(*_one(210.0, "d"), source=0)
+    clock.now = 301.0  # partition 2 never spoke: no longer waited for
+    feed.add(*_one(300.0, "e"), source=1)
+    assert feed.release()[0].tolist() == [95.0, 100.0]  # before min(200, 300) - delay
+    assert feed.late == 0

@@ -22,6 +22,7 @@ from streams.runtime.metrics import Metrics
 from tests.unit.streams.labels.test_label_metrics import Consumer
 
 CONFIG = """\
+topics: {partitions: 1}  # every outcome below comes from join partition 0
 models:
   default:
     performance: {alert_after: 0s, detector_delay: 600s}
