@@ -23,9 +23,18 @@ import re
 from collections.abc import Mapping
 from dataclasses import fields, replace
 from pathlib import Path
+from typing import cast
 from urllib.parse import urlsplit
 
-from alerting.durations import parse_duration
+from alerting.config_values import (
+    Parser,
+    choice,
+    duration,
+    integer,
+    secret_mapping,
+    show,
+    url_origin,
+)
 from alerting.model import AlertingConfigError
 from alerting.receivers import (
     RECEIVER_TYPES,
@@ -48,27 +57,14 @@ _REQUIRED: Mapping[ReceiverType, tuple[str, ...]] = {
     "deployer": ("url", "signing_secret"),
 }
 _OPTIONAL: Mapping[ReceiverType, tuple[str, ...]] = {"pagerduty": ("url",)}
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
-
-def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _mapping(raw: object, path: str) -> Mapping[object, object]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, Mapping):
-        raise AlertingConfigError(f"{path}: must be a mapping, got {type(raw).__name__}", path)
-    return raw
-
-
-def _origin(url: str) -> str:
-    """Only ``scheme://host`` of a URL: its path and query may be the secret part."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    return f"{parts.scheme}://{host}" if parts.scheme else "a value without a scheme"
+_TIMEOUT = duration(0, MAX_TIMEOUT, low_open=True,
+                    expected="a duration in (0, 10m] such as 250ms, 10s or 1m")
+_TYPE = choice(*RECEIVER_TYPES)
+# Every dispatch key is a duration > 0 but the two counts.
+_DISPATCH: Mapping[str, Parser] = {
+    **{field.name: duration(0, low_open=True, expected="a duration > 0 such as 250ms, 10s or 1m")
+       for field in fields(DispatchSettings)},
+    "max_attempts": integer(1, 100, text=False), "batch": integer(1, 1000, text=False)}
 
 
 def _read_secret(values: Mapping[object, object], key: str, environ: Mapping[str, str],
@@ -109,7 +105,7 @@ def _check_url(url: str, where: str) -> Secret:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise AlertingConfigError(
-            f"{where}: must be an http(s) URL with a host, got {_origin(url)}",
+            f"{where}: must be an http(s) URL with a host, got {url_origin(url)}",
             where.split(" ")[0])
     return Secret(url)
 
@@ -127,29 +123,18 @@ def _check_signing_secret(secret: str, where: str) -> Secret:
 
 
 def _timeout(values: Mapping[object, object], path: str) -> float | None:
-    if "timeout" not in values:
-        return None
-    seconds = parse_duration(values["timeout"])
-    if seconds is None or not 0 < seconds <= MAX_TIMEOUT:
-        raise AlertingConfigError(
-            f"{path}.timeout: must be a duration in (0, 10m] such as 250ms, 10s or 1m, "
-            f"got {_show(values['timeout'])}", f"{path}.timeout")
-    return seconds
+    return _TIMEOUT(values["timeout"], f"{path}.timeout") if "timeout" in values else None
 
 
 def _receiver(name: str, raw: object, environ: Mapping[str, str], path: str) -> ReceiverSettings:
-    values = _mapping(raw, path)
-    kind = values.get("type")
-    if kind not in RECEIVER_TYPES:
-        raise AlertingConfigError(f"{path}.type: must be one of {', '.join(RECEIVER_TYPES)}, "
-                                  f"got {_show(kind)}", f"{path}.type")
-    receiver_type: ReceiverType = kind
+    values = secret_mapping(raw, path)
+    kind = receiver_type = cast(ReceiverType, _TYPE(values.get("type"), f"{path}.type"))
     secrets = _REQUIRED[receiver_type] + _OPTIONAL.get(receiver_type, ())
     allowed = ("type", "timeout", *(f"{key}{suffix}" for key in secrets
                                     for suffix in ("", "_env", "_file")))
     for key in values:
         if key not in allowed:
-            raise AlertingConfigError(f"{path}: unknown key {_show(key)} for a {kind} receiver "
+            raise AlertingConfigError(f"{path}: unknown key {show(key)} for a {kind} receiver "
                                       f"(allowed: {', '.join(allowed)})", f"{path}.{key}")
     found: dict[str, tuple[str, str]] = {}
     for key in secrets:
@@ -174,45 +159,25 @@ def parse_receivers(raw: object, environ: Mapping[str, str],
                     path: str = "alerting.receivers") -> Mapping[str, ReceiverSettings]:
     """The receivers by name, from the ``receivers`` mapping of the configuration."""
     receivers: dict[str, ReceiverSettings] = {}
-    for name, body in _mapping(raw, path).items():
+    for name, body in secret_mapping(raw, path).items():
         if not isinstance(name, str) or not NAME.fullmatch(name):
             raise AlertingConfigError(f"{path}: receiver name must match {NAME.pattern}, "
-                                      f"got {_show(name)}", f"{path}.{name}")
+                                      f"got {show(name)}", f"{path}.{name}")
         receivers[name] = _receiver(name, body, environ, f"{path}.{name}")
     return receivers
 
 
-def _integer(value: object, low: int, high: int, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise AlertingConfigError(
-            f"{where}: must be an integer in [{low}, {high}], got {_show(value)}", where)
-    return value
-
-
-def _positive_duration(value: object, where: str) -> float:
-    seconds = parse_duration(value)
-    if seconds is None or seconds <= 0:
-        raise AlertingConfigError(
-            f"{where}: must be a duration > 0 such as 250ms, 10s or 1m, got {_show(value)}", where)
-    return seconds
-
-
 def parse_dispatch(raw: object, path: str = "alerting.dispatch") -> DispatchSettings:
     """The dispatcher's retry settings; absent keys keep ``DispatchSettings``' defaults."""
-    values = _mapping(raw, path)
-    names = tuple(field.name for field in fields(DispatchSettings))
+    values = secret_mapping(raw, path)
+    names = tuple(_DISPATCH)
     parsed: dict[str, float | int] = {}
     for key, value in values.items():
         where = f"{path}.{key}"
-        if key == "max_attempts":
-            parsed[key] = _integer(value, 1, 100, where)
-        elif key == "batch":
-            parsed[key] = _integer(value, 1, 1000, where)
-        elif key in names:
-            parsed[str(key)] = _positive_duration(value, where)
-        else:
-            raise AlertingConfigError(f"{path}: unknown key {_show(key)} (allowed: "
+        if key not in names:
+            raise AlertingConfigError(f"{path}: unknown key {show(key)} (allowed: "
                                       f"{', '.join(names)})", where)
+        parsed[str(key)] = _DISPATCH[key](value, where)
     settings = DispatchSettings(**parsed)  # type: ignore[arg-type]
     if settings.base_delay > settings.max_delay:
         raise AlertingConfigError(

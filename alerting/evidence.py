@@ -16,7 +16,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from alerting.durations import format_duration
+from alerting.config_values import format_duration
 from alerting.model import AlertState, FeatureFacts, WindowFacts
 from alerting.rules import Rule
 

@@ -19,6 +19,8 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Literal
 
+from alerting.config_values import ConfigError
+
 Severity = Literal["info", "warning", "critical"]
 Status = Literal["inactive", "pending", "firing", "resolved"]
 SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
@@ -148,12 +150,6 @@ class AlertEvent:
         return f"{self.dedup_key}/{self.status}"
 
 
-class AlertingConfigError(ValueError):
-    """A bad ``alerting`` setting: one line naming the key path (``path``) and the value.
-
-    Secrets are never part of the message.
-    """
-
-    def __init__(self, message: str, path: str = "") -> None:
-        super().__init__(message)
-        self.path = path
+# A bad ``alerting`` setting: one line naming the key path (``path``) and the value; secrets
+# are never part of the message. The same class as every configuration error.
+AlertingConfigError = ConfigError

@@ -26,13 +26,22 @@ from __future__ import annotations
 
 import difflib
 import math
-import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from alerting.durations import parse_duration
+from alerting.config_values import (
+    ConfigError,
+    Parser,
+    bad,
+    choice,
+    duration,
+    flag,
+    integer,
+    matching,
+    show,
+)
 from alerting.metrics import METRICS, Metric, Source
 from alerting.model import SEVERITIES, AlertingConfigError, Severity
 
@@ -42,6 +51,9 @@ KEYS = ("name", "metric", "above", "below", "resolve_below", "resolve_above", "f
         "runbook_url", "retrain", "after")
 NOT_FOR_NO_DATA = ("above", "below", "resolve_below", "resolve_above", "for", "resolve_for",
                    "features")
+_COUNT = integer(1, text=False)
+_DURATION = duration(0, expected="a duration >= 0 such as 30s or 15m")
+_POSITIVE = duration(0, low_open=True, expected="a duration > 0 such as 30s or 15m")
 
 
 @dataclass(frozen=True)
@@ -120,11 +132,6 @@ class Rule:
         return not (feature and self.features is not None and feature not in self.features)
 
 
-def _show(value: object) -> str:
-    text = re.sub(r"([^:/@\s'\"]*):(?!//)[^\s'\"/]*@", r"\1:***@", repr(value))
-    return text if len(text) <= 120 else text[:117] + "..."
-
-
 def _suggest(word: str, options: Iterable[str]) -> str:
     close = difflib.get_close_matches(word, list(options), n=1)
     return f", did you mean {close[0]!r}?" if close else ""
@@ -141,16 +148,24 @@ class _Reader:
     def error(self, key: str, message: str) -> AlertingConfigError:
         return AlertingConfigError(f"{self.label}.{key}: {message}", f"{self.base}.{key}")
 
-    def bad(self, key: str, expected: str, value: object) -> AlertingConfigError:
-        return self.error(key, f"must be {expected}, got {_show(value)}")
+    def bad_value(self, key: str, expected: str, value: object) -> AlertingConfigError:
+        error = bad(f"{self.label}.{key}", expected, value)
+        error.path = f"{self.base}.{key}"
+        return error
+
+    def read(self, key: str, parser: Parser, default: object) -> Any:
+        """``parser`` on the key's value (``default`` when absent); the message names the
+        rule, ``path`` stays the plain key path."""
+        try:
+            return parser(self.raw.get(key, default), f"{self.label}.{key}")
+        except ConfigError as error:
+            error.path = f"{self.base}.{key}"
+            raise
 
     def text(self, key: str, pattern: str, expected: str) -> str:
         if key not in self.raw:
             raise self.error(key, "required")
-        value = self.raw.get(key)
-        if not isinstance(value, str) or not re.fullmatch(pattern, value):
-            raise self.bad(key, expected, value)
-        return value
+        return str(self.read(key, matching(pattern, expected), None))
 
     def number(self, key: str) -> float | None:
         value = self.raw.get(key)
@@ -158,24 +173,16 @@ class _Reader:
             return None
         if isinstance(value, bool) or not isinstance(value, int | float) \
                 or not math.isfinite(value):
-            raise self.bad(key, "a finite number", value)
+            raise self.bad_value(key, "a finite number", value)
         return float(value)
 
     def count(self, key: str) -> int:
-        value = self.raw.get(key, 1)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise self.bad(key, "an integer >= 1", value)
-        return value
+        return int(self.read(key, _COUNT, 1))
 
     def duration(self, key: str, default: float | None, positive: bool = False) -> float | None:
-        value = self.raw.get(key)
-        if value is None:
+        if self.raw.get(key) is None:
             return default
-        seconds = parse_duration(value)
-        if seconds is None or (positive and seconds == 0):
-            expected = "> 0" if positive else ">= 0"
-            raise self.bad(key, f"a duration {expected} such as 30s or 15m", value)
-        return seconds
+        return float(self.read(key, _POSITIVE if positive else _DURATION, None))
 
     def names(self, key: str, *, allow_empty: bool = False) -> tuple[str, ...] | None:
         value = self.raw.get(key)
@@ -183,23 +190,17 @@ class _Reader:
             return None
         expected = "a list of names" if allow_empty else "a non-empty list of names"
         if not isinstance(value, list) or not (value or allow_empty):
-            raise self.bad(key, expected, value)
+            raise self.bad_value(key, expected, value)
         for item in value:
             if isinstance(item, bool) or not isinstance(item, str | int) or item == "":
-                raise self.bad(key, expected, value)
+                raise self.bad_value(key, expected, value)
         return tuple(str(item) for item in value)
 
     def choice(self, key: str, options: tuple[str, ...], default: str) -> str:
-        value = self.raw.get(key, default)
-        if value not in options:
-            raise self.bad(key, f"one of {', '.join(options)}", value)
-        return str(value)
+        return str(self.read(key, choice(*options), default))
 
     def flag(self, key: str) -> bool:
-        value = self.raw.get(key, False)
-        if not isinstance(value, bool):
-            raise self.bad(key, "true or false", value)
-        return value
+        return bool(self.read(key, flag, False))
 
     def url(self, key: str) -> str | None:
         value = self.raw.get(key)
@@ -207,7 +208,7 @@ class _Reader:
             return None
         parts = urlsplit(value) if isinstance(value, str) else None
         if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
-            raise self.bad(key, "an http(s) URL", value)
+            raise self.bad_value(key, "an http(s) URL", value)
         return str(value)
 
 
@@ -220,7 +221,7 @@ def _threshold_keys(reader: _Reader, metric: Metric) -> dict[str, float | None]:
         for key, value in given.items():
             if value is not None:
                 raise reader.error(key, f"not allowed with boolean metric {metric.name} "
-                                        f"(true is a breach), got {_show(value)}")
+                                        f"(true is a breach), got {show(value)}")
     if above is not None and below is not None:
         raise reader.error("below", f"give one of above or below, not both "
                                     f"(above is {above:g}), got {below:g}")
@@ -246,12 +247,12 @@ def _no_data_keys(reader: _Reader, metric: Metric) -> float | None:
     if metric.name != "no_data":
         if "after" in reader.raw:
             raise reader.error("after", f"only allowed with metric no_data, "
-                                        f"got {_show(reader.raw['after'])}")
+                                        f"got {show(reader.raw['after'])}")
         return None
     for key in NOT_FOR_NO_DATA:
         if key in reader.raw:
             raise reader.error(key, f"does not apply to metric no_data, "
-                                    f"got {_show(reader.raw[key])}")
+                                    f"got {show(reader.raw[key])}")
     if reader.raw.get("after") is None:
         raise reader.error("after", "required for metric no_data (e.g. 15m)")
     return reader.duration("after", None, positive=True)
@@ -261,7 +262,7 @@ def parse_rule(raw: object, receivers: Collection[str], path: str, index: int) -
     """One rule of the list (``index`` is its position, for messages)."""
     if not isinstance(raw, Mapping):
         raise AlertingConfigError(f"{path}[{index}]: must be a mapping of rule keys, "
-                                  f"got {_show(raw)}", f"{path}[{index}]")
+                                  f"got {show(raw)}", f"{path}[{index}]")
     reader = _Reader(raw, path, index)
     name = reader.text("name", NAME_PATTERN, f"a name matching {NAME_PATTERN}")
     reader.label = f"{reader.base} ({name})"
@@ -280,7 +281,7 @@ def parse_rule(raw: object, receivers: Collection[str], path: str, index: int) -
     features = reader.names("features")
     if features is not None and not metric.per_feature:
         raise reader.error("features", f"only allowed with feature.* metrics "
-                                       f"(metric is {metric.name}), got {_show(raw['features'])}")
+                                       f"(metric is {metric.name}), got {show(raw['features'])}")
     targets = reader.names("receivers", allow_empty=True) or ()
     unknown = [target for target in targets if target not in receivers]
     if unknown:
@@ -305,7 +306,7 @@ def parse_rules(raw: object, receivers: Collection[str],
     if raw is None:
         return ()
     if not isinstance(raw, list):
-        raise AlertingConfigError(f"{path}: must be a list of rules, got {_show(raw)}", path)
+        raise AlertingConfigError(f"{path}: must be a list of rules, got {show(raw)}", path)
     rules: list[Rule] = []
     seen: dict[str, int] = {}
     for index, item in enumerate(raw):

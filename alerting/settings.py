@@ -33,12 +33,11 @@ from types import MappingProxyType
 from alerting.config import (
     _check_signing_secret,
     _check_url,
-    _mapping,
     _read_secret,
     parse_dispatch,
     parse_receivers,
 )
-from alerting.durations import parse_duration
+from alerting.config_values import bad, duration, flag, secret_mapping
 from alerting.model import AlertingConfigError
 from alerting.receivers import DispatchSettings, ReceiverSettings, Secret
 from alerting.rules import Rule, parse_rules
@@ -47,6 +46,7 @@ KEYS = ("grafana_url", "receivers", "rules", "dispatch", "retrain")
 RETRAIN_KEYS = ("cooldown", "topic", "signing_secret", "signing_secret_env",
                 "signing_secret_file")
 DEFAULT_RETRAIN_COOLDOWN = 86400.0
+_COOLDOWN = duration(0, expected="a duration >= 0 such as 6h")
 
 
 @dataclass(frozen=True)
@@ -79,20 +79,12 @@ def _unknown(values: Mapping[object, object], allowed: tuple[str, ...], path: st
 
 def _retrain(raw: object, receivers: Mapping[str, ReceiverSettings], environ: Mapping[str, str],
              path: str) -> RetrainSettings:
-    values = _mapping(raw, path) if raw is not None else {}
+    values = secret_mapping(raw, path)
     _unknown(values, RETRAIN_KEYS, path)
     cooldown = DEFAULT_RETRAIN_COOLDOWN
     if "cooldown" in values:
-        parsed = parse_duration(values["cooldown"])
-        if parsed is None or parsed < 0:
-            raise AlertingConfigError(
-                f"{path}.cooldown: must be a duration >= 0 such as 6h, got "
-                f"{values['cooldown']!r}", f"{path}.cooldown")
-        cooldown = parsed
-    topic = values.get("topic", True)
-    if not isinstance(topic, bool):
-        raise AlertingConfigError(f"{path}.topic: must be true or false, got {topic!r}",
-                                  f"{path}.topic")
+        cooldown = _COOLDOWN(values["cooldown"], f"{path}.cooldown")
+    topic = flag(values.get("topic", True), f"{path}.topic")
     found = _read_secret(values, "signing_secret", environ, path)
     secret = _check_signing_secret(*found) if found else None
     if secret is None:
@@ -107,7 +99,7 @@ def parse_alerting(raw: object, environ: Mapping[str, str],
     """The ``alerting`` section (None: no alerting); ``AlertingConfigError`` names the key."""
     if raw is None:
         return AlertingSettings()
-    values = _mapping(raw, path)
+    values = secret_mapping(raw, path)
     _unknown(values, KEYS, path)
     receivers = parse_receivers(values.get("receivers"), environ, f"{path}.receivers")
     rules = parse_rules(values.get("rules"), tuple(receivers), f"{path}.rules")
@@ -115,8 +107,7 @@ def parse_alerting(raw: object, environ: Mapping[str, str],
     grafana = values.get("grafana_url")
     if grafana is not None:
         if not isinstance(grafana, str):
-            raise AlertingConfigError(f"{path}.grafana_url: must be a URL, got {grafana!r}",
-                                      f"{path}.grafana_url")
+            raise bad(f"{path}.grafana_url", "a URL", grafana)
         _check_url(grafana, f"{path}.grafana_url")
     retrain = _retrain(values.get("retrain"), receivers, environ, f"{path}.retrain")
     return AlertingSettings(receivers, rules, dispatch, retrain,

@@ -24,8 +24,9 @@ from typing import Any
 
 import click
 
+from alerting.config_values import parse_duration
 from streams.cli.common import bootstrap_from_url, fail
-from streams.config.settings import SettingsError, load_settings, parse_duration
+from streams.config.settings import SettingsError, load_settings
 from streams.decoding.events import DEAD_LETTER_REASONS
 from streams.transport.deadletters import (
     Letter,

@@ -29,11 +29,11 @@ from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, Literal
 
-from alerting.config import _origin
+from alerting.config_values import mask_passwords, url_origin
 from alerting.receivers import ReceiverSettings, Secret
 from alerting.rules import Rule
 from alerting.settings import AlertingSettings
-from streams.config.settings import Settings, Sources, mask_passwords
+from streams.config.settings import Settings, Sources
 
 Mask = Literal["password", "origin", "all"]
 MASKED = "***"
@@ -110,7 +110,7 @@ def _unmasked(settings: Settings) -> dict[str, Any]:
             "alerting": _alerting(settings.alerting)}
 
 
-def _show(value: object, path: str) -> object:
+def _masked_value(value: object, path: str) -> object:
     mask = secret_mask(path)
     text = value.reveal() if isinstance(value, Secret) else value
     if mask is None:
@@ -120,7 +120,7 @@ def _show(value: object, path: str) -> object:
     if mask == "password":
         return mask_passwords(text)
     if mask == "origin":
-        return f"{_origin(text)}/{MASKED}"
+        return f"{url_origin(text)}/{MASKED}"
     return MASKED
 
 
@@ -129,7 +129,7 @@ def _masked(node: object, path: str) -> object:
         return {key: _masked(value, f"{path}.{key}".lstrip(".")) for key, value in node.items()}
     if isinstance(node, list):
         return [_masked(item, path) for item in node]
-    return _show(node, path)
+    return _masked_value(node, path)
 
 
 def effective_settings(settings: Settings) -> dict[str, Any]:

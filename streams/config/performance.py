@@ -44,19 +44,23 @@ Decisions:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from alerting.durations import parse_duration
+from alerting.config_values import Parser, bad, choice, duration, integer
 from detectors.concept import input_kind
 from detectors.online import ParamValue, make_detector
 
-TASKS = ("auto", "classification", "regression")
+Task = Literal["auto", "classification", "regression"]
+TASKS: tuple[Task, ...] = ("auto", "classification", "regression")
 # ADWIN's parameters in the service unless the configuration gives them (bench/concept.py).
 ADWIN_DEFAULTS: Mapping[str, ParamValue] = MappingProxyType({"delta": 0.0003, "clock": 1})
 KEYS = ("task", "detector", "calibration_rows", "alert_after", "detector_delay")
+_TASK = choice(*TASKS)
+_ROWS = integer(50)
+_DELAY: Parser = duration(0, expected="a duration >= 0 such as 15m")
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,7 @@ class LabelSettings:
 class PerformanceSettings:
     """``models.<id>.performance``: task, concept-drift detector, estimate calibration."""
 
-    task: Literal["auto", "classification", "regression"] = "auto"
+    task: Task = "auto"
     detector: str = "adwin"
     detector_params: Mapping[str, ParamValue] = field(
         default_factory=lambda: ADWIN_DEFAULTS)
@@ -113,19 +117,16 @@ def _scalar(value: object) -> ParamValue:
     raise ValueError(f"must be a number, a boolean or a name, got {value!r}")
 
 
-def parse_performance(values: Mapping[str, Any], path: str,
-                      error: Callable[[str, str, object], Exception]) -> PerformanceSettings:
-    """Build ``PerformanceSettings``; ``error(path, expected, value)`` makes the exception."""
+def parse_performance(values: Mapping[str, Any], path: str) -> PerformanceSettings:
+    """Build ``PerformanceSettings``; a bad value raises ``ConfigError``."""
     for key in values:
         if key not in KEYS:
-            raise error(f"{path}.{key}", f"one of the keys {', '.join(KEYS)}", key)
-    task = values.get("task", "auto")
-    if task not in TASKS:
-        raise error(f"{path}.task", f"one of {', '.join(TASKS)}", task)
+            raise bad(f"{path}.{key}", f"one of the keys {', '.join(KEYS)}", key)
+    task = _TASK(values.get("task", "auto"), f"{path}.task")
     raw = values.get("detector", {})
     raw = {"name": raw} if isinstance(raw, str) else raw
     if not isinstance(raw, Mapping):
-        raise error(f"{path}.detector", "a detector name or a mapping with a name", raw)
+        raise bad(f"{path}.detector", "a detector name or a mapping with a name", raw)
     name = raw.get("name", "adwin")
     params: dict[str, ParamValue] = {}
     for key, value in raw.items():
@@ -133,29 +134,20 @@ def parse_performance(values: Mapping[str, Any], path: str,
             try:
                 params[str(key)] = _scalar(value)
             except ValueError:
-                raise error(f"{path}.detector.{key}", "a number, a boolean or a name",
+                raise bad(f"{path}.detector.{key}", "a number, a boolean or a name",
                             value) from None
     try:
         params = {**default_params(str(name)), **params}
         make_detector(str(name), **params)
     except ValueError as exc:
-        raise error(f"{path}.detector", f"a valid detector ({exc})", raw) from None
+        raise bad(f"{path}.detector", f"a valid detector ({exc})", raw) from None
     if task == "regression" and input_kind(str(name)) == "binary":
-        raise error(f"{path}.detector", "a detector of real-valued errors for a regression "
+        raise bad(f"{path}.detector", "a detector of real-valued errors for a regression "
                     "task (adwin, pagehinkley, kswin)", name)
-    rows = values.get("calibration_rows", 1000)
-    rows = int(rows) if isinstance(rows, str) and rows.strip().isdigit() else rows
-    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 50:
-        raise error(f"{path}.calibration_rows", "an integer >= 50", rows)
-    after = parse_duration(values.get("alert_after", 900.0))
-    if after is None or after < 0:
-        raise error(f"{path}.alert_after", "a duration >= 0 such as 15m",
-                    values.get("alert_after"))
-    delay = parse_duration(values.get("detector_delay", 900.0))
-    if delay is None or not math.isfinite(delay) or delay < 0:
-        raise error(f"{path}.detector_delay", "a duration >= 0 such as 15m",
-                    values.get("detector_delay"))
-    return PerformanceSettings(task=task, detector=str(name),
+    rows = _ROWS(values.get("calibration_rows", 1000), f"{path}.calibration_rows")
+    after = _DELAY(values.get("alert_after", 900.0), f"{path}.alert_after")
+    delay = _DELAY(values.get("detector_delay", 900.0), f"{path}.detector_delay")
+    return PerformanceSettings(task=cast(Task, task), detector=str(name),
                                detector_params=MappingProxyType(params),
                                calibration_rows=rows, alert_after=after,
                                detector_delay=delay)

@@ -15,7 +15,6 @@ default and variable is listed in docs/configuration.md.
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -26,7 +25,22 @@ from typing import Any, Literal, TypeVar
 
 import yaml
 
-from alerting.model import AlertingConfigError
+from alerting.config_values import (
+    ConfigError,
+    Parser,
+    as_int,
+    as_number,
+    bad,
+    check_keys,
+    choice,
+    duration,
+    format_duration,
+    integer,
+    mapping,
+    matching,
+    optional,
+    word,
+)
 from alerting.settings import AlertingSettings, parse_alerting
 from detectors import DEFAULT_THRESHOLDS, DriftPolicy, ProfileOptions
 from detectors.policy import window_alpha
@@ -39,139 +53,28 @@ CONFIG_VARIABLE = "DRIFTLINE_CONFIG"
 _ENVIRON: Mapping[str, str] = os.environ  # the one read of the process environment
 
 Kind = Literal["numeric", "categorical"]
-Parser = Callable[[object, str], Any]
 T = TypeVar("T")
+# One error class for every bad setting (``alerting.config_values``).
+SettingsError = ConfigError
 
 
-class SettingsError(ValueError):
-    """A one-line configuration error; ``path`` is the offending key path."""
-
-    def __init__(self, message: str, path: str = "") -> None:
-        super().__init__(message)
-        self.path = path
-
-
-def mask_passwords(text: str) -> str:
-    """Hide the password of every ``user:password@`` and ``password=`` in ``text``."""
-    text = re.sub(r"([^:/@\s'\"]*):(?!//)[^\s'\"]*@", r"\1:***@", text)
-    return re.sub(r"(?i)(password=)[^&\s'\"]*", r"\1***", text)
-
-
-def _show(value: object) -> str:
-    text = mask_passwords(repr(value))
-    return text if len(text) <= 120 else text[:117] + "..."
-
-
-def _bad(path: str, expected: str, value: object) -> SettingsError:
-    return SettingsError(f"{path}: must be {expected}, got {_show(value)}", path)
-
-
-def _fmt_seconds(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds * 1000:g}ms" if 0 < seconds < 1 else f"{seconds:g}s"
-
-
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_DECIMAL = r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*"
 _SIZES = {"": 1, "b": 1, "kib": 1024, "mib": 1024**2, "gib": 1024**3}
-
-
-def _number(value: object) -> float | None:
-    """A finite number from a YAML number or a numeric string; None otherwise."""
-    if isinstance(value, str) and re.fullmatch(_DECIMAL, value):
-        value = float(value)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
-def _as_int(value: object) -> int | None:
-    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
-        return int(value)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _integer(low: int, high: int | None = None) -> Parser:
-    allowed = f">= {low}" if high is None else f"in [{low}, {high}]"
-
-    def parse(value: object, path: str) -> int:
-        number = _as_int(value)
-        if number is None or number < low or (high is not None and number > high):
-            raise _bad(path, f"an integer {allowed}", value)
-        return number
-    return parse
 
 
 def _byte_size(low: int, high: int) -> Parser:
     def parse(value: object, path: str) -> int:
-        text = value if isinstance(value, str) else ""
-        match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", text)
-        number = _as_int(value)
+        written = value if isinstance(value, str) else ""
+        match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", written)
+        number = as_int(value)
         if match and match[2].lower() in _SIZES:
             number = int(match[1]) * _SIZES[match[2].lower()]
         if number is None or not low <= number <= high:
-            raise _bad(path, f"a size in bytes in [{low}, {high}] such as 1048576 or 1MiB", value)
+            raise bad(path, f"a size in bytes in [{low}, {high}] such as 1048576 or 1MiB", value)
         return number
     return parse
 
 
-def parse_duration(value: object) -> float | None:
-    """Seconds from a number or ``250ms``/``30s``/``5m``/``1h``/``2d``; None if unreadable."""
-    if isinstance(value, str):
-        match = re.fullmatch(r"\s*(\d+\.?\d*|\.\d+)\s*(ms|s|m|h|d)?\s*", value)
-        return float(match[1]) * _UNITS[match[2] or "s"] if match else None
-    return _number(value)
-
-
-def _duration(low: float, high: float = math.inf, *, low_open: bool = False) -> Parser:
-    bound = f"> {_fmt_seconds(low)}" if low_open else f">= {_fmt_seconds(low)}"
-    allowed = bound if high == math.inf else f"in [{_fmt_seconds(low)}, {_fmt_seconds(high)}]"
-
-    def parse(value: object, path: str) -> float:
-        seconds = parse_duration(value)
-        if seconds is None:
-            raise _bad(path, "a duration such as 30s or 5m", value)
-        if seconds < low or (low_open and seconds == low) or seconds > high:
-            raise _bad(path, f"a duration {allowed}", value)
-        return seconds
-    return parse
-
-
-def _choice(*options: str) -> Parser:
-    def parse(value: object, path: str) -> str:
-        if value not in options:
-            raise _bad(path, f"one of {', '.join(options)}", value)
-        return str(value)
-    return parse
-
-
-def _word(*options: str) -> Parser:
-    """One of ``options``, in any case (``INFO`` is ``info``)."""
-    choice = _choice(*options)
-
-    def parse(value: object, path: str) -> str:
-        return str(choice(value.lower() if isinstance(value, str) else value, path))
-    return parse
-
-
-def _text(pattern: str, expected: str) -> Parser:
-    def parse(value: object, path: str) -> str:
-        if not isinstance(value, str) or not re.fullmatch(pattern, value):
-            raise _bad(path, expected, value)
-        return value
-    return parse
-
-
-def _optional(parser: Parser) -> Parser:
-    def parse(value: object, path: str) -> Any:
-        absent = value is None or (isinstance(value, str) and value.lower() in ("none", "null"))
-        return None if absent else parser(value, path)
-    return parse
-
-
-_topic = _text(r"(?!\.{1,2}$)[A-Za-z0-9._-]{1,249}",
+_topic = matching(r"(?!\.{1,2}$)[A-Za-z0-9._-]{1,249}",
                "a Kafka topic name (1-249 of A-Z a-z 0-9 . _ -)")
 
 
@@ -213,7 +116,7 @@ class TopicSettings:
         for key in ("predictions", "labels", "deadletter", "retrain", "join", "outcomes"):
             name = getattr(self, key)
             if name in seen:
-                raise _bad(f"topics.{key}", f"different from topics.{seen[name]}", name)
+                raise bad(f"topics.{key}", f"different from topics.{seen[name]}", name)
             seen[name] = key
 
 
@@ -255,10 +158,10 @@ class WorkerSettings:
 
     def __post_init__(self) -> None:
         if self.heartbeat_interval * 3 > self.session_timeout:
-            limit = _fmt_seconds(self.session_timeout / 3)
-            raise _bad("worker.heartbeat_interval",
+            limit = format_duration(self.session_timeout / 3)
+            raise bad("worker.heartbeat_interval",
                        f"at most a third of worker.session_timeout ({limit})",
-                       _fmt_seconds(self.heartbeat_interval))
+                       format_duration(self.heartbeat_interval))
 
 
 DEFAULT_FALSE_ALARMS = (1.0, 30 * 86400.0)  # one false drift window per 30 days
@@ -315,12 +218,12 @@ class Settings:
         _brokers(self.broker_url, "broker_url")
         if not isinstance(self.database_url, str) or not re.fullmatch(
                 r"[A-Za-z][A-Za-z0-9+.-]*://\S*", self.database_url):
-            raise _bad("database_url", "a URL such as sqlite:///driftline.db or "
+            raise bad("database_url", "a URL such as sqlite:///driftline.db or "
                        "postgresql+psycopg://user:password@host/db", self.database_url)
         if "default" not in self.models:
             raise SettingsError("models: must have a 'default' entry", "models")
         if self.ingest.unknown_models == "reject" and not self.known_models:
-            raise _bad("ingest.unknown_models", "allow when no model is listed under models",
+            raise bad("ingest.unknown_models", "allow when no model is listed under models",
                        "reject")
 
     @property
@@ -337,13 +240,6 @@ class Settings:
         """The settings of ``model_id``: its own entry, or ``default``."""
         return self.models.get(model_id, self.models["default"])
 
-    def redacted(self) -> dict[str, Any]:
-        """Every setting as a configuration-shaped dict, secrets masked
-        (``streams.config.effective``)."""
-        from streams.config.effective import effective_settings
-
-        return effective_settings(self)
-
 
 def _brokers(value: object, path: str) -> tuple[str, ...]:
     hosts: list[str] = []
@@ -352,34 +248,34 @@ def _brokers(value: object, path: str) -> tuple[str, ...]:
         host, _, port = rest.rpartition(":") if ":" in rest else (rest, ":", "9092")
         if (sep and scheme != "kafka") or not re.fullmatch(r"[\w.\[\]:-]+", host) \
                 or not port.isdigit() or not 1 <= int(port) <= 65535:
-            raise _bad(path, "kafka://host:port[,host:port] or host:port", value)
+            raise bad(path, "kafka://host:port[,host:port] or host:port", value)
         hosts.append(f"{host}:{int(port)}")
     return tuple(hosts)
 
 
-_WINDOW = {"size": _duration(0, low_open=True), "count": _optional(_integer(1)),
-           "grace": _duration(0), "idle_timeout": _duration(0, low_open=True)}
-_REFERENCE = {"policy": _choice("first_window", "previous_window")}
+_WINDOW = {"size": duration(0, low_open=True), "count": optional(integer(1)),
+           "grace": duration(0), "idle_timeout": duration(0, low_open=True)}
+_REFERENCE = {"policy": choice("first_window", "previous_window")}
 _TOPICS = {"predictions": _topic, "labels": _topic, "deadletter": _topic, "retrain": _topic,
            "join": _topic, "outcomes": _topic,
-           "partitions": _integer(1, 10_000), "replication_factor": _integer(1, 100)}
-_INGEST = {"max_event_bytes": _byte_size(64, 1024**3), "max_future": _duration(0),
-           "max_past": _duration(0, low_open=True),
-           "unknown_models": _choice("allow", "reject"), "max_batch": _integer(1, 1_000_000),
-           "max_features_per_model": _integer(1, 100_000),
-           "max_models": _integer(1, 100_000), "max_metric_features": _integer(0, 100_000),
-           "backfill_max_past": _duration(0, low_open=True)}
+           "partitions": integer(1, 10_000), "replication_factor": integer(1, 100)}
+_INGEST = {"max_event_bytes": _byte_size(64, 1024**3), "max_future": duration(0),
+           "max_past": duration(0, low_open=True),
+           "unknown_models": choice("allow", "reject"), "max_batch": integer(1, 1_000_000),
+           "max_features_per_model": integer(1, 100_000),
+           "max_models": integer(1, 100_000), "max_metric_features": integer(0, 100_000),
+           "backfill_max_past": duration(0, low_open=True)}
 _LEVELS = ("debug", "info", "warning", "error")
-_WORKER = {"group_id": _text(r"\S+", "a non-empty name without spaces"),
-           "web_host": _text(r"\S+", "a host name or address"),
-           "web_port": _integer(1, 65535), "checkpoint_interval": _duration(0, low_open=True),
-           "session_timeout": _duration(6, 1800),
-           "heartbeat_interval": _duration(0, low_open=True),
-           "log_format": _word("text", "json"),
-           "log_level": _word(*_LEVELS), "framework_log_level": _word(*_LEVELS),
-           "stall_timeout": _duration(1), "store_failure_timeout": _duration(1)}
-_LABELS = {"prediction_ttl": _duration(0, low_open=True), "early_label_hold": _duration(0),
-           "horizon": _duration(0, low_open=True), "max_batch": _integer(1, 1_000_000)}
+_WORKER = {"group_id": matching(r"\S+", "a non-empty name without spaces"),
+           "web_host": matching(r"\S+", "a host name or address"),
+           "web_port": integer(1, 65535), "checkpoint_interval": duration(0, low_open=True),
+           "session_timeout": duration(6, 1800),
+           "heartbeat_interval": duration(0, low_open=True),
+           "log_format": word("text", "json"),
+           "log_level": word(*_LEVELS), "framework_log_level": word(*_LEVELS),
+           "stall_timeout": duration(1), "store_failure_timeout": duration(1)}
+_LABELS = {"prediction_ttl": duration(0, low_open=True), "early_label_hold": duration(0),
+           "horizon": duration(0, low_open=True), "max_batch": integer(1, 1_000_000)}
 
 
 def _same(value: object) -> object:
@@ -387,8 +283,8 @@ def _same(value: object) -> object:
 
 
 _POLICY_SCALARS: dict[str, Callable[[object], object]] = {
-    "verdict": _same, "alpha": _number, "min_samples": _as_int, "min_reference_rows": _as_int,
-    "drift_share_threshold": _number, "numeric_effect": _same, "categorical_effect": _same,
+    "verdict": _same, "alpha": as_number, "min_samples": as_int, "min_reference_rows": as_int,
+    "drift_share_threshold": as_number, "numeric_effect": _same, "categorical_effect": _same,
     "correction": _same, "ks_method": _same}
 # The false-alarm budget: the budget verdict's alpha unless ``alpha`` is given.
 _BUDGET_KEYS = ("false_alarms", "false_alarm_period")
@@ -400,25 +296,9 @@ _SECTIONS = {"topics": (TopicSettings, _TOPICS), "ingest": (IngestSettings, _ING
              "worker": (WorkerSettings, _WORKER), "labels": (LabelSettings, _LABELS)}
 
 
-def _mapping(value: object, path: str) -> Mapping[Any, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise _bad(path or "the configuration", "a mapping of keys", value)
-    return value
-
-
-def _check_keys(values: Mapping[Any, Any], names: tuple[str, ...], path: str) -> None:
-    for key in values:
-        if key not in names:
-            where = path or "the configuration"
-            raise SettingsError(f"unknown key {_show(key)} in {where} (allowed: "
-                                f"{', '.join(names)})", f"{path}.{key}".lstrip("."))
-
-
 def _section(cls: Callable[..., T], raw: object, path: str, parsers: Mapping[str, Parser]) -> T:
-    values = _mapping(raw, path)
-    _check_keys(values, tuple(parsers), path)
+    values = mapping(raw, path)
+    check_keys(values, tuple(parsers), path)
     return cls(**{key: parsers[key](value, f"{path}.{key}") for key, value in values.items()})
 
 
@@ -441,11 +321,11 @@ def _budget(values: Mapping[Any, Any], path: str) -> tuple[float, float]:
     """``thresholds.false_alarms`` per ``thresholds.false_alarm_period``."""
     count, period = DEFAULT_FALSE_ALARMS
     if "false_alarms" in values:
-        count = _number(values["false_alarms"]) or 0.0
+        count = as_number(values["false_alarms"]) or 0.0
         if count <= 0:
-            raise _bad(f"{path}.false_alarms", "a number > 0", values["false_alarms"])
+            raise bad(f"{path}.false_alarms", "a number > 0", values["false_alarms"])
     if "false_alarm_period" in values:
-        period = _duration(0, low_open=True)(values["false_alarm_period"],
+        period = duration(0, low_open=True)(values["false_alarm_period"],
                                              f"{path}.false_alarm_period")
     return count, period
 
@@ -455,8 +335,8 @@ def _policy(raw: object, path: str, window: float, budget: tuple[float, float]
     """The verdict policy; the budget verdict's alpha follows from ``budget`` (false
     alarms per period) at the model's window size (``window`` seconds) unless ``alpha``
     is given."""
-    values = _mapping(raw, path)
-    _check_keys(values, (*_POLICY_SCALARS, *_BUDGET_KEYS, *DEFAULT_THRESHOLDS), path)
+    values = mapping(raw, path)
+    check_keys(values, (*_POLICY_SCALARS, *_BUDGET_KEYS, *DEFAULT_THRESHOLDS), path)
     kwargs: dict[str, Any] = {}
     pairs: dict[str, tuple[Any, Any]] = {}
     verdict = values.get("verdict", "budget")
@@ -466,11 +346,11 @@ def _policy(raw: object, path: str, window: float, budget: tuple[float, float]
         if key in _BUDGET_KEYS or key == "verdict":
             continue
         if key in DEFAULT_THRESHOLDS:
-            pair = _mapping(value, f"{path}.{key}")
-            _check_keys(pair, ("warn", "critical"), f"{path}.{key}")
+            pair = mapping(value, f"{path}.{key}")
+            check_keys(pair, ("warn", "critical"), f"{path}.{key}")
             warn, critical = (pair.get(k, d) for k, d in zip(
                 ("warn", "critical"), DEFAULT_THRESHOLDS[key], strict=True))
-            pairs[key] = (_coerce(_number, warn), _coerce(_number, critical))
+            pairs[key] = (_coerce(as_number, warn), _coerce(as_number, critical))
         else:
             kwargs[key] = _coerce(_POLICY_SCALARS[key], value)
     try:
@@ -480,9 +360,9 @@ def _policy(raw: object, path: str, window: float, budget: tuple[float, float]
 
 
 def _profile(raw: object, path: str) -> ProfileOptions:
-    values = _mapping(raw, path)
-    _check_keys(values, _PROFILE_KEYS, path)
-    kwargs: dict[str, Any] = {key: _coerce(_as_int, value) for key, value in values.items()}
+    values = mapping(raw, path)
+    check_keys(values, _PROFILE_KEYS, path)
+    kwargs: dict[str, Any] = {key: _coerce(as_int, value) for key, value in values.items()}
     try:
         return ProfileOptions(**kwargs)
     except ValueError as error:
@@ -491,20 +371,20 @@ def _profile(raw: object, path: str) -> ProfileOptions:
 
 def _features(raw: object, path: str) -> Mapping[str, Kind]:
     kinds: dict[str, Kind] = {}
-    parse = _choice("numeric", "categorical")
-    for name, kind in _mapping(raw, path).items():
+    parse = choice("numeric", "categorical")
+    for name, kind in mapping(raw, path).items():
         if not isinstance(name, str) or not name:
-            raise _bad(path, "a mapping of feature names to kinds", name)
+            raise bad(path, "a mapping of feature names to kinds", name)
         kinds[name] = parse(kind, f"{path}.{name}")
     return MappingProxyType(kinds)
 
 
 def _model(raw: object, path: str) -> ModelSettings:
-    values = _mapping(raw, path)
-    _check_keys(values, _MODEL_KEYS, path)
+    values = mapping(raw, path)
+    check_keys(values, _MODEL_KEYS, path)
     window = _section(WindowSettings, values.get("window"), f"{path}.window", _WINDOW)
     thresholds = values.get("thresholds")
-    budget = _budget(_mapping(thresholds, f"{path}.thresholds"), f"{path}.thresholds")
+    budget = _budget(mapping(thresholds, f"{path}.thresholds"), f"{path}.thresholds")
     return ModelSettings(
         window=window,
         reference=_section(ReferenceSettings, values.get("reference"), f"{path}.reference",
@@ -513,9 +393,9 @@ def _model(raw: object, path: str) -> ModelSettings:
         budget=budget,
         profile=_profile(values.get("profile"), f"{path}.profile"),
         features=_features(values.get("features"), f"{path}.features"),
-        performance=parse_performance(_mapping(values.get("performance"),
+        performance=parse_performance(mapping(values.get("performance"),
                                                f"{path}.performance"),
-                                      f"{path}.performance", _bad))
+                                      f"{path}.performance"))
 
 
 def _deep_merge(base: Mapping[Any, Any], override: Mapping[Any, Any]) -> dict[Any, Any]:
@@ -528,34 +408,27 @@ def _deep_merge(base: Mapping[Any, Any], override: Mapping[Any, Any]) -> dict[An
 
 
 def _models(raw: object) -> Mapping[str, ModelSettings]:
-    values = _mapping(raw, "models")
-    default = _mapping(values.get("default"), "models.default")
+    values = mapping(raw, "models")
+    default = mapping(values.get("default"), "models.default")
     built = {"default": _model(default, "models.default")}
     for model_id, override in values.items():
         if not isinstance(model_id, str) or not model_id:
-            raise _bad("models", "a mapping of model ids (text) to settings", model_id)
+            raise bad("models", "a mapping of model ids (text) to settings", model_id)
         if model_id != "default":
-            merged = _deep_merge(default, _mapping(override, f"models.{model_id}"))
+            merged = _deep_merge(default, mapping(override, f"models.{model_id}"))
             built[model_id] = _model(merged, f"models.{model_id}")
     return MappingProxyType(built)
 
 
-def _alerting(raw: object, environ: Mapping[str, str]) -> AlertingSettings:
-    try:
-        return parse_alerting(raw, environ)
-    except AlertingConfigError as error:
-        raise SettingsError(str(error), error.path) from None
-
-
 def _build(raw: object, environ: Mapping[str, str] = _ENVIRON) -> Settings:
-    values = _mapping(raw, "")
-    _check_keys(values, _TOP_KEYS, "")
+    values = mapping(raw, "")
+    check_keys(values, _TOP_KEYS, "")
     sections = {name: _section(cls, values.get(name), name, parsers)
                 for name, (cls, parsers) in _SECTIONS.items()}
     return Settings(broker_url=values.get("broker_url", DEFAULT_BROKER_URL),
                     database_url=values.get("database_url", DEFAULT_DATABASE_URL),
                     models=_models(values.get("models")),
-                    alerting=_alerting(values.get("alerting"), environ), **sections)
+                    alerting=parse_alerting(values.get("alerting"), environ), **sections)
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -602,7 +475,7 @@ def _overlay_environment(raw: dict[Any, Any], environ: Mapping[str, str]) -> dic
             raise SettingsError(f"{name}: empty key between '__' separators")
         node = raw
         for depth, key in enumerate(keys[:-1]):
-            node[key] = dict(_mapping(node.get(key), ".".join(keys[: depth + 1])))
+            node[key] = dict(mapping(node.get(key), ".".join(keys[: depth + 1])))
             node = node[key]
         node[keys[-1]] = text
         sources[".".join(keys)] = name
@@ -631,7 +504,7 @@ def load_settings_with_sources(
     origin = ""
     if path is None and environ.get(CONFIG_VARIABLE):
         path, origin = Path(environ[CONFIG_VARIABLE]), f" (from {CONFIG_VARIABLE})"
-    written = _mapping(_read_file(path, origin), f"{path}") if path is not None else {}
+    written = mapping(_read_file(path, origin), f"{path}") if path is not None else {}
     raw = dict(written)
     variables = _overlay_environment(raw, environ)
     try:

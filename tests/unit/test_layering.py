@@ -129,3 +129,57 @@ def test_importing_the_client_loads_neither_the_worker_nor_a_kafka_library() -> 
 def test_the_import_probe_sees_heavy_modules() -> None:
     loaded = heavy_modules_loaded_by("import streams.config.settings")
     assert {"numpy", "streams.config.settings"} <= set(loaded)
+
+
+# ----- configuration: no import circle, not even inside a function ----------------------------
+
+CONFIG_FILES = sorted([*(ROOT / "streams" / "config").glob("*.py"),
+                       *(ROOT / "alerting").glob("*.py")])
+
+
+def module_name(path: Path) -> str:
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+
+
+def imports_anywhere(path: Path) -> set[str]:
+    """Every module a file imports, at the top or inside a function (absolute imports)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def import_circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The circles in ``graph`` (module -> what it imports), each from its first module
+    back to it."""
+    edges = {name: sorted(graph.keys() & targets - {name}) for name, targets in graph.items()}
+    circles: list[list[str]] = []
+
+    def walk(trail: list[str]) -> None:
+        for target in edges[trail[-1]]:
+            if target == trail[0]:
+                circles.append([*trail, target])
+            elif target not in trail and target > trail[0]:
+                walk([*trail, target])
+    for name in sorted(edges):
+        walk([name])
+    return circles
+
+
+def test_the_circle_check_sees_a_function_level_import(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "a.py").write_text("import pkg.b\n", encoding="utf-8")
+    (package / "b.py").write_text("def f():\n    from pkg.a import x\n", encoding="utf-8")
+    graph = {f"pkg.{path.stem}": imports_anywhere(path) for path in package.glob("*.py")}
+    assert import_circles(graph) == [["pkg.a", "pkg.b", "pkg.a"]]
+
+
+def test_configuration_modules_import_in_one_direction() -> None:
+    assert CONFIG_FILES
+    assert import_circles({module_name(path): imports_anywhere(path)
+                           for path in CONFIG_FILES}) == []

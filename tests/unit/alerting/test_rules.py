@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import doctest
 from typing import Any
 
 import pytest
 
-import alerting.durations
-from alerting.durations import format_duration, parse_duration
 from alerting.model import AlertingConfigError
 from alerting.rules import Rule, parse_rules
 
@@ -209,14 +206,3 @@ def test_custom_path_and_password_masking() -> None:
     assert "hunter2" not in str(caught.value)
 
 
-@pytest.mark.parametrize(("text", "seconds"), [
-    ("250ms", 0.25), ("30s", 30.0), ("5m", 300.0), ("1h", 3600.0), ("2d", 172800.0),
-    (45, 45.0), ("1.5", 1.5), (0, 0.0), ("bad", None), ("-3s", None), (-3, None),
-    (False, None), (float("inf"), None), (None, None)])
-def test_parse_duration(text: object, seconds: float | None) -> None:
-    assert parse_duration(text) == seconds
-
-
-def test_format_duration_and_doctests() -> None:
-    assert format_duration(1800) == "30m"
-    assert doctest.testmod(alerting.durations).failed == 0

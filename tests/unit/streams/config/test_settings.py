@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
+from alerting.config_values import parse_duration
 from detectors import DriftPolicy, ProfileOptions
+from streams.config.effective import effective_settings
 from streams.config.settings import (
     IngestSettings,
     ModelSettings,
@@ -23,7 +25,6 @@ from streams.config.settings import (
     child_environment,
     is_accepted_environment_variable,
     load_settings,
-    parse_duration,
 )
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -181,7 +182,7 @@ def test_environment_adds_a_model_and_empty_values_count_as_unset(tmp_path: Path
 
 
 def test_every_accepted_variable_is_parsed_by_its_field_type() -> None:
-    defaults = Settings().redacted()
+    defaults = effective_settings(Settings())
     for name in sorted(accepted_environment_variables() - {"DRIFTLINE_CONFIG"}):
         node: Any = defaults
         for key in name.removeprefix("DRIFTLINE_").lower().split("__"):
@@ -355,9 +356,9 @@ def test_settings_error_is_a_value_error_with_a_path(tmp_path: Path) -> None:
 
 
 # ----- passwords ---------------------------------------------------------------------------
-def test_redacted_masks_passwords_and_round_trips(tmp_path: Path) -> None:
+def test_effective_settings_mask_passwords_and_round_trips(tmp_path: Path) -> None:
     settings = _load(tmp_path, FULL)
-    shown = settings.redacted()
+    shown = effective_settings(settings)
     assert shown["database_url"] == "postgresql+psycopg://driftline:***@db:5432/driftline"
     assert "s3cret" not in repr(shown)
     again = _load(tmp_path, yaml.safe_dump(shown))
