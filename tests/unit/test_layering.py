@@ -129,3 +129,11 @@ def test_importing_the_client_loads_neither_the_worker_nor_a_kafka_library() -> 
 def test_the_import_probe_sees_heavy_modules() -> None:
     loaded = heavy_modules_loaded_by("import streams.config.settings")
     assert {"numpy", "streams.config.settings"} <= set(loaded)
+
+
+def test_store_does_not_import_alerting() -> None:
+    store_files = sorted((ROOT / "store").rglob("*.py"))
+    assert len(store_files) >= 5
+    importers = [str(path.relative_to(ROOT)) for path in store_files
+                 if "alerting" in imported_roots(path)]
+    assert importers == []
