@@ -8,10 +8,13 @@ Decisions:
   the process environment itself) or ``<key>_file`` (a file whose contents,
   stripped, are the value).
   An unset or empty variable and a missing, unreadable or empty file are errors.
-- Which keys a type takes: ``slack`` a ``url``; ``pagerduty`` a ``routing_key``
-  and optionally a ``url`` (default the Events API v2 endpoint); ``webhook`` and
-  ``deployer`` a ``url`` and a ``signing_secret`` (``whsec_`` + base64 of a
-  non-empty key). Every type takes ``timeout`` (default 10 s, at most 10 min).
+- Which keys a type takes is its ``ReceiverKind.keys`` in ``alerting.kinds.REGISTRY``
+  (read when parsing, so a registered type is parsed with no change here):
+  ``slack`` a ``url``; ``pagerduty`` a ``routing_key`` and optionally a ``url``
+  (default the Events API v2 endpoint); ``webhook`` and ``deployer`` a ``url``
+  and a ``signing_secret`` (``whsec_`` + base64 of a non-empty key). Every type
+  takes ``timeout`` (default 10 s, at most 10 min). All keys are read first, then
+  checked, in the order of ``keys``.
 - Errors are one line naming the key path. A secret value is never shown; a
   URL, literal or not (a Slack URL is a secret), is shown only as
   ``scheme://host``. Variable names and file paths are not secrets and are shown.
@@ -23,31 +26,25 @@ import re
 from collections.abc import Mapping
 from dataclasses import fields, replace
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from alerting.durations import parse_duration
+from alerting.kinds import REGISTRY
+from alerting.kinds.pagerduty import PAGERDUTY_URL
 from alerting.model import AlertingConfigError
 from alerting.receivers import (
-    RECEIVER_TYPES,
     DispatchSettings,
     ReceiverSettings,
-    ReceiverType,
-    Secret,
+    check_signing_secret,
+    check_url,
 )
-from alerting.signing import PREFIX, secret_key
 
-PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
+__all__ = ["MAX_TIMEOUT", "NAME", "PAGERDUTY_URL", "check_signing_secret", "check_url",
+           "parse_dispatch", "parse_receivers"]
+
 NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 MAX_TIMEOUT = 600.0
-
-# The secret-bearing keys each receiver type requires and accepts (optional ones).
-_REQUIRED: Mapping[ReceiverType, tuple[str, ...]] = {
-    "slack": ("url",),
-    "pagerduty": ("routing_key",),
-    "webhook": ("url", "signing_secret"),
-    "deployer": ("url", "signing_secret"),
-}
-_OPTIONAL: Mapping[ReceiverType, tuple[str, ...]] = {"pagerduty": ("url",)}
+# ReceiverSettings fields of their own; other secret keys go to ``secrets``.
+_FIELDS = ("url", "signing_secret", "routing_key")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
@@ -62,13 +59,6 @@ def _mapping(raw: object, path: str) -> Mapping[object, object]:
     if not isinstance(raw, Mapping):
         raise AlertingConfigError(f"{path}: must be a mapping, got {type(raw).__name__}", path)
     return raw
-
-
-def _origin(url: str) -> str:
-    """Only ``scheme://host`` of a URL: its path and query may be the secret part."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    return f"{parts.scheme}://{host}" if parts.scheme else "a value without a scheme"
 
 
 def _read_secret(values: Mapping[object, object], key: str, environ: Mapping[str, str],
@@ -105,27 +95,6 @@ def _read_secret(values: Mapping[object, object], key: str, environ: Mapping[str
     return value, f"{where} (from file {raw})"
 
 
-def _check_url(url: str, where: str) -> Secret:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise AlertingConfigError(
-            f"{where}: must be an http(s) URL with a host, got {_origin(url)}",
-            where.split(" ")[0])
-    return Secret(url)
-
-
-def _check_signing_secret(secret: str, where: str) -> Secret:
-    try:
-        key = secret_key(secret) if secret.startswith(PREFIX) else b""
-    except ValueError:
-        key = b""
-    if not key:
-        raise AlertingConfigError(
-            f"{where}: must be {PREFIX!r} followed by the base64 of a non-empty key "
-            "(value not shown)", where.split(" ")[0])
-    return Secret(secret)
-
-
 def _timeout(values: Mapping[object, object], path: str) -> float | None:
     if "timeout" not in values:
         return None
@@ -140,33 +109,32 @@ def _timeout(values: Mapping[object, object], path: str) -> float | None:
 def _receiver(name: str, raw: object, environ: Mapping[str, str], path: str) -> ReceiverSettings:
     values = _mapping(raw, path)
     kind = values.get("type")
-    if kind not in RECEIVER_TYPES:
-        raise AlertingConfigError(f"{path}.type: must be one of {', '.join(RECEIVER_TYPES)}, "
+    if not isinstance(kind, str) or kind not in REGISTRY:
+        raise AlertingConfigError(f"{path}.type: must be one of {', '.join(REGISTRY)}, "
                                   f"got {_show(kind)}", f"{path}.type")
-    receiver_type: ReceiverType = kind
-    secrets = _REQUIRED[receiver_type] + _OPTIONAL.get(receiver_type, ())
-    allowed = ("type", "timeout", *(f"{key}{suffix}" for key in secrets
+    keys = REGISTRY[kind].keys
+    allowed = ("type", "timeout", *(f"{key.name}{suffix}" for key in keys
                                     for suffix in ("", "_env", "_file")))
     for key in values:
         if key not in allowed:
             raise AlertingConfigError(f"{path}: unknown key {_show(key)} for a {kind} receiver "
                                       f"(allowed: {', '.join(allowed)})", f"{path}.{key}")
     found: dict[str, tuple[str, str]] = {}
-    for key in secrets:
-        value = _read_secret(values, key, environ, path)
+    for key in keys:
+        value = _read_secret(values, key.name, environ, path)
+        if value is None and key.default is not None:
+            value = key.default, f"{path}.{key.name}"
         if value is not None:
-            found[key] = value
-        elif key in _REQUIRED[receiver_type]:
-            raise AlertingConfigError(f"{path}: missing {key} (give {key}, {key}_env or "
-                                      f"{key}_file)", f"{path}.{key}")
-    url = _check_url(*found.get("url", (PAGERDUTY_URL, f"{path}.url")))
-    signing = found.get("signing_secret")
-    routing = found.get("routing_key")
+            found[key.name] = value
+        elif key.required:
+            raise AlertingConfigError(f"{path}: missing {key.name} (give {key.name}, "
+                                      f"{key.name}_env or {key.name}_file)", f"{path}.{key.name}")
+    checked = {key.name: key.check(*found[key.name]) for key in keys if key.name in found}
     timeout = _timeout(values, path)
     receiver = ReceiverSettings(
-        name=name, type=receiver_type, url=url,
-        signing_secret=None if signing is None else _check_signing_secret(*signing),
-        routing_key=None if routing is None else Secret(routing[0]))
+        name=name, type=kind, url=checked["url"],
+        signing_secret=checked.get("signing_secret"), routing_key=checked.get("routing_key"),
+        secrets={key: value for key, value in checked.items() if key not in _FIELDS})
     return receiver if timeout is None else replace(receiver, timeout=timeout)
 
 

@@ -29,8 +29,7 @@ from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, Literal
 
-from alerting.config import _origin
-from alerting.receivers import ReceiverSettings, Secret
+from alerting.receivers import ReceiverSettings, Secret, origin
 from alerting.rules import Rule
 from alerting.settings import AlertingSettings
 from streams.config.settings import Settings, Sources, mask_passwords
@@ -64,6 +63,7 @@ def _receiver(receiver: ReceiverSettings) -> dict[str, Any]:
         shown["routing_key"] = receiver.routing_key
     if receiver.signing_secret is not None:
         shown["signing_secret"] = receiver.signing_secret
+    shown.update(receiver.secrets)  # a type's own secret keys (shown as ``***`` unless listed)
     shown["timeout"] = receiver.timeout
     return shown
 
@@ -120,7 +120,7 @@ def _show(value: object, path: str) -> object:
     if mask == "password":
         return mask_passwords(text)
     if mask == "origin":
-        return f"{_origin(text)}/{MASKED}"
+        return f"{origin(text)}/{MASKED}"
     return MASKED
 
 
