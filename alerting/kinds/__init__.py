@@ -32,10 +32,12 @@ How to add a receiver type, say ``teams``:
 
 2. Add ``"teams": teams.KIND`` to ``REGISTRY`` below.
 
-3. Describe it in ``docs/alerting.md`` (the receivers table). If it has a new
-   secret key, also list ``alerting.receivers.<key>`` and its ``_env``/``_file``
-   forms in ``docs/configuration.md`` (every schema key is documented there) and
-   mask it in ``streams.config.effective.SECRET_SETTINGS``.
+3. Describe it in ``docs/alerting.md`` (a row of the receivers table). Only if
+   it has a secret key no other type has: a row for ``<key>``, ``<key>_env``,
+   ``<key>_file`` in ``docs/configuration.md`` (every schema key is documented
+   there; a test checks it) and, optionally, its mask in
+   ``streams.config.effective.SECRET_SETTINGS`` (an unlisted secret shows as
+   ``***`` anyway).
 
 Parsing, the error messages, the JSON Schema, the outbox, the dispatcher and
 the HTTP transport then handle it with no other change
@@ -70,8 +72,13 @@ def receiver_types() -> tuple[str, ...]:
 
 
 def kind_of(receiver: ReceiverSettings) -> ReceiverKind:
-    """The type of ``receiver`` (``KeyError`` for a type not registered)."""
-    return REGISTRY[receiver.type]
+    """The type of ``receiver``; ``ValueError`` (naming the receiver) for a type not
+    registered, so the HTTP transport dead-letters such a row instead of retrying it."""
+    kind = REGISTRY.get(receiver.type)
+    if kind is None:
+        raise ValueError(f"receiver {receiver.name!r} has type {receiver.type!r}, which is "
+                         f"not one of {', '.join(REGISTRY)}")
+    return kind
 
 
 def outbox_kinds() -> tuple[str, ...]:

@@ -23,7 +23,7 @@ from alerting.config import parse_receivers
 from alerting.dispatcher import Dispatcher, Transport
 from alerting.http import HttpTransport
 from alerting.model import AlertingConfigError
-from alerting.receivers import URL, DispatchSettings, ReceiverKind
+from alerting.receivers import URL, DispatchSettings, ReceiverKind, ReceiverSettings, Secret
 from alerting.settings import parse_alerting
 from store import make_engine, upgrade
 from store.alerts import list_outbox
@@ -58,6 +58,13 @@ def test_enqueue_refuses_a_kind_not_registered(engine: Engine) -> None:
     with pytest.raises(ValueError, match=r"kind must be one of slack, pagerduty, webhook, "
                                          r"deployer, topic, got 'sms'"), engine.begin() as conn:
         kinds.enqueue(conn, "ops", "sms", "k", {}, T0)
+
+
+def test_a_receiver_of_a_type_not_registered_is_named() -> None:
+    receiver = ReceiverSettings("x", "sms", Secret("https://sms.example/in"))
+    with pytest.raises(ValueError, match="receiver 'x' has type 'sms', which is not one of "
+                                         "slack, pagerduty, webhook, deployer"):
+        kinds.kind_of(receiver)
 
 
 def test_a_type_must_have_a_url() -> None:
