@@ -12,7 +12,8 @@ insert-if-absent on their natural keys.
 Retrain requests (rules with ``retrain: true``): a firing asks for one unless a
 request of the same (model, version) is still open (its cooldown, in window
 time, has not ended). It goes to the rule's ``deployer`` receivers (every
-``deployer`` receiver when the rule names none) and, with ``retrain.topic``,
+``deployer`` receiver when the rule names none; "deployer" is any receiver type
+with ``ReceiverKind.retrain``) and, with ``retrain.topic``,
 to the retrain topic through the outbox row of receiver ``topic:<name>``.
 """
 
@@ -24,8 +25,9 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from alerting.kinds import enqueue, kind_of, render, should_send
 from alerting.model import AlertEvent, WindowFacts
-from alerting.payloads import render, retrain_key, retrain_request, should_send
+from alerting.payloads import retrain_key, retrain_request
 from alerting.settings import AlertingSettings
 from alerting.state import Step, evaluate, evaluate_silence
 from store.alerts import (
@@ -35,7 +37,6 @@ from store.alerts import (
     save_alert_states,
     save_retrain,
 )
-from store.outbox import enqueue
 
 TOPIC_PREFIX = "topic:"
 
@@ -92,7 +93,7 @@ def _notify(conn: Connection, settings: AlertingSettings, event: AlertEvent, now
             retrain_topic: str) -> None:
     for name in event.receivers:
         receiver = settings.receivers[name]
-        if receiver.type == "deployer" or not should_send(event, receiver):
+        if not kind_of(receiver).alerts or not should_send(event, receiver):
             continue  # deployers hear of retrain requests only (below)
         enqueue(conn, name, receiver.type, event.idempotency_key,
                 render(event, receiver, settings.grafana_url), now,
@@ -113,9 +114,9 @@ def _request_retrain(conn: Connection, settings: AlertingSettings, event: AlertE
     if not save_retrain(conn, event.model_id, event.model_version, event.rule, key, at, until,
                         dict(data["evidence"])):
         return
-    named = [n for n in event.receivers if settings.receivers[n].type == "deployer"]
-    deployers = named or [n for n, r in settings.receivers.items() if r.type == "deployer"]
+    named = [n for n in event.receivers if kind_of(settings.receivers[n]).retrain]
+    deployers = named or [n for n, r in settings.receivers.items() if kind_of(r).retrain]
     for name in deployers:
-        enqueue(conn, name, "deployer", key, payload, now)
+        enqueue(conn, name, settings.receivers[name].type, key, payload, now)
     if settings.retrain.topic:
         enqueue(conn, topic_receiver(retrain_topic), "topic", key, payload, now)

@@ -8,10 +8,13 @@ Decisions:
   the process environment itself) or ``<key>_file`` (a file whose contents,
   stripped, are the value).
   An unset or empty variable and a missing, unreadable or empty file are errors.
-- Which keys a type takes: ``slack`` a ``url``; ``pagerduty`` a ``routing_key``
-  and optionally a ``url`` (default the Events API v2 endpoint); ``webhook`` and
-  ``deployer`` a ``url`` and a ``signing_secret`` (``whsec_`` + base64 of a
-  non-empty key). Every type takes ``timeout`` (default 10 s, at most 10 min).
+- Which keys a type takes is its ``ReceiverKind.keys`` in ``alerting.kinds.REGISTRY``
+  (read when parsing, so a registered type is parsed with no change here):
+  ``slack`` a ``url``; ``pagerduty`` a ``routing_key`` and optionally a ``url``
+  (default the Events API v2 endpoint); ``webhook`` and ``deployer`` a ``url``
+  and a ``signing_secret`` (``whsec_`` + base64 of a non-empty key). Every type
+  takes ``timeout`` (default 10 s, at most 10 min). All keys are read first, then
+  checked, in the order of ``keys``.
 - Errors are one line naming the key path. A secret value is never shown; a
   URL, literal or not (a Slack URL is a secret), is shown only as
   ``scheme://host``. Variable names and file paths are not secrets and are shown.
@@ -23,8 +26,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import fields, replace
 from pathlib import Path
-from typing import cast
-from urllib.parse import urlsplit
 
 from alerting.config_values import (
     Parser,
@@ -33,33 +34,27 @@ from alerting.config_values import (
     integer,
     secret_mapping,
     show,
-    url_origin,
 )
+from alerting.kinds import REGISTRY
+from alerting.kinds.pagerduty import PAGERDUTY_URL
 from alerting.model import AlertingConfigError
 from alerting.receivers import (
-    RECEIVER_TYPES,
     DispatchSettings,
     ReceiverSettings,
-    ReceiverType,
-    Secret,
+    check_signing_secret,
+    check_url,
 )
-from alerting.signing import PREFIX, secret_key
 
-PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
+__all__ = ["MAX_TIMEOUT", "NAME", "PAGERDUTY_URL", "check_signing_secret", "check_url",
+           "parse_dispatch", "parse_receivers"]
+
 NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 MAX_TIMEOUT = 600.0
 
-# The secret-bearing keys each receiver type requires and accepts (optional ones).
-_REQUIRED: Mapping[ReceiverType, tuple[str, ...]] = {
-    "slack": ("url",),
-    "pagerduty": ("routing_key",),
-    "webhook": ("url", "signing_secret"),
-    "deployer": ("url", "signing_secret"),
-}
-_OPTIONAL: Mapping[ReceiverType, tuple[str, ...]] = {"pagerduty": ("url",)}
+# ReceiverSettings fields of their own; other secret keys go to ``secrets``.
+_FIELDS = ("url", "signing_secret", "routing_key")
 _TIMEOUT = duration(0, MAX_TIMEOUT, low_open=True,
                     expected="a duration in (0, 10m] such as 250ms, 10s or 1m")
-_TYPE = choice(*RECEIVER_TYPES)
 # Every dispatch key is a duration > 0 but the two counts.
 _DISPATCH: Mapping[str, Parser] = {
     **{field.name: duration(0, low_open=True, expected="a duration > 0 such as 250ms, 10s or 1m")
@@ -101,57 +96,36 @@ def _read_secret(values: Mapping[object, object], key: str, environ: Mapping[str
     return value, f"{where} (from file {raw})"
 
 
-def _check_url(url: str, where: str) -> Secret:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise AlertingConfigError(
-            f"{where}: must be an http(s) URL with a host, got {url_origin(url)}",
-            where.split(" ")[0])
-    return Secret(url)
-
-
-def _check_signing_secret(secret: str, where: str) -> Secret:
-    try:
-        key = secret_key(secret) if secret.startswith(PREFIX) else b""
-    except ValueError:
-        key = b""
-    if not key:
-        raise AlertingConfigError(
-            f"{where}: must be {PREFIX!r} followed by the base64 of a non-empty key "
-            "(value not shown)", where.split(" ")[0])
-    return Secret(secret)
-
-
 def _timeout(values: Mapping[object, object], path: str) -> float | None:
     return _TIMEOUT(values["timeout"], f"{path}.timeout") if "timeout" in values else None
 
 
 def _receiver(name: str, raw: object, environ: Mapping[str, str], path: str) -> ReceiverSettings:
     values = secret_mapping(raw, path)
-    kind = receiver_type = cast(ReceiverType, _TYPE(values.get("type"), f"{path}.type"))
-    secrets = _REQUIRED[receiver_type] + _OPTIONAL.get(receiver_type, ())
-    allowed = ("type", "timeout", *(f"{key}{suffix}" for key in secrets
+    kind = choice(*REGISTRY)(values.get("type"), f"{path}.type")  # read now: tests add kinds
+    keys = REGISTRY[kind].keys
+    allowed = ("type", "timeout", *(f"{key.name}{suffix}" for key in keys
                                     for suffix in ("", "_env", "_file")))
     for key in values:
         if key not in allowed:
             raise AlertingConfigError(f"{path}: unknown key {show(key)} for a {kind} receiver "
                                       f"(allowed: {', '.join(allowed)})", f"{path}.{key}")
     found: dict[str, tuple[str, str]] = {}
-    for key in secrets:
-        value = _read_secret(values, key, environ, path)
+    for key in keys:
+        value = _read_secret(values, key.name, environ, path)
+        if value is None and key.default is not None:
+            value = key.default, f"{path}.{key.name}"
         if value is not None:
-            found[key] = value
-        elif key in _REQUIRED[receiver_type]:
-            raise AlertingConfigError(f"{path}: missing {key} (give {key}, {key}_env or "
-                                      f"{key}_file)", f"{path}.{key}")
-    url = _check_url(*found.get("url", (PAGERDUTY_URL, f"{path}.url")))
-    signing = found.get("signing_secret")
-    routing = found.get("routing_key")
+            found[key.name] = value
+        elif key.required:
+            raise AlertingConfigError(f"{path}: missing {key.name} (give {key.name}, "
+                                      f"{key.name}_env or {key.name}_file)", f"{path}.{key.name}")
+    checked = {key.name: key.check(*found[key.name]) for key in keys if key.name in found}
     timeout = _timeout(values, path)
     receiver = ReceiverSettings(
-        name=name, type=receiver_type, url=url,
-        signing_secret=None if signing is None else _check_signing_secret(*signing),
-        routing_key=None if routing is None else Secret(routing[0]))
+        name=name, type=kind, url=checked["url"],
+        signing_secret=checked.get("signing_secret"), routing_key=checked.get("routing_key"),
+        secrets={key: value for key, value in checked.items() if key not in _FIELDS})
     return receiver if timeout is None else replace(receiver, timeout=timeout)
 
 

@@ -2,12 +2,14 @@
 
 Decisions:
 
-- What is sent depends on the receiver's type (``ReceiverSettings.type``); a row
-  whose kind is not that type is dead-lettered rather than sent somewhere wrong.
+- What is sent depends on the receiver's type (``ReceiverSettings.type``): its
+  ``ReceiverKind.request`` in ``alerting.kinds.REGISTRY`` builds the URL, body
+  and headers; a row whose kind is not that type is dead-lettered rather than
+  sent somewhere wrong.
 - Slack: the payload as JSON to the incoming-webhook URL. PagerDuty: the payload
-  with ``routing_key`` added here, at send time, so the key is never stored in
-  the outbox. Webhook and deployer: the payload is the CloudEvent; the body is
-  its compact JSON with sorted keys, ``content-type: application/cloudevents+json``,
+  with ``routing_key`` added at send time, so the key is never stored in the
+  outbox. Webhook and deployer: the payload is the CloudEvent; the body is its
+  compact JSON with sorted keys, ``content-type: application/cloudevents+json``,
   and the Standard Webhooks headers computed per attempt (a fresh timestamp each
   time, the same ``webhook-id``: the row's idempotency key).
 - Classification: 2xx delivered; 429, 408 and 5xx retryable, with ``Retry-After``
@@ -22,29 +24,23 @@ Decisions:
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC
 from email.utils import parsedate_to_datetime
-from typing import Any
 
 import aiohttp
 
-from alerting import signing
+from alerting.delivery import CLOUDEVENTS, compact_json
 from alerting.dispatcher import Delivery
+from alerting.kinds import kind_of
 from alerting.receivers import ReceiverSettings
 from store.outbox import OutboxRow
 
-CLOUDEVENTS = "application/cloudevents+json"
+__all__ = ["CLOUDEVENTS", "HttpTransport", "classify", "compact_json", "parse_retry_after"]
+
 MAX_RETRY_AFTER = 86_400.0  # a day: a longer Retry-After is taken as a day
-
-
-def compact_json(payload: Mapping[str, Any]) -> bytes:
-    """The body of a signed webhook: compact JSON, sorted keys, UTF-8."""
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode()
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
@@ -110,21 +106,7 @@ class HttpTransport:
         if row.kind != settings.type:
             raise ValueError(f"receiver {row.receiver!r} is a {settings.type} receiver, "
                              f"but the row's kind is {row.kind!r}")
-        url = settings.url.reveal()
-        if settings.type == "slack":
-            return url, compact_json(row.payload), {"content-type": "application/json"}
-        if settings.type == "pagerduty":
-            if settings.routing_key is None:
-                raise ValueError(f"receiver {row.receiver!r} has no routing_key")
-            body = compact_json(row.payload | {"routing_key": settings.routing_key.reveal()})
-            return url, body, {"content-type": "application/json"}
-        if settings.signing_secret is None:
-            raise ValueError(f"receiver {row.receiver!r} has no signing_secret")
-        body = compact_json(row.payload)
-        headers = {"content-type": CLOUDEVENTS}
-        headers.update(signing.headers(settings.signing_secret.reveal(),
-                                       msg_id=row.idempotency_key, body=body, now=self._clock()))
-        return url, body, headers
+        return kind_of(settings).request(row, settings, self._clock())
 
     async def send(self, row: OutboxRow) -> Delivery:
         """POST ``row`` to its receiver and classify the answer."""

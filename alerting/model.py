@@ -4,11 +4,10 @@
   alert rules see them. ``streams`` builds it from a closed window (drift, data
   quality) or from a re-finalised performance row (performance, estimate,
   concept drift); a field the source does not know is None.
-- ``AlertState``: what the state machine keeps per (rule, model, version,
-  feature), stored in the ``alerts`` table in the transaction of the window
-  that moved it.
-- ``AlertEvent``: a transition worth telling someone about (firing or resolved).
-  Receivers render it; its keys make every delivery idempotent.
+- ``AlertState`` and ``AlertEvent`` (with ``Severity``, ``Status`` and
+  ``SEVERITIES``) are defined in ``store.alert_values``, because the store
+  persists them and ``store`` must not import ``alerting``; they are re-exported
+  here, so alerting code keeps importing them from this module.
 """
 
 from __future__ import annotations
@@ -17,16 +16,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Literal
 
 from alerting.config_values import ConfigError
+from store.alert_values import (
+    SEVERITIES,
+    AlertEvent,
+    AlertState,
+    Severity,
+    Status,
+)
 
-Severity = Literal["info", "warning", "critical"]
-Status = Literal["inactive", "pending", "firing", "resolved"]
-SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
+__all__ = ["SEVERITIES", "AlertEvent", "AlertState", "AlertingConfigError", "FeatureFacts",
+           "Severity", "Status", "WindowFacts"]
 
 
-def _frozen(values: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+def _frozen(values: Mapping[str, float | None] | None = None) -> Mapping[str, float | None]:
     return MappingProxyType(dict(values or {}))
 
 
@@ -88,66 +93,6 @@ class WindowFacts:
     def invalid_rate(self) -> float | None:
         total = self.n_events + self.n_invalid
         return self.n_invalid / total if total else None
-
-
-@dataclass(frozen=True)
-class AlertState:
-    """The state of one alert instance: (rule, model_id, model_version, feature).
-
-    ``feature`` is ``""`` for rules not scoped per feature. ``last_window_start``
-    is the newest window this instance has evaluated: an older or equal window
-    (a replay) changes nothing. ``episode`` counts the times the instance began
-    firing, so (instance, episode) names one incident. ``breaches`` counts
-    consecutive windows over the threshold (towards ``for``), ``clears``
-    consecutive windows past the resolve threshold.
-    """
-
-    rule: str
-    model_id: str
-    model_version: str
-    feature: str = ""
-    status: Status = "inactive"
-    episode: int = 0
-    breaches: int = 0
-    clears: int = 0
-    last_window_start: datetime | None = None
-    since: datetime | None = None  # when the current status began (window event time)
-    resolved_at: datetime | None = None  # end of the last episode (for the cooldown)
-    value: float | None = None  # the value last evaluated
-
-
-@dataclass(frozen=True)
-class AlertEvent:
-    """A firing or a resolution, as receivers are told of it."""
-
-    rule: str
-    status: Literal["firing", "resolved"]
-    severity: Severity
-    model_id: str
-    model_version: str
-    feature: str
-    episode: int
-    metric: str
-    value: float | None
-    threshold: float
-    window_start: datetime
-    window_end: datetime
-    started_at: datetime
-    summary: str
-    receivers: tuple[str, ...] = ()
-    runbook_url: str | None = None
-    retrain: bool = False
-    evidence: Mapping[str, Any] = field(default_factory=_frozen)
-
-    @property
-    def dedup_key(self) -> str:
-        """The same for an incident's firing and its resolution (PagerDuty ``dedup_key``)."""
-        return f"{self.rule}/{self.model_id}/{self.model_version}/{self.feature}/{self.episode}"
-
-    @property
-    def idempotency_key(self) -> str:
-        """Unique per notification: a redelivery carries the same key."""
-        return f"{self.dedup_key}/{self.status}"
 
 
 # A bad ``alerting`` setting: one line naming the key path (``path``) and the value; secrets

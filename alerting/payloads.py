@@ -17,7 +17,9 @@ Decisions:
 - Webhooks get a CloudEvents 1.0 structured-mode event; a deployer gets a
   ``io.driftline.retrain.requested`` CloudEvent whose id is
   ``retrain/<model>/<version>/<rule>/<episode>``, and only for firing events
-  (``should_send``): resolving an alert does not ask for anything.
+  (``alerting.kinds.should_send``): resolving an alert does not ask for anything.
+- Which of these a receiver is sent is decided by its type's module in
+  ``alerting/kinds`` (``alerting.kinds.render``).
 - The Grafana link opens the Model drill-down (uid ``driftline-model``, variables
   ``model``, ``version``, ``feature``; ``dashboards/catalogue.py``) from one hour
   before the episode began to one hour after the deciding window.
@@ -32,12 +34,11 @@ from typing import Any
 
 from alerting.formatting import cut, grafana_link, jsonable, rfc3339
 from alerting.model import AlertEvent
-from alerting.receivers import ReceiverSettings, Secret
+from alerting.receivers import Secret
 from alerting.slack import slack
 
 __all__ = ["cloudevent", "dedup_key", "event_data", "grafana_link", "json_body", "pagerduty",
-           "render", "retrain_key", "retrain_request", "should_send", "slack",
-           "with_routing_key"]
+           "retrain_key", "retrain_request", "slack", "with_routing_key"]
 
 MAX_DEDUP_KEY = 255
 MAX_PD_SUMMARY = 1024
@@ -199,23 +200,3 @@ def retrain_request(event: AlertEvent, idempotency_key: str,
         "datacontenttype": "application/json",
         "data": jsonable(data),
     }
-
-
-def should_send(event: AlertEvent, receiver: ReceiverSettings) -> bool:
-    """Whether ``receiver`` is told of ``event``: a deployer hears only of firings."""
-    return receiver.type != "deployer" or event.status == "firing"
-
-
-def render(event: AlertEvent, receiver: ReceiverSettings,
-           grafana_url: str | None) -> dict[str, Any]:
-    """The payload for ``receiver``; ``ValueError`` for a resolution sent to a deployer."""
-    if receiver.type == "slack":
-        return slack(event, grafana_url)
-    if receiver.type == "pagerduty":
-        return pagerduty(event, grafana_url)
-    if receiver.type == "webhook":
-        return cloudevent(event)
-    if not should_send(event, receiver):
-        raise ValueError(f"receiver {receiver.name!r}: a deployer is sent firing events only, "
-                         f"got {event.status} {event.idempotency_key!r}")
-    return retrain_request(event, retrain_key(event))

@@ -17,8 +17,9 @@ Decisions:
 - Without the section, or with no rules, nothing is evaluated and nothing sent.
 - The retrain topic records are signed like the HTTP deliveries (Standard
   Webhooks headers as Kafka record headers) with ``retrain.signing_secret``;
-  when it is not given, with the signing secret of the only ``deployer``
-  receiver; with neither (no deployer, or several) they go unsigned.
+  when it is not given, with the signing secret of the only receiver of a type
+  that takes retrain requests (``ReceiverKind.retrain``: ``deployer``); with
+  neither (no deployer, or several) they go unsigned.
 - The retrain cooldown is in event time (window ends), like the rules' cooldown,
   so a replay decides the same way. A newer model version is a new (model,
   version) key and may ask for a retrain at once.
@@ -30,16 +31,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from alerting.config import (
-    _check_signing_secret,
-    _check_url,
-    _read_secret,
-    parse_dispatch,
-    parse_receivers,
-)
+from alerting.config import _read_secret, parse_dispatch, parse_receivers
 from alerting.config_values import bad, duration, flag, secret_mapping
+from alerting.kinds import kind_of
 from alerting.model import AlertingConfigError
-from alerting.receivers import DispatchSettings, ReceiverSettings, Secret
+from alerting.receivers import (
+    DispatchSettings,
+    ReceiverSettings,
+    Secret,
+    check_signing_secret,
+    check_url,
+)
 from alerting.rules import Rule, parse_rules
 
 KEYS = ("grafana_url", "receivers", "rules", "dispatch", "retrain")
@@ -86,9 +88,9 @@ def _retrain(raw: object, receivers: Mapping[str, ReceiverSettings], environ: Ma
         cooldown = _COOLDOWN(values["cooldown"], f"{path}.cooldown")
     topic = flag(values.get("topic", True), f"{path}.topic")
     found = _read_secret(values, "signing_secret", environ, path)
-    secret = _check_signing_secret(*found) if found else None
+    secret = check_signing_secret(*found) if found else None
     if secret is None:
-        deployers = [r for r in receivers.values() if r.type == "deployer"]
+        deployers = [r for r in receivers.values() if kind_of(r).retrain]
         if len(deployers) == 1:
             secret = deployers[0].signing_secret
     return RetrainSettings(cooldown, topic, secret)
@@ -108,7 +110,7 @@ def parse_alerting(raw: object, environ: Mapping[str, str],
     if grafana is not None:
         if not isinstance(grafana, str):
             raise bad(f"{path}.grafana_url", "a URL", grafana)
-        _check_url(grafana, f"{path}.grafana_url")
+        check_url(grafana, f"{path}.grafana_url")
     retrain = _retrain(values.get("retrain"), receivers, environ, f"{path}.retrain")
     return AlertingSettings(receivers, rules, dispatch, retrain,
                             grafana.rstrip("/") if isinstance(grafana, str) else None)

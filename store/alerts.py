@@ -20,8 +20,9 @@ Decisions:
 - A retrain request is one row, unique on its idempotency key; it is "open"
   until ``open_until`` (the cooldown end), and ``open_retrain`` finds the open
   one of a (model, version) so a second request inside the cooldown is not made.
-- ``store`` imports the value types of ``alerting.model`` (plain dataclasses with
-  no imports of their own) so these functions speak the state machine's types.
+- The value types these functions speak (``AlertState``, ``AlertEvent``) live in
+  ``store.alert_values`` and ``alerting.model`` re-exports them: ``store`` never
+  imports ``alerting``, while ``alerting`` imports ``store``.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from typing import Any, cast
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from alerting.model import AlertEvent, AlertState, Status
+from store.alert_values import AlertEvent, AlertState, Status
 from store.outbox import (
     OutboxRow,
     claim,

@@ -22,6 +22,10 @@ sends and marks rows in short transactions of its own. Decisions:
   pending, so a resolve never overtakes its trigger, even across retries.
 - The marks only change a row still ``pending`` and return whether they did: a
   stale dispatcher whose lease ran out cannot turn a delivered row back.
+- ``kind`` says how a row is sent (a receiver type, or ``topic``). The store does
+  not list the kinds (``alerting.kinds`` does, and its ``enqueue`` refuses an
+  unknown one); here a kind only has to be a lowercase name of at most 16
+  characters (``KIND``), the column's width.
 - ``last_error`` is what the transport said, cut to ``MAX_ERROR`` characters;
   transports keep secrets and URLs out of it.
 - All times come from the caller (``now``), never from the database clock, so
@@ -30,6 +34,7 @@ sends and marks rows in short transactions of its own. Decisions:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,12 +43,13 @@ from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from store.records import check_aware, check_text
-from store.tables import OUTBOX_KINDS, OUTBOX_STATUSES, outbox
+from store.tables import OUTBOX_STATUSES, outbox
 from store.upsert import insert_if_absent
 from store.values import json_safe
 
 OUTBOX_KEY = ("receiver", "idempotency_key")
 MAX_ERROR = 2000
+KIND = re.compile(r"[a-z][a-z0-9_]{0,15}")
 
 
 @dataclass(frozen=True)
@@ -63,8 +69,8 @@ def enqueue(conn: Connection, receiver: str, kind: str, idempotency_key: str,
             payload: dict[str, Any], now: datetime, *,
             ordering_key: str | None = None) -> bool:
     """Add a notification unless (receiver, idempotency_key) is already there; True when new."""
-    if kind not in OUTBOX_KINDS:
-        raise ValueError(f"kind must be one of {', '.join(OUTBOX_KINDS)}, got {kind!r}")
+    if not isinstance(kind, str) or not KIND.fullmatch(kind):
+        raise ValueError(f"kind must match {KIND.pattern}, got {kind!r}")
     if not isinstance(payload, dict):
         raise ValueError(f"payload must be a dict, got {type(payload).__name__}")
     row = {"receiver": check_text("receiver", receiver), "kind": kind,

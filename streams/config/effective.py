@@ -64,6 +64,7 @@ def _receiver(receiver: ReceiverSettings) -> dict[str, Any]:
         shown["routing_key"] = receiver.routing_key
     if receiver.signing_secret is not None:
         shown["signing_secret"] = receiver.signing_secret
+    shown.update(receiver.secrets)  # a type's own secret keys (shown as ``***`` unless listed)
     shown["timeout"] = receiver.timeout
     return shown
 

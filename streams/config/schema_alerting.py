@@ -1,11 +1,13 @@
 """The ``alerting`` part of the configuration's JSON Schema (``streams.config.schema``).
 
 Its keys come from the alerting parsers' own lists (``alerting.settings.KEYS`` and
-``RETRAIN_KEYS``, ``alerting.rules.KEYS``, the receiver types' secret keys, the
-``DispatchSettings`` fields) and its enums from the metric catalogue, the
-severities and the receiver types. A receiver is one of four shapes, chosen by
-its ``type``; each secret key is given as the value, ``<key>_env`` or
-``<key>_file``, exactly one of them.
+``RETRAIN_KEYS``, ``alerting.rules.KEYS``, the ``DispatchSettings`` fields) and
+its enums from the metric catalogue, the severities and the receiver types.
+A receiver is one shape per type of ``alerting.kinds.REGISTRY`` (read when the
+schema is built), chosen by its ``type``: the type's ``ReceiverKind.keys`` give
+its secret keys, each with the JSON Schema of its value and its default; each
+is given as the value, ``<key>_env`` or ``<key>_file`` — exactly one of them
+when required, at most one when optional.
 """
 
 from __future__ import annotations
@@ -14,22 +16,22 @@ import dataclasses
 from typing import Any
 
 from alerting import config, rules, settings
+from alerting.kinds import REGISTRY
 from alerting.metrics import METRICS
 from alerting.model import SEVERITIES
 from alerting.receivers import (
-    RECEIVER_TYPES,
+    HTTP_URL,
+    SIGNING_SECRET,
     DispatchSettings,
+    ReceiverKind,
     ReceiverSettings,
-    ReceiverType,
     Secret,
+    SecretKey,
 )
 from streams.config.schema_parts import duration, integer, optional_object, section, text
 
-HTTP_URL = r"^https?://[^/\s]+"
 SECRET_FORMS = ("", "_env", "_file")
 
-_SECRET_VALUES = {"url": text(HTTP_URL), "routing_key": {"type": "string", "minLength": 1},
-                  "signing_secret": text(r"^whsec_[A-Za-z0-9+/=]+$")}
 _REFERENCE = {"type": "string", "minLength": 1}  # a variable name or a file path
 _NAMES = {"type": "array", "minItems": 1, "items": {"type": ["string", "integer"]}}
 _RULE = {
@@ -50,8 +52,8 @@ _RULE_DEFAULTS = {"for": "for_", "resolve_for": "resolve_for", "severity": "seve
                   "cooldown": "cooldown", "retrain": "retrain"}
 
 
-def _secret_keys(key: str) -> dict[str, Any]:
-    return {f"{key}{form}": _SECRET_VALUES[key] if not form else _REFERENCE
+def _secret_keys(key: SecretKey) -> dict[str, Any]:
+    return {f"{key.name}{form}": dict(key.schema) if not form else _REFERENCE
             for form in SECRET_FORMS}
 
 
@@ -66,19 +68,17 @@ def _at_most_one_form(key: str) -> dict[str, Any]:
                               for b in forms[i + 1:]]}}
 
 
-def _receiver(kind: ReceiverType) -> dict[str, Any]:
-    required = config._REQUIRED[kind]
-    optional = config._OPTIONAL.get(kind, ())
+def _receiver(kind: ReceiverKind) -> dict[str, Any]:
     timeout = duration(0, config.MAX_TIMEOUT, exclusive=True)
-    timeout["default"] = ReceiverSettings("", kind, Secret("")).timeout
-    properties: dict[str, Any] = {"type": {"const": kind}, "timeout": timeout}
-    for key in (*required, *optional):
+    timeout["default"] = ReceiverSettings("", kind.name, Secret("")).timeout
+    properties: dict[str, Any] = {"type": {"const": kind.name}, "timeout": timeout}
+    for key in kind.keys:
         properties.update(_secret_keys(key))
-    if "url" in optional:  # PagerDuty's Events API unless given
-        properties["url"] = {**properties["url"], "default": config.PAGERDUTY_URL}
+        if key.default is not None:
+            properties[key.name] = {**properties[key.name], "default": key.default}
     return {"properties": properties, "additionalProperties": False,
-            "allOf": [*(_one_form(key) for key in required),
-                      *(_at_most_one_form(key) for key in optional)]}
+            "allOf": [*(_one_form(key.name) for key in kind.keys if key.required),
+                      *(_at_most_one_form(key.name) for key in kind.keys if not key.required)]}
 
 
 def _rule() -> dict[str, Any]:
@@ -98,7 +98,7 @@ def _dispatch() -> dict[str, Any]:
 
 def _retrain() -> dict[str, Any]:
     keys = {"cooldown": duration(0), "topic": {"type": "boolean"},
-            **_secret_keys("signing_secret")}
+            **_secret_keys(SIGNING_SECRET)}
     assert tuple(keys) == settings.RETRAIN_KEYS, "alerting.retrain keys changed"
     return {**section(keys), "if": {"type": "object"}, "then": _at_most_one_form("signing_secret")}
 
@@ -108,8 +108,8 @@ def alerting_schema() -> dict[str, Any]:
     receivers = optional_object({
         "propertyNames": {"pattern": f"^{config.NAME.pattern}$"},
         "additionalProperties": {"type": "object", "required": ["type"],
-                                 "properties": {"type": {"enum": list(RECEIVER_TYPES)}},
-                                 "oneOf": [_receiver(kind) for kind in RECEIVER_TYPES]}})
+                                 "properties": {"type": {"enum": list(REGISTRY)}},
+                                 "oneOf": [_receiver(kind) for kind in REGISTRY.values()]}})
     parts = {"grafana_url": {"type": ["string", "null"], "pattern": HTTP_URL},
              "receivers": receivers,
              "rules": {"type": ["array", "null"], "items": _rule()},

@@ -168,7 +168,7 @@ def dispatcher(engine: Engine, transport: HttpTransport, settings: DispatchSetti
 
 
 def webhook(name: str, url: str, kind: str = "webhook") -> ReceiverSettings:
-    return ReceiverSettings(name=name, type=kind,  # type: ignore[arg-type]
+    return ReceiverSettings(name=name, type=kind,
                             url=Secret(url), signing_secret=Secret(SIGNING_SECRET), timeout=5)
 
 

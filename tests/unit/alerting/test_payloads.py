@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from alerting import payloads, slack
+from alerting import kinds, payloads, slack
 from alerting.formatting import DASHBOARD_UID, DASHBOARD_VARIABLES
 from alerting.receivers import ReceiverSettings, Secret
 from tests.unit.alerting.payload_events import END, feature_event, model_event
@@ -211,16 +211,16 @@ def receiver(kind: Any) -> ReceiverSettings:
 
 def test_render_dispatches_by_receiver_type() -> None:
     event = feature_event()
-    assert payloads.render(event, receiver("slack"), GRAFANA) == payloads.slack(event, GRAFANA)
-    assert payloads.render(event, receiver("pagerduty"), None) == payloads.pagerduty(event, None)
-    assert payloads.render(event, receiver("webhook"), None) == payloads.cloudevent(event)
-    request = payloads.render(event, receiver("deployer"), None)
+    assert kinds.render(event, receiver("slack"), GRAFANA) == payloads.slack(event, GRAFANA)
+    assert kinds.render(event, receiver("pagerduty"), None) == payloads.pagerduty(event, None)
+    assert kinds.render(event, receiver("webhook"), None) == payloads.cloudevent(event)
+    request = kinds.render(event, receiver("deployer"), None)
     assert request["id"] == "retrain/fraud/7/psi-critical/2"
     resolved = feature_event(status="resolved")
-    assert not payloads.should_send(resolved, receiver("deployer"))
-    assert payloads.should_send(resolved, receiver("webhook"))
+    assert not kinds.should_send(resolved, receiver("deployer"))
+    assert kinds.should_send(resolved, receiver("webhook"))
     with pytest.raises(ValueError, match="firing events only"):
-        payloads.render(resolved, receiver("deployer"), None)
+        kinds.render(resolved, receiver("deployer"), None)
 
 
 def test_json_body_is_compact_sorted_utf8_and_stable() -> None:

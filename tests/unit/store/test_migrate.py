@@ -38,7 +38,7 @@ def test_upgrade_builds_exactly_the_tables_of_the_metadata(empty_engine: Engine)
     assert schema_diff(empty_engine) == []
     assert set(inspect(empty_engine).get_table_names()) >= TABLES
     with empty_engine.connect() as conn:
-        assert current_revision(conn) == head_revision() == "0003"
+        assert current_revision(conn) == head_revision() == "0004"
 
 
 def test_the_schema_check_sees_a_difference(empty_engine: Engine) -> None:
@@ -111,13 +111,35 @@ def test_offline_mode_renders_the_sql(url: str) -> None:
     assert "INSERT INTO alembic_version (version_num) VALUES ('0001')" in sql
     assert "UPDATE alembic_version SET version_num='0002'" in sql
     assert "UPDATE alembic_version SET version_num='0003'" in sql
+    assert "UPDATE alembic_version SET version_num='0004'" in sql
 
 
 def test_the_revisions_form_one_line_inside_the_package() -> None:
     scripts = ScriptDirectory.from_config(alembic_config())
     assert Path(scripts.dir) == MIGRATIONS == Path(store.__file__).resolve().parent / "migrations"
-    assert [r.revision for r in scripts.walk_revisions()] == ["0003", "0002", "0001"]
-    assert scripts.get_heads() == ["0003"]
+    assert [r.revision for r in scripts.walk_revisions()] == ["0004", "0003", "0002", "0001"]
+    assert scripts.get_heads() == ["0004"]
+
+
+def _outbox_checks(engine: Engine) -> set[str]:
+    return {str(check["name"]) for check in inspect(engine).get_check_constraints("outbox")}
+
+
+def test_0004_drops_the_outbox_kind_check_and_downgrade_restores_it(
+        empty_engine: Engine) -> None:
+    """The receiver types are listed in code only (``alerting.kinds.REGISTRY``), so the
+    outbox's ``kind`` has no CHECK of its values after 0004; 0003 had one."""
+    with empty_engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0003")
+    assert {"ck_outbox_kind", "ck_outbox_status"} <= _outbox_checks(empty_engine)
+    upgrade(empty_engine)
+    checks = _outbox_checks(empty_engine)
+    assert "ck_outbox_kind" not in checks
+    assert {"ck_outbox_status", "ck_outbox_attempts"} <= checks
+    assert schema_diff(empty_engine) == []
+    with empty_engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0003")
+    assert "ck_outbox_kind" in _outbox_checks(empty_engine)
 
 
 def _race_upgrade(url: str, barrier: Any, results: Any) -> None:
