@@ -22,6 +22,7 @@ from typing import Any
 
 import msgspec
 
+from streams.config.generated import write_or_check
 from streams.decoding.events import LabelEvent, PredictionEvent
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "schema"
@@ -53,20 +54,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="compare with the committed files instead of writing them")
     parser.add_argument("--out", type=Path, default=OUT, help="output folder")
     args = parser.parse_args(argv)
-    stale = []
-    for name, (event_type, title) in SCHEMAS.items():
-        path: Path = args.out / name
-        text = render(event_type, title)
-        if args.check:
-            if not path.exists() or path.read_text(encoding="utf-8") != text:
-                stale.append(str(path))
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-    if stale:
-        print("stale event schema (run `make event-schema`): " + ", ".join(stale), file=sys.stderr)
-        return 1
-    return 0
+    files = {args.out / name: render(event_type, title)
+             for name, (event_type, title) in SCHEMAS.items()}
+    return write_or_check(files, check=args.check,
+                          stale_message="stale event schema (run `make event-schema`): {files}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,6 +18,7 @@ from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
 from dashboards import drilldown, overview
+from streams.config.generated import write_or_check
 
 OUT = Path(__file__).resolve().parent / "grafana"
 DASHBOARDS: dict[str, Callable[[], dash.Dashboard]] = {
@@ -52,21 +53,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="compare with the committed files instead of writing them")
     parser.add_argument("--out", type=Path, default=OUT, help="output folder")
     args = parser.parse_args(argv)
-    stale = []
-    for name, build in DASHBOARDS.items():
-        path: Path = args.out / name
-        text = render(build)
-        if args.check:
-            if not path.exists() or path.read_text(encoding="utf-8") != text:
-                stale.append(str(path))
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-    if stale:
-        print("stale dashboard JSON (run `make dashboards`): " + ", ".join(stale),
-              file=sys.stderr)
-        return 1
-    return 0
+    files = {args.out / name: render(build) for name, build in DASHBOARDS.items()}
+    return write_or_check(files, check=args.check,
+                          stale_message="stale dashboard JSON (run `make dashboards`): {files}")
 
 
 if __name__ == "__main__":  # pragma: no cover

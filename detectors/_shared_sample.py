@@ -21,10 +21,11 @@ values are held in their narrowest exact form (``detectors._packed``: 1, 2 or 4
 bytes a value for integers and short decimals, NaN included), decoded where
 they are read (``column``); a compaction works on the codes while the buffered
 values fit the column's form, else it decodes the column and packs it anew.
-(``bench/stream.py --phases memory``: the samples of a 100,000-event window of
-the bench's events take 7 MiB instead of 18.) Which rows are shared, and how the
-values are held, change only the memory: every column's sample is exactly its
-own bottom-k, so merging, snapshots and statistics are those of separate samples.
+(Decided by measuring the worker's memory, bench/README.md, "Streaming": the
+shared form takes well under the memory of separate samples.) Which rows are
+shared, and how the values are held, change only the memory: every column's
+sample is exactly its own bottom-k, so merging, snapshots and statistics are
+those of separate samples.
 
 New rows wait in a buffer of at most ``k`` rows and are folded in by
 ``compact`` (per column an ``argpartition``, as separate samples would do).

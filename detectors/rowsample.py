@@ -8,24 +8,23 @@ all of the window while it holds at most ``capacity`` rows, a uniform sample of
 rows beyond. Rows keep all their columns together, so the kinds and missing
 values of a row stay aligned.
 
-Memory (decisions measured with ``bench/stream.py --phases memory``: the worker's
-RSS with a 100,000-row sample went from 1.10-1.12x to 1.04-1.07x of its RSS with a
-10,000-event window, the sample's arrays from 24 to 8 MiB):
+Memory (decisions measured with the worker's memory bench; the figures are in
+bench/README.md, "Streaming" and "Figures behind decisions in the code"):
 
 - Rows live in slots of arrays allocated once they are needed (growing by
   doubling up to ``capacity``) and then written in place: a row that enters a
   full sample takes the slot of a row that leaves it. No batch copies the whole
   sample, so a window's arrays are allocated a few times, not twice per batch
-  and column as when every batch concatenated and selected anew (that also
-  took about 3 times as long a row at 1,000,000 events a window). The order of
-  the rows in the slots follows from that; it is not the order of arrival.
+  and column as when every batch concatenated and selected anew (which was
+  also slower a row at large windows). The order of the rows in the slots
+  follows from that; it is not the order of arrival.
 - Numbers are held as float64 until the arrays reach half the capacity, then
   in their narrowest exact form (``detectors._packed``: int8, int16 or int32
   codes of integers and short decimals, else float64); a column widens when a
   value does not fit, never loses a digit. Windows below half the capacity do
   not pay for the encoding; larger ones keep 1-4 bytes a value where the data
-  allows. The encoding, with the text codes below, made sampling a
-  100,000-event window of the bench's events about 0.2 µs an event slower.
+  allows. The encoding, with the text codes below, costs sampling a little
+  time an event, accepted for the memory it saves.
 - Text, from half the capacity on too, is held as codes into the sample's own
   table of the column's distinct texts (code 0 is None), one or two bytes a row
   instead of an 8-byte pointer; the table is rebuilt from the codes in use when

@@ -46,7 +46,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 PG_CONNECT_TIMEOUT_S = 10
-PG_STATEMENT_TIMEOUT_MS = 60_000  # a checkpoint of 100k-row windows writes in well under 1 s
+PG_STATEMENT_TIMEOUT_MS = 60_000  # far above a checkpoint's write time (bench/README.md)
 PG_SOCKET_OPTIONS = {"tcp_user_timeout": 20_000, "keepalives": 1, "keepalives_idle": 10,
                      "keepalives_interval": 5, "keepalives_count": 3}
 SQLITE_IMMEDIATE = "driftline_sqlite_immediate"  # execution option: BEGIN IMMEDIATE on SQLite

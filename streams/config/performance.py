@@ -20,10 +20,10 @@ Decisions:
   the absolute error; binary-only detectors (DDM, EDDM, HDDM_*) are refused for
   a regression task. ADWIN's ``delta`` and ``clock`` default to
   ``ADWIN_DEFAULTS`` (0.0003 and 1, not River's 0.002 and 32) unless given:
-  River's defaults fire about once in ten 200,000-row streams without any
-  change, these never did in ``bench/concept.py``, and checking for a cut at
-  every row instead of every 32nd wins back what the smaller ``delta`` costs in
-  detection delay (see docs/concept-drift.md for the figures).
+  River's defaults fire now and then on streams without any change, these never
+  did, and checking for a cut at every row instead of every 32nd wins back what
+  the smaller ``delta`` costs in detection delay (bench/README.md, "Concept drift",
+  has the figures).
 * ``models.<id>.performance.calibration_rows``: how many labelled rows with a
   score, the first of a (model, version), the score calibration of the
   performance estimate is learnt from (the reference period).
@@ -55,7 +55,8 @@ from detectors.online import ParamValue, make_detector
 
 Task = Literal["auto", "classification", "regression"]
 TASKS: tuple[Task, ...] = ("auto", "classification", "regression")
-# ADWIN's parameters in the service unless the configuration gives them (bench/concept.py).
+# ADWIN's parameters in the service unless the configuration gives them (bench/README.md,
+# "Concept drift").
 ADWIN_DEFAULTS: Mapping[str, ParamValue] = MappingProxyType({"delta": 0.0003, "clock": 1})
 KEYS = ("task", "detector", "calibration_rows", "alert_after", "detector_delay")
 _TASK = choice(*TASKS)

@@ -38,6 +38,7 @@ from detectors.online import DETECTORS
 from detectors.policy import CATEGORICAL_EFFECTS, NUMERIC_EFFECTS, VERDICTS
 from streams.config.docs import DOCS_FILE, docs_key, documented_keys
 from streams.config.effective import effective_settings, leaves, secret_mask
+from streams.config.generated import write_or_check
 from streams.config.performance import TASKS
 from streams.config.schema_alerting import alerting_schema
 from streams.config.schema_parts import (
@@ -213,14 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="exit 1 when the file differs from what would be written")
     args = parser.parse_args(argv)
     text = render(build_schema(documented_keys(args.docs.read_text(encoding="utf-8"))))
-    if args.check:
-        current = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
-        if current != text:
-            print(f"{args.out} is stale: run `make config-schema`", file=sys.stderr)
-            return 1
-        return 0
-    args.out.write_text(text, encoding="utf-8")
-    return 0
+    return write_or_check({args.out: text}, check=args.check,
+                          stale_message="{files} is stale: run `make config-schema`")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -60,7 +60,7 @@ def is_backfill(message: Any) -> bool:
 def split(messages: Sequence[M]) -> tuple[Sequence[M], list[M]]:
     """(live records, backfill records), each in the order given; the first is
     ``messages`` itself when none is a backfill (the common case costs one pass)."""
-    if not any(map(_HEADERS_OF, messages)):  # in C: about 30 ns a record
+    if not any(map(_HEADERS_OF, messages)):  # one pass, in C (bench/README.md)
         return messages, []
     live: list[M] = []
     backfill: list[M] = []

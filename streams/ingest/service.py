@@ -108,14 +108,15 @@ class PartitionState:
 def pack_snapshot(state: dict[str, Any]) -> bytes:
     """The checkpoint's bytes: the state's JSON in a zlib stream of stored (uncompressed) blocks.
 
-    The state is mostly base64 of float64 samples, which zlib's fastest level shrinks
-    by about 40% at about 65 MB/s: 70 ms of CPU for the 4.7 MB of a 10,000-event
-    window of the bench's 25 features, on every checkpoint of every partition. Stored
-    blocks cost a copy; readers decompress as before, older rows included.
+    The state is mostly base64 of float64 samples: zlib's fastest level shrinks it
+    somewhat, for more CPU than that is worth on every checkpoint of every partition
+    (measured: bench/README.md, "Streaming" and "Figures behind decisions in the
+    code"). Stored blocks cost a copy; readers decompress as before, older rows
+    included.
 
     The JSON is written by msgspec, as the join's and the outcomes' snapshots are: the
-    same document as ``json.dumps`` (without its spaces) at about 3x the speed on
-    these long base64 texts (0.85 against 2.8 ms per MB). The state holds finite
+    same document as ``json.dumps`` (without its spaces), faster on these long base64
+    texts (bench/README.md, "Streaming"). The state holds finite
     floats only (non-finite values travel inside the base64 arrays), so msgspec's
     writing of a non-finite float as ``null`` never applies; ``json.dumps`` with
     ``allow_nan=False`` would have refused one.

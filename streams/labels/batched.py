@@ -200,9 +200,10 @@ class BatchedConsumer(mode.Service):
         self._last_store = time.monotonic()
         if not dirty:
             return
-        # In a thread: a snapshot may take most of a second (the join's, with many predictions
-        # pending), and on the event loop it would hold up every service of the worker, the
-        # alert dispatcher's wake-up included. The lock keeps the state still meanwhile.
+        # In a thread: a snapshot may take long (the join's, with many predictions pending;
+        # bench/README.md, "Figures behind decisions in the code"), and on the event loop
+        # it would hold up every service of the worker, the alert dispatcher's wake-up
+        # included. The lock keeps the state still meanwhile.
         snapshots = await asyncio.to_thread(self._snapshots, dirty)
         offsets = {p: self.offsets[p] for p in dirty}
         await retrying(partial(self._transaction, dirty, snapshots, offsets), self.metrics,

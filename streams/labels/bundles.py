@@ -1,8 +1,8 @@
 """The internal topics' messages: whole batches ("bundles"), not one message per event.
 
-A producer here sends about 20k messages/s, far below the ingest
-rate, so the join's internal traffic travels in bundles, one Kafka message per
-batch and target partition:
+A producer here sends messages at a rate far below the ingest's (bench/README.md,
+"Figures behind decisions in the code"), so the join's internal traffic travels in
+bundles, one Kafka message per batch and target partition:
 
 - ``driftline.join`` (partitioned by ``prediction_id``): ``PredictionStubs`` from
   the ingest (id, model, version, event time, prediction, score: what a label

@@ -40,8 +40,9 @@ Decisions:
   held and unmatched labels. ``latency`` is label minus prediction event time, kept
   as is even when negative (clocks disagree).
 * **Outcomes** are frozen ``msgspec.Struct`` values, like the events: immutable and
-  typed as a frozen dataclass, built 15x faster (0.2 µs against 3 µs, which would
-  cap the join below 100k labels/s) and encoded straight to JSON for the topic.
+  typed as a frozen dataclass, built much faster (a dataclass would cap the join's
+  rate; bench/README.md, "Figures behind decisions in the code") and encoded
+  straight to JSON for the topic.
   They come out in the order their labels (or, for a held label, their
   predictions) arrive, which depends on timing; the performance consumer puts
   them in event-time order before a detector sees them (``streams.labels.error_feed``).

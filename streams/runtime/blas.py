@@ -5,9 +5,9 @@ thread per core (``np.dot`` in ``detectors.stats.ecdf_distances`` multiplies
 about 50,000 values per numeric column of every closed window), and its threads
 spin while they wait for the next product. On a machine with few cores that
 spinning takes the CPU the consume loop, the decode threads and the broker
-need: in the bench's ingest pipeline (bench/README.md, "Streaming") one BLAS
-thread cut the process's CPU time by more than a quarter, and the products
-themselves take a few microseconds either way. It also makes the sums' last
+need: in the bench's ingest pipeline one BLAS thread cut the process's CPU time
+markedly, and the products themselves take about as long either way (bench/README.md,
+"Streaming" and "Figures behind decisions in the code"). It also makes the sums' last
 bits independent of the machine's core count (OpenBLAS splits a product
 between its threads and adds the parts in another order).
 """

@@ -1,22 +1,23 @@
 """The worker's heap: glibc malloc settings, trimming after stores, memory gauges.
 
-Decisions (measured with ``bench/stream.py --phases memory``, see bench/README.md):
+Decisions (measured with the worker's memory bench; the figures are in
+bench/README.md, "Streaming" and "Figures behind decisions in the code"):
 
 - ``configure()`` runs once when the worker starts, before its threads exist. It
   fixes glibc's mmap threshold at ``MMAP_THRESHOLD`` (256 KiB). By default glibc
   raises the threshold each time a large mmapped block is freed (up to 32 MiB),
   and from then on blocks below it come from the heap, where freeing them keeps
   the pages: the checkpoint snapshots and sample compactions of a 100,000-row
-  window then left 50-100 MiB resident that nothing used. With a fixed threshold
+  window then left memory resident that nothing used. With a fixed threshold
   every block of 256 KiB or more is its own mapping and goes back to the OS when
   freed; a fixed threshold also keeps the trim threshold at glibc's 128 KiB. An
   operator's own ``MALLOC_MMAP_THRESHOLD_`` (or ``GLIBC_TUNABLES`` setting it)
   wins.
 - ``configure()`` also makes Arrow allocate from its bundled jemalloc instead
-  of its default mimalloc, which kept 20-30 MiB more of the decode threads'
-  freed pages resident. Not the C library's malloc (Arrow's system pool): with
+  of its default mimalloc, which kept more of the decode threads' freed pages
+  resident. Not the C library's malloc (Arrow's system pool): with
   the fixed mmap threshold every large buffer of the JSON parse would be a fresh
-  mapping, faulted in page by page, and the decode took about 9% longer; with
+  mapping, faulted in page by page, and the decode took longer; with
   jemalloc it is as fast as with mimalloc. (A pyarrow built without jemalloc
   gets the system pool.) ``ARROW_DEFAULT_MEMORY_POOL`` set by an operator wins.
 - ``trim()``: ``malloc_trim(0)`` after each store transaction, off the event

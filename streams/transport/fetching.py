@@ -3,10 +3,11 @@
 aiokafka's fetcher makes every record of a fetch response a ``ConsumerRecord``
 dataclass (eleven fields, the headers copied to a tuple), one at a time: a
 generator (``PartitionRecords``) yields it and ``FetchResult.getall`` appends
-it to the batch. For the ingest's events (about 600 bytes each) that took more
-of the fetch's CPU than receiving, checking (CRC) and parsing the records
-together, about 2 µs an event. ``enable_light_fetch(consumer)`` makes one
-started consumer hand out ``streams.decoding.events.RawMessage`` records instead (topic,
+it to the batch. For the ingest's events that took more of the fetch's CPU than
+receiving, checking (CRC) and parsing the records together (bench/README.md, "The
+fetch: aiokafka's records against the ingest's light records").
+``enable_light_fetch(consumer)`` makes one started consumer hand out
+``streams.decoding.events.RawMessage`` records instead (topic,
 partition, offset, key, value, timestamp and headers, which mark a backfill:
 what the ingest reads of a record), built a whole record batch at a time:
 
@@ -189,8 +190,8 @@ def lighten(result: Any) -> None:
     # aiokafka's generator, never started, holds its records in a reference cycle (its
     # frame refers to them, they to it): closed, they and the fetched bytes they read
     # are freed at once. Left to the cyclic collector, which the light records give
-    # little reason to run, every fetch response stayed resident (about 540 MiB after
-    # 1,000,000 events of the memory bench).
+    # little reason to run, every fetch response stayed resident (bench/README.md,
+    # "Streaming": the memory bench's regression).
     unpacking.close()
     result.getall = _BulkGetall(result)
 

@@ -1,4 +1,4 @@
-"""Reading a topic back from the start, for the client and example tests."""
+"""Reading a topic back from the start, for the integration tests."""
 
 from __future__ import annotations
 
@@ -6,6 +6,10 @@ import asyncio
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from streams.config.settings import TopicSettings
+
+PARTITIONS = TopicSettings().partitions  # the default partitions of a topic
 
 
 async def read_topic(bootstrap: str, topic: str, timeout: float = 30) -> list[Any]:
@@ -23,6 +27,26 @@ async def read_topic(bootstrap: str, topic: str, timeout: float = 30) -> list[An
             await consumer.seek_to_beginning(*assigned)
             ends = await consumer.end_offsets(assigned)
             records: list[Any] = []
+            while [tp for tp in assigned if await consumer.position(tp) < ends[tp]]:
+                batch = await consumer.getmany(timeout_ms=500, max_records=10_000)
+                for part in batch.values():
+                    records.extend(part)
+        return sorted(records, key=lambda r: (r.partition, r.offset))
+    finally:
+        await consumer.stop()
+
+
+async def read_partitions(bootstrap: str, topic: str, partitions: int) -> list[Any]:
+    """Every record of ``topic`` (no consumer group), partition by partition in order."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        assigned = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(assigned)
+        ends = await consumer.end_offsets(assigned)
+        records: list[Any] = []
+        async with asyncio.timeout(20):
             while [tp for tp in assigned if await consumer.position(tp) < ends[tp]]:
                 batch = await consumer.getmany(timeout_ms=500, max_records=10_000)
                 for part in batch.values():

@@ -35,7 +35,8 @@ from store.engine import make_engine
 from store.outbox import list_outbox
 from streams.devtools.broker import EmbeddedBroker
 from streams.devtools.simulator import Simulator
-from tests.integration.test_worker import RATE, WINDOW, Worker, first_event_time, produce, wait_for
+from tests.integration.event_stream import first_event_time, produce
+from tests.integration.worker_harness import RATE, WINDOW, Worker, wait_for
 
 pytestmark = pytest.mark.integration
 SECRET = "whsec_" + base64.b64encode(b"deployer-test-key-0123456789").decode()

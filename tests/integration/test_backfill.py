@@ -30,8 +30,8 @@ from store.tables import alerts, outbox, retrain_requests
 from streams.cli.main import main
 from streams.config.performance import PerformanceSettings
 from streams.devtools.broker import EmbeddedBroker
-from tests.integration.test_labels import sea_stream
-from tests.integration.test_worker import WINDOW, Worker, wait_for
+from tests.integration.sea_stream import sea_stream
+from tests.integration.worker_harness import WINDOW, Worker, wait_for
 
 pytestmark = pytest.mark.integration
 N, CHANGE, DRIFT = 6000, 3000, 3600  # 20 events a second: 1,200 a window of 60 s

@@ -21,12 +21,11 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
-from aiokafka import AIOKafkaClient, AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaClient, AIOKafkaConsumer
 from aiokafka.partitioner import murmur2
 from click.testing import CliRunner, Result
 
 from streams.cli.main import main
-from streams.config.settings import TopicSettings
 from streams.devtools.broker import (
     BrokerError,
     BrokerNotFound,
@@ -37,13 +36,13 @@ from streams.devtools.broker import (
 from streams.devtools.simulator import Simulator, interleave
 from streams.transport.producer import send_events, send_raw
 from streams.transport.topics import ensure_topics, ensure_topics_async
+from tests.integration.kafka_read import PARTITIONS, read_partitions
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 GROUP_SETTINGS: dict[str, Any] = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000,
                                   "auto_offset_reset": "earliest", "enable_auto_commit": False}
-PARTITIONS = TopicSettings().partitions
 
 
 def alive(pid: int) -> bool:
@@ -62,26 +61,6 @@ def gone(pid: int, deadline: float) -> bool:
             return False
         time.sleep(0.01)
     return True
-
-
-async def read_topic(bootstrap: str, topic: str, partitions: int) -> list[Any]:
-    """Every record of ``topic`` (no consumer group), partition by partition in order."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                auto_offset_reset="earliest")
-    await consumer.start()
-    try:
-        assigned = [TopicPartition(topic, p) for p in range(partitions)]
-        consumer.assign(assigned)
-        ends = await consumer.end_offsets(assigned)
-        records: list[Any] = []
-        async with asyncio.timeout(20):
-            while [tp for tp in assigned if await consumer.position(tp) < ends[tp]]:
-                batch = await consumer.getmany(timeout_ms=500, max_records=10_000)
-                for part in batch.values():
-                    records.extend(part)
-        return sorted(records, key=lambda r: (r.partition, r.offset))
-    finally:
-        await consumer.stop()
 
 
 def invoke(*args: str, env: Mapping[str, str] | None = None) -> Result:
@@ -262,7 +241,7 @@ async def test_send_raw_delivers_malformed_payloads_byte_for_byte(
     keys, values = [k for k, _ in payloads], [v for _, v in payloads]
     assert await send_raw(broker.bootstrap, fresh_topic, values, keys) == 1000
     assert await send_raw(broker.bootstrap, fresh_topic, [b"\xff not json"]) == 1
-    records = await read_topic(broker.bootstrap, fresh_topic, 1)
+    records = await read_partitions(broker.bootstrap, fresh_topic, 1)
     assert [r.value for r in records] == [*values, b"\xff not json"]
     assert [r.key for r in records] == [*keys, None]
 
@@ -299,7 +278,7 @@ def test_simulate_sends_the_events_it_says(broker: EmbeddedBroker, fresh_topic: 
     sims = [Simulator(seed=9, model_id=m) for m in "ab"]
     invalid = sum(len(sim.invalid_indices(1500, 0.05)) for sim in sims)
     assert f"sent 3,000 prediction events ({invalid:,} invalid) to {fresh_topic}" in result.output
-    records = asyncio.run(read_topic(broker.bootstrap, fresh_topic, PARTITIONS))
+    records = asyncio.run(read_partitions(broker.bootstrap, fresh_topic, PARTITIONS))
     assert len(records) == 3000
     assert Counter(r.key for r in records) == {b"a": 1500, b"b": 1500}
     assert 100 < invalid < 200
@@ -317,7 +296,7 @@ def test_simulate_takes_the_broker_from_the_environment_and_sends_labels(
     expected = {e["prediction_id"] for e in sim.labels(500, invalid_rate=0.1)}
     assert 150 < len(expected) < 300
     assert f"sent {len(expected):,} label events to {labels_topic}" in result.output
-    labels = asyncio.run(read_topic(broker.bootstrap, labels_topic, PARTITIONS))
+    labels = asyncio.run(read_partitions(broker.bootstrap, labels_topic, PARTITIONS))
     assert {json.loads(r.value)["prediction_id"] for r in labels} == expected
     assert all(r.key == json.loads(r.value)["prediction_id"].encode() for r in labels)
 
@@ -326,7 +305,7 @@ def test_simulate_for_a_duration_at_a_rate(broker: EmbeddedBroker, fresh_topic: 
     result = invoke("simulate", "--broker", broker.bootstrap, "--duration", "1", "--rate",
                     "400", "--topic", fresh_topic)
     assert result.exit_code == 0, result.output
-    records = asyncio.run(read_topic(broker.bootstrap, fresh_topic, PARTITIONS))
+    records = asyncio.run(read_partitions(broker.bootstrap, fresh_topic, PARTITIONS))
     assert f"sent {len(records):,} prediction events" in result.output
     assert 200 < len(records) <= 500  # 40 at once, then 400 a second
 
@@ -361,7 +340,7 @@ def test_replay_turns_rows_into_prediction_events(broker: EmbeddedBroker, fresh_
     assert result.exit_code == 0, result.output
     assert f"sent 3 events from {path} to {fresh_topic} as a backfill" in result.output
     assert "refused 0; not delivered 0" in result.output
-    records = asyncio.run(read_topic(broker.bootstrap, fresh_topic, PARTITIONS))
+    records = asyncio.run(read_partitions(broker.bootstrap, fresh_topic, PARTITIONS))
     assert {tuple(r.headers) for r in records} == {(("driftline-backfill", b"1"),)}
     events = {json.loads(r.value)["prediction_id"]: (r.key, json.loads(r.value))
               for r in records}
@@ -383,7 +362,7 @@ def test_replay_sends_labels_keyed_by_prediction_id(broker: EmbeddedBroker, fres
     result = invoke("replay", str(path), "--broker", broker.url, "--topic", fresh_topic,
                     "--labels", "--backfill")
     assert result.exit_code == 0, result.output
-    records = asyncio.run(read_topic(broker.bootstrap, fresh_topic, PARTITIONS))
+    records = asyncio.run(read_partitions(broker.bootstrap, fresh_topic, PARTITIONS))
     labels = {r.key: json.loads(r.value) for r in records}
     assert labels[b"p1"] == {"prediction_id": "p1", "model_id": "fraud", "label": 1,
                              "event_time": "2026-11-22T10:00:00.000Z"}
@@ -402,7 +381,7 @@ def test_replay_sends_json_lines_as_they_are(broker: EmbeddedBroker, fresh_topic
     assert ("sent 4 events; invalid, sent anyway 4 (missing_field 3, bad_json 1); "
             "not delivered 0") in result.output.replace(
                 f" from {path} to {fresh_topic} at {broker.bootstrap}", "")
-    records = asyncio.run(read_topic(broker.bootstrap, fresh_topic, PARTITIONS))
+    records = asyncio.run(read_partitions(broker.bootstrap, fresh_topic, PARTITIONS))
     assert sorted(r.value for r in records) == sorted(lines)
     assert all(r.headers == () for r in records)
     assert {r.value: r.key for r in records}[lines[0]] == b"fraud"

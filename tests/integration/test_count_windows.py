@@ -36,8 +36,8 @@ from store.engine import make_engine
 from store.performance import list_performance, load_calibration
 from streams.cli.main import main
 from streams.devtools.broker import EmbeddedBroker
-from tests.integration.test_labels import produce
-from tests.integration.test_worker import Worker, wait_for
+from tests.integration.event_stream import produce
+from tests.integration.worker_harness import Worker, wait_for
 
 pytestmark = pytest.mark.integration
 COUNT, N, N_CAL = 500, 2000, 200
@@ -122,11 +122,11 @@ def test_count_windows_show_realised_performance_coverage_and_estimate(
     starts = [start for start, _ in bounds]
     try:
         # 1. The calibration, from the first 200 labelled predictions of the open window 0.
-        produce(broker, topics.predictions, predictions[:N_CAL])
-        produce(broker, topics.labels, [labels[i] for i in range(N_CAL)])
+        produce(broker.bootstrap, topics.predictions, predictions[:N_CAL])
+        produce(broker.bootstrap, topics.labels, [labels[i] for i in range(N_CAL)])
         wait_for(calibrated, 60, "the score calibration to be stored")
         # 2. The rest of the predictions: four count windows close, each estimated.
-        produce(broker, topics.predictions, predictions[N_CAL:])
+        produce(broker.bootstrap, topics.predictions, predictions[N_CAL:])
         wait_for(lambda: all(s in rows() and rows()[s]["estimate"] is not None
                              for s in starts), 60, "the four count windows' estimates")
         # 3. A new worker, then the late labels in a random order.
@@ -135,7 +135,7 @@ def test_count_windows_show_realised_performance_coverage_and_estimate(
                         partitions=1, extra=LABELS, model=MODEL)
         workers.append(second)
         second.start()
-        produce(broker, topics.labels, [labels[int(i)] for i in rng.permutation(later)])
+        produce(broker.bootstrap, topics.labels, [labels[int(i)] for i in rng.permutation(later)])
         wait_for(lambda: sum(r["n_labels"] for r in rows().values()) == labelled.sum(), 90,
                  "every label to be stored")
         stored = rows()

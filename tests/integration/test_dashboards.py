@@ -42,13 +42,8 @@ from streams.devtools.broker import EmbeddedBroker, free_port
 from streams.devtools.simulator import Simulator
 from streams.transport.producer import encode_event, send_events, send_raw
 from tests.conftest import schema_url
-from tests.integration.test_worker import (
-    RATE,
-    WINDOW,
-    Worker,
-    first_event_time,
-    wait_for,
-)
+from tests.integration.event_stream import first_event_time
+from tests.integration.worker_harness import RATE, WINDOW, Worker, wait_for
 from tests.prometheus_tools import tool
 
 pytestmark = pytest.mark.integration

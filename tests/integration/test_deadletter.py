@@ -26,7 +26,7 @@ from streams.decoding.events import DeadLetter, RawMessage, decode_predictions
 from streams.devtools.broker import EmbeddedBroker
 from streams.transport.producer import send_raw
 from streams.transport.topics import ensure_topics
-from tests.integration.test_broker import read_topic
+from tests.integration.kafka_read import read_partitions
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +48,7 @@ def dead_letters(bootstrap: str, topic: str) -> list[DeadLetter]:
     ensure_topics(bootstrap, {topic: 2})
     assert asyncio.run(send_raw(bootstrap, topic, [v for _, v in INVALID],
                                 [k for k, _ in INVALID])) == len(INVALID)
-    records = asyncio.run(read_topic(bootstrap, topic, 2))
+    records = asyncio.run(read_partitions(bootstrap, topic, 2))
     raws = [RawMessage(r.topic, r.partition, r.offset, r.key, r.value) for r in records]
     decoded = decode_predictions(raws, now=datetime.now(UTC), ingest=load_settings(None, {}).ingest)
     assert not decoded.events

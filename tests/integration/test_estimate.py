@@ -43,8 +43,8 @@ from store.engine import make_engine
 from store.performance import list_performance, load_calibration
 from streams.cli.main import main
 from streams.devtools.broker import EmbeddedBroker
-from tests.integration.test_labels import produce
-from tests.integration.test_worker import WINDOW, Worker, wait_for
+from tests.integration.event_stream import produce
+from tests.integration.worker_harness import WINDOW, Worker, wait_for
 
 pytestmark = pytest.mark.integration
 PER_WINDOW = 3000
@@ -169,8 +169,8 @@ def test_estimate_tracks_realised_performance_and_falls_under_covariate_shift(
 
     try:
         # 1. The calibration period: window 0 and its labels.
-        produce(broker, topics.predictions, windows[0].predictions())
-        produce(broker, topics.labels, windows[0].label_events())
+        produce(broker.bootstrap, topics.predictions, windows[0].predictions())
+        produce(broker.bootstrap, topics.labels, windows[0].label_events())
         wait_for(lambda: calibration() is not None, 40, "the score calibration to be stored")
         stored = calibration()
         assert stored is not None
@@ -179,7 +179,7 @@ def test_estimate_tracks_realised_performance_and_falls_under_covariate_shift(
         # 2. No drift: windows 1-2 close and are estimated before any of their labels.
         steady = windows[1:3]
         for window in steady:
-            produce(broker, topics.predictions, window.predictions())
+            produce(broker.bootstrap, topics.predictions, window.predictions())
         wait_for(lambda: estimated(steady), 40, "estimates of the steady windows")
         before = listed()
         for window in steady:
@@ -188,7 +188,7 @@ def test_estimate_tracks_realised_performance_and_falls_under_covariate_shift(
             assert row["performance"] is None  # no label joined yet
             assert row["performance_estimate"]["status"] == "estimated"
         for window in steady:
-            produce(broker, topics.labels, window.label_events())
+            produce(broker.bootstrap, topics.labels, window.label_events())
         wait_for(lambda: labelled(steady), 40, "the steady windows' labels")
         after = listed()
         for window in steady:
@@ -199,7 +199,7 @@ def test_estimate_tracks_realised_performance_and_falls_under_covariate_shift(
         # 3. Covariate shift: windows 3-4 estimated lower before any of their labels.
         shifted = windows[3:]
         for window in shifted:
-            produce(broker, topics.predictions, window.predictions())
+            produce(broker.bootstrap, topics.predictions, window.predictions())
         wait_for(lambda: estimated(shifted), 40, "estimates of the shifted windows")
         moment = listed()
         with engine.connect() as conn:
@@ -212,7 +212,7 @@ def test_estimate_tracks_realised_performance_and_falls_under_covariate_shift(
             assert moment[window.start]["performance_estimate"]["accuracy"] < min(
                 steady_estimates)
         for window in shifted:
-            produce(broker, topics.labels, window.label_events())
+            produce(broker.bootstrap, topics.labels, window.label_events())
         wait_for(lambda: labelled(shifted), 40, "the shifted windows' labels")
         final = listed()
         steady_realised = [final[w.start]["performance"]["metrics"]["accuracy"]

@@ -7,7 +7,6 @@ detector's positions (errors in event-time order) can be checked offline.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import signal
@@ -19,7 +18,6 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from river.datasets import synth
 from sklearn import metrics as skm
 
 from detectors.online import make_detector
@@ -28,8 +26,9 @@ from store.performance import list_detections, list_performance
 from streams.cli.main import main
 from streams.config.performance import PerformanceSettings
 from streams.devtools.broker import EmbeddedBroker
-from streams.transport.producer import send_events
-from tests.integration.test_worker import WINDOW, Worker, wait_for
+from tests.integration.event_stream import produce
+from tests.integration.sea_stream import iso, sea_stream
+from tests.integration.worker_harness import WINDOW, Worker, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -52,40 +51,6 @@ def start(tmp_path: Path, broker: EmbeddedBroker, database_url: str) -> Iterator
         worker.stop(signal.SIGKILL)
 
 
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
-
-
-def produce(broker: EmbeddedBroker, topic: str, events: list[dict[str, Any]]) -> None:
-    sent = asyncio.run(send_events(broker.bootstrap, topic, events,
-                                   key=lambda e: str(e["model_id"]).encode()))
-    assert sent == len(events)
-
-
-def sea_stream(n: int, change: int, start: float) -> tuple[list[dict[str, Any]],
-                                                            list[dict[str, Any]]]:
-    """Predictions of the SEA rule of variant 0 (label ``x1 + x2 > 8``, River's rule) and
-    the labels of SEA, whose threshold moves to 9.5 (variant 3) at ``change``: the model
-    is right (but for SEA's 5% noise) before the change and wrong on 8 < x1 + x2 <= 9.5
-    after it."""
-    before = synth.SEA(variant=0, noise=0.05, seed=7)
-    after = synth.SEA(variant=3, noise=0.05, seed=8)
-    rows = list(before.take(change)) + list(after.take(n - change))
-    predictions, labels = [], []
-    for i, (x, y) in enumerate(rows):
-        t = start + i * 0.05
-        margin = x[0] + x[1] - 8.0
-        score = round(1.0 / (1.0 + math.exp(-2.0 * margin)), 6)  # P(label True), rule 0
-        pid = f"p{i}"
-        predictions.append({"event_id": f"e{i}", "model_id": "sea", "model_version": "1",
-                            "event_time": _iso(t), "prediction_id": pid,
-                            "features": {"x1": x[0], "x2": x[1], "x3": x[2]},
-                            "prediction": int(score >= 0.5), "score": score})
-        labels.append({"prediction_id": pid, "model_id": "sea", "label": int(y),
-                       "event_time": _iso(t + 30.0)})
-    return predictions, labels
-
-
 def test_concept_change_detected_where_river_detects_it_and_metrics_equal_sklearn(
         start: Any, broker: EmbeddedBroker, database_url: str) -> None:
     n, change = 6000, 3000
@@ -93,10 +58,10 @@ def test_concept_change_detected_where_river_detects_it_and_metrics_equal_sklear
     predictions, labels = sea_stream(n, change, t0)
     worker = start()
     topics = worker.settings.topics
-    produce(broker, topics.predictions, predictions)
+    produce(broker.bootstrap, topics.predictions, predictions)
     wait_for(lambda: worker.metric("driftline_pending_predictions", model="sea") == n, 90,
              "every prediction to wait for its label")
-    produce(broker, topics.labels, labels)
+    produce(broker.bootstrap, topics.labels, labels)
     wait_for(lambda: worker.metric("driftline_labels_total", model="sea", outcome="joined")
              == n, 90, "every label to join")
     engine = make_engine(database_url)
@@ -169,18 +134,18 @@ def test_late_duplicate_missing_and_early_labels_are_each_handled_and_counted(
     predictions, labels = [], []
     for i in range(n):
         t = t0 + i * 0.1
-        predictions.append({"event_id": f"e{i}", "model_id": "late", "event_time": _iso(t),
+        predictions.append({"event_id": f"e{i}", "model_id": "late", "event_time": iso(t),
                             "prediction_id": f"q{i}", "features": {"x": float(i % 7)},
                             "prediction": i % 2, "score": 0.8 if i % 2 else 0.2})
         labels.append({"prediction_id": f"q{i}", "model_id": "late", "label": (i // 2) % 2,
-                       "event_time": _iso(t + 5)})
+                       "event_time": iso(t + 5)})
     worker = start(ttl=100)
     topics = worker.settings.topics
     early = labels[:100]  # labels before their predictions
-    produce(broker, topics.labels, early)
-    produce(broker, topics.predictions, predictions)
+    produce(broker.bootstrap, topics.labels, early)
+    produce(broker.bootstrap, topics.predictions, predictions)
     on_time = labels[100:1500] + labels[100:200]  # 100 duplicates
-    produce(broker, topics.labels, on_time)
+    produce(broker.bootstrap, topics.labels, on_time)
     wait_for(lambda: worker.metric("driftline_labels_total", model="late", outcome="joined")
              == 1500, 90, "early and on-time labels to join")
     assert worker.metric("driftline_labels_total", model="late", outcome="duplicate") == 100
@@ -194,7 +159,7 @@ def test_late_duplicate_missing_and_early_labels_are_each_handled_and_counted(
     before = rows()
     assert [r["n_labels"] for r in before] == [600, 600, 300]
     # Late labels, after the drift windows closed: the third window is re-finalised.
-    produce(broker, topics.labels, [labels[i] for i in range(1500, 2400) if i % 3 == 0])
+    produce(broker.bootstrap, topics.labels, [labels[i] for i in range(1500, 2400) if i % 3 == 0])
     wait_for(lambda: sum(r["n_labels"] for r in rows()) == 1800, 60, "late labels stored")
     after = rows()
     assert [r["n_labels"] for r in after] == [600, 600, 400, 200]  # never a second row
@@ -202,8 +167,9 @@ def test_late_duplicate_missing_and_early_labels_are_each_handled_and_counted(
     assert after[2]["revision"] > before[2]["revision"]
     assert after[2]["label_coverage"] == pytest.approx(400 / 600)
     # The predictions without a label expire once the label watermark passes them + TTL.
-    produce(broker, topics.labels, [{"prediction_id": "none", "model_id": "late", "label": 1,
-                                     "event_time": _iso(t0 + n * 0.1 + 300)}])
+    produce(broker.bootstrap, topics.labels, [{"prediction_id": "none", "model_id": "late",
+                                               "label": 1,
+                                               "event_time": iso(t0 + n * 0.1 + 300)}])
     wait_for(lambda: worker.metric("driftline_labels_total", model="late", outcome="expired")
              == 600, 60, "unlabelled predictions to expire")
     wait_for(lambda: worker.metric("driftline_pending_predictions", model="late") == 0, 30,

@@ -26,8 +26,9 @@ from sqlalchemy import text
 
 from store.engine import make_engine
 from streams.devtools.broker import EmbeddedBroker
+from tests.integration.event_stream import first_event_time, produce
 from tests.integration.kafka_read import read_topic
-from tests.integration.test_worker import Worker, first_event_time, produce, wait_for
+from tests.integration.worker_harness import Worker, wait_for
 
 pytestmark = pytest.mark.integration
 SERIES_PER_COLUMN = 10  # docs/operations.md, "Metric series"

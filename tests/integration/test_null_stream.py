@@ -19,14 +19,9 @@ import numpy as np
 import pytest
 
 from streams.devtools.broker import EmbeddedBroker
-from tests.integration.test_worker import (
-    WINDOW,
-    Worker,
-    first_event_time,
-    produce,
-    stored_windows,
-    wait_for,
-)
+from tests.integration.event_stream import first_event_time, produce
+from tests.integration.stored import stored_windows
+from tests.integration.worker_harness import WINDOW, Worker, wait_for
 
 pytestmark = pytest.mark.integration
 PER_WINDOW = 1_000

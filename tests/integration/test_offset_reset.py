@@ -12,15 +12,9 @@ import pytest
 from streams.devtools.broker import EmbeddedBroker, free_port
 from streams.devtools.simulator import Simulator
 from streams.transport.topics import ensure_topics
-from tests.integration.test_worker import (
-    RATE,
-    WINDOW,
-    Worker,
-    first_event_time,
-    produce,
-    stored_windows,
-    wait_for,
-)
+from tests.integration.event_stream import first_event_time, produce
+from tests.integration.stored import stored_windows
+from tests.integration.worker_harness import RATE, WINDOW, Worker, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -24,15 +24,9 @@ from sqlalchemy.engine import make_url
 from streams.devtools.broker import EmbeddedBroker, free_port
 from streams.devtools.simulator import Simulator
 from streams.transport.topics import ensure_topics
-from tests.integration.test_worker import (
-    RATE,
-    WINDOW,
-    Worker,
-    first_event_time,
-    produce,
-    stored_windows,
-    wait_for,
-)
+from tests.integration.event_stream import first_event_time, produce
+from tests.integration.stored import stored_windows
+from tests.integration.worker_harness import RATE, WINDOW, Worker, wait_for
 from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.integration

@@ -38,14 +38,10 @@ from streams.devtools.simulator import Simulator
 from streams.transport.producer import encode_event
 from tests import containers
 from tests.conftest import schema_url
+from tests.integration.event_stream import first_event_time, produce
 from tests.integration.kafka_read import read_topic
-from tests.integration.test_worker import (
-    Worker,
-    first_event_time,
-    produce,
-    stored_windows,
-    wait_for,
-)
+from tests.integration.stored import stored_windows
+from tests.integration.worker_harness import Worker, wait_for
 
 pytestmark = pytest.mark.integration
 RATE = 50.0  # events per second of event time

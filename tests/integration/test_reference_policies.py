@@ -26,16 +26,9 @@ from store import repository
 from store.engine import make_engine
 from streams.devtools.broker import EmbeddedBroker
 from streams.devtools.simulator import Simulator
-from tests.integration.test_worker import (
-    RATE,
-    WINDOW,
-    Worker,
-    first_event_time,
-    produce,
-    stored_windows,
-    wait_for,
-    window_of,
-)
+from tests.integration.event_stream import first_event_time, produce, window_of
+from tests.integration.stored import stored_windows
+from tests.integration.worker_harness import RATE, WINDOW, Worker, wait_for
 
 pytestmark = pytest.mark.integration
 PER_WINDOW = int(WINDOW * RATE)

@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 
 from streams.cli.main import main
 from streams.devtools.broker import EmbeddedBroker
-from tests.integration.test_broker import PARTITIONS, read_topic
+from tests.integration.kafka_read import PARTITIONS, read_partitions
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +52,7 @@ def test_old_events_without_backfill_are_warned_about_refused_and_not_sent(
     assert summary == (f"driftline: sent 1 events from {path} to {fresh_topic} at "
                        f"{broker.bootstrap}; refused 6 (past_timestamp 5, bad_json 1); "
                        "not delivered 0")
-    records = asyncio.run(read_topic(broker.bootstrap, fresh_topic, PARTITIONS))
+    records = asyncio.run(read_partitions(broker.bootstrap, fresh_topic, PARTITIONS))
     assert [json.loads(r.value)["event_id"] for r in records] == ["e5"]
 
 
@@ -69,7 +69,7 @@ def test_the_same_events_as_a_backfill_are_sent_marked(
     assert result.output.splitlines()[-1].endswith(
         "as a backfill at " + broker.bootstrap + "; refused 1 (past_timestamp 1); "
         "not delivered 0")
-    records = asyncio.run(read_topic(broker.bootstrap, fresh_topic, PARTITIONS))
+    records = asyncio.run(read_partitions(broker.bootstrap, fresh_topic, PARTITIONS))
     assert sorted(json.loads(r.value)["event_id"] for r in records) == [f"e{i}" for i in range(5)]
     assert {tuple(r.headers) for r in records} == {(("driftline-backfill", b"1"),)}
 

@@ -16,15 +16,9 @@ import pytest
 from streams.devtools.broker import EmbeddedBroker
 from streams.devtools.simulator import Simulator
 from streams.transport.producer import send_raw
-from tests.integration.test_worker import (
-    RATE,
-    WINDOW,
-    Worker,
-    first_event_time,
-    produce,
-    stored_windows,
-    wait_for,
-)
+from tests.integration.event_stream import first_event_time, produce
+from tests.integration.stored import stored_windows
+from tests.integration.worker_harness import RATE, WINDOW, Worker, wait_for
 
 pytestmark = pytest.mark.integration
 TEXT_LINE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (DEBUG|INFO|WARNING|ERROR) "

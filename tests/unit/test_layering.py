@@ -111,7 +111,8 @@ def streams_modules(path: Path) -> set[str]:
 def test_client_imports_only_the_event_types_msgspec_and_kafka(path: Path) -> None:
     stdlib = set(sys.stdlib_module_names)
     assert {n for n in imported_roots(path) if n not in stdlib | ALLOWED_IN_CLIENT} == set()
-    assert streams_modules(path) <= {"streams.decoding.events"}
+    # streams.config.generated (client.schema's --check) imports only the standard library.
+    assert streams_modules(path) <= {"streams.decoding.events", "streams.config.generated"}
 
 
 def heavy_modules_loaded_by(statement: str) -> list[str]:
@@ -129,3 +130,55 @@ def test_importing_the_client_loads_neither_the_worker_nor_a_kafka_library() -> 
 def test_the_import_probe_sees_heavy_modules() -> None:
     loaded = heavy_modules_loaded_by("import streams.config.settings")
     assert {"numpy", "streams.config.settings"} <= set(loaded)
+
+
+
+# ----- tests/: helpers live in helper modules, never in another test module -----------------
+
+TEST_FILES = sorted((ROOT / "tests").rglob("*.py"))
+
+
+def imported_test_modules(path: Path) -> set[str]:
+    """The ``test_*`` modules of ``tests/`` that a file imports (relative imports included)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names = [node.module or ""] + [f"{node.module}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = "." * node.level + (node.module or "")
+            names = [base] + [f"{base.rstrip('.')}.{a.name}" for a in node.names]
+        else:
+            continue
+        found.update(name for name in names
+                     if (name.startswith(("tests.", ".")) or name == "tests")
+                     and any(part.startswith("test_") for part in name.split(".")))
+    return found
+
+
+def test_no_file_under_tests_imports_a_test_module() -> None:
+    importers = {str(path.relative_to(ROOT)): sorted(imported_test_modules(path))
+                 for path in TEST_FILES if imported_test_modules(path)}
+    assert importers == {}
+
+
+@pytest.mark.parametrize("statement", [
+    "from tests.integration.test_worker import Worker",
+    "import tests.unit.store.test_windows",
+    "from tests.unit.store import test_windows",
+    "from .test_join import preds",
+    "from . import test_join",
+])
+def test_the_test_import_check_sees_every_form(tmp_path: Path, statement: str) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text(statement + "\n", encoding="utf-8")
+    assert imported_test_modules(probe)
+
+
+def test_the_test_import_check_lets_helpers_and_libraries_pass(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text("from aiohttp.test_utils import TestClient\n"
+                     "from tests.integration.worker_harness import Worker\n"
+                     "from .streams import rule\n", encoding="utf-8")
+    assert imported_test_modules(probe) == set()

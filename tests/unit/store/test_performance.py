@@ -11,7 +11,7 @@ from detectors import DriftReport
 from store import save_window
 from store.performance import PerformanceRecord, list_performance, save_estimate, save_performance
 from store.repository import touch_model
-from tests.unit.store.test_windows import MakeWindow
+from tests.unit.store.window_factory import MakeWindow
 
 START = datetime(2026, 11, 22, 10, 0, 0, 123456, tzinfo=UTC)  # a count window's first event
 

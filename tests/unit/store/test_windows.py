@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -13,11 +12,11 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.engine import Connection, Engine
 
 from detectors import DriftReport
-from store import WindowRecord, feature_history, list_models, list_windows, save_window
+from store import feature_history, list_models, list_windows, save_window
 from store.tables import feature_stats, windows
+from tests.unit.store.window_factory import MakeWindow
 
 START = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)  # make_window's default window_start
-MakeWindow = Callable[..., WindowRecord]
 
 
 def count(conn: Connection, table: Table) -> int:

@@ -4,44 +4,17 @@ from __future__ import annotations
 
 import itertools
 import json
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pytest
-from numpy.typing import NDArray
 
-from detectors import DriftPolicy, ProfileOptions, compare
+from detectors import DriftPolicy, compare
 from streams.ingest.closing import finalise
 from streams.ingest.windows import ClosedWindow, ModelWindows, ReferenceHandle, WindowRules
+from tests.unit.streams.ingest.window_batches import OPTIONS, Batch, make_batch, state
 
-OPTIONS = ProfileOptions()
 # The windows here are small: their first one makes the reference (rules' reference_rows 0).
 POLICY = DriftPolicy(min_reference_rows=0)
-
-
-@dataclass
-class Batch:
-    event_times: NDArray[np.float64]
-    row_keys: NDArray[np.uint64]
-    columns: dict[str, NDArray[Any]] = field(default_factory=dict)
-    missing: dict[str, NDArray[np.bool_]] = field(default_factory=dict)
-
-
-def make_batch(times: list[float] | NDArray[np.float64], first_key: int, seed: int,
-               shift: float = 0.0) -> Batch:
-    rng = np.random.default_rng(seed)
-    n = len(times)
-    x = rng.normal(shift, 1.0, n)
-    c = rng.choice(["a", "b", "c"], n).astype(object)
-    return Batch(np.asarray(times, dtype=np.float64),
-                 np.arange(first_key, first_key + n, dtype=np.uint64),
-                 {"x": x, "c": c, "score": rng.random(n)},
-                 {"x": np.zeros(n, bool), "c": np.zeros(n, bool), "score": np.zeros(n, bool)})
-
-
-def state(rules: WindowRules | None = None) -> ModelWindows:
-    return ModelWindows("fraud", "1", rules or WindowRules(size=60, grace=10), OPTIONS)
 
 
 def test_windows_close_when_the_watermark_passes_end_plus_grace() -> None:

@@ -22,23 +22,9 @@ from streams.labels.join import (
     PredictionColumns,
     Value,
 )
+from tests.unit.streams.labels.join_columns import labels, preds
 
 TTL, HOLD = 100.0, 5.0
-
-
-def preds(*rows: tuple[Any, ...]) -> PredictionColumns:
-    """Rows of (id, event time[, model, version, prediction, score])."""
-    full = [(*row, "fraud", "1", 1, 0.5)[:6] if len(row) == 2 else row for row in rows]
-    return PredictionColumns([r[0] for r in full], [r[2] for r in full], [r[3] for r in full],
-                             np.array([r[1] for r in full], np.float64), [r[4] for r in full],
-                             np.array([math.nan if r[5] is None else r[5] for r in full]))
-
-
-def labels(*rows: tuple[Any, ...]) -> LabelColumns:
-    """Rows of (id, event time[, model, label])."""
-    full = [(*row, "fraud", 1)[:4] if len(row) == 2 else row for row in rows]
-    return LabelColumns([r[0] for r in full], [r[2] for r in full],
-                        np.array([r[1] for r in full], np.float64), [r[3] for r in full])
 
 
 def state(ttl: float = TTL, hold: float = HOLD) -> JoinState:

@@ -3,11 +3,9 @@ coverage (on SQLite), and the counters exported at 0 before their first incremen
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -19,15 +17,13 @@ from store.engine import make_engine
 from store.migrate import upgrade
 from store.tables import windows
 from streams.config.settings import load_settings
-from streams.labels.bundles import OutcomeBundle, encode
 from streams.labels.join import Outcome
 from streams.labels.join_service import JoinService
-from streams.labels.outcome_service import OutcomeService
 from streams.runtime.metrics import Metrics
-from tests.unit.streams.labels.test_join import preds
+from tests.unit.streams.labels.join_columns import preds
+from tests.unit.streams.labels.outcome_consumer import MODEL, Consumer
 
 WINDOW = 300.0  # the default window size
-MODEL = {"model": "fraud", "version": "1"}
 
 
 @pytest.fixture
@@ -42,35 +38,6 @@ def outcomes(start: float, labels: list[int]) -> list[Outcome]:
     """Predictions of 1 in the window from ``start``, with these labels."""
     return [Outcome("fraud", "1", f"p{start}-{i}", start + i, start + i + 5, 1, 0.9, label, 5.0)
             for i, label in enumerate(labels)]
-
-
-class Consumer:
-    """An ``OutcomeService`` on partition 0, fed bundles and checkpointed by hand."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.registry = CollectorRegistry()
-        self.service = OutcomeService(load_settings(None, {}), engine, Metrics(self.registry),
-                                      "outcomes")
-        self.service.restore_state(0, None)
-        self.offset = 0
-
-    def feed(self, rows: list[Outcome]) -> None:
-        offsets = list(range(self.offset, self.offset + len(rows)))
-        self.offset += len(rows)
-        bundle = OutcomeBundle(0, self.offset, offsets, rows)
-        asyncio.run(self.service.handle(0, [SimpleNamespace(value=encode(bundle))]))
-
-    def checkpoint(self) -> None:
-        with self.engine.begin() as conn:
-            self.service.write(conn, [0])
-        self.service.stored_ok([0])
-
-    def value(self, name: str, **labels: str) -> float | None:
-        return self.registry.get_sample_value(name, labels)
-
-    def performance(self, metric: str) -> float | None:
-        return self.value("driftline_model_performance", **MODEL, metric=metric)
 
 
 def drift_window(engine: Engine, start: float, n_events: int) -> None:

@@ -19,7 +19,7 @@ from streams.config.settings import load_settings
 from streams.labels.join import Outcome
 from streams.labels.outcome_service import OutcomeService
 from streams.runtime.metrics import Metrics
-from tests.unit.streams.labels.test_label_metrics import Consumer
+from tests.unit.streams.labels.outcome_consumer import Consumer
 
 CONFIG = """\
 topics: {partitions: 1}  # every outcome below comes from join partition 0

@@ -16,7 +16,7 @@ from streams.ingest.windows import ReferenceHandle
 from streams.runtime import loglines
 from streams.runtime.logs import JsonFormatter, record_fields
 from tests.unit.alerting.payload_events import feature_event
-from tests.unit.streams.ingest.test_windows import OPTIONS, make_batch, state
+from tests.unit.streams.ingest.window_batches import OPTIONS, make_batch, state
 
 
 def only(caplog: pytest.LogCaptureFixture) -> logging.LogRecord:
