@@ -27,9 +27,15 @@ A monitor judges every window of every model, forever, so the default verdict,
    one category's share moving 10 points out of 20 is about 0.08, 2 points
    about 0.017). Without it, a large window flags any shift at all.
 
+A window of fewer than ``pool_below_rows`` (10,000) events that follows other
+windows of the same reference is judged twice: alone, and pooled with the
+``pool_windows - 1`` (2) windows before it (``detectors.evidence``). Each test
+gets half of ``alpha`` (Bonferroni over the two), both must pass condition 4,
+and the column drifts when either flags it.
+
 The ``classic`` verdict (``DriftPolicy.of("classic")``) is the rule of a
 one-off comparison: effect ≥ ``warn`` of PSI (0.1), Benjamini–Hochberg
-corrected p-value below ``alpha`` = 0.05, no reference minimum. Repeated on
+corrected p-value below ``alpha`` = 0.05, no reference minimum, no pooling. Repeated on
 every window it flags healthy windows often at small sizes (5 % per test), and
 PSI's upward bias of about ``(bins - 1)(1/n + 1/m)`` makes a fixed threshold a
 size-dependent test.
@@ -66,6 +72,8 @@ VERDICTS = ("budget", "classic")
 # One false drift window per 30 days of 5-minute windows.
 DEFAULT_WINDOW_ALPHA = 300.0 / (30 * 86400.0)
 DEFAULT_MIN_REFERENCE_ROWS = 10_000
+DEFAULT_POOL_WINDOWS = 3
+DEFAULT_POOL_BELOW_ROWS = 10_000
 
 NUMERIC_EFFECTS = ("psi", "wasserstein", "ks_statistic", "js_distance", "hellinger")
 CATEGORICAL_EFFECTS = ("psi", "js_distance", "hellinger")
@@ -83,7 +91,7 @@ DEFAULT_THRESHOLDS: Mapping[str, tuple[float, float]] = MappingProxyType(
 # What ``DriftPolicy.of("classic")`` sets unless given: the one-off comparison's rule.
 CLASSIC: Mapping[str, object] = MappingProxyType({
     "alpha": 0.05, "correction": "bh", "numeric_effect": "psi", "categorical_effect": "psi",
-    "min_reference_rows": 0})
+    "min_reference_rows": 0, "pool_windows": 1})
 
 
 def window_alpha(false_alarms: float, period: float, window: float) -> float:
@@ -116,6 +124,11 @@ class DriftPolicy:
     correction: Correction = "bonferroni"
     ks_method: KSMethod = "auto"
     psi_epsilon: float = PSI_EPSILON
+    # Evidence across windows (``detectors.evidence``): a window of fewer than
+    # ``pool_below_rows`` events is also tested pooled with the windows before it,
+    # ``pool_windows`` in all; 1 tests every window alone.
+    pool_windows: int = DEFAULT_POOL_WINDOWS
+    pool_below_rows: int = DEFAULT_POOL_BELOW_ROWS
 
     @classmethod
     def of(cls, verdict: str, **given: object) -> DriftPolicy:
@@ -137,6 +150,8 @@ class DriftPolicy:
         check_choice("ks_method", self.ks_method, ("auto", "exact", "asymp"))
         check_float("psi_epsilon", self.psi_epsilon, low=0.0, high=1.0, low_open=True,
                     high_open=True)
+        check_int("pool_windows", self.pool_windows, low=1)
+        check_int("pool_below_rows", self.pool_below_rows, low=0)
         merged = dict(DEFAULT_THRESHOLDS)
         for name, pair in self.thresholds.items():
             check_choice("thresholds", name, tuple(DEFAULT_THRESHOLDS))
@@ -172,4 +187,6 @@ class DriftPolicy:
             "correction": self.correction,
             "ks_method": self.ks_method,
             "psi_epsilon": self.psi_epsilon,
+            "pool_windows": self.pool_windows,
+            "pool_below_rows": self.pool_below_rows,
         }

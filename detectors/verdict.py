@@ -19,12 +19,14 @@ always exact.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
 
 from detectors.correction import correct
+from detectors.evidence import TESTS_PER_WINDOW, pooled_sketch, pools
 from detectors.policy import DriftPolicy, Severity
 from detectors.reference import (
     CategoricalReference,
@@ -93,6 +95,11 @@ class ColumnDrift:
     alpha: float = 0.05
     drifted: bool = False
     severity: Severity = "none"
+    # The test of the window pooled with the ones before it (``detectors.evidence``):
+    # how many windows it pooled (1: none), its effect and its adjusted p-value.
+    pooled_windows: int = 1
+    pooled_effect_value: float | None = None
+    pooled_pvalue_adjusted: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -214,7 +221,20 @@ def _raw_stats(
     return stats
 
 
-def _judge(stats: dict[str, Any], adjusted: float | None, policy: DriftPolicy) -> ColumnDrift:
+_RANK = {"insufficient_data": -1, "none": 0, "warn": 1, "critical": 2}
+
+
+@dataclass(frozen=True)
+class _Pooled:
+    """The pooled test of one column: windows pooled, effect, adjusted p-value."""
+
+    windows: int
+    effect_value: float | None
+    adjusted: float | None
+
+
+def _judge(stats: dict[str, Any], adjusted: float | None, policy: DriftPolicy,
+           pooled: _Pooled | None = None) -> ColumnDrift:
     effect = policy.effect_for(stats["kind"])
     warn, critical = policy.thresholds[effect]
     value = stats.get(effect)
@@ -222,6 +242,13 @@ def _judge(stats: dict[str, Any], adjusted: float | None, policy: DriftPolicy) -
         severity = policy.severity(effect, 0.0, 1.0, sufficient=False)
     else:
         severity = policy.severity(effect, value, adjusted, sufficient=True)
+    extra: dict[str, Any] = {}
+    if pooled is not None and severity != "insufficient_data":
+        extra = {"pooled_windows": pooled.windows, "pooled_effect_value": pooled.effect_value,
+                 "pooled_pvalue_adjusted": pooled.adjusted}
+        if pooled.adjusted is not None and pooled.effect_value is not None:
+            joint = policy.severity(effect, pooled.effect_value, pooled.adjusted, True)
+            severity = max(severity, joint, key=_RANK.__getitem__)
     for key in ("psi", "js_distance", "hellinger"):
         stats.setdefault(key, None)
     return ColumnDrift(
@@ -234,13 +261,36 @@ def _judge(stats: dict[str, Any], adjusted: float | None, policy: DriftPolicy) -
         alpha=policy.alpha,
         drifted=severity in ("warn", "critical"),
         severity=severity,
+        **extra,
     )
 
 
+def _pooled_tests(reference: ReferenceProfile, sketch: WindowSketch,
+                  previous: Sequence[WindowSketch], policy: DriftPolicy, tested: list[int]
+                  ) -> dict[int, _Pooled]:
+    """The tested columns' pooled tests, corrected like the window's and halved."""
+    windows = min(policy.pool_windows, len(previous) + 1)
+    merged = pooled_sketch(reference, sketch, previous, windows)
+    raw = [_raw_stats(reference.columns[i], merged.columns[reference.columns[i].name], policy)
+           for i in tested]
+    corrected = correct([s["pvalue"] for s in raw], policy.correction)
+    return {
+        i: _Pooled(windows, s.get(policy.effect_for(s["kind"])),
+                   min(1.0, TESTS_PER_WINDOW * p))
+        for i, s, p in zip(tested, raw, corrected, strict=True)
+    }
+
+
 def evaluate(
-    reference: ReferenceProfile, sketch: WindowSketch, policy: DriftPolicy | None = None
+    reference: ReferenceProfile, sketch: WindowSketch, policy: DriftPolicy | None = None,
+    previous: Sequence[WindowSketch] = (),
 ) -> DriftReport:
-    """Compute every column's statistics and the window's verdict (module docstring)."""
+    """Compute every column's statistics and the window's verdict (module docstring).
+
+    ``previous``: the sketches of the windows closed before this one against the
+    same reference, oldest first; a small window is also tested pooled with them
+    (``detectors.evidence``).
+    """
     policy = policy or DriftPolicy()
     raw = [_raw_stats(ref, sketch.columns[ref.name], policy) for ref in reference.columns]
     enough_reference = reference.n_rows >= policy.min_reference_rows
@@ -252,7 +302,11 @@ def evaluate(
     pvalues = [raw[i]["pvalue"] for i in tested]
     corrected = correct(pvalues, policy.correction)
     adjusted: dict[int, float] = dict(zip(tested, corrected, strict=True))
-    columns = [_judge(s, adjusted.get(i), policy) for i, s in enumerate(raw)]
+    pooled: dict[int, _Pooled] = {}
+    if tested and pools(policy, sketch, previous):
+        adjusted = {i: min(1.0, TESTS_PER_WINDOW * p) for i, p in adjusted.items()}
+        pooled = _pooled_tests(reference, sketch, previous, policy, tested)
+    columns = [_judge(s, adjusted.get(i), policy, pooled.get(i)) for i, s in enumerate(raw)]
     features = tuple(c for c in columns if c.role == "feature")
     predictions = tuple(c for c in columns if c.role == "prediction")
     evaluated = [c for c in features if c.severity != "insufficient_data"]

@@ -181,7 +181,9 @@ class Ingest:
         model = self.settings.model(model_id)
         return WindowRules(**dataclasses.asdict(model.window),
                            keep_rows=model.reference.policy == "previous_window",
-                           reference_rows=model.policy.min_reference_rows)
+                           reference_rows=model.policy.min_reference_rows,
+                           pool_windows=model.policy.pool_windows,
+                           pool_below_rows=model.policy.pool_below_rows)
 
     def _reference_by_id(self, reference_id: int) -> ReferenceHandle:
         if reference_id not in self._references:

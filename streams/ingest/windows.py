@@ -34,6 +34,15 @@ row) for the label join: a label joins its prediction, which carries that start,
 however late it comes (``streams.labels.join``). All of it is deterministic, so a batch
 replayed after a restart lands in the same windows.
 
+Evidence across windows: while the policy pools (``pool_windows`` > 1), a closed
+window's sketch is kept for the windows after it when it holds fewer than
+``pool_below_rows`` events and was sketched against a reference when it closed;
+the last ``pool_windows - 1`` are kept, and any other window (a larger one, one
+without a sketch at closing) or a new reference clears them. Each closing window
+carries the kept sketches of its reference (``ClosedWindow.previous``), which
+``detectors.evaluate`` pools with it (``detectors.evidence``). They are part of
+the snapshot, so a restart pools as an uninterrupted run does.
+
 Everything here is in memory and deterministic; the ingest service persists it
 (``to_dict``/``from_dict``) with the offsets it covers.
 """
@@ -80,6 +89,9 @@ class WindowRules(WindowSettings):
 
     keep_rows: bool = False  # the previous_window policy: every window may become a reference
     reference_rows: int = 0  # first_window: events gathered before a reference is built
+    # Evidence across windows: the policy's pool_windows and pool_below_rows.
+    pool_windows: int = 1
+    pool_below_rows: int = 0
 
 
 @dataclass
@@ -101,6 +113,9 @@ class ClosedWindow:
     n_late: int
     # The rows gathered for a reference, when this window completes them (module docstring).
     gathered: RowSample | None = None
+    # The sketches of the windows closed before it against its reference, oldest first,
+    # for the pooled test (module docstring, "Evidence across windows").
+    previous: tuple[WindowSketch, ...] = ()
 
 
 def _slice(batch: Mapping[str, NDArray[Any]], rows: NDArray[Any] | slice
@@ -131,6 +146,9 @@ class ModelWindows:
     stored_until: float = field(default=-math.inf, compare=False)
     # Count windows: the start of the window each row of the last batch went to.
     row_windows: NDArray[np.float64] | None = field(default=None, compare=False, repr=False)
+    # The sketches of the last closed windows, with their reference's id, for pooling.
+    recent: list[tuple[int, WindowSketch]] = field(default_factory=list, compare=False,
+                                                    repr=False)
 
     def _new_window(self, start: float, end: float) -> Window:
         window = Window(start, end, reference=self.reference)
@@ -208,8 +226,29 @@ class ModelWindows:
             del self.windows[start]
             self.closed_until = max(self.closed_until, window.end)
             closed.append(ClosedWindow(self.model_id, self.model_version, window, self.n_late,
-                                       self._gather(window)))
+                                       self._gather(window), self._previous(window)))
+            self._remember(window)
         return closed
+
+    def _previous(self, window: Window) -> tuple[WindowSketch, ...]:
+        """The recent sketches ``window`` may be pooled with: those of its reference."""
+        if window.reference is None or window.sketch is None:
+            return ()
+        return tuple(s for ref_id, s in self.recent if ref_id == window.reference.id)
+
+    def _remember(self, window: Window) -> None:
+        """Keep a closed window's sketch for the windows after it, while it may pool:
+        at most ``pool_windows - 1``, each of fewer than ``pool_below_rows`` events.
+        Any other window ends the run of pooled windows."""
+        if self.rules.pool_windows <= 1:
+            return
+        if window.reference is None or window.sketch is None \
+                or window.n_events >= self.rules.pool_below_rows:
+            self.recent.clear()
+            return
+        window.sketch.samples.compact()  # read-only from now on, by any thread
+        self.recent.append((window.reference.id, window.sketch))
+        del self.recent[:-(self.rules.pool_windows - 1)]
 
     def _gather(self, window: Window) -> RowSample | None:
         """Add a closed window's rows to the reference being gathered; the gathered rows
@@ -229,6 +268,7 @@ class ModelWindows:
         """Use ``reference`` from now on; open windows are re-sketched from their rows."""
         self.reference = reference
         self.gathering, self.gathered = None, False
+        self.recent.clear()
         for window in self.windows.values():
             self.attach(window)
 
@@ -258,6 +298,8 @@ class ModelWindows:
             "windows": [_window_to_dict(w) for _, w in sorted(self.windows.items())],
             "gathering": rows_to_dict(self.gathering) if self.gathering else None,
             "gathered": self.gathered,
+            "recent": [{"reference_id": ref_id, "sketch": sketch_to_dict(sketch)}
+                       for ref_id, sketch in self.recent],
         }
 
     @classmethod
@@ -280,6 +322,10 @@ class ModelWindows:
         # its reference; a checkpoint without one was written when the window that made
         # it was set aside: gathering starts again.
         state.gathered = False
+        state.recent = [(int(item["reference_id"]),
+                         sketch_from_dict(references(int(item["reference_id"])).profile,
+                                          item["sketch"]))
+                        for item in data.get("recent", ())]  # none in older snapshots
         return state
 
 

@@ -207,3 +207,49 @@ def test_snapshot_restores_open_windows_exactly() -> None:
         report_b = finalise(b, POLICY, OPTIONS).report.to_dict()
         assert report_a == report_b
         assert a.window.n_events == b.window.n_events
+
+
+POOLING = WindowRules(size=60, grace=10, pool_windows=3, pool_below_rows=10_000)
+
+
+def _pooling_state() -> tuple[ModelWindows, ReferenceHandle]:
+    windows = state(POOLING)
+    first = _close_all(windows, [make_batch(np.linspace(0, 59, 600), 0, 1),
+                                 make_batch([75.0], 600, 2)])
+    profile = finalise(first[0], POLICY, OPTIONS).next_reference
+    assert profile is not None
+    handle = ReferenceHandle(7, "first_window", profile)
+    windows.adopt(handle)
+    return windows, handle
+
+
+def _minute(k: int, shift: float = 0.0) -> Batch:
+    """300 rows in window ``[60k, 60k + 60)``, keys and draws of their own."""
+    return make_batch(np.linspace(60 * k + 1, 60 * k + 59, 300), 1_000 * k, 10 + k, shift)
+
+
+def test_closed_windows_carry_the_sketches_before_them_bounded_and_per_reference() -> None:
+    windows, handle = _pooling_state()
+    closed = _close_all(windows, [_minute(k) for k in range(2, 7)])
+    assert [len(c.previous) for c in closed] == [0, 1, 2, 2, 2]
+    assert closed[4].previous == (closed[2].window.sketch, closed[3].window.sketch)
+    assert len(windows.recent) == 2
+    windows.adopt(ReferenceHandle(8, "first_window", handle.profile))
+    assert windows.recent == []
+
+
+def test_a_restored_snapshot_pools_as_the_uninterrupted_run() -> None:
+    windows, handle = _pooling_state()
+    _close_all(windows, [_minute(k) for k in range(2, 6)])
+    assert len(windows.recent) == 2
+    snapshot = json.loads(json.dumps(windows.to_dict(), allow_nan=False))
+    restored = ModelWindows.from_dict(snapshot, windows.rules, OPTIONS,
+                                      lambda ref_id: handle, now=0)
+    tail = [_minute(k, shift=0.3 * (k > 6)) for k in range(6, 10)]
+    original, again = _close_all(windows, tail), _close_all(restored, tail)
+    assert len(original) == len(again) == 4
+    reports = [(finalise(a, POLICY, OPTIONS).report.to_dict(),
+                finalise(b, POLICY, OPTIONS).report.to_dict())
+               for a, b in zip(original, again, strict=True)]
+    assert all(a == b for a, b in reports)
+    assert all(f["pooled_windows"] == 3 for a, _ in reports for f in a["features"])
