@@ -13,6 +13,11 @@ Evidently's ``DataDriftPreset``, NannyML's ``UnivariateDriftCalculator`` and
 Alibi Detect's ``TabularDrift`` (``power_peers/<peer>_power.py``). A peer that
 cannot be installed or fails is reported as such and the others go on.
 
+A last driftline column judges a stream rather than one window: the share of
+trials whose change is flagged within 3 windows of 1,000 rows by the default
+policy, which pools small windows (``power_windows.py``); ``--no-within``
+leaves it out.
+
 ``--verdict NAME=package.module:attribute`` adds a driftline column for another
 verdict: the attribute is a ``DriftPolicy`` or a callable
 ``(reference, window, kind) -> bool``.
@@ -45,7 +50,8 @@ sys.path.insert(0, str(BENCH / "power_peers"))
 from machine import machine  # noqa: E402
 from peer import run_cells  # noqa: E402
 from power_driftline import Verdict, as_flagger, load_verdict, verdict_for  # noqa: E402
-from scenarios import SCENARIOS, checksum, draw  # noqa: E402
+from power_windows import WINDOW_ROWS, WITHIN, flagged_within  # noqa: E402
+from scenarios import SCENARIOS, Scenario, checksum, draw  # noqa: E402
 
 from detectors import DriftPolicy  # noqa: E402
 
@@ -92,6 +98,7 @@ class Column:
     cells: dict[tuple[str, int, int], dict[str, Any]] = field(default_factory=dict)
     error: str | None = None
     seconds: float = 0.0
+    partial: bool = False  # a column of some cells only: the others show "—"
 
 
 def plan(trials: dict[int, int], fixed: int | None,
@@ -116,6 +123,26 @@ def run_driftline(label: str, verdict: Verdict, cells: list[dict[str, Any]]) -> 
     for result in run_cells(as_flagger(verdict), cells):
         column.cells[key(result)] = result
         _progress(label, result)
+    column.seconds = time.perf_counter() - began
+    return column
+
+
+def run_within(cells: list[dict[str, Any]]) -> Column:
+    """driftline's default verdict on a stream: flagged within 3 windows of 1,000 rows
+    (``power_windows.py``), for the cells of that size against the 10,000-row reference."""
+    column = Column(f"driftline budget, within {WITHIN} windows", partial=True)
+    began = time.perf_counter()
+    policy = DriftPolicy()
+    for cell in cells:
+        if cell["window_rows"] != WINDOW_ROWS or cell["reference_rows"] != REFERENCE_ROWS:
+            continue
+        scenario: Scenario = next(s for s in SCENARIOS if s.name == cell["scenario"])
+        cpu = time.process_time()
+        flagged = sum(flagged_within(scenario, t, policy) for t in range(cell["trials"]))
+        result = {**cell, "flagged": flagged, "seconds": time.perf_counter() - began,
+                  "cpu_seconds": time.process_time() - cpu}
+        column.cells[key(result)] = result
+        _progress(column.label, result)
     column.seconds = time.perf_counter() - began
     return column
 
@@ -211,7 +238,7 @@ EXPECT_TITLES = {
 def _share(column: Column, cell: dict[str, Any]) -> str:
     result = column.cells.get(key(cell))
     if result is None:
-        return "not run"
+        return "—" if column.partial else "not run"
     if "error" in result:
         return "error"
     share = f"{100.0 * result['flagged'] / result['trials']:.0f}%"
@@ -284,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verdict", action="append", default=[], metavar="NAME=MOD:ATTR",
                         help="another driftline verdict as a column (a DriftPolicy or a "
                              "callable (reference, window, kind) -> bool)")
+    parser.add_argument("--no-within", action="store_true",
+                        help="leave out the column of flags within 3 windows of 1,000 rows")
     parser.add_argument("--json", type=Path, help="also write every result to this file")
     parser.add_argument("--serial", action="store_true",
                         help="run the peers one after the other instead of side by side")
@@ -312,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
         columns: list[Column] = []
         if not args.only or "driftline" in args.only:
             columns += [run_driftline(label, verdict, cells) for label, verdict in verdicts]
+            if not args.no_within:
+                columns.append(run_within(cells))
         columns += [future.result() for future in running]
     problems = check_data(columns, cells)
     command = " ".join([".venv/bin/python bench/power.py",
