@@ -14,6 +14,9 @@ probability at least ``1 - delta`` the sampled D is within
 the KS test of the samples themselves (valid, and conservative, since a smaller
 sample has less power). PSI, JS and Hellinger use the full bin counts and are
 always exact.
+
+Given the sketches of the windows before it (``previous``), a small window is
+also tested pooled with them, each test at half the level (``detectors.evidence``).
 """
 
 from __future__ import annotations
