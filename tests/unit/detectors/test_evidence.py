@@ -63,7 +63,7 @@ def _flagged_within(seed: int, changed: Draw, policy: DriftPolicy, rows: int = 1
 
 
 def test_sd_times_1_25_is_flagged_within_3_windows_of_1000_rows() -> None:
-    # 90 %; bench/power_windows.py measures 200 trials (about 60 % without pooling).
+    # 90 %; bench/power_windows.py measures 200 trials (about 70 % without pooling).
     assert sum(_flagged_within(seed, _normal(1.25), DriftPolicy()) for seed in range(20)) >= 18
 
 
