@@ -77,7 +77,8 @@ def finalise(closed: ClosedWindow, policy: DriftPolicy, options: ProfileOptions,
                 and profile.n_rows < policy.min_reference_rows:
             return Finalised(closed, report, "gathering", None, None)
         return Finalised(closed, report, "first_window", profile, "first_window")
-    report = evaluate(window.reference.profile, window.sketch, policy, closed.previous)
+    report = evaluate(window.reference.profile, window.sketch, policy,
+                      closed.previous_for(window.reference.id))
     if keep_rows and window.rows is not None:
         return Finalised(closed, report, window.reference.source,
                          profile_from_rows(window.rows, options, kinds), "previous_window")

@@ -114,8 +114,14 @@ class ClosedWindow:
     # The rows gathered for a reference, when this window completes them (module docstring).
     gathered: RowSample | None = None
     # The sketches of the windows closed before it against its reference, oldest first,
-    # for the pooled test (module docstring, "Evidence across windows").
-    previous: tuple[WindowSketch, ...] = ()
+    # with that reference's id, for the pooled test (module docstring, "Evidence across
+    # windows"); ``previous_for`` picks those of the reference it is judged against.
+    previous: tuple[tuple[int, WindowSketch], ...] = ()
+
+    def previous_for(self, reference_id: int) -> tuple[WindowSketch, ...]:
+        """The previous sketches made against reference ``reference_id``: a window
+        re-sketched against another reference after closing pools with none."""
+        return tuple(sketch for ref_id, sketch in self.previous if ref_id == reference_id)
 
 
 def _slice(batch: Mapping[str, NDArray[Any]], rows: NDArray[Any] | slice
@@ -230,11 +236,11 @@ class ModelWindows:
             self._remember(window)
         return closed
 
-    def _previous(self, window: Window) -> tuple[WindowSketch, ...]:
+    def _previous(self, window: Window) -> tuple[tuple[int, WindowSketch], ...]:
         """The recent sketches ``window`` may be pooled with: those of its reference."""
         if window.reference is None or window.sketch is None:
             return ()
-        return tuple(s for ref_id, s in self.recent if ref_id == window.reference.id)
+        return tuple(item for item in self.recent if item[0] == window.reference.id)
 
     def _remember(self, window: Window) -> None:
         """Keep a closed window's sketch for the windows after it, while it may pool:

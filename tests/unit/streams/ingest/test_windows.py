@@ -232,7 +232,8 @@ def test_closed_windows_carry_the_sketches_before_them_bounded_and_per_reference
     windows, handle = _pooling_state()
     closed = _close_all(windows, [_minute(k) for k in range(2, 7)])
     assert [len(c.previous) for c in closed] == [0, 1, 2, 2, 2]
-    assert closed[4].previous == (closed[2].window.sketch, closed[3].window.sketch)
+    assert closed[4].previous_for(7) == (closed[2].window.sketch, closed[3].window.sketch)
+    assert closed[4].previous_for(8) == ()  # re-sketched against another: pooled with none
     assert len(windows.recent) == 2
     windows.adopt(ReferenceHandle(8, "first_window", handle.profile))
     assert windows.recent == []
