@@ -78,7 +78,7 @@ def finalise(closed: ClosedWindow, policy: DriftPolicy, options: ProfileOptions,
             return Finalised(closed, report, "gathering", None, None)
         return Finalised(closed, report, "first_window", profile, "first_window")
     report = evaluate(window.reference.profile, window.sketch, policy,
-                      closed.previous_for(window.reference.id))
+                      closed.previous_for(window.reference))
     if keep_rows and window.rows is not None:
         return Finalised(closed, report, window.reference.source,
                          profile_from_rows(window.rows, options, kinds), "previous_window")

@@ -36,7 +36,8 @@ replayed after a restart lands in the same windows.
 
 Evidence across windows: while the policy pools (``pool_windows`` > 1), a closed
 window's sketch is kept for the windows after it when it holds fewer than
-``pool_below_rows`` events and was sketched against a reference when it closed;
+``pool_below_rows`` events and was sketched against a reference when it closed
+(never under ``previous_window``, whose every window has a reference of its own);
 the last ``pool_windows - 1`` are kept, and any other window (a larger one, one
 without a sketch at closing) or a new reference clears them. Each closing window
 carries the kept sketches of its reference (``ClosedWindow.previous``), which
@@ -114,14 +115,15 @@ class ClosedWindow:
     # The rows gathered for a reference, when this window completes them (module docstring).
     gathered: RowSample | None = None
     # The sketches of the windows closed before it against its reference, oldest first,
-    # with that reference's id, for the pooled test (module docstring, "Evidence across
+    # with that reference, for the pooled test (module docstring, "Evidence across
     # windows"); ``previous_for`` picks those of the reference it is judged against.
-    previous: tuple[tuple[int, WindowSketch], ...] = ()
+    previous: tuple[tuple[ReferenceHandle, WindowSketch], ...] = ()
 
-    def previous_for(self, reference_id: int) -> tuple[WindowSketch, ...]:
-        """The previous sketches made against reference ``reference_id``: a window
-        re-sketched against another reference after closing pools with none."""
-        return tuple(sketch for ref_id, sketch in self.previous if ref_id == reference_id)
+    def previous_for(self, reference: ReferenceHandle) -> tuple[WindowSketch, ...]:
+        """The previous sketches made against ``reference`` (the handle itself: a stored
+        reference replaced in place keeps its id): a window re-sketched against another
+        reference after closing pools with none."""
+        return tuple(sketch for ref, sketch in self.previous if ref is reference)
 
 
 def _slice(batch: Mapping[str, NDArray[Any]], rows: NDArray[Any] | slice
@@ -153,7 +155,7 @@ class ModelWindows:
     # Count windows: the start of the window each row of the last batch went to.
     row_windows: NDArray[np.float64] | None = field(default=None, compare=False, repr=False)
     # The sketches of the last closed windows, with their reference's id, for pooling.
-    recent: list[tuple[int, WindowSketch]] = field(default_factory=list, compare=False,
+    recent: list[tuple[ReferenceHandle, WindowSketch]] = field(default_factory=list, compare=False,
                                                     repr=False)
 
     def _new_window(self, start: float, end: float) -> Window:
@@ -236,24 +238,24 @@ class ModelWindows:
             self._remember(window)
         return closed
 
-    def _previous(self, window: Window) -> tuple[tuple[int, WindowSketch], ...]:
+    def _previous(self, window: Window) -> tuple[tuple[ReferenceHandle, WindowSketch], ...]:
         """The recent sketches ``window`` may be pooled with: those of its reference."""
         if window.reference is None or window.sketch is None:
             return ()
-        return tuple(item for item in self.recent if item[0] == window.reference.id)
+        return tuple(item for item in self.recent if item[0] is window.reference)
 
     def _remember(self, window: Window) -> None:
         """Keep a closed window's sketch for the windows after it, while it may pool:
         at most ``pool_windows - 1``, each of fewer than ``pool_below_rows`` events.
         Any other window ends the run of pooled windows."""
-        if self.rules.pool_windows <= 1:
-            return
+        if self.rules.pool_windows <= 1 or self.rules.keep_rows:
+            return  # previous_window: each window has a reference of its own
         if window.reference is None or window.sketch is None \
                 or window.n_events >= self.rules.pool_below_rows:
             self.recent.clear()
             return
         window.sketch.samples.compact()  # read-only from now on, by any thread
-        self.recent.append((window.reference.id, window.sketch))
+        self.recent.append((window.reference, window.sketch))
         del self.recent[:-(self.rules.pool_windows - 1)]
 
     def _gather(self, window: Window) -> RowSample | None:
@@ -304,8 +306,8 @@ class ModelWindows:
             "windows": [_window_to_dict(w) for _, w in sorted(self.windows.items())],
             "gathering": rows_to_dict(self.gathering) if self.gathering else None,
             "gathered": self.gathered,
-            "recent": [{"reference_id": ref_id, "sketch": sketch_to_dict(sketch)}
-                       for ref_id, sketch in self.recent],
+            "recent": [{"reference_id": ref.id, "sketch": sketch_to_dict(sketch)}
+                       for ref, sketch in self.recent],
         }
 
     @classmethod
@@ -328,10 +330,9 @@ class ModelWindows:
         # its reference; a checkpoint without one was written when the window that made
         # it was set aside: gathering starts again.
         state.gathered = False
-        state.recent = [(int(item["reference_id"]),
-                         sketch_from_dict(references(int(item["reference_id"])).profile,
-                                          item["sketch"]))
-                        for item in data.get("recent", ())]  # none in older snapshots
+        for item in data.get("recent", ()):  # none in older snapshots
+            ref = references(int(item["reference_id"]))
+            state.recent.append((ref, sketch_from_dict(ref.profile, item["sketch"])))
         return state
 
 

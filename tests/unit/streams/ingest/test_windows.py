@@ -232,8 +232,10 @@ def test_closed_windows_carry_the_sketches_before_them_bounded_and_per_reference
     windows, handle = _pooling_state()
     closed = _close_all(windows, [_minute(k) for k in range(2, 7)])
     assert [len(c.previous) for c in closed] == [0, 1, 2, 2, 2]
-    assert closed[4].previous_for(7) == (closed[2].window.sketch, closed[3].window.sketch)
-    assert closed[4].previous_for(8) == ()  # re-sketched against another: pooled with none
+    assert closed[4].previous_for(handle) == (closed[2].window.sketch, closed[3].window.sketch)
+    # Re-sketched after closing against another reference, even one of the same id (a
+    # reference replaced in place): pooled with none.
+    assert closed[4].previous_for(ReferenceHandle(7, "first_window", handle.profile)) == ()
     assert len(windows.recent) == 2
     windows.adopt(ReferenceHandle(8, "first_window", handle.profile))
     assert windows.recent == []
@@ -254,3 +256,12 @@ def test_a_restored_snapshot_pools_as_the_uninterrupted_run() -> None:
                for a, b in zip(original, again, strict=True)]
     assert all(a == b for a, b in reports)
     assert all(f["pooled_windows"] == 3 for a, _ in reports for f in a["features"])
+
+
+def test_previous_window_policy_never_pools() -> None:
+    windows = state(WindowRules(size=60, grace=10, keep_rows=True, pool_windows=3,
+                                pool_below_rows=10_000))
+    windows.adopt(ReferenceHandle(7, "first_window", _pooling_state()[1].profile))
+    closed = _close_all(windows, [_minute(k) for k in range(2, 6)])
+    assert [c.previous for c in closed] == [(), (), ()]
+    assert windows.recent == []
