@@ -2,7 +2,7 @@
 
 ``power.py`` judges one reference against one window. A monitor judges a run of
 windows, and the default policy pools a small window with the windows before it
-(``detectors.evidence``), so its power at 1,000 rows a window is the share of
+(``detectors.pooling``), so its power at 1,000 rows a window is the share of
 trials in which a change is flagged *within* 3 windows:
 
 * a trial draws the reference (``scenarios.draw``, 10,000 rows), then

@@ -29,7 +29,7 @@ A monitor judges every window of every model, forever, so the default verdict,
 
 A window of fewer than ``pool_below_rows`` (10,000) events that follows other
 windows of the same reference is judged twice: alone, and pooled with the
-``pool_windows - 1`` (2) windows before it (``detectors.evidence``). Each test
+``pool_windows - 1`` (2) windows before it (``detectors.pooling``). Each test
 gets half of ``alpha`` (Bonferroni over the two), both must pass condition 4,
 and the column drifts when either flags it.
 
@@ -124,7 +124,7 @@ class DriftPolicy:
     correction: Correction = "bonferroni"
     ks_method: KSMethod = "auto"
     psi_epsilon: float = PSI_EPSILON
-    # Evidence across windows (``detectors.evidence``): a window of fewer than
+    # Evidence across windows (``detectors.pooling``): a window of fewer than
     # ``pool_below_rows`` events is also tested pooled with the windows before it,
     # ``pool_windows`` in all; 1 tests every window alone.
     pool_windows: int = DEFAULT_POOL_WINDOWS

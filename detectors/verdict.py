@@ -16,7 +16,7 @@ sample has less power). PSI, JS and Hellinger use the full bin counts and are
 always exact.
 
 Given the sketches of the windows before it (``previous``), a small window is
-also tested pooled with them, each test at half the level (``detectors.evidence``).
+also tested pooled with them, each test at half the level (``detectors.pooling``).
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from typing import Any, Literal
 import numpy as np
 
 from detectors.correction import correct
-from detectors.evidence import TESTS_PER_WINDOW, pooled_sketch, pools
 from detectors.policy import DriftPolicy, Severity
+from detectors.pooling import TESTS_PER_WINDOW, pooled_sketch, pools
 from detectors.reference import (
     CategoricalReference,
     NumericReference,
@@ -98,7 +98,7 @@ class ColumnDrift:
     alpha: float = 0.05
     drifted: bool = False
     severity: Severity = "none"
-    # The test of the window pooled with the ones before it (``detectors.evidence``):
+    # The test of the window pooled with the ones before it (``detectors.pooling``):
     # how many windows it pooled (1: none), its effect and its adjusted p-value.
     pooled_windows: int = 1
     pooled_effect_value: float | None = None
@@ -292,7 +292,7 @@ def evaluate(
 
     ``previous``: the sketches of the windows closed before this one against the
     same reference, oldest first; a small window is also tested pooled with them
-    (``detectors.evidence``).
+    (``detectors.pooling``).
     """
     policy = policy or DriftPolicy()
     raw = [_raw_stats(ref, sketch.columns[ref.name], policy) for ref in reference.columns]

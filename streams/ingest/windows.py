@@ -41,7 +41,7 @@ window's sketch is kept for the windows after it when it holds fewer than
 the last ``pool_windows - 1`` are kept, and any other window (a larger one, one
 without a sketch at closing) or a new reference clears them. Each closing window
 carries the kept sketches of its reference (``ClosedWindow.previous``), which
-``detectors.evaluate`` pools with it (``detectors.evidence``). They are part of
+``detectors.evaluate`` pools with it (``detectors.pooling``). They are part of
 the snapshot, so a restart pools as an uninterrupted run does.
 
 Everything here is in memory and deterministic; the ingest service persists it

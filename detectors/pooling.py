@@ -1,4 +1,4 @@
-"""Evidence pooled across consecutive windows of one reference.
+"""Evidence pooled across consecutive windows of one reference (the pooled test).
 
 At 1,000 events a window one window's test cannot be both within the
 false-alarm budget and quick: σ ×1.25 moves the KS statistic by about 0.054,
