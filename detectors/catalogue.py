@@ -44,15 +44,19 @@ To add a drift statistic:
    ``detectors/verdict.py``;
 3. add its attribute to ``ColumnDrift`` (``detectors/verdict.py``, ``= None``):
    the report is a typed, documented contract (``docs/compare-json.md``);
-4. only if ``stored``: a migration adding the ``feature_stats`` column.
+4. only if ``stored``: a migration adding the ``feature_stats`` column;
+5. regenerate the committed files that list rule metrics and effect choices
+   (``make config-schema``).
 
 Metrics, facts, rule metrics, evidence, payloads and the store's list of
 columns follow. ``tests/unit/detectors/test_catalogue.py`` checks that every
 consumer's list equals the catalogue's.
 
 To add a performance metric: compute it in ``detectors/performance.py`` (and in
-``detectors/estimate.py`` when it is estimated) and add one
-``PerformanceMetric`` entry.
+``detectors/estimate.py`` when it is estimated), add one ``PerformanceMetric``
+entry, copy the name into ``dashboards/catalogue.py`` when the dashboards draw it
+(that package imports only the standard library; a test compares the lists) and
+run ``make config-schema``.
 """
 
 from __future__ import annotations
