@@ -23,7 +23,9 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
+from detectors.catalogue import Kind, names, only_for, statistics
 from detectors.correction import correct
 from detectors.policy import DriftPolicy, Severity
 from detectors.reference import (
@@ -33,14 +35,7 @@ from detectors.reference import (
     Role,
 )
 from detectors.sketch import CategoricalSketch, NumericSketch, WindowSketch
-from detectors.stats import (
-    chi2_homogeneity,
-    ecdf_distances,
-    hellinger,
-    js_distance,
-    ks_2samp_sorted,
-    psi,
-)
+from detectors.stats import chi2_homogeneity, ecdf_distances, ks_2samp_sorted
 
 REPORT_SCHEMA_VERSION = 1
 MIN_EXPECTED = 5.0  # the budget verdict's chi-square pools buckets expected below this
@@ -71,9 +66,9 @@ class ColumnDrift:
     n_missing: int
     missing_rate: float | None
     reference_missing_rate: float | None
-    psi: float | None
-    js_distance: float | None
-    hellinger: float | None
+    psi: float | None = None
+    js_distance: float | None = None
+    hellinger: float | None = None
     n_nan: int = 0
     n_inf: int = 0
     ks_statistic: float | None = None
@@ -104,8 +99,15 @@ class ColumnDrift:
         return data
 
 
-_NUMERIC_ONLY = ("ks_statistic", "ks_pvalue", "ks_exact", "wasserstein", "n_nan", "n_inf")
-_CATEGORICAL_ONLY = ("chi2_statistic", "chi2_pvalue", "unseen_rate", "unseen_categories")
+_NUMERIC_ONLY = (*only_for("numeric"), "ks_exact", "n_nan", "n_inf")
+_CATEGORICAL_ONLY = (*only_for("categorical"), "unseen_rate", "unseen_categories")
+
+
+def _binned(kind: Kind, ref_counts: NDArray[np.int64], counts: NDArray[np.int64],
+            policy: DriftPolicy) -> dict[str, float]:
+    """The catalogue's statistics of the bin counts that apply to ``kind``."""
+    return {s.name: s.from_counts(ref_counts, counts, policy.psi_epsilon)
+            for s in statistics(kind=kind, binned=True) if s.from_counts is not None}
 
 
 @dataclass(frozen=True)
@@ -153,9 +155,7 @@ def _numeric_stats(ref: NumericReference, sk: NumericSketch, policy: DriftPolicy
     ks = ks_2samp_sorted(ref.sample, current, policy.ks_method, distances.ks_statistic)
     scale = ref.std if ref.std else 1.0
     stats.update(
-        psi=psi(ref_counts, sk.counts, policy.psi_epsilon),
-        js_distance=js_distance(ref_counts, sk.counts),
-        hellinger=hellinger(ref_counts, sk.counts),
+        _binned("numeric", ref_counts, sk.counts, policy),
         ks_statistic=ks.statistic,
         ks_pvalue=ks.pvalue,
         ks_exact=current.size == sk.n and ref.sample.size == ref.n,
@@ -177,9 +177,7 @@ def _categorical_stats(
     tested = chi2_homogeneity(ref_counts, sk.counts, MIN_EXPECTED) \
         if policy.verdict == "budget" else chi2
     stats.update(
-        psi=psi(ref_counts, sk.counts, policy.psi_epsilon),
-        js_distance=js_distance(ref_counts, sk.counts),
-        hellinger=hellinger(ref_counts, sk.counts),
+        _binned("categorical", ref_counts, sk.counts, policy),
         chi2_statistic=chi2.statistic,
         chi2_pvalue=chi2.pvalue,
         unseen_rate=sk.n_unseen / sk.n,
@@ -222,7 +220,7 @@ def _judge(stats: dict[str, Any], adjusted: float | None, policy: DriftPolicy) -
         severity = policy.severity(effect, 0.0, 1.0, sufficient=False)
     else:
         severity = policy.severity(effect, value, adjusted, sufficient=True)
-    for key in ("psi", "js_distance", "hellinger"):
+    for key in names(statistics()):
         stats.setdefault(key, None)
     return ColumnDrift(
         **stats,
