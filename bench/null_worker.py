@@ -29,6 +29,14 @@ independent; the bound treats them as if they were (it is narrower than the
 truth), which is why each size runs several models. Exit status 1 when a rate
 exceeds twice its alpha.
 
+Each size runs twice (``--gate both``): with the default policy, where a column also
+needs an effect that reaches its ``warn`` threshold (Wasserstein 0.1 σ, Hellinger
+0.05), and with that effect gate off (``warn`` 1e-9), where the test alone decides.
+The first is what an operator gets; the effect gate silences healthy windows from
+about 1,000 events on, so it alone cannot show whether the test is calibrated. The
+second measures the test's calibration: its rate should be near, and below twice,
+alpha at every size.
+
 Run: ``.venv/bin/python bench/null_worker.py [--sizes 100,1000] [--alpha 0.1]
 [--seed 1]`` (``make bench-null-worker``).
 """
@@ -61,6 +69,10 @@ from streams.transport.producer import encode_event, send_routed
 from streams.transport.topics import ensure_topics
 
 WINDOW_S = 10  # seconds of event time a window
+# The effect gate off: a column drifts on its test alone (Wasserstein and Hellinger warn
+# 1e-9, the smallest the settings take being above 0).
+NO_GATE = ", wasserstein: {warn: 0.000000001}, hellinger: {warn: 0.000000001}"
+
 MIN_REFERENCE_ROWS = 10_000  # the default: the reference is gathered up to this many events
 CATEGORIES = ["a", "b", "c", "d", "e"]
 SHARES = [0.4, 0.2, 0.2, 0.1, 0.1]
@@ -73,7 +85,7 @@ worker: {{group_id: {prefix}, web_port: {port}, checkpoint_interval: 2s}}
 models:
   default:
     window: {{size: {window}s, grace: 5s, idle_timeout: 3600s}}
-    thresholds: {{false_alarms: 1, false_alarm_period: {period}s}}
+    thresholds: {{false_alarms: 1, false_alarm_period: {period}s{gate}}}
 """
 
 
@@ -167,19 +179,21 @@ def windows_of(url: str, models: list[str]) -> dict[str, list[dict[str, Any]]]:
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str,
-             alive: Callable[[], bool]) -> None:
-    """Poll ``condition`` until it holds; fail after ``timeout`` s or when the worker died."""
+             worker: WorkerProcess) -> None:
+    """Poll ``condition`` until it holds; fail, with the end of the worker's log, after
+    ``timeout`` s or when the worker died."""
     deadline = time.monotonic() + timeout
     while not condition():
-        if not alive():
-            raise SystemExit(f"the worker exited while waiting for {what}")
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out after {timeout:.0f} s waiting for {what}")
+        if not worker.alive() or time.monotonic() > deadline:
+            tail = worker.log.read_text(errors="replace")[-3000:]
+            why = "the worker exited" if not worker.alive() else f"timed out after {timeout:.0f} s"
+            raise SystemExit(f"{why} while waiting for {what}; its log ends:\n{tail}")
         time.sleep(0.5)
 
 
 @dataclass(frozen=True)
 class Result:
+    gate: bool
     size: int
     judged: int
     flagged: int
@@ -197,7 +211,8 @@ class Result:
         return float(stats.beta.ppf(0.95, self.flagged + 1, self.judged - self.flagged))
 
 
-def judge(plan: Plan, found: dict[str, list[dict[str, Any]]], alpha: float) -> Result:
+def judge(plan: Plan, found: dict[str, list[dict[str, Any]]], alpha: float,
+          gate: bool) -> Result:
     """Count the flagged windows among those judged against a complete reference.
 
     Fails when the store is not what was sent: a window short of events, gathering
@@ -228,17 +243,19 @@ def judge(plan: Plan, found: dict[str, list[dict[str, Any]]], alpha: float) -> R
                 raise SystemExit(f"{model}: alpha {features[0]['alpha']}, not {alpha}")
             judged += 1
             flagged += any(f["drifted"] for f in features)
-    return Result(plan.size, judged, flagged, alpha)
+    return Result(gate, plan.size, judged, flagged, alpha)
 
 
-def run(plan: Plan, alpha: float, seed: int, workdir: Path) -> Result:
-    """One size: broker, worker, stream, store; the counted result."""
+def run(plan: Plan, alpha: float, seed: int, workdir: Path, gate: bool) -> Result:
+    """One size: broker, worker, stream, store; the counted result. ``gate``: whether
+    the effect must also reach its ``warn`` threshold (the default policy) or not."""
     prefix = f"null{plan.size}x{uuid.uuid4().hex[:6]}"
     port = free_port()
     config = workdir / f"{prefix}.yaml"
     period = WINDOW_S / alpha
     config.write_text(CONFIG.format(prefix=prefix, port=port, window=WINDOW_S,
-                                    period=f"{period:g}"), encoding="utf-8")
+                                    period=f"{period:g}", gate="" if gate else NO_GATE),
+                      encoding="utf-8")
     url = f"sqlite:///{workdir / prefix}.db"
     models = [f"null{k}" for k in range(plan.models)]
     # The last closing event lies half a window before now (events from the future wait).
@@ -253,7 +270,7 @@ def run(plan: Plan, alpha: float, seed: int, workdir: Path) -> Result:
         worker = WorkerProcess(prefix, config, env, port, workdir)
         worker.start()
         try:
-            wait_for(worker.ready, READY_TIMEOUT_S, "the worker to be ready", worker.alive)
+            wait_for(worker.ready, READY_TIMEOUT_S, "the worker to be ready", worker)
             events = plan.models * (plan.windows * plan.size + 1)
             say(f"{plan.size} events a window: {plan.models} models x {plan.windows} windows "
                 f"({plan.gathering} gathering), {events:,} events")
@@ -263,19 +280,20 @@ def run(plan: Plan, alpha: float, seed: int, workdir: Path) -> Result:
                 raise SystemExit(f"the broker acknowledged {sent} of {events} events")
             say(f"sent {sent:,} events; waiting for {plan.models * plan.windows} windows")
             wait_for(lambda: all(stored(url).get(m, 0) >= plan.windows for m in models),
-                     1800.0, "the windows to be stored", worker.alive)
+                     1800.0, "the windows to be stored", worker)
         finally:
             worker.stop(signal.SIGTERM)
-    result = judge(plan, windows_of(url, models), alpha)
-    say(f"{plan.size} events a window: {result.flagged} of {result.judged} flagged")
+    result = judge(plan, windows_of(url, models), alpha, gate)
+    say(f"{plan.size} events a window, effect gate {'on' if gate else 'off'}: "
+        f"{result.flagged} of {result.judged} flagged")
     return result
 
 
 def table(results: list[Result]) -> str:
-    lines = ["| events a window | windows judged | flagged | rate | alpha | rate / alpha "
-             "| 95 % upper bound |", "|---|---|---|---|---|---|---|"]
+    lines = ["| effect gate | events a window | windows judged | flagged | rate | alpha "
+             "| rate / alpha | 95 % upper bound |", "|---|---|---|---|---|---|---|---|"]
     for r in results:
-        lines.append(f"| {r.size:,} | {r.judged} | {r.flagged} | {r.rate:.3f} | {r.alpha:.3f} "
+        lines.append(f"| {'on' if r.gate else 'off'} | {r.size:,} | {r.judged} | {r.flagged} | {r.rate:.3f} | {r.alpha:.3f} "
                      f"| {r.rate / r.alpha:.2f} | {r.upper:.3f} |")
     return "\n".join(lines)
 
@@ -288,12 +306,16 @@ def main() -> None:
     parser.add_argument("--alpha", type=float, default=0.1,
                         help="the budget a window (false_alarms 1 per window / alpha)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--gate", choices=("on", "off", "both"), default="both",
+                        help="the effect gate: as by default (on), off (the test alone), both")
     args = parser.parse_args()
     plans = [PLANS[int(s)] for s in args.sizes.split(",")]
+    gates = {"on": [True], "off": [False], "both": [True, False]}[args.gate]
     results = []
     with tempfile.TemporaryDirectory(prefix="null-worker-") as tmp:
-        for plan in plans:
-            results.append(run(plan, args.alpha, args.seed, Path(tmp)))
+        for gate in gates:
+            for plan in plans:
+                results.append(run(plan, args.alpha, args.seed, Path(tmp), gate))
     print(table(results))
     over = [r for r in results if r.rate > 2 * r.alpha]
     if over:
