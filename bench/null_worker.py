@@ -293,8 +293,9 @@ def table(results: list[Result]) -> str:
     lines = ["| effect gate | events a window | windows judged | flagged | rate | alpha "
              "| rate / alpha | 95 % upper bound |", "|---|---|---|---|---|---|---|---|"]
     for r in results:
-        lines.append(f"| {'on' if r.gate else 'off'} | {r.size:,} | {r.judged} | {r.flagged} | {r.rate:.3f} | {r.alpha:.3f} "
-                     f"| {r.rate / r.alpha:.2f} | {r.upper:.3f} |")
+        lines.append(f"| {'on' if r.gate else 'off'} | {r.size:,} | {r.judged} | {r.flagged} "
+                     f"| {r.rate:.3f} | {r.alpha:.3f} | {r.rate / r.alpha:.2f} "
+                     f"| {r.upper:.3f} |")
     return "\n".join(lines)
 
 
