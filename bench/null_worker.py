@@ -38,7 +38,7 @@ second measures the test's calibration: its rate should be near, and below twice
 alpha at every size.
 
 Run: ``.venv/bin/python bench/null_worker.py [--sizes 100,1000] [--alpha 0.1]
-[--seed 1]`` (``make bench-null-worker``).
+[--seed 1] [--gate both|on|off]`` (``make bench-null-worker``).
 """
 
 from __future__ import annotations
