@@ -12,16 +12,20 @@ strict JSON.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 from alerting.config_values import format_duration
 from alerting.model import AlertState, FeatureFacts, WindowFacts
 from alerting.rules import Rule
+from detectors.catalogue import names, statistics
 
-DRIFTED_FEATURE_KEYS = ("name", "psi", "ks_statistic", "ks_pvalue", "js_distance",
-                        "effect_statistic", "effect_value", "severity")
+
+def drifted_feature_keys() -> tuple[str, ...]:
+    """The keys of a drifted feature in the evidence of a window rule: its name, the
+    catalogue's alert statistics (``detectors/catalogue.py``), its effect and severity."""
+    return ("name", *names(statistics(alerts=True)), "effect_statistic", "effect_value",
+            "severity")
 
 
 def _number(value: float | None) -> float | None:
@@ -68,7 +72,8 @@ def _resolve_threshold(rule: Rule) -> float:
 
 
 def _drifted(feature: FeatureFacts) -> dict[str, Any]:
-    return _clean({key: getattr(feature, key) for key in DRIFTED_FEATURE_KEYS})
+    flat = feature.to_dict()
+    return _clean({key: flat[key] for key in drifted_feature_keys()})
 
 
 def evidence(rule: Rule, state: AlertState, facts: WindowFacts,
@@ -79,7 +84,7 @@ def evidence(rule: Rule, state: AlertState, facts: WindowFacts,
         "threshold": rule.threshold, "resolve_threshold": _resolve_threshold(rule),
         "breaches": state.breaches}
     if feature is not None:
-        result["feature"] = _clean(asdict(feature))
+        result["feature"] = _clean(feature.to_dict())
     elif facts.source == "drift":
         result.update(_clean({
             "drift_share": facts.drift_share, "n_drifted": facts.n_drifted,

@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from alerting.model import FeatureFacts, WindowFacts
+from detectors import catalogue
 
 Source = Literal["drift", "performance", "silence"]
-PERFORMANCE_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss",
-                       "base_rate", "mae", "rmse", "r2")
-ESTIMATE_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
+PERFORMANCE_METRICS = catalogue.PERFORMANCE_METRICS
+ESTIMATE_METRICS = catalogue.ESTIMATED_METRICS
 
 
 @dataclass(frozen=True)
@@ -45,16 +45,21 @@ class Metric:
     default_above: float | None = None  # the threshold when a rule gives none
 
 
-FEATURE_FIELDS = {"feature.psi": "psi", "feature.ks_statistic": "ks_statistic",
-                  "feature.ks_pvalue": "ks_pvalue", "feature.js_distance": "js_distance",
-                  "feature.wasserstein": "wasserstein", "feature.missing_rate": "missing_rate",
-                  "feature.effect": "effect_value"}
+# The per-feature metrics that are not catalogue statistics, and the fields they read.
+OTHER_FEATURE_FIELDS = {"feature.missing_rate": "missing_rate", "feature.effect": "effect_value"}
+
+
+def feature_metrics() -> dict[str, str]:
+    """Every ``feature.*`` metric with a value, and the statistic or field it reads: the
+    catalogue's alert statistics (``detectors/catalogue.py``), then the others."""
+    return {**{s.rule_metric: s.name for s in catalogue.statistics(alerts=True)},
+            **OTHER_FEATURE_FIELDS}
 
 
 def _catalogue() -> dict[str, Metric]:
     metrics = [Metric("feature.drifted", "drift", per_feature=True, boolean=True,
                       default_above=0.0)]
-    metrics += [Metric(name, "drift", per_feature=True) for name in FEATURE_FIELDS]
+    metrics += [Metric(name, "drift", per_feature=True) for name in feature_metrics()]
     metrics += [Metric(name, "drift") for name in
                 ("drift_share", "n_drifted", "invalid_rate", "late_rate")]
     metrics.append(Metric("dataset_drift", "drift", boolean=True, default_above=0.0))
@@ -80,8 +85,11 @@ def feature_value(metric: str, feature: FeatureFacts) -> float | None:
     """The value of a ``feature.*`` metric for one feature (None when unknown)."""
     if metric == "feature.drifted":
         return _known(feature.drifted)
-    value: float | None = getattr(feature, FEATURE_FIELDS[metric])
-    return _known(value)
+    name = feature_metrics()[metric]
+    if name in OTHER_FEATURE_FIELDS.values():
+        value: float | None = getattr(feature, name)
+        return _known(value)
+    return _known(feature.statistic(name))
 
 
 _WINDOW_READERS: dict[str, Callable[[WindowFacts], float | int | bool | None]] = {

@@ -16,9 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Literal
+from typing import Any, Literal
 
 from alerting.config_values import ConfigError
+from detectors.catalogue import names, statistics
 from store.alert_values import (
     SEVERITIES,
     AlertEvent,
@@ -37,19 +38,35 @@ def _frozen(values: Mapping[str, float | None] | None = None) -> Mapping[str, fl
 
 @dataclass(frozen=True)
 class FeatureFacts:
-    """One feature's drift statistics in a window (None where a statistic does not apply)."""
+    """One feature's drift statistics in a window.
+
+    ``statistics`` holds the catalogue's alert statistics by name
+    (``detectors/catalogue.py``, entries with ``alerts``); a statistic that does
+    not apply (a KS statistic of a categorical feature) is None or absent.
+    """
 
     name: str
     drifted: bool
     severity: Literal["none", "warn", "critical"]
-    psi: float | None = None
-    ks_statistic: float | None = None
-    ks_pvalue: float | None = None
-    js_distance: float | None = None
-    wasserstein: float | None = None
+    statistics: Mapping[str, float | None] = field(default_factory=_frozen)
     missing_rate: float | None = None
     effect_statistic: str = "psi"
     effect_value: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "statistics", _frozen(self.statistics))
+
+    def statistic(self, name: str) -> float | None:
+        """The value of one statistic (None when it does not apply or is not known)."""
+        return self.statistics.get(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Flat, as alert evidence shows it: every alert statistic of the catalogue is a
+        key of its own (None when it does not apply)."""
+        return {"name": self.name, "drifted": self.drifted, "severity": self.severity,
+                **{key: self.statistic(key) for key in names(statistics(alerts=True))},
+                "missing_rate": self.missing_rate, "effect_statistic": self.effect_statistic,
+                "effect_value": self.effect_value}
 
 
 @dataclass(frozen=True)

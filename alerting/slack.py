@@ -21,6 +21,7 @@ from typing import Any
 
 from alerting.formatting import cut, grafana_link, jsonable, rfc3339
 from alerting.model import AlertEvent
+from detectors.catalogue import names, statistics
 
 MAX_HEADER = 150
 MAX_SECTION = 3000
@@ -32,8 +33,12 @@ MAX_BUTTON_TEXT = 75
 MAX_URL = 3000
 _ICONS = {"info": ":information_source:", "warning": ":warning:", "critical": ":rotating_light:"}
 _SKIPPED = ("window_id", "metric", "value", "threshold")  # shown elsewhere in the message
-_FEATURE_STATS = ("psi", "ks_statistic", "ks_pvalue", "js_distance", "wasserstein",
-                  "missing_rate", "effect_value", "severity")
+
+
+def feature_stats() -> tuple[str, ...]:
+    """The keys of a feature line: the catalogue's alert statistics
+    (``detectors/catalogue.py``), then missing rate, effect and severity."""
+    return (*names(statistics(alerts=True)), "missing_rate", "effect_value", "severity")
 
 
 def escape(text: str) -> str:
@@ -67,7 +72,7 @@ def _fields(event: AlertEvent) -> list[dict[str, str]]:
 def _feature_line(feature: Any) -> str:
     if not isinstance(feature, Mapping):
         return f"• {escape(str(feature))}"
-    stats = " · ".join(f"{key} {number(feature[key])}" for key in _FEATURE_STATS
+    stats = " · ".join(f"{key} {number(feature[key])}" for key in feature_stats()
                        if feature.get(key) is not None)
     return f"• `{escape(str(feature.get('name', '?')))}` {escape(stats)}".rstrip()
 

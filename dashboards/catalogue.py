@@ -16,6 +16,8 @@ OVERVIEW_UID: Final = "driftline-overview"
 MODEL_UID: Final = "driftline-model"
 
 # Realised performance metrics of driftline_model_performance{metric}; estimates are
-# the same names prefixed with "estimated_".
+# the same names prefixed with "estimated_". The package imports only the standard library
+# and its build dependencies, so these copy detectors/catalogue.py's ESTIMATED_METRICS and
+# regression metrics (tests/unit/detectors/test_catalogue.py checks they are equal).
 CLASSIFICATION_METRICS: Final = ("accuracy", "precision", "recall", "f1", "roc_auc")
 REGRESSION_METRICS: Final = ("mae", "rmse", "r2")

@@ -62,6 +62,7 @@ from types import MappingProxyType
 from typing import Literal
 
 from detectors._checks import check_choice, check_float, check_int
+from detectors.catalogue import names, statistics
 from detectors.stats import PSI_EPSILON, KSMethod
 
 Severity = Literal["none", "warn", "critical", "insufficient_data"]
@@ -75,17 +76,12 @@ DEFAULT_MIN_REFERENCE_ROWS = 10_000
 DEFAULT_POOL_WINDOWS = 3
 DEFAULT_POOL_BELOW_ROWS = 10_000
 
-NUMERIC_EFFECTS = ("psi", "wasserstein", "ks_statistic", "js_distance", "hellinger")
-CATEGORICAL_EFFECTS = ("psi", "js_distance", "hellinger")
+# The effect statistics and their default (warn, critical), from detectors/catalogue.py.
+NUMERIC_EFFECTS = names(statistics(kind="numeric", effect=True))
+CATEGORICAL_EFFECTS = names(statistics(kind="categorical", effect=True))
 
 DEFAULT_THRESHOLDS: Mapping[str, tuple[float, float]] = MappingProxyType(
-    {
-        "psi": (0.1, 0.25),
-        "wasserstein": (0.1, 0.25),  # in reference standard deviations
-        "ks_statistic": (0.1, 0.2),
-        "js_distance": (0.1, 0.2),
-        "hellinger": (0.05, 0.15),
-    }
+    {s.name: s.thresholds for s in statistics(effect=True) if s.thresholds is not None}
 )
 
 # What ``DriftPolicy.of("classic")`` sets unless given: the one-off comparison's rule.

@@ -27,7 +27,9 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
+from detectors.catalogue import Kind, names, only_for, statistics
 from detectors.correction import correct
 from detectors.policy import DriftPolicy, Severity
 from detectors.pooling import TESTS_PER_WINDOW, pooled_sketch, pools
@@ -38,14 +40,7 @@ from detectors.reference import (
     Role,
 )
 from detectors.sketch import CategoricalSketch, NumericSketch, WindowSketch
-from detectors.stats import (
-    chi2_homogeneity,
-    ecdf_distances,
-    hellinger,
-    js_distance,
-    ks_2samp_sorted,
-    psi,
-)
+from detectors.stats import chi2_homogeneity, ecdf_distances, ks_2samp_sorted
 
 REPORT_SCHEMA_VERSION = 1
 MIN_EXPECTED = 5.0  # the budget verdict's chi-square pools buckets expected below this
@@ -76,9 +71,9 @@ class ColumnDrift:
     n_missing: int
     missing_rate: float | None
     reference_missing_rate: float | None
-    psi: float | None
-    js_distance: float | None
-    hellinger: float | None
+    psi: float | None = None
+    js_distance: float | None = None
+    hellinger: float | None = None
     n_nan: int = 0
     n_inf: int = 0
     ks_statistic: float | None = None
@@ -114,8 +109,15 @@ class ColumnDrift:
         return data
 
 
-_NUMERIC_ONLY = ("ks_statistic", "ks_pvalue", "ks_exact", "wasserstein", "n_nan", "n_inf")
-_CATEGORICAL_ONLY = ("chi2_statistic", "chi2_pvalue", "unseen_rate", "unseen_categories")
+_NUMERIC_ONLY = (*only_for("numeric"), "ks_exact", "n_nan", "n_inf")
+_CATEGORICAL_ONLY = (*only_for("categorical"), "unseen_rate", "unseen_categories")
+
+
+def _binned(kind: Kind, ref_counts: NDArray[np.int64], counts: NDArray[np.int64],
+            policy: DriftPolicy) -> dict[str, float]:
+    """The catalogue's statistics of the bin counts that apply to ``kind``."""
+    return {s.name: s.from_counts(ref_counts, counts, policy.psi_epsilon)
+            for s in statistics(kind=kind, binned=True) if s.from_counts is not None}
 
 
 @dataclass(frozen=True)
@@ -163,9 +165,7 @@ def _numeric_stats(ref: NumericReference, sk: NumericSketch, policy: DriftPolicy
     ks = ks_2samp_sorted(ref.sample, current, policy.ks_method, distances.ks_statistic)
     scale = ref.std if ref.std else 1.0
     stats.update(
-        psi=psi(ref_counts, sk.counts, policy.psi_epsilon),
-        js_distance=js_distance(ref_counts, sk.counts),
-        hellinger=hellinger(ref_counts, sk.counts),
+        _binned("numeric", ref_counts, sk.counts, policy),
         ks_statistic=ks.statistic,
         ks_pvalue=ks.pvalue,
         ks_exact=current.size == sk.n and ref.sample.size == ref.n,
@@ -187,9 +187,7 @@ def _categorical_stats(
     tested = chi2_homogeneity(ref_counts, sk.counts, MIN_EXPECTED) \
         if policy.verdict == "budget" else chi2
     stats.update(
-        psi=psi(ref_counts, sk.counts, policy.psi_epsilon),
-        js_distance=js_distance(ref_counts, sk.counts),
-        hellinger=hellinger(ref_counts, sk.counts),
+        _binned("categorical", ref_counts, sk.counts, policy),
         chi2_statistic=chi2.statistic,
         chi2_pvalue=chi2.pvalue,
         unseen_rate=sk.n_unseen / sk.n,
@@ -252,7 +250,7 @@ def _judge(stats: dict[str, Any], adjusted: float | None, policy: DriftPolicy,
         if pooled.adjusted is not None and pooled.effect_value is not None:
             joint = policy.severity(effect, pooled.effect_value, pooled.adjusted, True)
             severity = max(severity, joint, key=_RANK.__getitem__)
-    for key in ("psi", "js_distance", "hellinger"):
+    for key in names(statistics()):
         stats.setdefault(key, None)
     return ColumnDrift(
         **stats,

@@ -16,7 +16,9 @@ Decisions:
   PRECISION`` and NULL when they do not apply; NaN is never stored.
 - The whole report and the reference profile are ``JSON`` documents (the
   versioned ``to_dict()`` forms); ``feature_stats`` copies the statistics into
-  columns so history queries and dashboards need no JSON functions.
+  columns so history queries and dashboards need no JSON functions. Its
+  statistic columns are the catalogue's stored statistics
+  (``detectors/catalogue.py``); adding one needs a migration.
 - ``performance`` keys on (model_id, model_version, window_start) like
   ``windows`` but is written by the outcome consumer, on its own schedule: a
   window's performance can exist before its drift row (labels of an open window)
@@ -64,6 +66,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from detectors.catalogue import names, statistics
 from store.types import UTCDateTime
 
 NAMING_CONVENTION = {
@@ -139,10 +142,10 @@ windows = Table(
     Index(None, "model_id", "window_start"),
 )
 
+# The stored drift statistics of the catalogue, then the other numbers of a column.
 STAT_COLUMNS = (
-    "psi", "ks_statistic", "ks_pvalue", "wasserstein", "js_distance", "hellinger",
-    "chi2_statistic", "chi2_pvalue", "unseen_rate", "pvalue", "pvalue_adjusted",
-    "effect_value", "missing_rate",
+    *names(statistics(stored=True)),
+    "unseen_rate", "pvalue", "pvalue_adjusted", "effect_value", "missing_rate",
 )
 
 feature_stats = Table(

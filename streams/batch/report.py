@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from detectors import ColumnDrift
+from detectors.catalogue import PERFORMANCE_METRICS
 from streams.batch.compare import CompareResult
 
 HEADERS = ("column", "kind", "n_ref", "n_cur", "psi", "ks / chi2", "p", "p_adj",
@@ -38,8 +39,7 @@ def _table(rows: Iterable[tuple[str, ...]]) -> list[str]:
     return lines
 
 
-PERFORMANCE_KEYS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss",
-                    "base_rate", "mae", "rmse", "r2")
+PERFORMANCE_KEYS = PERFORMANCE_METRICS
 
 
 def _performance_lines(sides: dict[str, dict[str, Any] | None]) -> list[str]:

@@ -48,11 +48,11 @@ from sqlalchemy import Engine
 
 from alerting.apply import apply_facts
 from alerting.model import AlertEvent
+from detectors.catalogue import ESTIMATED_METRICS
 from detectors.estimate import ScoreCalibration, estimate
 from store import repository
 from store.errors import is_permanent
 from store.performance import load_calibration, save_estimate
-from streams.alerts.facts import drift_facts
 from streams.alerts.hub import AlertHub
 from streams.config.settings import Settings
 from streams.decoding.backfill import LateBackfillLog, backfill_ingest, is_live, named, split
@@ -60,6 +60,7 @@ from streams.decoding.columns import ModelBatch, NameBudget
 from streams.decoding.events import DeadLetter, Message, PastTimestampLog
 from streams.decoding.fastdecode import DecodedColumns, decode_prediction_columns
 from streams.ingest.closing import Finalised, finalise
+from streams.ingest.facts import drift_facts
 from streams.ingest.feature_cap import FeatureCap, held_names
 from streams.ingest.model_cap import ModelCap
 from streams.ingest.windows import ClosedWindow, ModelWindows, ReferenceHandle, WindowRules
@@ -634,8 +635,7 @@ class Ingest:
         self.metrics.close_duration.observe(seconds)
         if estimated is not None:
             self.metrics.set_performance(closed.model_id, closed.model_version, {
-                f"estimated_{name}": estimated.get(name)
-                for name in ("accuracy", "precision", "recall", "f1", "roc_auc")})
+                f"estimated_{name}": estimated.get(name) for name in ESTIMATED_METRICS})
         self._retire_old_versions(closed.model_id, closed.model_version, closed.window.end)
 
     def _retire_old_versions(self, model_id: str, version: str, end: float) -> None:

@@ -46,10 +46,10 @@ from store.performance import (
     save_performance,
     window_context,
 )
-from streams.alerts.facts import performance_facts
 from streams.decoding.backfill import is_live
 from streams.labels.batched import BatchedConsumer
 from streams.labels.bundles import decode_outcomes
+from streams.labels.facts import performance_facts
 from streams.labels.join import Outcome
 from streams.labels.performance import ModelPerformance, PerfWindow
 

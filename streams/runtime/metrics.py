@@ -24,7 +24,7 @@ import contextlib
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from detectors import DriftReport
+from detectors import DriftReport, catalogue
 from streams.runtime import memory
 
 SEVERITY_LEVEL = {"none": 0, "insufficient_data": 0, "warn": 1, "critical": 2}
@@ -144,8 +144,7 @@ class Metrics:
         self._features.setdefault((model, version), set()).update(c.name for c in exported)
         for column in exported:
             names = {**labels, "feature": column.name}
-            for statistic in ("psi", "ks_statistic", "ks_pvalue", "wasserstein", "js_distance",
-                              "hellinger", "chi2_statistic", "chi2_pvalue"):
+            for statistic in catalogue.names(catalogue.statistics()):
                 value = getattr(column, statistic, None)
                 if value is not None:
                     self.feature_stat.labels(**names, statistic=statistic).set(value)
@@ -168,8 +167,7 @@ class Metrics:
             for gauge in (self.feature_psi, self.feature_ks, self.feature_ks_p,
                           self.feature_drift):
                 _remove(gauge, model, version, feature)
-            for statistic in ("psi", "ks_statistic", "ks_pvalue", "wasserstein", "js_distance",
-                              "hellinger", "chi2_statistic", "chi2_pvalue"):
+            for statistic in catalogue.names(catalogue.statistics()):
                 _remove(self.feature_stat, model, version, feature, statistic)
         for metric in (self.drift_share, self.dataset_drift, self.window_events,
                        self.last_window_end, self.windows_closed):

@@ -3,8 +3,9 @@ stream flagged within its budget, a shift that matters flagged.
 
 A short seeded version of the measurement: windows of 1,000 events, a budget of 72
 false windows a day at 60-second windows (alpha 0.05 a window) so that 60 windows
-measure it. The long null streams at every window size and the default budget are
-``bench/``'s (docs/statistics.md).
+measure it, with normal, skewed (lognormal), heavy-tailed (Student-t), discrete
+(Poisson) and categorical features. The long null streams at 100 to 100,000 events a
+window are ``bench/null_worker.py``'s (docs/statistics.md).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def events(seed: int) -> list[dict[str, Any]]:
                     "features": {"normal": float(rng.normal(shift, 1.0)),
                                  "lognormal": float(rng.lognormal(0.0, 1.0)),
                                  "heavy": float(rng.standard_t(3)),
+                                 "discrete": int(rng.poisson(3.0)),
                                  "category": str(rng.choice(list("abcde"), p=SHARES))}})
     # One event a window later closes the last window.
     moment = start + timedelta(seconds=(windows + 1) * WINDOW + 30)

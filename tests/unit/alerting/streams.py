@@ -25,9 +25,16 @@ def rule(**keys: Any) -> Rule:
     return parsed
 
 
+FIELDS = ("missing_rate", "effect_statistic", "effect_value")
+
+
 def feature(name: str = "amount", psi: float | None = 0.0, **stats: Any) -> FeatureFacts:
+    """A feature's facts: ``drifted``, ``severity`` and the other fields of FeatureFacts
+    by name, every other keyword a statistic."""
+    fields = {key: stats.pop(key) for key in FIELDS if key in stats}
     return FeatureFacts(name=name, drifted=bool(stats.pop("drifted", False)),
-                        severity=stats.pop("severity", "none"), psi=psi, **stats)
+                        severity=stats.pop("severity", "none"),
+                        statistics={"psi": psi, **stats}, **fields)
 
 
 def drift_facts(index: int, *features: FeatureFacts, model: str = "fraud", version: str = "3",

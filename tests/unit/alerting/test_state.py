@@ -218,9 +218,9 @@ def test_model_level_drift_rule_lists_drifted_features() -> None:
     assert event.summary == "fraud v3: drift_share 0.5 > 0.4 for 1 window"
     assert event.evidence["drift_share"] == 0.5
     assert event.evidence["drifted_features"] == [
-        {"name": "amount", "psi": 0.4, "ks_statistic": None, "ks_pvalue": None,
-         "js_distance": None, "effect_statistic": "psi", "effect_value": None,
-         "severity": "critical"}]
+        {"name": "amount", "psi": 0.4, "wasserstein": None, "ks_statistic": None,
+         "ks_pvalue": None, "js_distance": None, "hellinger": None,
+         "effect_statistic": "psi", "effect_value": None, "severity": "critical"}]
     json.dumps(event.evidence, allow_nan=False)
 
 

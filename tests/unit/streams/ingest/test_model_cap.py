@@ -20,7 +20,9 @@ from streams.ingest.service import Ingest
 from streams.runtime.metrics import Metrics
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-START = NOW - timedelta(hours=3)
+# Three hours ago on a 5-minute window boundary, so that which window an event falls in
+# does not depend on the clock.
+START = datetime.fromtimestamp((NOW.timestamp() - 3 * 3600) // 300 * 300, UTC)
 TOPIC = "driftline.predictions"
 
 

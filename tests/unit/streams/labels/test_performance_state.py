@@ -300,3 +300,23 @@ def test_the_simulator_through_the_join_twice_gives_the_same_detections() -> Non
     assert first
     assert first == second
     assert first == detections(cut(label_order(), itertools.repeat(1000)))
+
+
+def test_a_backfill_through_two_partitions_one_after_the_other_feeds_every_outcome() -> None:
+    """The join may send one partition's whole history before the other's first outcome
+    (a backfill): the join partitions are known sources, so the first is held until the
+    second speaks, and the detector gets every outcome, as with one partition."""
+    rows = label_order()
+    by_partition: dict[int, list[Outcome]] = {0: [], 1: []}
+    for outcome in rows:
+        by_partition[zlib.crc32(outcome.prediction_id.encode()) % 2].append(outcome)
+    two = ModelPerformance("fraud", "1", PerformanceSettings(detector_delay=DELAY), 300.0,
+                           86400.0, sources=[0, 1])
+    late = 0
+    for partition in (0, 1):  # partition 0's whole history first, then partition 1's
+        for batch in cut(by_partition[partition], itertools.repeat(1000)):
+            late += two.update(batch, partition).get("detector_late", 0)
+    assert late == 0
+    one = detections(cut(rows, itertools.repeat(1000)))
+    assert one
+    assert [(d.position, d.event_time) for d in two.detections] == one
