@@ -3,18 +3,13 @@ coverage (on SQLite), and the counters exported at 0 before their first incremen
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
 from store import repository
-from store.engine import make_engine
-from store.migrate import upgrade
 from store.tables import windows
 from streams.config.settings import load_settings
 from streams.labels.join import Outcome
@@ -26,12 +21,6 @@ from tests.unit.streams.labels.outcome_consumer import MODEL, Consumer
 WINDOW = 300.0  # the default window size
 
 
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def outcomes(start: float, labels: list[int]) -> list[Outcome]:

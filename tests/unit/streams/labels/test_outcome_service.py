@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy.engine import Engine
 
 from store.alerts import list_transitions
-from store.engine import make_engine
-from store.migrate import upgrade
 from store.performance import list_detections
 from streams.config.settings import load_settings
 from streams.labels.join import Outcome
@@ -34,12 +30,6 @@ alerting:
 """
 
 
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 # Two hours ago on a window boundary: alert rules judge live windows only (a window that
