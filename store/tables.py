@@ -44,6 +44,15 @@ Decisions:
   code checks kinds instead (``store.outbox.enqueue``, ``alerting.kinds.enqueue``).
   ``retrain_requests`` holds one row per retrain request;
   ``open_until`` is the end of its cooldown.
+- Writes by people (migration 0005): ``audit`` holds one row per write made
+  through the API or the CLI (who, when, what, the state before and after, as
+  JSON); it is append-only and keyed by its id, which also orders it.
+  ``silences`` holds one row per alert instance (the key of ``alerts``) that
+  someone silenced or acknowledged. It is a table of its own, not columns of
+  ``alerts``: an instance may be silenced before it has any state, and the
+  rule engine's upserts of ``alerts`` stay unaware of it. No foreign key, like
+  ``alerts``. ``suppressed_episode`` is the episode whose firing was kept from
+  the receivers, so its resolve is kept from them too (``store.silences``).
 """
 
 from __future__ import annotations
@@ -324,4 +333,40 @@ retrain_requests = Table(
     UniqueConstraint("idempotency_key"),
     CheckConstraint("open_until >= requested_at", name="open_order"),
     Index(None, "model_id", "model_version", "open_until"),
+)
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("model_id", Text, nullable=True),
+    Column("model_version", Text, nullable=True),
+    Column("target", JSON, nullable=False),
+    Column("before", JSON, nullable=True),
+    Column("after", JSON, nullable=True),
+    Index(None, "at"),
+    Index(None, "model_id", "at"),
+)
+
+silences = Table(
+    "silences",
+    metadata,
+    Column("rule", Text, primary_key=True),
+    Column("model_id", Text, primary_key=True),
+    Column("model_version", Text, primary_key=True),
+    Column("feature", Text, primary_key=True),
+    Column("silenced_until", UTCDateTime, nullable=True),
+    Column("silenced_at", UTCDateTime, nullable=True),
+    Column("silenced_by", Text, nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("acknowledged", Boolean, nullable=False),
+    Column("acknowledged_at", UTCDateTime, nullable=True),
+    Column("acknowledged_by", Text, nullable=True),
+    Column("acknowledged_episode", Integer, nullable=True),
+    Column("acknowledge_reason", Text, nullable=True),
+    Column("suppressed_episode", Integer, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
 )

@@ -23,7 +23,7 @@ from tests.conftest import statements
 
 TABLES = {"models", "reference_profiles", "windows", "feature_stats", "ingest_checkpoints",
           "performance", "concept_drift_events", "score_calibrations", "alerts",
-          "alert_transitions", "outbox", "retrain_requests"}
+          "alert_transitions", "outbox", "retrain_requests", "audit", "silences"}
 
 
 def schema_diff(engine: Engine, target: MetaData = metadata) -> list[Any]:
@@ -38,7 +38,7 @@ def test_upgrade_builds_exactly_the_tables_of_the_metadata(empty_engine: Engine)
     assert schema_diff(empty_engine) == []
     assert set(inspect(empty_engine).get_table_names()) >= TABLES
     with empty_engine.connect() as conn:
-        assert current_revision(conn) == head_revision() == "0004"
+        assert current_revision(conn) == head_revision() == "0005"
 
 
 def test_the_schema_check_sees_a_difference(empty_engine: Engine) -> None:
@@ -112,13 +112,15 @@ def test_offline_mode_renders_the_sql(url: str) -> None:
     assert "UPDATE alembic_version SET version_num='0002'" in sql
     assert "UPDATE alembic_version SET version_num='0003'" in sql
     assert "UPDATE alembic_version SET version_num='0004'" in sql
+    assert "UPDATE alembic_version SET version_num='0005'" in sql
 
 
 def test_the_revisions_form_one_line_inside_the_package() -> None:
     scripts = ScriptDirectory.from_config(alembic_config())
     assert Path(scripts.dir) == MIGRATIONS == Path(store.__file__).resolve().parent / "migrations"
-    assert [r.revision for r in scripts.walk_revisions()] == ["0004", "0003", "0002", "0001"]
-    assert scripts.get_heads() == ["0004"]
+    assert [r.revision for r in scripts.walk_revisions()] == ["0005", "0004", "0003", "0002",
+                                                                "0001"]
+    assert scripts.get_heads() == ["0005"]
 
 
 def _outbox_checks(engine: Engine) -> set[str]:
@@ -140,6 +142,22 @@ def test_0004_drops_the_outbox_kind_check_and_downgrade_restores_it(
     with empty_engine.begin() as conn:
         command.downgrade(alembic_config(conn), "0003")
     assert "ck_outbox_kind" in _outbox_checks(empty_engine)
+
+
+def test_0005_adds_audit_and_silences_and_downgrade_removes_them(
+        empty_engine: Engine) -> None:
+    """0005 only creates ``audit`` and ``silences``; its downgrade drops just those two."""
+    with empty_engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0004")
+    before = set(inspect(empty_engine).get_table_names())
+    assert not {"audit", "silences"} & before
+    upgrade(empty_engine)
+    assert set(inspect(empty_engine).get_table_names()) == before | {"audit", "silences"}
+    assert schema_diff(empty_engine) == []
+    with empty_engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0004")
+        assert current_revision(conn) == "0004"
+    assert set(inspect(empty_engine).get_table_names()) == before
 
 
 def _race_upgrade(url: str, barrier: Any, results: Any) -> None:
