@@ -15,6 +15,14 @@ time, has not ended). It goes to the rule's ``deployer`` receivers (every
 ``deployer`` receiver when the rule names none; "deployer" is any receiver type
 with ``ReceiverKind.retrain``) and, with ``retrain.topic``,
 to the retrain topic through the outbox row of receiver ``topic:<name>``.
+
+Silences (``store.silences``): a new transition of a silenced instance is
+recorded as always, but no receiver is told of it; the resolve of an episode
+whose firing was told is always told, so it closes the receivers' incident.
+This is decided here, at enqueue, in the transaction of the transition, where
+the instance, its episode and its silence are at hand; an outbox row is a
+rendered payload per receiver and the dispatcher never looks inside it. A
+silence does not hold back a retrain request: it mutes people, not the rule.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ from store.alerts import (
     save_alert_states,
     save_retrain,
 )
+from store.silences import Instance, on_transition
 
 TOPIC_PREFIX = "topic:"
 
@@ -91,7 +100,10 @@ def _commit(conn: Connection, settings: AlertingSettings, steps: list[Step], now
 
 def _notify(conn: Connection, settings: AlertingSettings, event: AlertEvent, now: datetime,
             retrain_topic: str) -> None:
-    for name in event.receivers:
+    instance = Instance(event.rule, event.model_id, event.model_version, event.feature)
+    # store.silences: no receiver hears of a silenced firing, nor of its episode's resolve.
+    silenced = on_transition(conn, instance, event.episode, event.status, now)
+    for name in () if silenced else event.receivers:
         receiver = settings.receivers[name]
         if not kind_of(receiver).alerts or not should_send(event, receiver):
             continue  # deployers hear of retrain requests only (below)

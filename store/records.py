@@ -113,3 +113,7 @@ class Checkpoint:
     next_offset: int
     state: bytes
     updated_at: datetime
+
+
+class NotFoundError(LookupError):
+    """The target of a write does not exist (an HTTP API answers 404)."""

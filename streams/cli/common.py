@@ -3,6 +3,7 @@ its errors, the progress line."""
 
 from __future__ import annotations
 
+import getpass
 import logging
 import time
 from collections.abc import Iterator
@@ -20,6 +21,18 @@ broker_option = click.option(
     "--broker", "broker_url", default=DEFAULT_BROKER_URL, show_default=True, metavar="URL",
     envvar=BROKER_ENV, show_envvar=True,
     help="Kafka brokers: kafka://host:port[,host:port] or host:port.")
+
+
+def cli_actor() -> str:
+    """Who a write from the CLI is recorded as in the audit trail: ``cli:<login name>``.
+
+    The CLI opens the database with its own credentials, so the operating-system
+    user is the best name there is; ``cli`` alone when the system has none.
+    """
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
 
 
 def fail(message: str) -> NoReturn:

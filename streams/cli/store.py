@@ -11,14 +11,14 @@ from typing import Any
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from detectors import build_profile
-from detectors.reference import Role
 from store import migrate, repository
 from store.engine import make_engine
 from store.performance import list_detections, list_performance
+from store.reference_writes import set_reference
 from store.types import iso_utc
-from streams.batch.files import InputError, infer_kinds, read_table, to_columns
-from streams.cli.common import fail
+from streams.batch.files import InputError
+from streams.batch.profiling import profile_file
+from streams.cli.common import cli_actor, fail
 from streams.config.settings import SettingsError, load_settings
 
 
@@ -84,21 +84,7 @@ def reference_set(model: str, file: Path, model_version: str | None,
                   config: Path | None, database: str | None) -> None:
     """Profile FILE (CSV, Parquet or JSONL) and store it as MODEL's reference."""
     try:
-        table = read_table(file)
-        skip = {"model_id", "model_version", "event_time", "event_id", "prediction_id",
-                *exclude}
-        kinds, _ = infer_kinds(table, {}, skip=skip)
-        unknown = [n for n in prediction if n not in kinds]
-        if unknown:
-            raise InputError(f"{file}: no column {unknown[0]!r} "
-                             f"(columns: {', '.join(table.column_names)})")
-        if not kinds:
-            raise InputError(f"{file}: no column to profile (columns: "
-                             f"{', '.join(table.column_names)})")
-        outputs = prediction or tuple(n for n in ("prediction", "score") if n in kinds)
-        roles: dict[str, Role] = dict.fromkeys(outputs, "prediction")
-        columns = to_columns(table, kinds, file)
-        profile = build_profile(columns.values, kinds, roles=roles, missing=columns.missing)
+        profile = profile_file(file, prediction, exclude)
     except (InputError, ValueError) as exc:
         fail(str(exc))
     with _store_errors():
@@ -106,7 +92,7 @@ def reference_set(model: str, file: Path, model_version: str | None,
         migrate.upgrade(engine)
         with engine.begin() as conn:
             repository.touch_model(conn, model)
-            ref_id = repository.save_reference(conn, model, model_version, profile, "file")
+            ref_id = set_reference(conn, cli_actor(), model, model_version, profile, "file")
     scope = f"version {model_version}" if model_version else "every version"
     click.echo(f"stored reference {ref_id} for {model} ({scope}): {len(profile.columns)} "
                f"columns, {profile.n_rows} rows")
