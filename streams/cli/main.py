@@ -44,6 +44,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "deadletter": ("deadletter", "command", "Show the newest dead letters (invalid events) "
                                             "with their reasons, newest last."),
     "config": ("config", "config", "Check the configuration, or print its JSON Schema."),
+    "api": ("api", "command",
+            "Serve the HTTP API (read drift history, performance and alerts) until Ctrl-C."),
 }
 
 
