@@ -2,8 +2,9 @@
 
 It reads the same settings as the worker (``--config`` or ``$DRIFTLINE_CONFIG``,
 ``DRIFTLINE_*`` variables): ``database_url`` and the ``api`` section. Each process
-is independent; run several behind a load balancer to scale. The database must be
-at the newest schema (``driftline db upgrade``); ``/readyz`` says when it is not.
+is independent and serves one port: run several behind a load balancer to scale.
+The database must be at the newest schema (``driftline db upgrade``); ``/readyz``
+says when it is not.
 """
 
 from __future__ import annotations
@@ -23,10 +24,7 @@ from streams.config.settings import SettingsError, load_settings
               help="Database URL (default: the settings' database_url).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
-@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Processes serving requests.")
-def command(config: Path | None, database: str | None, host: str, port: int,
-            workers: int) -> None:
+def command(config: Path | None, database: str | None, host: str, port: int) -> None:
     """Serve the HTTP API (read drift history, performance and alerts) until Ctrl-C."""
     try:
         settings = load_settings(config)
@@ -44,17 +42,5 @@ def command(config: Path | None, database: str | None, host: str, port: int,
     if not settings.api.tokens and not settings.api.open_reads:
         click.echo("driftline api: no token configured and api.open_reads is false: every "
                    "request except /healthz and /readyz will be refused", err=True)
-    if workers == 1:
-        uvicorn.run(create_app(engine, settings.api), host=host, port=port,
-                    log_level="info", server_header=False)
-        return
-    # Several processes: each builds its own app (and engine) from the same settings.
-    import os
-
-    if config is not None:
-        os.environ["DRIFTLINE_CONFIG"] = str(config)
-    if database is not None:
-        os.environ["DRIFTLINE_DATABASE_URL"] = database
-    engine.dispose()
-    uvicorn.run("streams.api.serve:app", factory=True, host=host, port=port,
-                workers=workers, log_level="info", server_header=False)
+    uvicorn.run(create_app(engine, settings.api), host=host, port=port, log_level="info",
+                server_header=False)

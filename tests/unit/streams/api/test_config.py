@@ -99,4 +99,4 @@ def test_check_names_a_stale_document(tmp_path: Path, capsys: pytest.CaptureFixt
 def test_the_api_command_has_help() -> None:
     shown = CliRunner().invoke(main, ["api", "--help"])
     assert shown.exit_code == 0
-    assert "--workers" in shown.output
+    assert "--port" in shown.output
