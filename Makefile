@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # PostgreSQL for the store and worker tests (as on CI); unreachable means skipped, except CI=true.
 export DRIFTLINE_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: lock test test-containers docker-engine lint typecheck unit prometheus-tools dashboards config-schema event-schema demo compare-example bench bench-stream bench-join bench-alerts soak bench-decode-depth clean bench-concept bench-power bench-name-flood bench-null-worker
+.PHONY: lock test test-containers docker-engine lint typecheck unit prometheus-tools dashboards config-schema api-schema event-schema demo compare-example bench bench-stream bench-join bench-alerts soak bench-decode-depth clean bench-concept bench-power bench-name-flood bench-null-worker
 
 # The environment is installed from the committed lock (exact versions and hashes), never
 # resolved afresh: uv at the locked version is bootstrapped with pip, then syncs the venv.
@@ -73,6 +73,11 @@ dashboards: $(STAMP)
 # Regenerate the committed JSON Schema of the configuration file (a test fails when stale).
 config-schema: $(STAMP)
 	$(BIN)/python -m streams.config.schema
+
+# Regenerate the committed OpenAPI document of `driftline api` (docs/api/openapi.json;
+# a test fails when it is stale).
+api-schema: $(STAMP)
+	$(BIN)/python -m streams.api.openapi
 
 # Regenerate the committed JSON Schema of the events (docs/schema/; tests fail when stale).
 event-schema: $(STAMP)

@@ -46,6 +46,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "config": ("config", "config", "Check the configuration, or print its JSON Schema."),
     "audit": ("audit", "audit", "The audit trail of writes (references, silences, deletes), "
                                 "newest first."),
+    "api": ("api", "command",
+            "Serve the HTTP API (read drift history, performance and alerts) until Ctrl-C."),
 }
 
 

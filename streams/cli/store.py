@@ -6,13 +6,13 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from store import migrate, repository
 from store.engine import make_engine
+from store.pages import with_performance
 from store.performance import list_detections, list_performance
 from store.reference_writes import set_reference
 from store.types import iso_utc
@@ -135,22 +135,6 @@ def windows(model: str, model_version: str | None, limit: int | None, fmt: str,
 
 def _percent(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
-
-
-def with_performance(rows: list[dict[str, Any]], performance: list[dict[str, Any]]) -> None:
-    """Add ``performance`` (realised, with ``label_coverage``) and ``performance_estimate``."""
-    by_key = {(p["model_version"], iso_utc(p["window_start"])): p for p in performance}
-    for row in rows:
-        found = by_key.get((row["model_version"], row["window_start"]))
-        realised = None
-        if found is not None and found["metrics"] is not None:
-            realised = {"task": found["task"], "n_labels": found["n_labels"],
-                        "label_coverage": found["label_coverage"],
-                        "latency_p50": found["latency_p50"],
-                        "latency_p95": found["latency_p95"], "revision": found["revision"],
-                        "metrics": found["metrics"]}
-        row["performance"] = realised
-        row["performance_estimate"] = None if found is None else found["estimate"]
 
 
 @click.command("detections")

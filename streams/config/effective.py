@@ -33,6 +33,7 @@ from alerting.config_values import mask_passwords, url_origin
 from alerting.receivers import ReceiverSettings, Secret
 from alerting.rules import Rule
 from alerting.settings import AlertingSettings
+from streams.config.api import ApiSettings
 from streams.config.settings import Settings, Sources
 
 Mask = Literal["password", "origin", "all"]
@@ -101,6 +102,13 @@ def _alerting(alerting: AlertingSettings) -> dict[str, Any]:
             "dispatch": dataclasses.asdict(alerting.dispatch), "retrain": retrain}
 
 
+def _api(api: ApiSettings) -> dict[str, Any]:
+    """The ``api`` section: a token shows as its scopes only (only its digest is kept)."""
+    return {"open_reads": api.open_reads, "max_page": api.max_page,
+            "tokens": {name: {"scopes": sorted(token.scopes)}
+                       for name, token in api.tokens.items()}}
+
+
 def _unmasked(settings: Settings) -> dict[str, Any]:
     return {"broker_url": settings.broker_url, "database_url": settings.database_url,
             "topics": dataclasses.asdict(settings.topics),
@@ -108,7 +116,7 @@ def _unmasked(settings: Settings) -> dict[str, Any]:
             "worker": dataclasses.asdict(settings.worker),
             "labels": dataclasses.asdict(settings.labels),
             "models": {name: model.to_dict() for name, model in settings.models.items()},
-            "alerting": _alerting(settings.alerting)}
+            "alerting": _alerting(settings.alerting), "api": _api(settings.api)}
 
 
 def _masked_value(value: object, path: str) -> object:

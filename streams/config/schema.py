@@ -36,6 +36,8 @@ from typing import Any, get_args, get_type_hints
 from detectors import DEFAULT_THRESHOLDS, DriftPolicy
 from detectors.online import DETECTORS
 from detectors.policy import CATEGORICAL_EFFECTS, NUMERIC_EFFECTS, VERDICTS
+from streams.config.api import NAME as API_NAME
+from streams.config.api import SCOPES as API_SCOPES
 from streams.config.docs import DOCS_FILE, docs_key, documented_keys
 from streams.config.effective import effective_settings, leaves, secret_mask
 from streams.config.generated import write_or_check
@@ -129,13 +131,28 @@ def _model() -> dict[str, Any]:
                     "features": features, "performance": section(_PERFORMANCE)})
 
 
+def _api() -> dict[str, Any]:
+    """The ``api`` section (``streams.config.api``): a token has scopes and exactly one of
+    ``value_env`` and ``value_file``."""
+    token = {"type": "object", "required": ["scopes"], "additionalProperties": False,
+             "properties": {"scopes": {"type": "array", "minItems": 1,
+                                       "items": text(f"^({'|'.join(API_SCOPES)})$")},
+                            "value_env": {"type": "string", "minLength": 1},
+                            "value_file": {"type": "string", "minLength": 1}},
+             "oneOf": [{"required": ["value_env"]}, {"required": ["value_file"]}]}
+    tokens = optional_object({"propertyNames": text(f"^{API_NAME.pattern}$"),
+                              "additionalProperties": token})
+    return section({"open_reads": {"type": "boolean"}, "max_page": integer(1, 100_000),
+                    "tokens": tokens})
+
+
 def bare_schema() -> dict[str, Any]:
     """The schema's structure, types and ranges, before defaults and descriptions."""
     models = optional_object({"propertyNames": {"minLength": 1},
                               "additionalProperties": _model()})
     root = section({**_TOP, "topics": section(_TOPICS), "ingest": section(_INGEST),
                     "worker": section(_WORKER), "labels": section(_LABELS),
-                    "models": models, "alerting": alerting_schema()})
+                    "models": models, "alerting": alerting_schema(), "api": _api()})
     return {"$schema": DIALECT, "title": "driftline configuration",
             "description": "The YAML file read by `driftline worker --config` (or "
                            "$DRIFTLINE_CONFIG); every key is optional. See "

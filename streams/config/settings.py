@@ -44,6 +44,7 @@ from alerting.config_values import (
 from alerting.settings import AlertingSettings, parse_alerting
 from detectors import DEFAULT_THRESHOLDS, DriftPolicy, ProfileOptions
 from detectors.policy import window_alpha
+from streams.config.api import ApiSettings, parse_api
 from streams.config.performance import KEYS as _PERFORMANCE_KEYS
 from streams.config.performance import LabelSettings, PerformanceSettings, parse_performance
 
@@ -213,6 +214,7 @@ class Settings:
     labels: LabelSettings = field(default_factory=LabelSettings)
     models: Mapping[str, ModelSettings] = field(default_factory=_default_models)
     alerting: AlertingSettings = field(default_factory=AlertingSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
 
     def __post_init__(self) -> None:
         _brokers(self.broker_url, "broker_url")
@@ -291,7 +293,7 @@ _BUDGET_KEYS = ("false_alarms", "false_alarm_period")
 _PROFILE_KEYS = tuple(f.name for f in dataclasses.fields(ProfileOptions))
 _MODEL_KEYS = ("window", "reference", "thresholds", "profile", "features", "performance")
 _TOP_KEYS = ("broker_url", "database_url", "topics", "ingest", "worker", "labels", "models",
-             "alerting")
+             "alerting", "api")
 _SECTIONS = {"topics": (TopicSettings, _TOPICS), "ingest": (IngestSettings, _INGEST),
              "worker": (WorkerSettings, _WORKER), "labels": (LabelSettings, _LABELS)}
 
@@ -428,7 +430,8 @@ def _build(raw: object, environ: Mapping[str, str] = _ENVIRON) -> Settings:
     return Settings(broker_url=values.get("broker_url", DEFAULT_BROKER_URL),
                     database_url=values.get("database_url", DEFAULT_DATABASE_URL),
                     models=_models(values.get("models")),
-                    alerting=parse_alerting(values.get("alerting"), environ), **sections)
+                    alerting=parse_alerting(values.get("alerting"), environ),
+                    api=parse_api(values.get("api"), environ), **sections)
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -174,3 +174,17 @@ def test_prometheus_config_passes_promtool() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     mounts = dict(v.split(":")[:2] for v in SERVICES["prometheus"]["volumes"])
     assert mounts["./dashboards/prometheus/rules"] == "/etc/prometheus/rules"
+
+
+def test_the_api_serves_the_store_behind_its_healthcheck() -> None:
+    api = SERVICES["api"]
+    assert "/readyz" in " ".join(api["healthcheck"]["test"])
+    assert "8000" in " ".join(api["healthcheck"]["test"])
+    assert api["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    env = environment(api)
+    assert env["DRIFTLINE_DATABASE_URL"] == environment(SERVICES["worker"])[
+        "DRIFTLINE_DATABASE_URL"]
+    config = api["command"][api["command"].index("--config") + 1]
+    (mount,) = [v for v in api["volumes"] if v.split(":")[1] == config]
+    settings = load_settings(ROOT / mount.split(":")[0], env)
+    assert set(settings.api.tokens["reader"].scopes) == {"read"}

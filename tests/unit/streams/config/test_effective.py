@@ -74,7 +74,8 @@ def test_an_unlisted_secret_would_be_named(every_secret: Settings,
 def test_every_key_is_shown_and_loads_back(tmp_path: Path) -> None:
     shown = effective_settings(Settings())
     assert set(shown) == {"broker_url", "database_url", "topics", "ingest", "worker", "labels",
-                          "models", "alerting"}
+                          "models", "alerting", "api"}
+    assert shown["api"] == {"open_reads": False, "max_page": 1000, "tokens": {}}
     assert shown["alerting"] == {
         "grafana_url": None, "receivers": {}, "rules": [],
         "dispatch": {"max_attempts": 10, "base_delay": 1.0, "max_delay": 300.0, "batch": 50,

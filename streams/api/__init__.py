@@ -1,0 +1,1 @@
+"""``driftline api``: the HTTP API over the store (``streams.api.app.create_app``)."""

@@ -1,0 +1,90 @@
+"""Errors as ``application/problem+json`` (RFC 9457), each with a one-line ``detail``.
+
+Every error the API answers has the same shape: ``type`` (``about:blank``: the
+status says it all), ``title`` (the status's phrase), ``status``, ``detail`` (what
+was wrong, in a sentence) and ``instance`` (the request's path). A bad parameter
+(422) also lists ``errors``: each with the parameter's location and the reason.
+Unknown routes (404) and methods (405) answer the same way.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+
+MEDIA_TYPE = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """An error answer (RFC 9457)."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str
+    errors: list[dict[str, Any]] | None = None
+
+
+class ProblemError(Exception):
+    """Raised by a route: answered as a problem with this status and detail."""
+
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.headers = headers
+
+
+def problem_response(request: Request, status: int, detail: str,
+                     headers: dict[str, str] | None = None,
+                     errors: list[dict[str, Any]] | None = None) -> JSONResponse:
+    body = Problem(title=HTTPStatus(status).phrase, status=status, detail=detail,
+                   instance=request.url.path, errors=errors)
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=status,
+                        headers=headers, media_type=MEDIA_TYPE)
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    return [{"location": ".".join(str(part) for part in error.get("loc", ())),
+             "message": str(error.get("msg", ""))} for error in exc.errors()]
+
+
+def install(app: FastAPI) -> None:
+    """Answer every error of ``app`` as a problem."""
+
+    async def on_problem(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ProblemError)
+        return problem_response(request, exc.status, exc.detail, exc.headers)
+
+    async def on_invalid(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = _validation_errors(exc)
+        first = errors[0] if errors else {"location": "request", "message": "invalid"}
+        detail = f"invalid {first['location']}: {first['message']}"
+        return problem_response(request, 422, detail, errors=errors)
+
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HTTPException)
+        detail = {404: f"no route {request.url.path}",
+                  405: f"method {request.method} not allowed on {request.url.path}"}.get(
+            exc.status_code, str(exc.detail))
+        return problem_response(request, exc.status_code, detail,
+                                dict(exc.headers) if exc.headers else None)
+
+    app.add_exception_handler(ProblemError, on_problem)
+    app.add_exception_handler(RequestValidationError, on_invalid)
+    app.add_exception_handler(HTTPException, on_http)
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "description": HTTPStatus(status).phrase,
+             "content": {MEDIA_TYPE: {}}}
+    for status in (401, 403, 404, 422)
+}
