@@ -44,6 +44,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "deadletter": ("deadletter", "command", "Show the newest dead letters (invalid events) "
                                             "with their reasons, newest last."),
     "config": ("config", "config", "Check the configuration, or print its JSON Schema."),
+    "report": ("report", "report", "Write an HTML report (no network needed to open it) of "
+                                   "two files or of MODEL's stored windows over a time range."),
 }
 
 
