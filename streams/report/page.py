@@ -126,7 +126,7 @@ def _distribution_chart(name: str, dist: Distribution) -> str:
 
 def _column(i: int, c: dict[str, Any], data: ReportData) -> str:
     name = str(c["name"])
-    parts = [f'<section class="col" id="col-{i}"><div><h3>{text(name)}</h3>'
+    parts = [f'<section class="col" id="col-{i}"><div><h3 class="name">{text(name)}</h3>'
              f'<div class="sub">{text(c["kind"])} {text(c["role"])} '
              f'{_severity(c["severity"])}</div>']
     stats = [(text(k), text(number(c[k]))) for k in STATISTICS if c.get(k) is not None]
