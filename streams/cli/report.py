@@ -9,8 +9,9 @@ from pathlib import Path
 import click
 
 from detectors import DriftPolicy, ProfileOptions
-from detectors.policy import VERDICTS
+from detectors.policy import CATEGORICAL_EFFECTS, NUMERIC_EFFECTS, VERDICTS
 from streams.cli.common import fail
+from streams.cli.compare import build_policy
 from streams.cli.store import _database_url, _store_errors, config_option, database_option
 from streams.report.model import ReportData
 
@@ -48,8 +49,17 @@ def _when(_: click.Context, param: click.Parameter, value: str | None) -> dateti
               help="Rows the reference must hold for any verdict (budget 10000, classic 0).")
 @click.option("--bins", type=int, default=10, show_default=True,
               help="Quantile bins of the reference (PSI and the histograms).")
+@click.option("--numeric-effect", type=click.Choice(NUMERIC_EFFECTS), default=None,
+              help="As `driftline compare --numeric-effect`.")
+@click.option("--categorical-effect", type=click.Choice(CATEGORICAL_EFFECTS), default=None,
+              help="As `driftline compare --categorical-effect`.")
+@click.option("--warn", "warn_at", type=float, default=None,
+              help="Warn threshold of the effect sizes chosen.")
+@click.option("--critical", "critical_at", type=float, default=None,
+              help="Critical threshold of the effect sizes chosen.")
 @click.option("--drift-share", type=float, default=0.5, show_default=True,
               help="Share of drifted features at which the dataset drifts.")
+@click.option("--no-correction", is_flag=True, help="Do not correct p-values (not advised).")
 @click.option("--model", default=None, help="Model id: report its stored windows instead.")
 @click.option("--model-version", "model_version", default=None,
               help="Model version of --model ('' for windows stored without one).")
@@ -62,9 +72,11 @@ def _when(_: click.Context, param: click.Parameter, value: str | None) -> dateti
 def report(out: Path, reference: Path | None, current: Path | None, target: tuple[str, ...],
            prediction: tuple[str, ...], exclude: tuple[str, ...], numeric: tuple[str, ...],
            categorical: tuple[str, ...], verdict: str, alpha: float | None, min_samples: int,
-           min_reference_rows: int | None, bins: int, drift_share: float,
-           model: str | None, model_version: str | None, since: datetime | None,
-           until: datetime | None, config: Path | None, database: str | None) -> None:
+           min_reference_rows: int | None, bins: int, numeric_effect: str | None,
+           categorical_effect: str | None, warn_at: float | None, critical_at: float | None,
+           drift_share: float, no_correction: bool, model: str | None,
+           model_version: str | None, since: datetime | None, until: datetime | None,
+           config: Path | None, database: str | None) -> None:
     """Write an HTML report (no network needed to open it) of two files or of MODEL's
     stored windows over a time range.
     """
@@ -75,11 +87,10 @@ def report(out: Path, reference: Path | None, current: Path | None, target: tupl
     if files:
         if reference is None or current is None:
             fail("--reference and --current go together")
-        given = {key: value for key, value in (("alpha", alpha),
-                 ("min_reference_rows", min_reference_rows)) if value is not None}
         try:
-            policy = DriftPolicy.of(verdict, **given, min_samples=min_samples,
-                                    drift_share_threshold=drift_share)
+            policy = build_policy(verdict, alpha, min_samples, min_reference_rows,
+                                  numeric_effect, categorical_effect, warn_at, critical_at,
+                                  drift_share, no_correction)
             data = _from_files(reference, current, target, prediction, exclude, numeric,
                                categorical, policy, ProfileOptions(bins=bins))
         except ValueError as exc:
