@@ -14,7 +14,8 @@
   of ``--runs``.
 
 Prints a markdown table with the page sizes. Run:
-``.venv/bin/python bench/report.py [--runs N] [--command-runs N] [--windows N]`` (``make bench-report``).
+``.venv/bin/python bench/report.py [--runs N] [--command-runs N] [--windows N]``
+(``make bench-report``).
 """
 
 from __future__ import annotations

@@ -5,15 +5,27 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
 from detectors import DriftPolicy, ProfileOptions
 from detectors.policy import CATEGORICAL_EFFECTS, NUMERIC_EFFECTS, VERDICTS
-from streams.cli.common import fail
 from streams.cli.compare import build_policy
-from streams.cli.store import _database_url, _store_errors, config_option, database_option
+from streams.cli.errors import CLIError
 from streams.report.model import ReportData
+
+# As in ``streams.cli.store``, which is imported only for a stored report: it loads SQL.
+config_option = click.option("--config", type=click.Path(path_type=Path), default=None,
+                             help="YAML settings file (default: $DRIFTLINE_CONFIG).")
+database_option = click.option("--database", default=None, metavar="URL",
+                               help="Database URL (default: the settings' database_url).")
+
+
+def _fail(message: str) -> NoReturn:
+    """``driftline: error: MESSAGE``, exit status 2 (``streams.cli.common.fail``, which
+    loads the settings: a report of two files needs none)."""
+    raise CLIError(message)
 
 
 def _when(_: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
@@ -83,10 +95,10 @@ def report(out: Path, reference: Path | None, current: Path | None, target: tupl
     started = time.perf_counter()
     files = reference is not None or current is not None
     if files == (model is not None):
-        fail("give either --reference and --current, or --model and --model-version")
+        _fail("give either --reference and --current, or --model and --model-version")
     if files:
         if reference is None or current is None:
-            fail("--reference and --current go together")
+            _fail("--reference and --current go together")
         try:
             policy = build_policy(verdict, alpha, min_samples, min_reference_rows,
                                   numeric_effect, categorical_effect, warn_at, critical_at,
@@ -94,18 +106,18 @@ def report(out: Path, reference: Path | None, current: Path | None, target: tupl
             data = _from_files(reference, current, target, prediction, exclude, numeric,
                                categorical, policy, ProfileOptions(bins=bins))
         except ValueError as exc:
-            fail(str(exc))
+            _fail(str(exc))
     else:
         assert model is not None
         if model_version is None:
-            fail("--model needs --model-version")
+            _fail("--model needs --model-version")
         data = _from_store(model, model_version, since, until, config, database)
     from streams.report.page import render
 
     try:
         out.write_text(render(data), encoding="utf-8")
     except OSError as exc:
-        fail(f"{out}: cannot write: {exc.strerror or exc}")
+        _fail(f"{out}: cannot write: {exc.strerror or exc}")
     click.echo(f"wrote {out} ({len(data.columns)} columns, "
                f"{time.perf_counter() - started:.2f} s)")
 
@@ -124,13 +136,14 @@ def _from_files(reference: Path, current: Path, target: tuple[str, ...],
     try:
         return from_compare(run_compare(request))
     except InputError as exc:
-        fail(str(exc))
+        _fail(str(exc))
 
 
 def _from_store(model: str, model_version: str, since: datetime | None,
                 until: datetime | None, config: Path | None, database: str | None
                 ) -> ReportData:
     from store.engine import make_engine
+    from streams.cli.store import _database_url, _store_errors
     from streams.report.stored import NoWindowsError, from_store
 
     with _store_errors():
@@ -139,6 +152,6 @@ def _from_store(model: str, model_version: str, since: datetime | None,
             with engine.connect() as conn:
                 return from_store(conn, model, model_version, since, until)
         except NoWindowsError as exc:
-            fail(str(exc))
+            _fail(str(exc))
         finally:
             engine.dispose()

@@ -1,6 +1,6 @@
 """Synthetic stored windows of one model version, for trying ``driftline report --model``.
 
-``python -m streams.devtools.report_data --database sqlite:///demo.db`` stores a
+``python -m streams.devtools.report_data --database sqlite:///stored.db`` stores a
 reference and a run of 5-minute windows whose features drift more and more, with
 their realised performance, the performance estimate and concept-drift detections,
 as a worker would. The same data feeds the report's tests and its benchmark.
@@ -85,7 +85,7 @@ def fill(engine: Engine, *, model: str = "fraud", version: str = "1", n_features
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database", default="sqlite:///.demo-report.db")
+    parser.add_argument("--database", required=True, help="e.g. sqlite:///stored.db")
     parser.add_argument("--features", type=int, default=8)
     parser.add_argument("--windows", type=int, default=12)
     args = parser.parse_args()
