@@ -10,10 +10,12 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
 
-from detectors import DriftPolicy
+from detectors import DriftPolicy, ReferenceProfile
+from detectors.reference import CategoricalReference, NumericReference
+from detectors.sketch import WindowSketch
 from streams.batch.compare import CompareRequest, run_compare
 from streams.report.files import from_compare
-from streams.report.model import bin_labels
+from streams.report.model import MAX_CATEGORIES, OTHER, UNSEEN, bin_labels, distribution
 from streams.report.page import render
 from streams.report.svg import number, text
 from tests.unit.streams.report.html_check import outside_references, read
@@ -108,3 +110,22 @@ def test_a_hundred_features_take_well_under_a_second_to_draw(tmp_path: Path) -> 
     page = read(page_text)
     assert page.problems == []
     assert len(page.headings) == 100
+
+
+def test_many_categories_fold_into_other_known_and_unseen_is_kept() -> None:
+    names = np.array([f"k{i:02d}" for i in range(30)], dtype=object)
+    reference = CategoricalReference.build("c", np.repeat(names, np.arange(30, 0, -1)))
+    constant = NumericReference.build("x", np.full(50, 2.0))
+    sketch = WindowSketch(ReferenceProfile((reference, constant), 465))
+    sketch.update({"c": np.array(["k00", "k29", "new", "new"], dtype=object),
+                   "x": np.array([1.0, 2.0, 3.0, 3.0])})
+    drawn = distribution(reference, sketch.columns["c"])
+    assert len(drawn.labels) == MAX_CATEGORIES
+    assert drawn.labels[-2:] == (OTHER, UNSEEN)
+    assert drawn.current == (0.25, *[0.0] * 17, 0.25, 0.5)
+    assert sum(drawn.reference) == pytest.approx(1.0)
+    assert drawn.reference[-1] == 0.0
+    numeric = distribution(constant, sketch.columns["x"])
+    assert numeric.reference == (0.0, 1.0, 0.0)
+    assert numeric.current == (0.25, 0.25, 0.5)
+    assert distribution(constant, None).current is None
