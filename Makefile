@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # PostgreSQL for the store and worker tests (as on CI); unreachable means skipped, except CI=true.
 export DRIFTLINE_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: lock test test-containers docker-engine lint typecheck unit prometheus-tools dashboards config-schema api-schema event-schema demo compare-example bench bench-stream bench-join bench-alerts soak bench-decode-depth clean bench-concept bench-power bench-name-flood bench-null-worker
+.PHONY: lock test test-containers docker-engine lint typecheck unit prometheus-tools chromium dashboards config-schema api-schema event-schema demo compare-example report-example bench-report bench bench-stream bench-join bench-alerts soak bench-decode-depth clean bench-concept bench-power bench-name-flood bench-null-worker
 
 # The environment is installed from the committed lock (exact versions and hashes), never
 # resolved afresh: uv at the locked version is bootstrapped with pip, then syncs the venv.
@@ -39,7 +39,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) prometheus-tools
+unit: $(STAMP) prometheus-tools chromium
 	$(BIN)/pytest
 
 test: lint typecheck unit
@@ -65,6 +65,13 @@ prometheus-tools:
 		&& { command -v systemctl >/dev/null && [ -d /run/systemd/system ] \
 			&& $(SUDO) systemctl disable --now prometheus prometheus-alertmanager \
 			prometheus-node-exporter >/dev/null 2>&1 || true; }; fi
+
+# Chromium (Debian's package) for the browser test of `driftline report`; installed once
+# when missing, like the Prometheus tools above.
+chromium:
+	@if command -v chromium >/dev/null; then :; else \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install \
+			-y -qq --no-install-recommends chromium >/dev/null; fi
 
 # Regenerate the committed dashboard JSON (tests fail when it is stale).
 dashboards: $(STAMP)
@@ -94,6 +101,18 @@ compare-example: $(STAMP)
 	$(BIN)/driftline compare .demo-compare/reference.csv .demo-compare/current.csv \
 		--target label --prediction score --prediction prediction
 
+# The HTML report of the same two files, and of synthetic stored windows, to open in a
+# browser: .demo-compare/report.html and .demo-compare/report-stored.html.
+report-example: $(STAMP)
+	$(BIN)/python -m streams.devtools.examples --out .demo-compare
+	$(BIN)/driftline report --reference .demo-compare/reference.csv \
+		--current .demo-compare/current.csv --target label --prediction score \
+		--prediction prediction --out .demo-compare/report.html
+	rm -f .demo-compare/stored.db
+	$(BIN)/python -m streams.devtools.report_data --database sqlite:///.demo-compare/stored.db
+	$(BIN)/driftline report --model fraud --model-version 1 \
+		--database sqlite:///.demo-compare/stored.db --out .demo-compare/report-stored.html
+
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
@@ -121,6 +140,9 @@ bench-concept: $(STAMP)
 # Detect (each in a venv of its own, made on first use); `make bench-power QUICK=1` for a short run.
 bench-power: $(STAMP)
 	$(BIN)/python bench/power.py $(if $(QUICK),--quick)
+# The time to write `driftline report` for 100 features, from files and from the store.
+bench-report: $(STAMP)
+	$(BIN)/python bench/report.py
 bench-name-flood: $(STAMP)
 	$(BIN)/python bench/name_flood.py
 # The false-alarm rate of long seeded null streams through a real worker (embedded broker,

@@ -25,7 +25,7 @@ from sqlalchemy import Column, Select, and_, func, or_, select
 from sqlalchemy.engine import Connection
 
 from store.performance import _coverage, _with_windows
-from store.queries import FEATURE_FIELDS, _window_dict
+from store.queries import FEATURE_FIELDS, window_dict
 from store.records import check_count, check_text
 from store.tables import (
     alert_transitions,
@@ -105,7 +105,7 @@ def window_page(conn: Connection, model_id: str, model_version: str, *,
     query = _keyset(query, windows.c.window_start, windows.c.id, start=start, end=end,
                     after=after, limit=limit)
     rows, following = _page(list(conn.execute(query).mappings()), limit, "window_start")
-    items = [_window_dict(row) for row in rows]
+    items = [window_dict(row) for row in rows]
     if rows:
         with_performance(items, _performance_between(
             conn, model_id, model_version, rows[0]["window_start"], rows[-1]["window_start"]))

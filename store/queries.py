@@ -45,7 +45,8 @@ def _newest(query: Select[Any], limit: int | None) -> Select[Any]:
     return query.limit(check_count("limit", limit))
 
 
-def _window_dict(row: RowMapping) -> dict[str, Any]:
+def window_dict(row: RowMapping) -> dict[str, Any]:
+    """A stored window as a JSON-safe dict (the module docstring gives the shape)."""
     data: dict[str, Any] = {
         "model_id": row["model_id"],
         "model_version": row["model_version"],
@@ -71,7 +72,7 @@ def list_windows(
         windows.c.window_start.desc(), windows.c.model_version.desc(), windows.c.id.desc()
     )
     rows = conn.execute(_newest(query, limit)).mappings().all()
-    return [_window_dict(row) for row in reversed(rows)]
+    return [window_dict(row) for row in reversed(rows)]
 
 
 def feature_history(

@@ -6,7 +6,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from detectors import DriftPolicy, DriftReport, ProfileOptions, compare
+from detectors import (
+    DriftPolicy,
+    DriftReport,
+    ProfileOptions,
+    ReferenceProfile,
+    WindowSketch,
+    build_profile,
+    evaluate,
+    sketch_columns,
+)
 from detectors.reference import Role
 from streams.batch.files import InputError, Kind, infer_kinds, read_table, to_columns
 from streams.batch.performance_report import performance
@@ -35,6 +44,9 @@ class CompareResult:
     skipped: tuple[str, ...]
     missing_in_current: tuple[str, ...]
     performance: dict[str, Any] | None = None
+    # The reference's bins and the current side's counts, for drawing (``driftline report``).
+    profile: ReferenceProfile | None = field(default=None, compare=False, repr=False)
+    sketch: WindowSketch | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         data = self.report.to_dict()
@@ -83,12 +95,12 @@ def run_compare(request: CompareRequest) -> CompareResult:
     missing_in_current = tuple(n for n in kinds if n not in shared)
     reference = to_columns(ref_table, shared, request.reference)
     current = to_columns(cur_table, shared, request.current)
-    report = compare(
-        reference.values, current.values, shared,
-        roles={n: r for n, r in roles.items() if n in shared},
-        reference_missing=reference.missing, current_missing=current.missing,
-        policy=request.policy, options=request.options,
-    )
+    profile = build_profile(reference.values, shared,
+                            roles={n: r for n, r in roles.items() if n in shared},
+                            missing=reference.missing, options=request.options)
+    sketch = sketch_columns(profile, current.values, missing=current.missing,
+                            options=request.options)
+    report = evaluate(profile, sketch, request.policy)
     metrics = None
     if len(request.targets) == 1 and request.predictions:
         target = request.targets[0]
@@ -96,4 +108,4 @@ def run_compare(request: CompareRequest) -> CompareResult:
                  "current": performance(current, target, request.predictions)}
         metrics = sides if any(sides.values()) else None
     return CompareResult(request.reference, request.current, report, tuple(skipped),
-                         missing_in_current, metrics)
+                         missing_in_current, metrics, profile, sketch)

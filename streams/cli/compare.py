@@ -74,17 +74,9 @@ def compare(reference: Path, current: Path, fmt: str, target: tuple[str, ...],
     model-level result.
     """
     try:
-        given: dict[str, object] = {
-            key: value for key, value in (
-                ("alpha", alpha), ("min_reference_rows", min_reference_rows),
-                ("numeric_effect", numeric_effect), ("categorical_effect", categorical_effect),
-                ("correction", "none" if no_correction else None)) if value is not None}
-        base = DriftPolicy.of(verdict, **given)
-        effects = dict.fromkeys((base.numeric_effect, base.categorical_effect))
-        policy = DriftPolicy.of(
-            verdict, **given, min_samples=min_samples, drift_share_threshold=drift_share,
-            thresholds={k: v for effect in effects
-                        for k, v in _thresholds(effect, warn_at, critical_at).items()})
+        policy = build_policy(verdict, alpha, min_samples, min_reference_rows, numeric_effect,
+                              categorical_effect, warn_at, critical_at, drift_share,
+                              no_correction)
         request = CompareRequest(
             reference=reference, current=current, targets=target, predictions=prediction,
             exclude=exclude, numeric=numeric, categorical=categorical,
@@ -99,6 +91,25 @@ def compare(reference: Path, current: Path, fmt: str, target: tuple[str, ...],
         click.echo(render_table(result))
     if fail_on_drift and result.report.dataset_drift:
         sys.exit(EXIT_DRIFT)
+
+
+def build_policy(verdict: str, alpha: float | None, min_samples: int,
+                 min_reference_rows: int | None, numeric_effect: str | None,
+                 categorical_effect: str | None, warn_at: float | None,
+                 critical_at: float | None, drift_share: float, no_correction: bool
+                 ) -> DriftPolicy:
+    """The verdict policy of the threshold options (``compare`` and ``report`` share them)."""
+    given: dict[str, object] = {
+        key: value for key, value in (
+            ("alpha", alpha), ("min_reference_rows", min_reference_rows),
+            ("numeric_effect", numeric_effect), ("categorical_effect", categorical_effect),
+            ("correction", "none" if no_correction else None)) if value is not None}
+    base = DriftPolicy.of(verdict, **given)
+    effects = dict.fromkeys((base.numeric_effect, base.categorical_effect))
+    return DriftPolicy.of(
+        verdict, **given, min_samples=min_samples, drift_share_threshold=drift_share,
+        thresholds={k: v for effect in effects
+                    for k, v in _thresholds(effect, warn_at, critical_at).items()})
 
 
 def _thresholds(effect: str, warn: float | None, critical: float | None

@@ -48,6 +48,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                                 "newest first."),
     "api": ("api", "command",
             "Serve the HTTP API (read drift history, performance and alerts) until Ctrl-C."),
+    "report": ("report", "report", "Write an HTML report (no network needed to open it) of "
+                                   "two files or of MODEL's stored windows over a time range."),
 }
 
 

@@ -22,8 +22,9 @@ PACKAGES = {"detectors": 0, "store": 1, "alerting": 2, "streams": 3, "client": 4
 
 # The rooms of ``streams/``, lowest first: an event's path walks up from transport and
 # decoding through labels and ingest to the app that wires them.
-ROOMS = {"config": 0, "runtime": 1, "decoding": 2, "batch": 2, "transport": 3, "alerts": 4,
-         "labels": 5, "ingest": 6, "app": 7, "api": 7, "devtools": 8, "cli": 9}
+# ``report`` draws the batch path's comparisons and the store's windows.
+ROOMS = {"config": 0, "runtime": 1, "decoding": 2, "batch": 2, "report": 3, "transport": 3,
+         "alerts": 4, "labels": 5, "ingest": 6, "app": 7, "api": 7, "devtools": 8, "cli": 9}
 
 Graph = Mapping[str, set[str]]
 

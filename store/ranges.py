@@ -1,0 +1,61 @@
+"""Reads of one model version over a time range, for ``driftline report``.
+
+Decisions:
+
+- A window is in the range when its *start* is: ``since <= window_start < until``;
+  either bound may be left open. Detections go by their event time alike.
+- The window dicts have the shape of ``store.queries.list_windows`` (the stored
+  report with the window's identity in front), oldest first.
+- Performance rows are those of ``store.performance.list_performance`` for the
+  windows in the range.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from store.performance import list_detections, list_performance
+from store.queries import window_dict
+from store.records import check_aware, check_text, check_version
+from store.tables import windows
+
+
+def _inside(value: datetime, since: datetime | None, until: datetime | None) -> bool:
+    return (since is None or value >= since) and (until is None or value < until)
+
+
+def windows_between(conn: Connection, model_id: str, model_version: str,
+                    since: datetime | None = None, until: datetime | None = None
+                    ) -> list[dict[str, Any]]:
+    """The version's windows that start in ``[since, until)``, oldest first."""
+    check_text("model_id", model_id)
+    version = check_version("model_version", model_version)
+    query = select(windows).where(windows.c.model_id == model_id,
+                                  windows.c.model_version == version)
+    if since is not None:
+        query = query.where(windows.c.window_start >= check_aware("since", since))
+    if until is not None:
+        query = query.where(windows.c.window_start < check_aware("until", until))
+    query = query.order_by(windows.c.window_start, windows.c.id)
+    return [window_dict(row) for row in conn.execute(query).mappings()]
+
+
+def performance_between(conn: Connection, model_id: str, model_version: str,
+                        since: datetime | None = None, until: datetime | None = None
+                        ) -> list[dict[str, Any]]:
+    """The version's performance rows (realised and estimated) of windows in the range."""
+    return [row for row in list_performance(conn, model_id, model_version)
+            if _inside(row["window_start"], since, until)]
+
+
+def detections_between(conn: Connection, model_id: str, model_version: str,
+                       since: datetime | None = None, until: datetime | None = None
+                       ) -> list[dict[str, Any]]:
+    """The version's concept-drift detections whose event time is in the range."""
+    rows = list_detections(conn, model_id, model_version)
+    return sorted((row for row in rows if _inside(row["event_time"], since, until)),
+                  key=lambda row: (row["event_time"], row["detector"], row["position"]))
