@@ -3,6 +3,7 @@ each write does as seen through the read routes and the rule engine."""
 
 from __future__ import annotations
 
+import base64
 import io
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,11 +22,11 @@ from store.alerts import list_outbox
 from store.engine import make_engine
 from streams.api.app import create_app
 from tests.unit.alerting.streams import T0, psi_facts
-from tests.unit.alerting.test_silenced_delivery import SIGNING
 from tests.unit.streams.api.conftest import api_settings, bearer
 
 VERSION = "/v1/models/fraud/versions/7"
 ALERT = f"{VERSION}/alerts/drift"
+SIGNING = "whsec_" + base64.b64encode(b"driftline-test-signing-key-32byt").decode()
 CSV = b"amount,country,prediction\n1.5,fr,0\n2.5,de,1\n3.5,fr,0\n4.5,it,1\n"
 
 
