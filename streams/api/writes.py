@@ -84,7 +84,7 @@ def store_errors() -> Iterator[None]:
     try:
         yield
     except NotFoundError as exc:
-        raise ProblemError(404, str(exc).strip("'\"")) from None
+        raise ProblemError(404, str(exc)) from None
     except (ValueError, InputError) as exc:
         raise ProblemError(422, str(exc)) from None
 
