@@ -18,7 +18,11 @@ Decisions:
   the locked dependencies have no multipart parser, and the body carries one
   file either way. The format comes from ``format`` (``csv``, ``parquet``,
   ``jsonl``) or else from the Content-Type. It is profiled as ``driftline
-  reference set`` profiles it (``streams.batch.profiling.profile_file``).
+  reference set`` profiles it (``streams.batch.profiling.profile_file``). A body
+  larger than ``MAX_UPLOAD_BYTES`` (256 MiB) is refused (413) while it is read,
+  so a client cannot fill the process's memory (the body is held in memory, then
+  in a temporary file, while it is profiled); a larger file is set with
+  ``driftline reference set``, which reads it from disk.
 - There is no route to build a reference from a stored time range: the store
   keeps a window's statistics, not its rows, and statistics do not merge into a
   profile (``store/reference_writes.py``).
@@ -49,7 +53,7 @@ from store.records import NotFoundError
 from store.tables import reference_profiles
 from streams.api import schemas
 from streams.api.auth import require
-from streams.api.problems import ProblemError
+from streams.api.problems import MEDIA_TYPE, Problem, ProblemError
 from streams.batch.files import InputError
 from streams.batch.profiling import profile_file
 from streams.config.api import ApiSettings
@@ -57,6 +61,7 @@ from streams.config.api import ApiSettings
 VERSION_PATH = "/v1/models/{model_id}/versions/{model_version}"
 ALERT_PATH = VERSION_PATH + "/alerts/{rule}"
 FORMATS = ("csv", "parquet", "jsonl")
+MAX_UPLOAD_BYTES = 256 * 1024 * 1024
 MEDIA_FORMATS = {
     "text/csv": "csv", "application/csv": "csv",
     "application/vnd.apache.parquet": "parquet", "application/x-parquet": "parquet",
@@ -70,6 +75,9 @@ UPLOAD_BODY = {"requestBody": {"required": True, "description": "The file of row
                                            for media in ("text/csv",
                                                          "application/vnd.apache.parquet",
                                                          "application/x-ndjson")}}}
+
+TOO_LARGE: dict[int | str, dict[str, Any]] = {
+    413: {"model": Problem, "description": "Content Too Large", "content": {MEDIA_TYPE: {}}}}
 
 Prediction = Annotated[list[str] | None, Query(
     description="The model's output columns (default: prediction and score when present).")]
@@ -114,6 +122,20 @@ def upload_format(content_type: str | None, fmt: str | None) -> str:
     return found
 
 
+async def read_upload(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it is larger than ``limit`` bytes."""
+    too_large = ProblemError(413, f"the file is larger than {limit} bytes")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise too_large
+    return bytes(body)
+
+
 def _silence_answer(found: silence_store.Silence) -> dict[str, Any]:
     answer: dict[str, Any] = audit_store.jsonable(found.to_dict())
     return answer
@@ -147,27 +169,29 @@ def add_write_routes(app: FastAPI, engine: Engine, settings: ApiSettings) -> Non
             return pages.reference_summary(dict(row))
 
     @app.put(f"{VERSION_PATH}/reference", response_model=schemas.ReferenceSummary,
-             dependencies=write, tags=["references"], openapi_extra=UPLOAD_BODY)
+             dependencies=write, tags=["references"], openapi_extra=UPLOAD_BODY,
+             responses=TOO_LARGE)
     async def put_version_reference(request: Request, model_id: str, model_version: str,
                                     prediction: Prediction = None, exclude: Exclude = None,
                                     format: Format = None) -> dict[str, Any]:
         """Set the version's reference from a file of rows (CSV, Parquet or JSON Lines) sent
         as the request body; replaces the one stored before. Audited as reference.set."""
         fmt = upload_format(request.headers.get("content-type"), format)
-        body = await request.body()
+        body = await read_upload(request, MAX_UPLOAD_BYTES)
         return await run_in_threadpool(set_reference, _actor(request), model_id,
                                        model_version, body, fmt, prediction or [],
                                        exclude or [])
 
     @app.put("/v1/models/{model_id}/reference", response_model=schemas.ReferenceSummary,
-             dependencies=write, tags=["references"], openapi_extra=UPLOAD_BODY)
+             dependencies=write, tags=["references"], openapi_extra=UPLOAD_BODY,
+             responses=TOO_LARGE)
     async def put_model_reference(request: Request, model_id: str,
                                   prediction: Prediction = None, exclude: Exclude = None,
                                   format: Format = None) -> dict[str, Any]:
         """Set the model-wide reference (version '', used by versions without their own)
         from a file of rows sent as the request body. Audited as reference.set."""
         fmt = upload_format(request.headers.get("content-type"), format)
-        body = await request.body()
+        body = await read_upload(request, MAX_UPLOAD_BYTES)
         return await run_in_threadpool(set_reference, _actor(request), model_id, None,
                                        body, fmt, prediction or [], exclude or [])
 

@@ -20,6 +20,7 @@ from alerting.apply import apply_facts
 from alerting.settings import parse_alerting
 from store.alerts import list_outbox
 from store.engine import make_engine
+from streams.api import writes
 from streams.api.app import create_app
 from tests.unit.alerting.streams import T0, psi_facts
 from tests.unit.streams.api.conftest import api_settings, bearer
@@ -174,6 +175,18 @@ def test_a_bad_upload_is_a_422_naming_no_temporary_file(
     assert "driftline-ref-" not in answer.json()["detail"]
     audit = client.get("/v1/audit", headers=bearer("reader")).json()
     assert audit["items"] == []
+
+
+def test_an_upload_larger_than_the_limit_is_a_413(client: TestClient,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(writes, "MAX_UPLOAD_BYTES", len(CSV) - 1)
+    answer = client.put(f"{VERSION}/reference", content=CSV,
+                        headers={**bearer("writer"), "Content-Type": "text/csv"})
+    assert answer.status_code == 413
+    assert answer.json()["detail"] == f"the file is larger than {len(CSV) - 1} bytes"
+    chunked = client.put(f"{VERSION}/reference", content=iter([CSV[:10], CSV[10:]]),
+                         headers={**bearer("writer"), "Content-Type": "text/csv"})
+    assert chunked.status_code == 413
 
 
 def test_silence_lift_and_their_answers(client: TestClient) -> None:
