@@ -1,4 +1,5 @@
-"""The FastAPI application: read routes over the store, behind token scopes.
+"""The FastAPI application: read routes over the store, behind token scopes; the write
+routes and the audit trail are added by ``streams.api.writes``.
 
 ``create_app(engine, settings)`` builds it for one database; ``driftline api``
 serves it with uvicorn, and any number of such processes may serve the same
@@ -37,6 +38,7 @@ from store.types import iso_utc
 from streams.api import cursors, problems, schemas
 from streams.api.auth import require
 from streams.api.problems import PROBLEM_RESPONSES, ProblemError
+from streams.api.writes import add_write_routes
 from streams.config.api import ApiSettings
 
 DEFAULT_LIMIT = 100
@@ -214,4 +216,5 @@ def create_app(engine: Engine, settings: ApiSettings) -> FastAPI:
             raise ProblemError(404, f"no reference {reference_id}")
         return {**pages.reference_summary(dict(row)), "profile": row["profile"]}
 
+    add_write_routes(app, engine, settings)
     return app

@@ -14,6 +14,7 @@ Decisions:
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
@@ -185,3 +186,67 @@ class Transition(BaseModel):
 
 class Health(BaseModel):
     status: str
+
+
+class SilenceRequest(BaseModel):
+    """Silence an alert instance until ``until`` (a time without a zone is UTC)."""
+
+    until: datetime
+    reason: str
+    feature: str = ""
+
+
+class AcknowledgeRequest(BaseModel):
+    """Acknowledge the current episode of a firing alert instance."""
+
+    reason: str
+    feature: str = ""
+
+
+class SilenceState(BaseModel):
+    """The stored silence and acknowledgement of one alert instance (``store.silences``)."""
+
+    rule: str
+    model_id: str
+    model_version: str
+    feature: str
+    silenced_until: str | None
+    silenced_at: str | None
+    silenced_by: str | None
+    reason: str | None
+    acknowledged: bool
+    acknowledged_at: str | None
+    acknowledged_by: str | None
+    acknowledged_episode: int | None
+    acknowledge_reason: str | None
+    suppressed_episode: int | None
+    updated_at: str
+
+
+class Deleted(BaseModel):
+    """The rows deleted per table (``store.deletion.VERSION_TABLES``)."""
+
+    model_id: str
+    model_version: str
+    deleted: dict[str, int]
+
+
+class AuditEntry(BaseModel):
+    """One recorded write: who (the token's name), what, and the state before and after."""
+
+    id: int
+    at: str
+    actor: str
+    action: str
+    model_id: str | None
+    model_version: str | None
+    target: dict[str, Any]
+    before: Any
+    after: Any
+
+
+class AuditPage(BaseModel):
+    """A page of the audit trail, newest first; pass ``next_before`` as ``before``."""
+
+    items: list[AuditEntry]
+    next_before: int | None
