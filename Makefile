@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # PostgreSQL for the store and worker tests (as on CI); unreachable means skipped, except CI=true.
 export DRIFTLINE_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: lock test test-containers docker-engine lint typecheck unit prometheus-tools chromium dashboards config-schema api-schema event-schema demo compare-example report-example bench-report bench bench-stream bench-join bench-alerts soak bench-decode-depth clean bench-concept bench-power bench-name-flood bench-null-worker
+.PHONY: lock test test-containers docker-engine lint typecheck unit prometheus-tools chromium dashboards config-schema api-schema event-schema demo compare-example report-example bench-report bench bench-stream bench-join bench-alerts soak bench-decode-depth clean bench-concept bench-power bench-name-flood bench-null-worker bench-api
 
 # The environment is installed from the committed lock (exact versions and hashes), never
 # resolved afresh: uv at the locked version is bootstrapped with pip, then syncs the venv.
@@ -147,6 +147,11 @@ bench-name-flood: $(STAMP)
 	$(BIN)/python bench/name_flood.py
 # The false-alarm rate of long seeded null streams through a real worker (embedded broker,
 # SQLite) at 100 to 100,000 events a window, the effect gate on and off (about 12 minutes).
+# The API's p50/p99 for a 30-day feature history (bench/api_history.py; PostgreSQL too when
+# DRIFTLINE_TEST_DATABASE_URL is set).
+bench-api: $(STAMP)
+	$(BIN)/python -m bench.api_history
+
 bench-null-worker: $(STAMP)
 	$(BIN)/python bench/null_worker.py
 

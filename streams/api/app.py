@@ -14,6 +14,8 @@ Decisions:
   (default 100, at most ``api.max_page``), ``cursor``, and a ``[start, end)`` time
   range. A time without a zone is read as UTC.
 - An unknown model is a 404; a known model's version without data is an empty page.
+- A reference id outside the database's ids (1 to 2**63 - 1) is a 422: the query
+  would fail on it (found by the property-based tests).
 - There is no ``from __future__ import annotations`` here: FastAPI reads the routes'
   annotations, and some name types local to ``create_app``.
 - ``/healthz`` answers while the process runs; ``/readyz`` when the database
@@ -26,7 +28,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query
+from fastapi import Depends, FastAPI, Path, Query
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -47,6 +49,8 @@ VERSION_PATH = "/v1/models/{model_id}/versions/{model_version}"
 Start = Annotated[datetime | None, Query(description="Only rows at or after this time.")]
 End = Annotated[datetime | None, Query(description="Only rows before this time.")]
 Cursor = Annotated[str | None, Query(description="next_cursor of the previous page.")]
+# Row ids are 64-bit in the database: a larger one is a 422, not a failed query.
+ReferenceId = Annotated[int, Path(ge=1, le=cursors.MAX_ROW_ID)]
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -207,7 +211,7 @@ def create_app(engine: Engine, settings: ApiSettings) -> FastAPI:
 
     @app.get("/v1/references/{reference_id}", response_model=schemas.Reference,
              dependencies=read, tags=["references"])
-    def get_reference(reference_id: int) -> dict[str, Any]:
+    def get_reference(reference_id: ReferenceId) -> dict[str, Any]:
         """One stored reference with its profile."""
         with connection() as conn:
             row = conn.execute(select(reference_profiles).where(

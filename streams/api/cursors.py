@@ -1,7 +1,8 @@
 """Page cursors: the key of a page's last row (``store.pages.After``), opaque to clients.
 
 A cursor is URL-safe base64 of ``<ISO time>|<row id>``. It is only valid for the
-list it came from; a cursor that does not decode is a 422.
+list it came from; a cursor that does not decode, or whose row id is outside the
+database's 64-bit ids (the query would fail), is a 422.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from datetime import datetime
 
 from store.pages import After
 from streams.api.problems import ProblemError
+
+MAX_ROW_ID = 2**63 - 1
 
 
 def encode(after: After | None) -> str | None:
@@ -31,7 +34,10 @@ def decode(cursor: str | None) -> After | None:
         when = datetime.fromisoformat(time)
         if when.tzinfo is None:
             raise ValueError("naive time")
-        return After(when, int(row_id))
+        found = int(row_id)
+        if not 0 <= found <= MAX_ROW_ID:
+            raise ValueError("row id out of range")
+        return After(when, found)
     except (ValueError, binascii.Error, UnicodeError):
         raise ProblemError(422, "invalid cursor: pass the next_cursor of the previous page "
                               "unchanged") from None

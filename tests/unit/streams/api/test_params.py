@@ -40,3 +40,18 @@ def test_a_bad_cursor(client: TestClient, cursor: str) -> None:
     answer = client.get(WINDOWS, params={"cursor": cursor}, headers=bearer("reader"))
     assert answer.status_code == 422
     assert answer.json()["detail"].startswith("invalid cursor")
+
+
+@pytest.mark.parametrize("reference_id", ["0", str(2**63), "100000000000000000000000000"])
+def test_a_reference_id_outside_the_database_ids(client: TestClient, reference_id: str) -> None:
+    """Found by the property-based tests: an id past 64 bits failed the query (a 500)."""
+    answer = client.get(f"/v1/references/{reference_id}", headers=bearer("reader"))
+    assert answer.status_code == 422
+    assert answer.json()["errors"][0]["location"] == "path.reference_id"
+
+
+def test_a_cursor_whose_row_id_is_past_64_bits(client: TestClient) -> None:
+    cursor = base64.urlsafe_b64encode(f"2026-11-22T10:00:00+00:00|{2**63}".encode()).decode()
+    answer = client.get(WINDOWS, params={"cursor": cursor}, headers=bearer("reader"))
+    assert answer.status_code == 422
+    assert answer.json()["detail"].startswith("invalid cursor")
