@@ -102,8 +102,10 @@ class Worker:
             return False
 
     def metrics(self, query: str = "") -> str:
+        # Prometheus's own default scrape timeout: a worker decoding a batch of poison
+        # (20,000-deep nesting, 17 MiB) once answered a scrape later than 2 s.
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics{query}",
-                                    timeout=2) as r:
+                                    timeout=10) as r:
             return str(r.read().decode())
 
     def metric(self, name: str, **labels: str) -> float:
