@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -16,6 +18,24 @@ from streams.batch.report import render_table
 from streams.cli.errors import CLIError
 
 EXIT_DRIFT = 3
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def column_options(command: F) -> F:
+    """The options naming the files' columns, shared by ``compare`` and ``report``."""
+    for option in reversed([
+            click.option("--target", multiple=True, metavar="COL",
+                         help="Ground-truth label column."),
+            click.option("--prediction", multiple=True, metavar="COL",
+                         help="Model output column (prediction or score); repeatable."),
+            click.option("--exclude", multiple=True, metavar="COL",
+                         help="Column to leave out (ids...)."),
+            click.option("--numeric", multiple=True, metavar="COL",
+                         help="Treat COL as numeric."),
+            click.option("--categorical", multiple=True, metavar="COL",
+                         help="Treat COL as categorical.")]):
+        command = option(command)
+    return command
 
 
 @click.command()
@@ -23,12 +43,7 @@ EXIT_DRIFT = 3
 @click.argument("current", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="Output format; json is the documented contract.")
-@click.option("--target", multiple=True, metavar="COL", help="Ground-truth label column.")
-@click.option("--prediction", multiple=True, metavar="COL",
-              help="Model output column (prediction or score); repeatable.")
-@click.option("--exclude", multiple=True, metavar="COL", help="Column to leave out (ids...).")
-@click.option("--numeric", multiple=True, metavar="COL", help="Treat COL as numeric.")
-@click.option("--categorical", multiple=True, metavar="COL", help="Treat COL as categorical.")
+@column_options
 @click.option("--verdict", type=click.Choice(VERDICTS), default="budget", show_default=True,
               help="budget: tests at the false-alarm level --alpha, with effect floors and a "
                    "reference minimum (docs/statistics.md); classic: PSI and "

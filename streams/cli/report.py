@@ -11,7 +11,7 @@ import click
 
 from detectors import DriftPolicy, ProfileOptions
 from detectors.policy import CATEGORICAL_EFFECTS, NUMERIC_EFFECTS, VERDICTS
-from streams.cli.compare import build_policy
+from streams.cli.compare import build_policy, column_options
 from streams.cli.errors import CLIError
 from streams.report.model import ReportData
 
@@ -46,12 +46,7 @@ def _when(_: click.Context, param: click.Parameter, value: str | None) -> dateti
               help="Reference file (CSV, Parquet or JSONL), with --current.")
 @click.option("--current", type=click.Path(path_type=Path), default=None,
               help="Current file, compared with --reference as `driftline compare` does.")
-@click.option("--target", multiple=True, metavar="COL", help="Ground-truth label column.")
-@click.option("--prediction", multiple=True, metavar="COL",
-              help="Model output column (prediction or score); repeatable.")
-@click.option("--exclude", multiple=True, metavar="COL", help="Column to leave out (ids...).")
-@click.option("--numeric", multiple=True, metavar="COL", help="Treat COL as numeric.")
-@click.option("--categorical", multiple=True, metavar="COL", help="Treat COL as categorical.")
+@column_options
 @click.option("--verdict", type=click.Choice(VERDICTS), default="budget", show_default=True,
               help="The verdict of `driftline compare --verdict`.")
 @click.option("--alpha", type=float, default=None, help="As `driftline compare --alpha`.")
