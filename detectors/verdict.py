@@ -98,9 +98,15 @@ class ColumnDrift:
     pooled_windows: int = 1
     pooled_effect_value: float | None = None
     pooled_pvalue_adjusted: float | None = None
+    # The window's counts in the reference's bins (numeric: one per bin; categorical: one
+    # per reference top category, then "other known", then "unseen"), so a stored window
+    # can be drawn beside its reference. None when the window had no value.
+    counts: tuple[int, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        if data.get("counts") is not None:
+            data["counts"] = list(data["counts"])
         skip = _NUMERIC_ONLY if self.kind == "categorical" else _CATEGORICAL_ONLY
         for key in skip:
             data.pop(key)
@@ -218,6 +224,7 @@ def _raw_stats(
         n_missing=sk.n_missing,
         missing_rate=sk.n_missing / total if total else None,
         reference_missing_rate=ref.missing_rate,
+        counts=tuple(int(c) for c in sk.counts) if sk.n else None,
     )
     return stats
 

@@ -40,6 +40,7 @@ from store.types import iso_utc
 from streams.api import cursors, problems, schemas
 from streams.api.auth import require
 from streams.api.problems import PROBLEM_RESPONSES, ProblemError
+from streams.api.report_route import add_report_route
 from streams.api.writes import add_write_routes
 from streams.config.api import ApiSettings
 
@@ -220,5 +221,6 @@ def create_app(engine: Engine, settings: ApiSettings) -> FastAPI:
             raise ProblemError(404, f"no reference {reference_id}")
         return {**pages.reference_summary(dict(row)), "profile": row["profile"]}
 
+    add_report_route(app, engine, settings)
     add_write_routes(app, engine, settings)
     return app

@@ -15,7 +15,8 @@ def from_compare(result: CompareResult) -> ReportData:
     if result.profile is not None:
         for column in result.profile.columns:
             sketch = None if result.sketch is None else result.sketch.columns.get(column.name)
-            drawings[column.name] = distribution(column, sketch)
+            drawings[column.name] = distribution(column, None if sketch is None
+                                                 else [int(c) for c in sketch.counts])
     facts = [("reference file", str(result.reference)),
              ("reference rows", str(report.n_reference_rows)),
              ("current file", str(result.current)),

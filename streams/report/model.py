@@ -14,6 +14,7 @@ Decisions:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
@@ -21,7 +22,6 @@ from typing import Any
 import numpy as np
 
 from detectors.reference import CategoricalReference, ColumnReference, NumericReference
-from detectors.sketch import CategoricalSketch, ColumnSketch, NumericSketch
 
 MAX_CATEGORIES = 20
 OTHER = "other known"
@@ -85,24 +85,34 @@ def bin_labels(edges: tuple[float, ...]) -> tuple[str, ...]:
     return (f"≤{_edge(edges[0])}", *inner, f">{_edge(edges[-1])}")
 
 
-def distribution(reference: ColumnReference, sketch: ColumnSketch | None) -> Distribution:
-    """The drawing of one column: reference bins or categories, and the window's counts."""
+def expected_counts(reference: ColumnReference) -> int:
+    """How many counts a window of this reference column has (``ColumnDrift.counts``)."""
     if isinstance(reference, NumericReference):
-        current = sketch.counts if isinstance(sketch, NumericSketch) else None
+        return len(reference.edges) + 1
+    return len(reference.categories) + 2
+
+
+def distribution(reference: ColumnReference, counts: Sequence[int] | None) -> Distribution:
+    """The drawing of one column: reference bins or categories, and the current side's
+    counts in them (a sketch's ``counts`` or a stored window's), when known.
+
+    Counts of another length than the reference's bins (a window of another reference)
+    are not drawn."""
+    current = None if counts is None or len(counts) != expected_counts(reference) \
+        else [int(c) for c in counts]
+    if isinstance(reference, NumericReference):
         return Distribution(bin_labels(reference.edges), _shares(reference.counts),
                             None if current is None else _shares(current))
-    return _categories(reference, sketch if isinstance(sketch, CategoricalSketch) else None)
+    return _categories(reference, current)
 
 
-def _categories(reference: CategoricalReference, sketch: CategoricalSketch | None
-                ) -> Distribution:
+def _categories(reference: CategoricalReference, counts: list[int] | None) -> Distribution:
     keep = MAX_CATEGORIES - 2
     labels = [*reference.categories[:keep], OTHER, UNSEEN]
     ref_counts = [*reference.counts[:keep],
                   sum(reference.counts[keep:]) + reference.other_count, 0]
     current = None
-    if sketch is not None:
-        counts = [int(c) for c in sketch.counts]
+    if counts is not None:
         top, rest = counts[: len(reference.categories)], counts[len(reference.categories):]
         current = _shares([*top[:keep], sum(top[keep:]) + rest[0], rest[1]])
     return Distribution(tuple(labels), _shares(ref_counts), current)

@@ -4,11 +4,13 @@ Decisions:
 
 - The verdict, the column table and the thresholds are the *newest* window's in
   the range; the page says how many windows of the range drifted.
-- A stored window keeps its per-column statistics, not its bin counts, so the
-  current side of a distribution cannot be drawn: each column shows its
-  reference's bins or categories (the profile the newest window was compared
-  with) and its effect statistic per window against the warn and critical
-  thresholds. The page says so.
+- A stored window keeps each column's counts in its reference's bins
+  (``ColumnDrift.counts``). The current side of a column is the sum of those
+  counts over the range's windows compared with the newest window's reference
+  (windows of an earlier reference have other bins and are left out of the bars;
+  the page says how many). Windows stored before the counts were kept have none:
+  then only the reference is drawn, and the page says so. Beside the bars, each
+  column's effect statistic is drawn per window against its thresholds.
 - Performance is drawn per metric, realised (from the joined labels) beside the
   estimate (from the scores), with the windows whose concept-drift detectors
   fired marked.
@@ -27,7 +29,7 @@ from store.repository import load_reference_by_id
 from store.types import iso_utc
 from streams.report.model import Distribution, ReportData, Timeline, distribution
 
-NO_CURRENT = ("Stored windows keep per-column statistics but not their bins, so each "
+NO_CURRENT = ("The windows of the range were stored without their bin counts, so each "
               "column shows the reference's distribution and its effect statistic over "
               "the windows of the range.")
 
@@ -39,6 +41,21 @@ class NoWindowsError(LookupError):
 def _columns(window: dict[str, Any]) -> tuple[dict[str, Any], ...]:
     return (*window.get("features", ()), *window.get("predictions", ()),
             *window.get("targets", ()))
+
+
+def _summed_counts(rows: list[dict[str, Any]]) -> dict[str, list[int]]:
+    """Per column, the sum of the windows' stored counts (of one reference, so of one
+    length; a window without counts for a column adds nothing to it)."""
+    sums: dict[str, list[int]] = {}
+    for row in rows:
+        for column in _columns(row):
+            counts = column.get("counts")
+            if not counts:
+                continue
+            total = sums.setdefault(column["name"], [0] * len(counts))
+            if len(total) == len(counts):
+                sums[column["name"]] = [a + int(b) for a, b in zip(total, counts, strict=True)]
+    return sums
 
 
 def _metric_series(rows: list[dict[str, Any] | None]) -> dict[str, tuple[float | None, ...]]:
@@ -95,8 +112,11 @@ def from_store(conn: Connection, model_id: str, model_version: str,
     reference = None
     if newest["reference_id"] is not None:
         reference = load_reference_by_id(conn, int(newest["reference_id"]))
+    same = [r for r in rows if r["reference_id"] == newest["reference_id"]]
+    current = _summed_counts(same)
     if reference is not None:
-        drawings = {c.name: distribution(c, None) for c in reference.profile.columns}
+        drawings = {c.name: distribution(c, current.get(c.name))
+                    for c in reference.profile.columns}
     timeline = _timeline(rows, performance_between(conn, model_id, model_version, since, until),
                          detections_between(conn, model_id, model_version, since, until))
     drifted = sum(1 for r in rows if r["status"] == "drift")
@@ -114,7 +134,10 @@ def from_store(conn: Connection, model_id: str, model_version: str,
              ("newest window", f"{newest['window_start']} to {newest['window_end']}, "
                                f"{newest['n_events']} events")]
     notes = [f"Verdict of the newest window; {drifted} of {len(rows)} windows in the range "
-             f"drifted.", NO_CURRENT]
+             f"drifted. The bars are the reference and the sum of the {len(same)} windows "
+             f"compared with it."]
+    if not current:
+        notes.append(NO_CURRENT)
     if len(references) > 1:
         notes.append(f"The range spans {len(references)} references (ids "
                      f"{', '.join(references)}); the bars show the newest window's.")

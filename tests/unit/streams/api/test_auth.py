@@ -31,7 +31,7 @@ READ_URLS = read_urls()
 
 
 def test_every_read_route_is_listed() -> None:
-    assert len(READ_URLS) == 11
+    assert len(READ_URLS) == 12
 
 
 @pytest.mark.parametrize("url", READ_URLS)

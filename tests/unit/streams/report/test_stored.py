@@ -8,10 +8,12 @@ from pathlib import Path
 import pyarrow.csv as pacsv
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from store import make_engine
 from store.ranges import detections_between, performance_between, windows_between
+from store.tables import windows
 from streams.cli.main import main
 from streams.devtools.examples import synthetic_table
 from streams.devtools.report_data import START, WINDOW, fill
@@ -49,16 +51,25 @@ def test_the_range_keeps_windows_that_start_in_it(engine: Engine) -> None:
         assert detections_between(conn, "fraud", "1", until=START + WINDOW) == []
 
 
-def test_a_stored_report_has_the_timeline_and_says_what_it_cannot_draw(engine: Engine
-                                                                        ) -> None:
+def test_a_stored_report_draws_the_windows_counts_beside_the_reference(engine: Engine
+                                                                       ) -> None:
     with engine.connect() as conn:
         data = from_store(conn, "fraud", "1")
+        rows = windows_between(conn, "fraud", "1")
     assert data.timeline is not None
     assert len(data.timeline.times) == N_WINDOWS
     assert data.timeline.detection_windows == (N_WINDOWS * 3 // 4,)
     assert set(data.timeline.performance) == {"accuracy", "f1"} == set(data.timeline.estimate)
-    assert NO_CURRENT in data.notes
-    assert all(d.current is None for d in data.distributions.values())
+    assert NO_CURRENT not in data.notes
+    for name in ("f000", "score"):
+        columns = [c for r in rows for c in (*r["features"], *r["predictions"])
+                   if c["name"] == name]
+        assert len(columns) == N_WINDOWS
+        # Every value of every window is in exactly one bin.
+        assert sum(sum(c["counts"]) for c in columns) == sum(c["n_current"] for c in columns)
+        sums = [sum(bins) for bins in zip(*(c["counts"] for c in columns), strict=True)]
+        current = data.distributions[name].current
+        assert current == pytest.approx([v / sum(sums) for v in sums], abs=1e-15)
     html = render(data)
     page = read(html)
     assert page.problems == []
@@ -68,6 +79,24 @@ def test_a_stored_report_has_the_timeline_and_says_what_it_cannot_draw(engine: E
     assert "adwin" in html
     assert "drift share over time" in html
     assert html.count('<polyline class="effect"') == 5
+
+
+def test_windows_stored_without_counts_draw_the_reference_alone(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    fill(engine, n_features=2, n_windows=2, rows=200, reference_rows=2_000)
+    with engine.begin() as conn:
+        for row in conn.execute(select(windows.c.id, windows.c.report)).all():
+            report = dict(row.report)
+            for key in ("features", "predictions", "targets"):
+                report[key] = [{k: v for k, v in c.items() if k != "counts"}
+                               for c in report[key]]
+            conn.execute(update(windows).where(windows.c.id == row.id).values(report=report))
+    with engine.connect() as conn:
+        data = from_store(conn, "fraud", "1")
+    assert NO_CURRENT in data.notes
+    assert data.distributions
+    assert all(d.current is None for d in data.distributions.values())
+    assert read(render(data)).problems == []
 
 
 def test_an_empty_range_is_an_error(engine: Engine) -> None:

@@ -1,0 +1,87 @@
+"""The report route: a range, one window by ``at``, the window cap and the errors."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+from streams.api import report_route
+from streams.api.app import create_app
+from tests.unit.store.conftest import START
+from tests.unit.streams.api.conftest import N_WINDOWS, STEP, api_settings, bearer
+from tests.unit.streams.report.html_check import outside_references, read
+
+URL = "/v1/models/fraud/versions/7/report"
+READER = bearer("reader")
+
+
+def _windows_drawn(html: str) -> int:
+    """The window count the page's facts give (``windows: N, from ... to ...``)."""
+    marker = '<th>windows</th><td class="n">'
+    assert marker in html
+    return int(html.split(marker, 1)[1].split(",", 1)[0])
+
+
+def test_a_range_is_a_self_contained_page(client: TestClient) -> None:
+    answer = client.get(URL, headers=READER)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/html")
+    page = read(answer.text)
+    assert page.problems == []
+    assert outside_references(page) == []
+    assert _windows_drawn(answer.text) == N_WINDOWS
+    part = client.get(URL, headers=READER, params={
+        "start": (START + STEP).isoformat(), "end": (START + 3 * STEP).isoformat()})
+    assert _windows_drawn(part.text) == 2
+
+
+@pytest.mark.parametrize(("offset", "window"), [
+    (timedelta(minutes=6), 0),               # the first window closed at 6 minutes
+    (timedelta(minutes=6, seconds=59), 0),   # still the first until the second closes
+    (timedelta(minutes=11), 1),
+    (N_WINDOWS * STEP + timedelta(days=1), N_WINDOWS - 1),
+])
+def test_at_is_the_window_the_gauges_showed(client: TestClient, offset: timedelta,
+                                             window: int) -> None:
+    moment = START + offset
+    start = (START + window * STEP).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for at in (moment.isoformat(), str(int(moment.timestamp() * 1000))):
+        answer = client.get(URL, headers=READER, params={"at": at})
+        assert answer.status_code == 200, answer.text
+        assert _windows_drawn(answer.text) == 1
+        assert f"{start} to" in answer.text
+
+
+@pytest.mark.parametrize(("params", "status", "detail"), [
+    ({"at": (START + timedelta(minutes=5)).isoformat()}, 404, "had closed by"),
+    ({"at": "yesterday"}, 422, "neither an ISO 8601 time nor Unix milliseconds"),
+    ({"at": "9" * 30}, 422, "out of range"),
+    ({"at": "0", "start": START.isoformat()}, 422, "not both"),
+    ({"start": "2030-01-01T00:00:00Z"}, 404, "no stored window"),
+])
+def test_bad_or_empty_ranges_are_problems(client: TestClient, params: dict[str, str],
+                                          status: int, detail: str) -> None:
+    answer = client.get(URL, headers=READER, params=params)
+    assert answer.status_code == status
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert detail in answer.json()["detail"]
+
+
+def test_an_unknown_model_is_a_404(client: TestClient) -> None:
+    answer = client.get("/v1/models/nope/versions/7/report", headers=READER)
+    assert answer.status_code == 404
+    assert answer.json()["detail"] == "unknown model 'nope'"
+
+
+def test_a_range_over_the_cap_is_refused_before_it_is_read(
+        stored: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(report_route, "MAX_WINDOWS", N_WINDOWS - 1)
+    with TestClient(create_app(stored, api_settings())) as client:
+        answer = client.get(URL, headers=READER)
+        assert answer.status_code == 422
+        assert f"holds {N_WINDOWS} windows" in answer.json()["detail"]
+        assert client.get(URL, headers=READER, params={
+            "end": (START + (N_WINDOWS - 1) * STEP).isoformat()}).status_code == 200
