@@ -15,6 +15,13 @@ DATASOURCE_UID: Final = "driftline-prometheus"
 OVERVIEW_UID: Final = "driftline-overview"
 MODEL_UID: Final = "driftline-model"
 
+# Where a browser reaches `driftline api` (the compose stack publishes it on port 8000),
+# and the report of the window a series showed at a clicked time (streams/api/report_route.py:
+# ``at`` takes the Unix milliseconds a data link's ${__value.time} gives).
+API_URL: Final = "http://localhost:8000"
+REPORT_LINK: Final = ("${api_url}/v1/models/${__field.labels.model}/versions/"
+                      "${__field.labels.version}/report?at=${__value.time}")
+
 # Realised performance metrics of driftline_model_performance{metric}; estimates are
 # the same names prefixed with "estimated_". The package imports only the standard library
 # and its build dependencies, so these copy detectors/catalogue.py's ESTIMATED_METRICS and

@@ -17,7 +17,7 @@ from dashboards.panels import (
     status_history,
     time_series,
 )
-from dashboards.variables import datasource_variable, model_variables
+from dashboards.variables import api_url_variable, datasource_variable, model_variables
 
 RATE = "$__rate_interval"
 MODEL = 'model="$model", version=~"$version"'
@@ -38,6 +38,7 @@ def build() -> dash.Dashboard:
                          .enable(True).icon_color("red").expr(CONCEPT_DRIFT)))
     for variable in model_variables():
         board = board.with_variable(variable)
+    board = board.with_variable(api_url_variable())
     for title, panels in (("Data drift", _summary() + _drift()),
                           ("Performance and labels", _performance())):
         board = board.with_row(row(title))
@@ -82,14 +83,14 @@ def _drift() -> list[Builder[Panel]]:
             "reference (driftline windows MODEL --format json shows the bins) and ask its owner.",
             [(f"driftline_feature_psi{{{FEATURE}}}", "{{feature}} v{{version}}")],
             steps=((None, GREEN), (cat.PSI_WARN, YELLOW), (cat.PSI_CRITICAL, RED)),
-            draw_thresholds=True, minimum=0),
+            draw_thresholds=True, minimum=0, report=True),
         time_series(
             "KS statistic per feature", "Kolmogorov–Smirnov distance of each selected numeric "
             "feature per window. Dashed lines: 0.1 and 0.2. A high KS with a low PSI is a "
             "shape change inside bins (variance, tails): look at the feature's quantiles.",
             [(f"driftline_feature_ks_statistic{{{FEATURE}}}", "{{feature}} v{{version}}")],
             steps=((None, GREEN), (cat.KS_WARN, YELLOW), (cat.KS_CRITICAL, RED)),
-            draw_thresholds=True, minimum=0, maximum=1),
+            draw_thresholds=True, minimum=0, maximum=1, report=True),
         status_history(
             "Feature × window drift (heatmap)", "Each row a feature, each cell a window: green "
             "none, yellow warn, red critical. A column of red is a dataset-wide event (an "
@@ -97,20 +98,21 @@ def _drift() -> list[Builder[Panel]]:
             "red cell and what was deployed then.",
             [(f"driftline_feature_drift{{{MODEL}}}", "{{feature}} v{{version}}")],
             steps=((None, GREEN), (cat.DRIFT_WARN, YELLOW), (cat.DRIFT_CRITICAL, RED)),
-            severity=True, height=12),
+            severity=True, height=12, report=True),
         status_history(
             "Feature × window PSI (heatmap)", "PSI of every feature per window, coloured by "
             "the warn (0.1) and critical (0.25) thresholds, including features without a "
             "drift verdict (too few samples or a non-significant p-value).",
             [(f"driftline_feature_psi{{{MODEL}}}", "{{feature}} v{{version}}")],
             steps=((None, GREEN), (cat.PSI_WARN, YELLOW), (cat.PSI_CRITICAL, RED)),
-            height=12),
+            height=12, report=True),
         time_series(
             "KS p-value per feature", "Corrected decisions use Benjamini–Hochberg across "
             "features; this is the raw p-value. Below 0.05 (red area) alone is not drift on "
             "large windows: the effect size (PSI, KS) decides.",
             [(f"driftline_feature_ks_pvalue{{{FEATURE}}}", "{{feature}} v{{version}}")],
-            steps=((None, RED), (0.05, GREEN)), draw_thresholds=True, minimum=0, maximum=1),
+            steps=((None, RED), (0.05, GREEN)), draw_thresholds=True, minimum=0, maximum=1,
+            report=True),
         time_series(
             "Other effect sizes", "Jensen–Shannon distance, Hellinger distance and "
             "Wasserstein distance (in reference σ) of the selected features. Above 0.2: "
@@ -118,7 +120,7 @@ def _drift() -> list[Builder[Panel]]:
             [(f"driftline_feature_statistic{{{FEATURE}, "
               'statistic=~"js_distance|hellinger|wasserstein"}',
               "{{feature}} {{statistic}} v{{version}}")],
-            steps=((None, GREEN), (0.1, YELLOW), (0.2, RED)), minimum=0),
+            steps=((None, GREEN), (0.1, YELLOW), (0.2, RED)), minimum=0, report=True),
     ]
 
 

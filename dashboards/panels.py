@@ -10,6 +10,7 @@ from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.builders import prometheus, stat, statushistory, timeseries
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models.dashboard import (
+    DashboardLinkType,
     DataSourceRef,
     FieldColorModeId,
     Threshold,
@@ -17,6 +18,8 @@ from grafana_foundation_sdk.models.dashboard import (
     ValueMap,
     ValueMappingResult,
 )
+
+from dashboards.catalogue import REPORT_LINK
 
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="${datasource}")
 GREEN, YELLOW, ORANGE, RED, BLUE = "green", "yellow", "orange", "red", "blue"
@@ -52,8 +55,9 @@ def time_series(title: str, description: str, targets: Sequence[Target], *,
                 unit: str = "short", steps: Sequence[Step] = ((None, GREEN),),
                 draw_thresholds: bool = False, width: int = 12, height: int = 8,
                 minimum: float | None = None, maximum: float | None = None,
-                ) -> timeseries.Panel:
-    """A time series; ``draw_thresholds`` draws the steps as dashed lines and areas."""
+                report: bool = False) -> timeseries.Panel:
+    """A time series; ``draw_thresholds`` draws the steps as dashed lines and areas;
+    ``report`` links each point to the report of its window (``report_link``)."""
     panel = (timeseries.Panel().title(title).description(description).datasource(DATASOURCE)
              .targets(list(_targets(targets))).unit(unit).span(width).height(height)
              .thresholds(thresholds(*steps)).line_width(2).fill_opacity(10)
@@ -69,6 +73,8 @@ def time_series(title: str, description: str, targets: Sequence[Target], *,
         panel = panel.min(minimum)
     if maximum is not None:
         panel = panel.max(maximum)
+    if report:
+        panel = panel.data_links([report_link()])
     return panel
 
 
@@ -91,8 +97,10 @@ def stat_panel(title: str, description: str, targets: Sequence[Target], *,
 
 def status_history(title: str, description: str, targets: Sequence[Target], *,
                    steps: Sequence[Step], width: int = 24, height: int = 10,
-                   severity: bool = False, unit: str = "short") -> statushistory.Panel:
-    """One row per series (feature), one cell per interval (window), coloured by value."""
+                   severity: bool = False, unit: str = "short", report: bool = False
+                   ) -> statushistory.Panel:
+    """One row per series (feature), one cell per interval (window), coloured by value;
+    ``report`` links each cell to the report of its window (``report_link``)."""
     panel = (statushistory.Panel().title(title).description(description)
              .datasource(DATASOURCE).targets(list(_targets(targets))).span(width)
              .height(height).thresholds(thresholds(*steps)).unit(unit)
@@ -100,7 +108,16 @@ def status_history(title: str, description: str, targets: Sequence[Target], *,
              .show_value(common.VisibilityMode.NEVER).row_height(0.9))
     if severity:
         panel = panel.mappings(list(severity_mappings()))
+    if report:
+        panel = panel.data_links([report_link()])
     return panel
+
+
+def report_link() -> dash.DashboardLink:
+    """A data link: the API's report of the window a series showed at the clicked time."""
+    return (dash.DashboardLink("Report of this window").type(DashboardLinkType.LINK)
+            .url(REPORT_LINK).target_blank(True)
+            .tooltip("The HTML report of the window (driftline api)"))
 
 
 def row(title: str) -> dash.Row:

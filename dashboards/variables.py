@@ -1,11 +1,12 @@
-"""Template variables: the Prometheus datasource, then model → version → feature."""
+"""Template variables: the Prometheus datasource, then model → version → feature, and the
+address of the driftline API that the report links open."""
 
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.models.dashboard import VariableOption, VariableRefresh, VariableSort
 
-from dashboards.catalogue import DATASOURCE_UID
+from dashboards.catalogue import API_URL, DATASOURCE_UID
 from dashboards.panels import DATASOURCE
 
 
@@ -39,3 +40,12 @@ def model_variables() -> list[dash.QueryVariable]:
                        'label_values(driftline_feature_drift{model="$model", '
                        'version=~"$version"}, feature)', multi=True),
     ]
+
+
+def api_url_variable() -> dash.TextBoxVariable:
+    """The API's address as a browser reaches it (``driftline api``, docs/api.md); edit it
+    on the dashboard or in the provisioned JSON when the API is elsewhere."""
+    return (dash.TextBoxVariable("api_url").label("driftline API")
+            .description("Address of `driftline api`, for the report links.")
+            .default_value(API_URL)
+            .current(VariableOption(selected=True, text=API_URL, value=API_URL)))

@@ -69,7 +69,7 @@ def test_every_panel_tells_on_call_what_to_do(name: str) -> None:
 def test_drill_down_is_templated_by_model_version_and_feature() -> None:
     model = DASHBOARDS["model.json"]
     names = [v["name"] for v in model["templating"]["list"]]
-    assert names == ["datasource", "model", "version", "feature"]
+    assert names == ["datasource", "model", "version", "feature", "api_url"]
     for panel in panels(model):
         for target in panel["targets"]:
             assert '$model"' in target["expr"], panel["title"]
@@ -99,6 +99,21 @@ def test_feature_by_window_heatmap_and_concept_drift_annotations() -> None:
     (annotation,) = DASHBOARDS["model.json"]["annotations"]["list"]
     assert "driftline_concept_drift_detections_total" in annotation["expr"]
     assert annotation["enable"] is True
+
+
+def test_the_drift_panels_link_each_point_to_its_window_report() -> None:
+    linked = {p["title"]: p["fieldConfig"]["defaults"].get("links", [])
+              for p in panels(DASHBOARDS["model.json"])}
+    drift = ["PSI per feature", "KS statistic per feature", "Feature × window drift (heatmap)",
+             "Feature × window PSI (heatmap)", "KS p-value per feature", "Other effect sizes"]
+    for title in drift:
+        (link,) = linked[title]
+        assert link["url"] == catalogue.REPORT_LINK, title
+        assert link["targetBlank"] is True
+    (api,) = [v for v in DASHBOARDS["model.json"]["templating"]["list"]
+              if v["name"] == "api_url"]
+    assert api["type"] == "textbox"
+    assert api["query"] == catalogue.API_URL
 
 
 def test_overview_covers_the_issue_list() -> None:

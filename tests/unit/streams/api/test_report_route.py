@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
+from dashboards.catalogue import REPORT_LINK
 from streams.api import report_route
 from streams.api.app import create_app
 from tests.unit.store.conftest import START
@@ -85,3 +86,17 @@ def test_a_range_over_the_cap_is_refused_before_it_is_read(
         assert f"holds {N_WINDOWS} windows" in answer.json()["detail"]
         assert client.get(URL, headers=READER, params={
             "end": (START + (N_WINDOWS - 1) * STEP).isoformat()}).status_code == 200
+
+
+def test_the_dashboard_link_opens_the_report_of_the_clicked_window(client: TestClient) -> None:
+    """The drill-down's data link, filled in as Grafana fills it for a point of model fraud
+    version 7 at 11 minutes (the second window was then the newest closed one)."""
+    clicked = START + timedelta(minutes=11)
+    url = (REPORT_LINK.replace("${api_url}", "")
+           .replace("${__field.labels.model}", "fraud")
+           .replace("${__field.labels.version}", "7")
+           .replace("${__value.time}", str(int(clicked.timestamp() * 1000))))
+    answer = client.get(url, headers=READER)
+    assert answer.status_code == 200
+    assert _windows_drawn(answer.text) == 1
+    assert f"{(START + STEP).strftime('%Y-%m-%dT%H:%M:%SZ')} to" in answer.text
