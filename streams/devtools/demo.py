@@ -51,6 +51,8 @@ from streams.devtools.broker import EmbeddedBroker, free_port
 from streams.devtools.receiver import DemoReceiver
 from streams.devtools.simulator import Simulator
 from streams.devtools.table import HEADER, Table, concept_summary, print_rows
+from streams.report.page import render
+from streams.report.stored import NoWindowsError, from_store
 from streams.transport.producer import encode_event, send_routed
 from streams.transport.topics import driftline_topics, ensure_topics
 
@@ -232,7 +234,25 @@ def run_demo(run: DemoRun) -> bool:
                 engine.dispose()
         run.retrain_records = asyncio.run(_retrain_records(broker.bootstrap))
         run.alerts, run.retrains = len(receiver.alerts), len(receiver.retrains)
-    return _summary(run, simulator)
+    ok = _summary(run, simulator)
+    _write_report(database, simulator.model_version, run.workdir / "report.html")
+    return ok
+
+
+def _write_report(database: str, model_version: str, out: Path) -> None:
+    """The HTML report of the demo model's stored windows (``driftline report --model``)."""
+    engine = make_engine(database)
+    try:
+        with engine.connect() as conn:
+            data = from_store(conn, MODEL, model_version)
+    except NoWindowsError as exc:
+        click.echo(f"report   not written: {exc}")
+        return
+    finally:
+        engine.dispose()
+    out.write_text(render(data), encoding="utf-8")
+    click.echo(f"report   {out} (open it in a browser; `driftline report --model {MODEL} "
+               f"--model-version {model_version} --database {database}` writes it again)")
 
 
 def _stream(run: DemoRun, bootstrap: str, simulator: Simulator, engine: Engine, port: int
