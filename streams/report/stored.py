@@ -5,12 +5,15 @@ Decisions:
 - The verdict, the column table and the thresholds are the *newest* window's in
   the range; the page says how many windows of the range drifted.
 - A stored window keeps each column's counts in its reference's bins
-  (``ColumnDrift.counts``). The current side of a column is the sum of those
-  counts over the range's windows compared with the newest window's reference
-  (windows of an earlier reference have other bins and are left out of the bars;
-  the page says how many). Windows stored before the counts were kept have none:
-  then only the reference is drawn, and the page says so. Beside the bars, each
-  column's effect statistic is drawn per window against its thresholds.
+  (``ColumnDrift.counts``). The bars are the newest window's, beside the reference
+  it was compared with, so they show what the verdict and the column table judged
+  (a sum over the range would blur a shift that began inside it). Windows stored
+  before the counts were kept have none: then only the reference is drawn, and
+  the page says so. Beside the bars, each column's effect statistic is drawn per
+  window against its thresholds, which shows when a shift began.
+- The page counts the windows with dataset drift and, apart, those with at least
+  one drifted column; windows without a reference (gathering one) are named as
+  such, not as a reference.
 - Performance is drawn per metric, realised (from the joined labels) beside the
   estimate (from the scores), with the windows whose concept-drift detectors
   fired marked.
@@ -41,21 +44,6 @@ class NoWindowsError(LookupError):
 def _columns(window: dict[str, Any]) -> tuple[dict[str, Any], ...]:
     return (*window.get("features", ()), *window.get("predictions", ()),
             *window.get("targets", ()))
-
-
-def _summed_counts(rows: list[dict[str, Any]]) -> dict[str, list[int]]:
-    """Per column, the sum of the windows' stored counts (of one reference, so of one
-    length; a window without counts for a column adds nothing to it)."""
-    sums: dict[str, list[int]] = {}
-    for row in rows:
-        for column in _columns(row):
-            counts = column.get("counts")
-            if not counts:
-                continue
-            total = sums.setdefault(column["name"], [0] * len(counts))
-            if len(total) == len(counts):
-                sums[column["name"]] = [a + int(b) for a, b in zip(total, counts, strict=True)]
-    return sums
 
 
 def _metric_series(rows: list[dict[str, Any] | None]) -> dict[str, tuple[float | None, ...]]:
@@ -112,15 +100,16 @@ def from_store(conn: Connection, model_id: str, model_version: str,
     reference = None
     if newest["reference_id"] is not None:
         reference = load_reference_by_id(conn, int(newest["reference_id"]))
-    same = [r for r in rows if r["reference_id"] == newest["reference_id"]]
-    current = _summed_counts(same)
+    current = {c["name"]: c.get("counts") for c in _columns(newest)}
     if reference is not None:
         drawings = {c.name: distribution(c, current.get(c.name))
                     for c in reference.profile.columns}
     timeline = _timeline(rows, performance_between(conn, model_id, model_version, since, until),
                          detections_between(conn, model_id, model_version, since, until))
     drifted = sum(1 for r in rows if r["status"] == "drift")
-    references = sorted({str(r["reference_id"]) for r in rows})
+    with_columns = sum(1 for r in rows if any(c.get("drifted") for c in _columns(r)))
+    references = sorted({str(r["reference_id"]) for r in rows if r["reference_id"] is not None})
+    unreferenced = sum(1 for r in rows if r["reference_id"] is None)
     facts = [("model", model_id), ("model version", model_version or "(none)"),
              ("range", _span(since, until)),
              ("windows", f"{len(rows)}, from {rows[0]['window_start']} to "
@@ -133,14 +122,17 @@ def from_store(conn: Connection, model_id: str, model_version: str,
               f"{iso_utc(reference.created_at)})"),
              ("newest window", f"{newest['window_start']} to {newest['window_end']}, "
                                f"{newest['n_events']} events")]
-    notes = [f"Verdict of the newest window; {drifted} of {len(rows)} windows in the range "
-             f"drifted. The bars are the reference and the sum of the {len(same)} windows "
-             f"compared with it."]
-    if not current:
+    notes = [f"Verdict, columns and bars of the newest window. Of the {len(rows)} windows "
+             f"in the range, {drifted} had dataset drift and {with_columns} at least one "
+             f"drifted column."]
+    if not any(current.values()):
         notes.append(NO_CURRENT)
     if len(references) > 1:
         notes.append(f"The range spans {len(references)} references (ids "
                      f"{', '.join(references)}); the bars show the newest window's.")
+    if unreferenced:
+        notes.append(f"{unreferenced} of the windows had no reference yet (it was being "
+                     f"gathered from the first windows' events).")
     return ReportData(
         title=f"Drift report: {model_id} version {model_version or '(none)'}",
         verdict=newest, columns=_columns(newest), distributions=drawings,
