@@ -119,13 +119,13 @@ def test_many_categories_fold_into_other_known_and_unseen_is_kept() -> None:
     sketch = WindowSketch(ReferenceProfile((reference, constant), 465))
     sketch.update({"c": np.array(["k00", "k29", "new", "new"], dtype=object),
                    "x": np.array([1.0, 2.0, 3.0, 3.0])})
-    drawn = distribution(reference, sketch.columns["c"].counts)
+    drawn = distribution(reference, [int(c) for c in sketch.columns["c"].counts])
     assert len(drawn.labels) == MAX_CATEGORIES
     assert drawn.labels[-2:] == (OTHER, UNSEEN)
     assert drawn.current == (0.25, *[0.0] * 17, 0.25, 0.5)
     assert sum(drawn.reference) == pytest.approx(1.0)
     assert drawn.reference[-1] == 0.0
-    numeric = distribution(constant, sketch.columns["x"].counts)
+    numeric = distribution(constant, [int(c) for c in sketch.columns["x"].counts])
     assert numeric.reference == (0.0, 1.0, 0.0)
     assert numeric.current == (0.25, 0.25, 0.5)
     assert distribution(constant, None).current is None
