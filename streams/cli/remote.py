@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -43,6 +42,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from streams.cli.common import fail
+from streams.config.settings import client_variable
 
 API_ENV = "DRIFTLINE_API_URL"
 TOKEN_ENV = "DRIFTLINE_API_TOKEN"
@@ -166,7 +166,7 @@ def model_path(model_id: str, model_version: str | None = None) -> str:
     return path
 
 
-def read_token(token_file: Path | None, environ: Mapping[str, str] | None = None) -> str | None:
+def read_token(token_file: Path | None) -> str | None:
     """The token from ``token_file``, else ``$DRIFTLINE_API_TOKEN``, else None."""
     if token_file is not None:
         try:
@@ -178,8 +178,8 @@ def read_token(token_file: Path | None, environ: Mapping[str, str] | None = None
         if not token:
             fail(f"{where} is empty")
     else:
-        token, where = (environ if environ is not None else os.environ).get(
-            TOKEN_ENV, "").strip(), f"${TOKEN_ENV}"
+        token = (client_variable(TOKEN_ENV) or "").strip()
+        where = f"${TOKEN_ENV}"
         if not token:
             return None
     if not all("!" <= char <= "~" for char in token):

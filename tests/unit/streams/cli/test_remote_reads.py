@@ -231,6 +231,15 @@ def test_conflicting_or_bad_options_are_usage_errors(args: list[str], expected: 
         assert "s3cret" not in result.output
 
 
+def test_the_database_path_ignores_a_token_in_the_environment(database: str) -> None:
+    """An engineer's shell may hold the token while a command reads the database."""
+    plain = run("windows", "fraud", "--database", database)
+    with_token = run("windows", "fraud", "--database", database,
+                     env={"DRIFTLINE_API_TOKEN": READ_TOKEN})
+    assert (with_token.exit_code, with_token.stdout) == (0, plain.stdout)
+    assert plain.stdout
+
+
 def test_the_database_with_the_url_in_the_environment_is_a_usage_error() -> None:
     result = run("alerts", "fraud", "--database", "sqlite://",
                  env={"DRIFTLINE_API_URL": "http://127.0.0.1:1"})
