@@ -58,7 +58,7 @@ def api_options(command: F) -> F:
     command = click.option(
         "--api-token-file", "api_token_file", type=click.Path(path_type=Path), default=None,
         metavar="PATH",
-        help=f"File holding the API token (default: ${TOKEN_ENV}).")(command)
+        help=f"File holding the API token (default: the token in ${TOKEN_ENV}).")(command)
     return click.option(
         "--api", "api_url", default=None, metavar="URL", envvar=API_ENV, show_envvar=True,
         help="Read from this driftline API instead of the database.")(command)
