@@ -142,7 +142,10 @@ class Api:
     def versions(self, model_id: str) -> list[str]:
         """The model's versions with windows, in the database's order (``/v1/models/{id}``)."""
         model = self.get(model_path(model_id))
-        return [str(version["model_version"]) for version in model.get("versions", [])]
+        versions = model.get("versions") if isinstance(model, dict) else None
+        if not isinstance(versions, list):
+            fail(f"the API answered {model_path(model_id)} without a list of versions")
+        return [str(version["model_version"]) for version in versions]
 
 
 def _items(page: Any, path: str) -> list[dict[str, Any]]:
@@ -206,7 +209,11 @@ def connect(api_url: str | None, api_token_file: Path | None, *, config: Path | 
             raise click.UsageError(f"{name} cannot be used with {source}: the command reads "
                                    "either the database or the API", ctx)
     # Not quoted back: the value may hold a password by mistake.
-    parsed = urllib.parse.urlsplit(api_url)
+    try:
+        parsed = urllib.parse.urlsplit(api_url)
+        _ = parsed.port  # an invalid port raises here
+    except ValueError:
+        raise click.UsageError(f"{source} is not a valid URL", ctx) from None
     if "@" in parsed.netloc:
         raise click.UsageError(f"{source} must not hold a user or password: give the token "
                                f"in ${TOKEN_ENV} or --api-token-file", ctx)

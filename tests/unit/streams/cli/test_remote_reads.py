@@ -222,6 +222,8 @@ def test_a_redirect_is_not_followed(httpserver: object) -> None:
     (["--api-token-file", "token"], "--api-token-file needs --api"),
     (["--api", "http://reader:s3cret@127.0.0.1:1"], "must not hold a user or password"),
     (["--api", "ftp://127.0.0.1:1"], "must be an http:// or https:// URL"),
+    (["--api", "http://[::1"], "is not a valid URL"),
+    (["--api", "http://127.0.0.1:port"], "is not a valid URL"),
 ])
 def test_conflicting_or_bad_options_are_usage_errors(args: list[str], expected: str) -> None:
     for command in (["windows", "fraud"], ["audit"]):
