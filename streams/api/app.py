@@ -18,6 +18,10 @@ Decisions:
   would fail on it (found by the property-based tests).
 - There is no ``from __future__ import annotations`` here: FastAPI reads the routes'
   annotations, and some name types local to ``create_app``.
+- A window is answered as the store gives it (a ``JSONResponse``, not through its
+  pydantic model, which would move the declared keys in front of the stored
+  report's): its keys are in the order of ``driftline windows --format json``, so
+  ``driftline windows --api`` prints what the database path prints, byte for byte.
 - ``/healthz`` answers while the process runs; ``/readyz`` when the database
   answers and is at the newest schema.
 """
@@ -29,6 +33,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Path, Query
+from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -139,13 +144,15 @@ def create_app(engine: Engine, settings: ApiSettings) -> FastAPI:
     @app.get(f"{VERSION_PATH}/windows", response_model=schemas.Page[schemas.Window],
              dependencies=read, tags=["windows"])
     def list_windows(model_id: str, model_version: str, start: Start = None, end: End = None,
-                     cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> dict[str, Any]:
+                     cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> JSONResponse:
         """A model version's windows, oldest first, with per-feature statistics,
         performance and estimate (the rows of `driftline windows --format json`)."""
         with connection() as conn:
             known(conn, model_id)
-            return page(pages.window_page, conn, model_id, model_version, start=start,
-                        end=end, cursor=cursor, limit=limit)
+            found = page(pages.window_page, conn, model_id, model_version, start=start,
+                         end=end, cursor=cursor, limit=limit)
+        # The rows as stored, keys in the order of `driftline windows --format json`.
+        return JSONResponse(found)
 
     @app.get(f"{VERSION_PATH}/features/{{feature}}",
              response_model=schemas.Page[schemas.FeaturePoint], dependencies=read,

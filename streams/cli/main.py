@@ -41,6 +41,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "windows": ("store", "windows", "The stored windows of MODEL, oldest first."),
     "detections": ("store", "detections", "The concept-drift detections on MODEL's "
                                               "error stream, in stream order."),
+    "alerts": ("store", "alerts", "The current state of each of MODEL's alert instances."),
     "deadletter": ("deadletter", "command", "Show the newest dead letters (invalid events) "
                                             "with their reasons, newest last."),
     "config": ("config", "config", "Check the configuration, or print its JSON Schema."),

@@ -1,24 +1,34 @@
-"""Commands that read or write the store: ``db upgrade``, ``reference set``, ``windows``."""
+"""Commands that read or write the store: ``db upgrade``, ``reference set``, ``windows``,
+``detections``, ``alerts``.
+
+The read commands take ``--api URL`` to read the same rows from ``driftline api``
+instead (``streams.cli.remote``, ``streams.cli.reads``); either way the rows go
+through the same printing code, so the output is the same byte for byte.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from store import migrate, repository
 from store.engine import make_engine
-from store.pages import with_performance
+from store.pages import alert_page, with_performance
 from store.performance import list_detections, list_performance
+from store.records import check_count
 from store.reference_writes import set_reference
 from store.types import iso_utc
 from streams.batch.files import InputError
 from streams.batch.profiling import profile_file
+from streams.cli import reads
 from streams.cli.common import cli_actor, fail
+from streams.cli.remote import api_options, connect
 from streams.config.settings import SettingsError, load_settings
 
 
@@ -98,6 +108,16 @@ def reference_set(model: str, file: Path, model_version: str | None,
                f"columns, {profile.n_rows} rows")
 
 
+def echo_json_list(items: Iterable[Any]) -> None:
+    """Print ``items`` as ``json.dumps(list(items), indent=2)`` would, one item at a time."""
+    first = True
+    for item in items:
+        text = json.dumps(item, indent=2, allow_nan=False).replace("\n", "\n  ")
+        click.echo(("[\n  " if first else ",\n  ") + text, nl=False)
+        first = False
+    click.echo("[]" if first else "\n]")
+
+
 @click.command("windows")
 @click.argument("model")
 @click.option("--model-version", "model_version", default=None, help="Only this model version.")
@@ -106,20 +126,31 @@ def reference_set(model: str, file: Path, model_version: str | None,
               show_default=True)
 @config_option
 @database_option
+@api_options
 def windows(model: str, model_version: str | None, limit: int | None, fmt: str,
-            config: Path | None, database: str | None) -> None:
+            config: Path | None, database: str | None, api_url: str | None,
+            api_token_file: Path | None) -> None:
     """The stored windows of MODEL, oldest first."""
-    with _store_errors():
-        engine = make_engine(_database_url(config, database))
-        try:
-            with engine.connect() as conn:
-                rows = repository.list_windows(conn, model, model_version, limit)
-                performance = list_performance(conn, model, model_version)
-        finally:
-            engine.dispose()
-    with_performance(rows, performance)
+    api = connect(api_url, api_token_file, config=config, database=database)
+    if limit is not None:
+        with _store_errors():
+            check_count("limit", limit)
+    rows: Iterable[dict[str, Any]]
+    if api is not None:
+        rows = reads.windows(api, model, model_version, limit)
+    else:
+        with _store_errors():
+            engine = make_engine(_database_url(config, database))
+            try:
+                with engine.connect() as conn:
+                    found = repository.list_windows(conn, model, model_version, limit)
+                    performance = list_performance(conn, model, model_version)
+            finally:
+                engine.dispose()
+        with_performance(found, performance)
+        rows = found
     if fmt == "json":
-        click.echo(json.dumps(rows, indent=2, allow_nan=False))
+        echo_json_list(rows)
         return
     for row in rows:
         drifted = [f["name"] for f in row["features"] if f["drifted"]]
@@ -144,25 +175,59 @@ def _percent(value: float | None) -> str:
               show_default=True)
 @config_option
 @database_option
+@api_options
 def detections(model: str, model_version: str | None, fmt: str, config: Path | None,
-               database: str | None) -> None:
+               database: str | None, api_url: str | None, api_token_file: Path | None) -> None:
     """The concept-drift detections on MODEL's error stream, in stream order."""
-    with _store_errors():
-        engine = make_engine(_database_url(config, database))
-        try:
-            with engine.connect() as conn:
-                rows = list_detections(conn, model, model_version)
-        finally:
-            engine.dispose()
-    items = [{"model_id": r["model_id"], "model_version": r["model_version"],
-              "detector": r["detector"], "position": r["position"],
-              "event_time": iso_utc(r["event_time"]), "statistic": r["statistic"],
-              "params": r["params"], "detected_at": iso_utc(r["detected_at"])} for r in rows]
+    api = connect(api_url, api_token_file, config=config, database=database)
+    items: Iterable[dict[str, Any]]
+    if api is not None:
+        items = reads.detections(api, model, model_version)
+    else:
+        with _store_errors():
+            engine = make_engine(_database_url(config, database))
+            try:
+                with engine.connect() as conn:
+                    rows = list_detections(conn, model, model_version)
+            finally:
+                engine.dispose()
+        items = [reads.detection_item(r["model_id"], r["model_version"], {
+            **r, "event_time": iso_utc(r["event_time"]),
+            "detected_at": iso_utc(r["detected_at"])}) for r in rows]
     if fmt == "json":
-        click.echo(json.dumps(items, indent=2, allow_nan=False))
+        echo_json_list(items)
         return
     for item in items:
         click.echo(f"{item['event_time']}  v{item['model_version']}  {item['detector']:<12} "
                    f"position {item['position']:>8}  on {item['statistic']}")
 
 
+@click.command("alerts")
+@click.argument("model")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@config_option
+@database_option
+@api_options
+def alerts(model: str, fmt: str, config: Path | None, database: str | None,
+           api_url: str | None, api_token_file: Path | None) -> None:
+    """The current state of each of MODEL's alert instances."""
+    api = connect(api_url, api_token_file, config=config, database=database)
+    if api is not None:
+        items = reads.alerts(api, model)
+    else:
+        with _store_errors():
+            engine = make_engine(_database_url(config, database))
+            try:
+                with engine.connect() as conn:
+                    items = [reads.alert_item(row) for row in alert_page(conn, model)]
+            finally:
+                engine.dispose()
+    if fmt == "json":
+        echo_json_list(items)
+        return
+    for item in items:
+        value = "-" if item["value"] is None else f"{item['value']:.4g}"
+        click.echo(f"v{item['model_version']}  {item['rule']:<16} {item['feature'] or '-':<16} "
+                   f"{item['status']:<9} episode {item['episode']:>3}  since "
+                   f"{item['since'] or '-'}  value {value}")

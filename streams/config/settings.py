@@ -5,7 +5,10 @@ the defaults serve. ``DRIFTLINE_BROKER_URL`` and ``DRIFTLINE_DATABASE_URL`` set
 the two URLs, and ``DRIFTLINE_<SECTION>__<KEY>`` any nested key (``__`` between
 levels, names lower-cased: ``DRIFTLINE_MODELS__FRAUD__WINDOW__GRACE=1m``). An
 empty variable counts as unset; an unknown ``DRIFTLINE_*`` name is an error, except
-``DRIFTLINE_TEST_*``, which the test suite uses.
+``DRIFTLINE_TEST_*``, which the test suite uses, and the client variables
+``DRIFTLINE_API_URL`` and ``DRIFTLINE_API_TOKEN`` (``CLIENT_VARIABLES``: where and
+with which token the CLI reads the HTTP API, ``streams.cli.remote``), which are
+not settings and are read with ``client_variable``.
 Every bad value raises ``SettingsError``: one line naming the key path and the
 value (passwords masked). This is the only module that reads the environment.
 Durations are seconds or ``250ms``, ``30s``, ``5m``, ``1h``, ``2d``; every key,
@@ -51,7 +54,15 @@ from streams.config.performance import LabelSettings, PerformanceSettings, parse
 ENV_PREFIX = "DRIFTLINE_"
 TEST_PREFIX = "DRIFTLINE_TEST_"  # reserved for the test suite (DRIFTLINE_TEST_DATABASE_URL)
 CONFIG_VARIABLE = "DRIFTLINE_CONFIG"
+CLIENT_VARIABLES = ("DRIFTLINE_API_URL", "DRIFTLINE_API_TOKEN")
 _ENVIRON: Mapping[str, str] = os.environ  # the one read of the process environment
+
+
+def client_variable(name: str, environ: Mapping[str, str] = _ENVIRON) -> str | None:
+    """The value of one of the ``CLIENT_VARIABLES``; None when unset or empty."""
+    if name not in CLIENT_VARIABLES:
+        raise ValueError(f"{name} is not one of {', '.join(CLIENT_VARIABLES)}")
+    return environ.get(name) or None
 
 Kind = Literal["numeric", "categorical"]
 T = TypeVar("T")
@@ -471,7 +482,7 @@ def _overlay_environment(raw: dict[Any, Any], environ: Mapping[str, str]) -> dic
     sources: dict[str, str] = {}
     for name, text in sorted(environ.items()):
         if (not name.startswith(ENV_PREFIX) or name == CONFIG_VARIABLE or text == ""
-                or name.startswith(TEST_PREFIX)):
+                or name.startswith(TEST_PREFIX) or name in CLIENT_VARIABLES):
             continue
         keys = [part.lower() for part in name.removeprefix(ENV_PREFIX).split("__")]
         if not all(keys):

@@ -23,6 +23,7 @@ from streams.config.settings import (
     WorkerSettings,
     accepted_environment_variables,
     child_environment,
+    client_variable,
     is_accepted_environment_variable,
     load_settings,
 )
@@ -413,6 +414,19 @@ def test_settings_reads_the_environment_once_and_the_event_path_never() -> None:
     assert _environment_reads(ROOT / "streams" / "config" / "settings.py") == 1
     for name in ("decoding/events.py", "decoding/columns.py", "decoding/fastdecode.py"):
         assert _environment_reads(ROOT / "streams" / name) == 0
+
+
+def test_the_clis_api_variables_are_not_settings() -> None:
+    """``DRIFTLINE_API_URL`` and ``DRIFTLINE_API_TOKEN`` (``driftline windows --api``) in
+    an engineer's shell do not make the settings fail, and are read as they are."""
+    environ = {"DRIFTLINE_API_URL": "http://api:8000", "DRIFTLINE_API_TOKEN": "t-1"}
+    assert load_settings(environ=environ) == Settings()
+    assert client_variable("DRIFTLINE_API_TOKEN", environ) == "t-1"
+    assert client_variable("DRIFTLINE_API_URL", {"DRIFTLINE_API_URL": ""}) is None
+    with pytest.raises(ValueError, match="not one of"):
+        client_variable("DRIFTLINE_DATABASE_URL", environ)
+    with pytest.raises(SettingsError, match="api_tokens"):
+        load_settings(environ={"DRIFTLINE_API_TOKENS": "t-1"})  # a near miss still fails
 
 
 def test_child_environment_copies_the_given_environment() -> None:
