@@ -9,7 +9,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from streams.cli.deadletter import _accepts, show
+from streams.cli.deadletter import show
+from streams.transport.reading import accepts
 from streams.decoding.events import DeadLetter
 from streams.transport.deadletters import (
     UNREADABLE,
@@ -150,7 +151,7 @@ def test_a_bootstrap_address_that_accepts_or_not() -> None:
         listening.bind(("127.0.0.1", 0))
         listening.listen()
         port = listening.getsockname()[1]
-        assert _accepts(f"127.0.0.1:{port}", 2)
-        assert _accepts(f" [127.0.0.1]:{port}", 2)
-    assert not _accepts(f"127.0.0.1:{port}", 2)  # closed now
-    assert not _accepts("no-port", 2)
+        assert accepts(f"127.0.0.1:{port}", 2)
+        assert accepts(f" [127.0.0.1]:{port}", 2)
+    assert not accepts(f"127.0.0.1:{port}", 2)  # closed now
+    assert not accepts("no-port", 2)
