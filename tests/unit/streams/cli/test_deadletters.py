@@ -10,7 +10,6 @@ import pytest
 from click.testing import CliRunner
 
 from streams.cli.deadletter import show
-from streams.transport.reading import accepts
 from streams.decoding.events import DeadLetter
 from streams.transport.deadletters import (
     UNREADABLE,
@@ -23,6 +22,7 @@ from streams.transport.deadletters import (
     table_row,
     truncate,
 )
+from streams.transport.reading import accepts
 
 T0 = 1_796_654_619_000  # 2026-12-07T14:43:39Z
 
