@@ -96,8 +96,7 @@ def profile_range(settings: Settings, model_id: str, model_version: str | None,
                        model_id, model_version, start, end, grace=model.window.grace,
                        max_rows=model.profile.sample_cap, timeout=timeout,
                        seed=model.profile.seed)
-    extra = {} if consumer_factory is None else {"consumer_factory": consumer_factory}
-    found = read_range(query, settings.ingest, settings.known_models, **extra)
+    found = read_range(query, settings.ingest, settings.known_models, consumer_factory)
     if found.matched == 0:
         raise NoEventsError(
             f"no valid event of {describe(model_id, model_version, start, end)} in topic "

@@ -121,7 +121,7 @@ def _open(bootstrap: str, timeout: float) -> Any:
 
 def read_range(query: RangeQuery, ingest: IngestSettings,
                known_models: Collection[str] | None = None,
-               consumer_factory: ConsumerFactory = _open) -> RangeRows:
+               consumer_factory: ConsumerFactory | None = None) -> RangeRows:
     """The events of ``query`` as a row sample (module docstring); never raises on bad events.
 
     Raises ``ConnectionError``, ``LookupError`` and ``TimeoutError`` (module docstring).
@@ -130,7 +130,7 @@ def read_range(query: RangeQuery, ingest: IngestSettings,
     timeout_ms = max(1, int(query.timeout * 1000))
     found = RangeRows(RowSample(query.max_rows))
     decoder = _Decoder(query, ingest, known_models, found)
-    consumer = consumer_factory(query.bootstrap, query.timeout)
+    consumer = (consumer_factory or _open)(query.bootstrap, query.timeout)
     try:
         partitions = topic_partitions(consumer, query.topic)
         ends = consumer.end_offsets(partitions, timeout_ms=timeout_ms)
