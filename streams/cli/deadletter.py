@@ -12,11 +12,9 @@ written, newest last. See docs/deadletters.md.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import deque
-from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,7 @@ from typing import Any
 import click
 
 from alerting.config_values import parse_duration
-from streams.cli.common import bootstrap_from_url, fail
+from streams.cli.common import bootstrap_from_url, fail, kafka_python_errors
 from streams.config.settings import SettingsError, load_settings
 from streams.decoding.events import DEAD_LETTER_REASONS
 from streams.transport.deadletters import (
@@ -126,25 +124,6 @@ def _read(consumer: Any, tp: Any, low: int, high: int | None, query: Query,
                         kept.append(letter)
 
 
-@contextmanager
-def _kafka_errors(bootstrap: str) -> Iterator[None]:
-    """Kafka failures as one ``driftline: error:`` line; kafka-python's log stays quiet."""
-    from kafka.errors import KafkaError
-
-    quiet = logging.NullHandler()
-    logger = logging.getLogger("kafka")
-    logger.addHandler(quiet)
-    try:
-        yield
-    except ConnectionError:
-        fail(f"cannot reach the broker at {bootstrap} (is it running? "
-             "`driftline broker` starts one)")
-    except (KafkaError, LookupError, TimeoutError) as exc:
-        fail(f"{bootstrap}: {str(exc) or type(exc).__name__}")
-    finally:
-        logger.removeHandler(quiet)
-
-
 def _since_ms(since: str | None, now: float) -> int | None:
     if since is None:
         return None
@@ -184,7 +163,7 @@ def command(config: Path | None, broker_url: str | None, topic: str | None, limi
     bootstrap = bootstrap_from_url(broker_url or settings.broker_url)
     query = Query(bootstrap, topic or settings.topics.deadletter, limit, frozenset(reasons),
                   _since_ms(since, time.time()), timeout)
-    with _kafka_errors(bootstrap):
+    with kafka_python_errors(bootstrap):
         letters = read_dead_letters(query)
     show(letters, fmt, query.topic, query.reasons)
 
