@@ -154,3 +154,26 @@ def test_the_stored_reference_is_the_profile_of_exactly_the_events_in_range(
     assert [row["action"] for row in audit] == ["reference.set", "reference.set"]
     assert audit[1]["after"]["counts"] == counts
     assert audit[1]["after"]["range"] == {"start": start.isoformat(), "end": end.isoformat()}
+
+
+def test_an_empty_topic_is_a_422_and_a_missing_one_a_503(broker: EmbeddedBroker,
+                                                          fresh_topic: str) -> None:
+    """Partitions without a record end the read (no wait for the timeout); a topic the
+    broker does not know is named."""
+    ensure_topics(broker.bootstrap, {fresh_topic: 2})
+    engine = make_engine("sqlite://")
+    migrate.upgrade(engine)
+    body = {"start": "2026-12-01T00:00:00Z", "end": "2026-12-02T00:00:00Z", "timeout": 30}
+    try:
+        for topic, status, detail in (
+                (fresh_topic, 422, "no valid event of model 'fraud' version '1'"),
+                (f"{fresh_topic}.absent", 503,
+                 f"{broker.bootstrap}: topic {fresh_topic}.absent does not exist")):
+            settings = Settings(broker_url=broker.url, topics=TopicSettings(predictions=topic))
+            with TestClient(create_app(engine, api_settings(), settings)) as client:
+                answer = client.put("/v1/models/fraud/versions/1/reference/range", json=body,
+                                    headers=bearer("writer"))
+            assert answer.status_code == status, answer.json()
+            assert answer.json()["detail"].startswith(detail)
+    finally:
+        engine.dispose()

@@ -15,7 +15,6 @@ from store.repository import load_reference
 from streams.cli.main import main
 from streams.config.settings import Settings
 from streams.transport import history
-from tests.unit.streams.cli.test_store_commands import one_error_line
 from tests.unit.streams.transport.fake_topic import FakeTopic, event
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -36,6 +35,15 @@ def topic(monkeypatch: pytest.MonkeyPatch) -> FakeTopic:
         found.append(n % 2, int(at.timestamp() * 1000), event("fraud", at, n, amount=n / 2))
     monkeypatch.setattr(history, "_open", found.consumer)
     return found
+
+
+def one_error_line(result: Result) -> str:
+    """The CLI's error form: exit status 2 and one ``driftline: error:`` line."""
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("driftline: error: "), lines[0]
+    return lines[0]
 
 
 def run(*args: str) -> Result:
