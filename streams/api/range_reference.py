@@ -99,7 +99,7 @@ def _utc(value: datetime) -> datetime:
 @contextmanager
 def _read_errors(bootstrap: str) -> Iterator[None]:
     """The reader's failures as problems (the module docstring's statuses)."""
-    from kafka.errors import KafkaError
+    from kafka.errors import KafkaError, KafkaTimeoutError
 
     try:
         yield
@@ -107,8 +107,9 @@ def _read_errors(bootstrap: str) -> Iterator[None]:
         raise ProblemError(503, f"cannot reach the broker at {bootstrap}") from None
     except LookupError as exc:
         raise ProblemError(503, f"{bootstrap}: {exc}") from None
-    except TimeoutError as exc:
-        raise ProblemError(504, f"{bootstrap}: {exc}") from None
+    except (TimeoutError, KafkaTimeoutError) as exc:
+        said = str(exc) or "the broker did not answer in time"
+        raise ProblemError(504, f"{bootstrap}: {said}") from None
     except KafkaError as exc:
         raise ProblemError(503, f"{bootstrap}: {str(exc) or type(exc).__name__}") from None
     except ValueError as exc:

@@ -127,16 +127,15 @@ def read_range(query: RangeQuery, ingest: IngestSettings,
     Raises ``ConnectionError``, ``LookupError`` and ``TimeoutError`` (module docstring).
     """
     deadline = time.monotonic() + query.timeout
-    timeout_ms = max(1, int(query.timeout * 1000))
     found = RangeRows(RowSample(query.max_rows))
     decoder = _Decoder(query, ingest, known_models, found)
     consumer = (consumer_factory or _open)(query.bootstrap, query.timeout)
     try:
         partitions = topic_partitions(consumer, query.topic)
-        ends = consumer.end_offsets(partitions, timeout_ms=timeout_ms)
+        ends = consumer.end_offsets(partitions, timeout_ms=_left_ms(deadline))
         since_ms = _ms(query.start) - int(query.grace * 1000)
         located = consumer.offsets_for_times(dict.fromkeys(partitions, max(0, since_ms)),
-                                             timeout_ms=timeout_ms)
+                                             timeout_ms=_left_ms(deadline))
         last_ms = _ms(query.end) + int(query.grace * 1000)
         for tp in partitions:
             at = located.get(tp)
@@ -154,6 +153,11 @@ def read_range(query: RangeQuery, ingest: IngestSettings,
         return found
     finally:
         consumer.close(autocommit=False)
+
+
+def _left_ms(deadline: float) -> int:
+    """Milliseconds left until ``deadline`` (at least 1: kafka-python's calls need some)."""
+    return max(1, int((deadline - time.monotonic()) * 1000))
 
 
 def _ms(moment: datetime) -> int:
