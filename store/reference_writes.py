@@ -14,11 +14,15 @@ Decisions:
   checkpoint while the window is open and are gone once it closes. Merging
   windows' statistics does not give a profile (bin edges, counts and a sample
   per column). A reference is therefore set from a file of rows: the path that
-  ``driftline reference set`` uses, ``streams.batch.profiling.profile_file``.
+  ``driftline reference set`` uses, ``streams.batch.profiling.profile_file``,
+  or from the events a time range left in the predictions topic (source
+  ``range``, ``streams.ingest.range_reference``), whose range and counts the audit
+  row's ``after`` records beside the summary (``details``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -50,13 +54,20 @@ def reference_summary(conn: Connection, model_id: str,
 
 def set_reference(conn: Connection, actor: str, model_id: str, model_version: str | None,
                   profile: ReferenceProfile, source: str = "file",
-                  now: datetime | None = None) -> int:
-    """Store ``profile`` as the reference of (model, version) and audit it; its id."""
+                  now: datetime | None = None,
+                  details: Mapping[str, Any] | None = None) -> int:
+    """Store ``profile`` as the reference of (model, version) and audit it; its id.
+
+    ``details`` (JSON-safe) are recorded in the audit row's ``after`` beside the summary.
+    """
     moment = now or utc_now()
     check_text("actor", actor)
     version = check_version("model_version", model_version)
     before = reference_summary(conn, model_id, version)
     ref_id = save_reference(conn, model_id, version, profile, source, moment)
+    after = reference_summary(conn, model_id, version)
+    if after is not None and details:
+        after = {**after, **details}
     record_audit(conn, actor, "reference.set", model_id=model_id, model_version=version,
-                 before=before, after=reference_summary(conn, model_id, version), now=moment)
+                 before=before, after=after, now=moment)
     return ref_id

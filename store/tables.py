@@ -86,7 +86,7 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-REFERENCE_SOURCES = ("file", "first_window", "previous_window")
+REFERENCE_SOURCES = ("file", "first_window", "previous_window", "range")
 # A window may also have none yet: its model is gathering its first reference.
 WINDOW_REFERENCE_SOURCES = (*REFERENCE_SOURCES, "gathering")
 WINDOW_STATUSES = ("drift", "no_drift", "insufficient_data")

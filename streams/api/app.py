@@ -45,9 +45,11 @@ from store.types import iso_utc
 from streams.api import cursors, problems, schemas
 from streams.api.auth import require
 from streams.api.problems import PROBLEM_RESPONSES, ProblemError
+from streams.api.range_reference import add_range_routes
 from streams.api.report_route import add_report_route
 from streams.api.writes import add_write_routes
 from streams.config.api import ApiSettings
+from streams.config.settings import Settings
 
 DEFAULT_LIMIT = 100
 VERSION_PATH = "/v1/models/{model_id}/versions/{model_version}"
@@ -65,8 +67,9 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-def create_app(engine: Engine, settings: ApiSettings) -> FastAPI:
-    """The API over ``engine``'s database, with ``settings``' tokens."""
+def create_app(engine: Engine, settings: ApiSettings, stream: Settings | None = None) -> FastAPI:
+    """The API over ``engine``'s database, with ``settings``' tokens (``stream``: the
+    process's settings, for the routes that read the predictions topic)."""
     app = FastAPI(title="driftline API", version="1",
                   description="Drift history, performance and alerts of the monitored "
                               "models (docs/api.md).",
@@ -230,4 +233,5 @@ def create_app(engine: Engine, settings: ApiSettings) -> FastAPI:
 
     add_report_route(app, engine, settings)
     add_write_routes(app, engine, settings)
+    add_range_routes(app, engine, settings, stream)
     return app

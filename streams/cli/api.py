@@ -42,5 +42,5 @@ def command(config: Path | None, database: str | None, host: str, port: int) -> 
     if not settings.api.tokens and not settings.api.open_reads:
         click.echo("driftline api: no token configured and api.open_reads is false: every "
                    "request except /healthz and /readyz will be refused", err=True)
-    uvicorn.run(create_app(engine, settings.api), host=host, port=port, log_level="info",
+    uvicorn.run(create_app(engine, settings.api, settings), host=host, port=port, log_level="info",
                 server_header=False)

@@ -72,6 +72,27 @@ def broker_errors(bootstrap: str) -> Iterator[None]:
         logging.getLogger("aiokafka").removeHandler(quiet)
 
 
+@contextmanager
+def kafka_python_errors(bootstrap: str) -> Iterator[None]:
+    """``broker_errors`` for the synchronous readers (kafka-python's ``KafkaConsumer`` in
+    ``streams.transport.reading``): no broker, no topic, a timeout, a Kafka error as one
+    line; kafka-python's log stays quiet meanwhile."""
+    from kafka.errors import KafkaError
+
+    quiet = logging.NullHandler()
+    logger = logging.getLogger("kafka")
+    logger.addHandler(quiet)
+    try:
+        yield
+    except ConnectionError as exc:
+        raise _cli_error(f"cannot reach the broker at {bootstrap} (is it running? "
+                         "`driftline broker` starts one)") from exc
+    except (KafkaError, LookupError, TimeoutError) as exc:
+        raise _cli_error(f"{bootstrap}: {str(exc) or type(exc).__name__}") from exc
+    finally:
+        logger.removeHandler(quiet)
+
+
 def _cli_error(message: str) -> click.ClickException:
     return CLIError(message)
 

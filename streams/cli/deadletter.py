@@ -12,12 +12,9 @@ written, newest last. See docs/deadletters.md.
 
 from __future__ import annotations
 
-import logging
-import socket
 import time
 from collections import deque
-from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +22,7 @@ from typing import Any
 import click
 
 from alerting.config_values import parse_duration
-from streams.cli.common import bootstrap_from_url, fail
+from streams.cli.common import bootstrap_from_url, fail, kafka_python_errors
 from streams.config.settings import SettingsError, load_settings
 from streams.decoding.events import DEAD_LETTER_REASONS
 from streams.transport.deadletters import (
@@ -36,8 +33,8 @@ from streams.transport.deadletters import (
     render_table,
     selected,
 )
+from streams.transport.reading import open_consumer, topic_partitions
 
-CONNECT_TIMEOUT = 5.0  # seconds for the first TCP connection to a bootstrap broker
 MAX_WINDOW = 10_000  # records read backwards at once, at most
 POLL_MS = 200
 POLL_RECORDS = 500
@@ -62,27 +59,11 @@ def read_dead_letters(query: Query) -> list[Letter]:
     reads do not finish within ``query.timeout`` and ``LookupError`` when the topic
     does not exist.
     """
-    from kafka import KafkaConsumer, TopicPartition
-    from kafka.errors import KafkaTimeoutError
-
     deadline = time.monotonic() + query.timeout
     timeout_ms = max(1, int(query.timeout * 1000))
-    if not any(_accepts(address, min(query.timeout, CONNECT_TIMEOUT))
-               for address in query.bootstrap.split(",")):
-        # At once, rather than after the client's bootstrap retries for the whole timeout.
-        raise ConnectionError(f"no broker accepts connections at {query.bootstrap}")
+    consumer = open_consumer(query.bootstrap, query.timeout, "driftline-deadletter")
     try:
-        consumer = KafkaConsumer(bootstrap_servers=query.bootstrap, group_id=None,
-                                 enable_auto_commit=False, client_id="driftline-deadletter",
-                                 request_timeout_ms=timeout_ms + 1000,
-                                 bootstrap_timeout_ms=timeout_ms)
-    except KafkaTimeoutError as exc:  # raised when the bootstrap finds no broker
-        raise ConnectionError(str(exc)) from exc
-    try:
-        numbers = consumer.partitions_for_topic(query.topic)
-        if not numbers:
-            raise LookupError(f"topic {query.topic} does not exist")
-        partitions = [TopicPartition(query.topic, n) for n in sorted(numbers)]
+        partitions = topic_partitions(consumer, query.topic)
         starts = consumer.beginning_offsets(partitions, timeout_ms=timeout_ms)
         ends = consumer.end_offsets(partitions, timeout_ms=timeout_ms)
         if query.since_ms is not None:
@@ -98,16 +79,6 @@ def read_dead_letters(query: Query) -> list[Letter]:
         return newest(letters, query.limit)
     finally:
         consumer.close(autocommit=False)
-
-
-def _accepts(address: str, timeout: float) -> bool:
-    """Whether ``host:port`` (``[v6]:port`` too) accepts a TCP connection within ``timeout``."""
-    host, _, port = address.strip().rpartition(":")
-    try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
-            return True
-    except (OSError, ValueError):
-        return False
 
 
 def _newest_of(consumer: Any, tp: Any, start: int, end: int, query: Query,
@@ -153,25 +124,6 @@ def _read(consumer: Any, tp: Any, low: int, high: int | None, query: Query,
                         kept.append(letter)
 
 
-@contextmanager
-def _kafka_errors(bootstrap: str) -> Iterator[None]:
-    """Kafka failures as one ``driftline: error:`` line; kafka-python's log stays quiet."""
-    from kafka.errors import KafkaError
-
-    quiet = logging.NullHandler()
-    logger = logging.getLogger("kafka")
-    logger.addHandler(quiet)
-    try:
-        yield
-    except ConnectionError:
-        fail(f"cannot reach the broker at {bootstrap} (is it running? "
-             "`driftline broker` starts one)")
-    except (KafkaError, LookupError, TimeoutError) as exc:
-        fail(f"{bootstrap}: {str(exc) or type(exc).__name__}")
-    finally:
-        logger.removeHandler(quiet)
-
-
 def _since_ms(since: str | None, now: float) -> int | None:
     if since is None:
         return None
@@ -211,7 +163,7 @@ def command(config: Path | None, broker_url: str | None, topic: str | None, limi
     bootstrap = bootstrap_from_url(broker_url or settings.broker_url)
     query = Query(bootstrap, topic or settings.topics.deadletter, limit, frozenset(reasons),
                   _since_ms(since, time.time()), timeout)
-    with _kafka_errors(bootstrap):
+    with kafka_python_errors(bootstrap):
         letters = read_dead_letters(query)
     show(letters, fmt, query.topic, query.reasons)
 

@@ -1,5 +1,5 @@
-"""Commands that read or write the store: ``db upgrade``, ``reference set``, ``windows``,
-``detections``, ``alerts``.
+"""Commands that read or write the store: ``db upgrade``, ``reference set``,
+``reference from-range``, ``windows``, ``detections``, ``alerts``.
 
 The read commands take ``--api URL`` to read the same rows from ``driftline api``
 instead (``streams.cli.remote``, ``streams.cli.reads``); either way the rows go
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,10 @@ from store.types import iso_utc
 from streams.batch.files import InputError
 from streams.batch.profiling import profile_file
 from streams.cli import reads
-from streams.cli.common import cli_actor, fail
+from streams.cli.common import bootstrap_from_url, cli_actor, fail, kafka_python_errors
 from streams.cli.remote import api_options, connect
 from streams.config.settings import SettingsError, load_settings
+from streams.ingest.range_reference import profile_range
 
 
 def _database_url(config: Path | None, database: str | None) -> str:
@@ -116,6 +118,62 @@ def echo_json_list(items: Iterable[Any]) -> None:
         click.echo(("[\n  " if first else ",\n  ") + text, nl=False)
         first = False
     click.echo("[]" if first else "\n]")
+
+
+def _when(_: click.Context, param: click.Parameter, value: str) -> datetime:
+    """An ISO 8601 time; without an offset, UTC (as ``driftline report --since``)."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 time "
+                                 "(e.g. 2026-01-31T12:00Z)") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+@reference.command("from-range")
+@click.argument("model")
+@click.option("--since", callback=_when, required=True, metavar="TIME",
+              help="Events with event_time at or after TIME (ISO 8601; no offset means UTC).")
+@click.option("--until", callback=_when, required=True, metavar="TIME",
+              help="Events with event_time before TIME (at most 31 days after --since).")
+@click.option("--model-version", "model_version", default=None,
+              help="Model version the reference is for (default: every version's events, "
+                   "stored for every version).")
+@click.option("--broker", "broker_url", default=None, metavar="URL",
+              help="Kafka brokers (default: the settings' broker_url, $DRIFTLINE_BROKER_URL).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60.0,
+              show_default=True, help="Seconds to allow for reading the topic.")
+@config_option
+@database_option
+def reference_from_range(model: str, since: datetime, until: datetime,
+                         model_version: str | None, broker_url: str | None, timeout: float,
+                         config: Path | None, database: str | None) -> None:
+    """Build MODEL's reference from the events of [--since, --until) still held in the
+    predictions topic, as the worker builds one from a stream, and store it."""
+    try:
+        settings = load_settings(config)
+    except SettingsError as exc:
+        fail(str(exc))
+    bootstrap = bootstrap_from_url(broker_url) if broker_url else settings.bootstrap_servers
+    try:
+        with kafka_python_errors(bootstrap):
+            built = profile_range(settings, model, model_version, since, until,
+                                  timeout=timeout, bootstrap=bootstrap)
+    except ValueError as exc:
+        fail(str(exc))
+    with _store_errors():
+        engine = make_engine(database or settings.database_url)
+        migrate.upgrade(engine)
+        with engine.begin() as conn:
+            ref_id = set_reference(conn, cli_actor(), model, model_version, built.profile,
+                                   "range", details=built.audit())
+    counts = built.found
+    scope = f"version {model_version}" if model_version else "every version"
+    sampled = f", a sample of {counts.kept}" if counts.sampled else ""
+    click.echo(f"stored reference {ref_id} for {model} ({scope}) from {since.isoformat()} to "
+               f"{until.isoformat()}: {len(built.profile.columns)} columns, "
+               f"{built.profile.n_rows} events{sampled} ({counts.records_read} records read, "
+               f"{counts.invalid} invalid skipped)")
 
 
 @click.command("windows")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import multiprocessing
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +13,14 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, Integer, MetaData, inspect
+from sqlalchemy import Column, Integer, MetaData, inspect, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 import store
-from store import current_revision, head_revision, make_engine, upgrade
+from store import current_revision, head_revision, make_engine, tables, upgrade
 from store.migrate import MIGRATIONS, alembic_config
-from store.tables import metadata
+from store.tables import metadata, reference_profiles
 from tests.conftest import statements
 
 TABLES = {"models", "reference_profiles", "windows", "feature_stats", "ingest_checkpoints",
@@ -38,7 +40,7 @@ def test_upgrade_builds_exactly_the_tables_of_the_metadata(empty_engine: Engine)
     assert schema_diff(empty_engine) == []
     assert set(inspect(empty_engine).get_table_names()) >= TABLES
     with empty_engine.connect() as conn:
-        assert current_revision(conn) == head_revision() == "0005"
+        assert current_revision(conn) == head_revision() == "0006"
 
 
 def test_the_schema_check_sees_a_difference(empty_engine: Engine) -> None:
@@ -113,14 +115,15 @@ def test_offline_mode_renders_the_sql(url: str) -> None:
     assert "UPDATE alembic_version SET version_num='0003'" in sql
     assert "UPDATE alembic_version SET version_num='0004'" in sql
     assert "UPDATE alembic_version SET version_num='0005'" in sql
+    assert "UPDATE alembic_version SET version_num='0006'" in sql
 
 
 def test_the_revisions_form_one_line_inside_the_package() -> None:
     scripts = ScriptDirectory.from_config(alembic_config())
     assert Path(scripts.dir) == MIGRATIONS == Path(store.__file__).resolve().parent / "migrations"
-    assert [r.revision for r in scripts.walk_revisions()] == ["0005", "0004", "0003", "0002",
-                                                                "0001"]
-    assert scripts.get_heads() == ["0005"]
+    assert [r.revision for r in scripts.walk_revisions()] == ["0006", "0005", "0004", "0003",
+                                                                "0002", "0001"]
+    assert scripts.get_heads() == ["0006"]
 
 
 def _outbox_checks(engine: Engine) -> set[str]:
@@ -158,6 +161,44 @@ def test_0005_adds_audit_and_silences_and_downgrade_removes_them(
         command.downgrade(alembic_config(conn), "0004")
         assert current_revision(conn) == "0004"
     assert set(inspect(empty_engine).get_table_names()) == before
+
+
+def _store_reference(conn: Any, ref_id: int, source: str) -> None:
+    conn.execute(reference_profiles.insert().values(
+        id=ref_id, model_id="fraud", model_version=str(ref_id), source=source,
+        profile={"columns": [], "n_rows": 0}, created_at=datetime(2026, 12, 1, tzinfo=UTC)))
+
+
+def test_0006_allows_the_range_source_and_keeps_the_windows_references(
+        empty_engine: Engine) -> None:
+    """0006 adds ``range`` to the sources a reference may have. On SQLite the table is
+    rebuilt: the windows must still point at their references afterwards (the drop of
+    the old table would set them to NULL), both ways."""
+    moment = datetime(2026, 12, 1, tzinfo=UTC)
+    with empty_engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0005")
+        conn.execute(tables.models.insert().values(model_id="fraud", first_seen_at=moment))
+        _store_reference(conn, 1, "file")
+        conn.execute(tables.windows.insert().values(
+            id=7, model_id="fraud", model_version="1", window_start=moment,
+            window_end=moment + timedelta(minutes=5), n_events=1, n_late=0, status="no_drift",
+            drift_share=0.0, dataset_drift=False, reference_id=1, reference_source="file",
+            report={}, closed_at=moment))
+    with pytest.raises(IntegrityError), empty_engine.begin() as conn:
+        _store_reference(conn, 2, "range")
+    upgrade(empty_engine)
+    assert schema_diff(empty_engine) == []
+    with empty_engine.begin() as conn:
+        _store_reference(conn, 2, "range")
+        assert conn.execute(select(tables.windows.c.reference_id)).scalar_one() == 1
+    with pytest.raises(IntegrityError), empty_engine.begin() as conn:
+        _store_reference(conn, 3, "gathering")
+    with empty_engine.begin() as conn:
+        conn.execute(reference_profiles.delete().where(reference_profiles.c.id == 2))
+        command.downgrade(alembic_config(conn), "0005")
+        assert conn.execute(select(tables.windows.c.reference_id)).scalar_one() == 1
+    with pytest.raises(IntegrityError), empty_engine.begin() as conn:
+        _store_reference(conn, 2, "range")
 
 
 def _race_upgrade(url: str, barrier: Any, results: Any) -> None:

@@ -9,7 +9,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from streams.cli.deadletter import _accepts, show
+from streams.cli.deadletter import show
 from streams.decoding.events import DeadLetter
 from streams.transport.deadletters import (
     UNREADABLE,
@@ -22,6 +22,7 @@ from streams.transport.deadletters import (
     table_row,
     truncate,
 )
+from streams.transport.reading import accepts
 
 T0 = 1_796_654_619_000  # 2026-12-07T14:43:39Z
 
@@ -150,7 +151,7 @@ def test_a_bootstrap_address_that_accepts_or_not() -> None:
         listening.bind(("127.0.0.1", 0))
         listening.listen()
         port = listening.getsockname()[1]
-        assert _accepts(f"127.0.0.1:{port}", 2)
-        assert _accepts(f" [127.0.0.1]:{port}", 2)
-    assert not _accepts(f"127.0.0.1:{port}", 2)  # closed now
-    assert not _accepts("no-port", 2)
+        assert accepts(f"127.0.0.1:{port}", 2)
+        assert accepts(f" [127.0.0.1]:{port}", 2)
+    assert not accepts(f"127.0.0.1:{port}", 2)  # closed now
+    assert not accepts("no-port", 2)
