@@ -20,7 +20,7 @@ MODEL_UID: Final = "driftline-model"
 # ``at`` takes the Unix milliseconds a data link's ${__value.time} gives).
 API_URL: Final = "http://localhost:8000"
 REPORT_LINK: Final = ("${api_url}/v1/models/${__field.labels.model}/versions/"
-                      "${__field.labels.version}/report?at=${__value.time}")
+                      "${__field.labels.version}/report/window?at=${__value.time}")
 
 # Realised performance metrics of driftline_model_performance{metric}; estimates are
 # the same names prefixed with "estimated_". The package imports only the standard library

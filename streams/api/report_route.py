@@ -3,11 +3,14 @@ report``'s page, served), so a dashboard can link a person to it.
 
 Decisions:
 
-- The range is ``start``/``end`` (windows that *start* in it, as ``driftline report
-  --since/--until``), or ``at``: the one window whose statistics the exported gauges
-  showed at that moment, the newest closed at or before it. ``at`` is an ISO 8601
-  time or Unix milliseconds (what a Grafana data link's ``${__value.time}`` gives), so
-  a click on a dashboard point opens that window's report.
+- ``.../report`` takes a range, ``start``/``end`` (windows that *start* in it, as
+  ``driftline report --since/--until``); ``.../report/window`` takes ``at``: the one
+  window whose statistics the exported gauges showed at that moment, the newest
+  closed at or before it. ``at`` is an ISO 8601 time or Unix milliseconds (what a
+  Grafana data link's ``${__value.time}`` gives; pydantic reads a number above 2e10
+  as milliseconds), so a click on a dashboard point opens that window's report. Two
+  routes, not one with three parameters, so that the OpenAPI document says which go
+  together.
 - A report holds every window of its range in memory while it is drawn, so a range of
   more than ``MAX_WINDOWS`` windows is a 422 asking for a narrower one (counted before
   any window is read). 1,000 windows are 3.5 days of 5-minute windows.
@@ -38,52 +41,24 @@ ONE_TICK = timedelta(microseconds=1)  # [start, start + 1 µs) holds that window
 PATH = "/v1/models/{model_id}/versions/{model_version}/report"
 
 
-def parse_moment(value: str) -> datetime:
-    """``at``: Unix milliseconds (digits only) or an ISO 8601 time (UTC without a zone)."""
-    text = value.strip()
-    if text.isdigit():
-        try:
-            return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
-        except (OverflowError, ValueError, OSError):
-            raise ProblemError(422, f"at: {value!r} is out of range") from None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ProblemError(422, f"at: {value!r} is neither an ISO 8601 time nor Unix "
-                                "milliseconds") from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def _utc(value: datetime | None) -> datetime | None:
     return value if value is None or value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def add_report_route(app: FastAPI, engine: Engine, settings: ApiSettings) -> None:
-    """Add the report route to ``app``."""
+    """Add the report routes to ``app``: a range, and the window shown at a time."""
+    read = [Depends(require(settings, "read"))]
+    html = {200: {"content": {"text/html": {}},
+                  "description": "The report page (self-contained HTML)"}}
 
-    @app.get(PATH, response_class=HTMLResponse, tags=["windows"],
-             dependencies=[Depends(require(settings, "read"))],
-             responses={200: {"content": {"text/html": {}},
-                              "description": "The report page (self-contained HTML)"}})
-    def report(model_id: str, model_version: str,
-               start: Annotated[datetime | None, Query(
-                   description="Only windows that start at or after this time.")] = None,
-               end: Annotated[datetime | None, Query(
-                   description="Only windows that start before this time.")] = None,
-               at: Annotated[str | None, Query(
-                   description="Instead of start and end: the window the gauges showed at "
-                               "this time (ISO 8601 or Unix milliseconds).")] = None,
-               ) -> HTMLResponse:
-        """The HTML report of the version's windows in a range, or of one window."""
-        since, until = _utc(start), _utc(end)
-        if at is not None and (since is not None or until is not None):
-            raise ProblemError(422, "give either at, or start and end, not both")
+    def page(model_id: str, model_version: str, since: datetime | None,
+             until: datetime | None, at: datetime | None = None) -> HTMLResponse:
         with engine.connect() as conn:
             if conn.execute(select(models.c.model_id).where(
                     models.c.model_id == model_id)).first() is None:
                 raise ProblemError(404, f"unknown model {model_id!r}")
             if at is not None:
-                moment = parse_moment(at)
+                moment = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
                 shown = window_shown_at(conn, model_id, model_version, moment)
                 if shown is None:
                     raise ProblemError(404, f"no window of model {model_id!r} version "
@@ -98,3 +73,24 @@ def add_report_route(app: FastAPI, engine: Engine, settings: ApiSettings) -> Non
             except NoWindowsError as exc:
                 raise ProblemError(404, str(exc)) from None
         return HTMLResponse(render(data))
+
+    @app.get(PATH, response_class=HTMLResponse, tags=["windows"], dependencies=read,
+             responses=html)
+    def report(model_id: str, model_version: str,
+               start: Annotated[datetime | None, Query(
+                   description="Only windows that start at or after this time.")] = None,
+               end: Annotated[datetime | None, Query(
+                   description="Only windows that start before this time.")] = None,
+               ) -> HTMLResponse:
+        """The HTML report of the version's windows that start in a range."""
+        return page(model_id, model_version, _utc(start), _utc(end))
+
+    @app.get(f"{PATH}/window", response_class=HTMLResponse, tags=["windows"],
+             dependencies=read, responses=html)
+    def window_report(model_id: str, model_version: str,
+                      at: Annotated[datetime, Query(
+                          description="The window the gauges showed at this time: the "
+                                      "newest closed by then (ISO 8601 or Unix "
+                                      "milliseconds).")]) -> HTMLResponse:
+        """The HTML report of the one window whose statistics the gauges showed at a time."""
+        return page(model_id, model_version, None, None, at)

@@ -16,6 +16,9 @@ from tests.unit.streams.api.conftest import TOKENS, api_settings, bearer
 OPEN = {"/healthz", "/readyz"}
 VALUES = {"model_id": "fraud", "model_version": "7", "feature": "amount",
           "reference_id": "1"}
+# Routes with a required query parameter, and a value for it.
+QUERIES = {"/v1/models/{model_id}/versions/{model_version}/report/window":
+           "?at=2100-01-01T00:00:00Z"}
 
 
 def read_urls() -> list[str]:
@@ -24,14 +27,15 @@ def read_urls() -> list[str]:
     routes = [r for r in create_app(engine, api_settings()).routes
               if isinstance(r, APIRoute) and "GET" in (r.methods or set())]
     engine.dispose()
-    return [r.path.format(**VALUES) for r in routes if r.path not in OPEN]
+    return [r.path.format(**VALUES) + QUERIES.get(r.path, "") for r in routes
+            if r.path not in OPEN]
 
 
 READ_URLS = read_urls()
 
 
 def test_every_read_route_is_listed() -> None:
-    assert len(READ_URLS) == 12
+    assert len(READ_URLS) == 13
 
 
 @pytest.mark.parametrize("url", READ_URLS)
