@@ -82,7 +82,8 @@ class Moments:
             bad = ~np.isfinite(data)
             if bad.any():
                 index = int(np.argmax(bad))
-                raise ValueError(f"values must be finite, got {data[index]!r} at index {index}")
+                raise ValueError(f"values must be finite, got {data[index].item()!r} "
+                                 f"at index {index}")
             mean = float(data.mean())
             m2 = float(np.square(data - mean).sum())
         if not (math.isfinite(mean) and math.isfinite(m2)):

@@ -341,7 +341,8 @@ class SequentialTest:
             assert variance is not None  # n >= min_n >= 2
             return total.difference.mean, variance / total.difference.n
         champion, challenger = total.champion.variance, total.challenger.variance
-        assert champion is not None and challenger is not None
+        assert champion is not None
+        assert challenger is not None
         return (total.challenger.mean - total.champion.mean,
                 champion / total.champion.n + challenger / total.challenger.n)
 
