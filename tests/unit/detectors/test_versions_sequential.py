@@ -79,6 +79,29 @@ def test_identical_versions_are_declared_different_at_most_alpha_of_the_time() -
     assert _naive_false_decisions(champion, challenger, rows) > _most_false_decisions(runs)
 
 
+def test_min_n_guards_against_tiny_samples() -> None:
+    """Two-row windows of a coin: looked at from 2 rows a side, a first window of 2 right
+    against 2 wrong (no variance, different means) is decided at once, in about 1 run in 8.
+    Waiting for 30 rows a side (15 windows, 35 tested looks after) keeps the same runs within
+    alpha; the default min_n (1,000) waits longer still."""
+    runs, looks = 400, 50
+    rng = np.random.default_rng(19)
+    ka, kb = rng.binomial(2, 0.5, size=(runs, looks)), rng.binomial(2, 0.5, size=(runs, looks))
+    false = {}
+    for min_n in (2, 30):
+        false[min_n] = 0
+        for run in range(runs):
+            test = SequentialTest("accuracy", mde=0.1, min_n=min_n)
+            for look in range(looks):
+                test.look(Window(Moments.of_counts(int(ka[run, look]), 2),
+                                 Moments.of_counts(int(kb[run, look]), 2)))
+                if test.stopped:
+                    false[min_n] += 1
+                    break
+    assert false[2] > _most_false_decisions(runs)
+    assert false[30] <= _most_false_decisions(runs)
+
+
 def test_two_points_worse_is_found_and_never_called_better() -> None:
     outcomes, _, _ = _accuracy_runs(0.80, 0.78, runs=100, looks=60, rows=1_000, seed=12)
     decisions = [decision for decision, _ in outcomes]
