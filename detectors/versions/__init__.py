@@ -9,3 +9,44 @@
 
 Pure functions and small state objects, as the rest of ``detectors``: no I/O.
 """
+
+from detectors.versions.agreement import Agreement, agreement
+from detectors.versions.intervals import (
+    Difference,
+    compare_classification,
+    newcombe_interval,
+    paired_interval,
+    welch_interval,
+    wilson_interval,
+)
+from detectors.versions.moments import Moments
+from detectors.versions.rows import absolute_error, correct, log_loss
+from detectors.versions.sequential import (
+    Decision,
+    Metric,
+    SequentialResult,
+    SequentialTest,
+    StoppedError,
+    Window,
+)
+
+__all__ = [
+    "Agreement",
+    "Decision",
+    "Difference",
+    "Metric",
+    "Moments",
+    "SequentialResult",
+    "SequentialTest",
+    "StoppedError",
+    "Window",
+    "absolute_error",
+    "agreement",
+    "compare_classification",
+    "correct",
+    "log_loss",
+    "newcombe_interval",
+    "paired_interval",
+    "welch_interval",
+    "wilson_interval",
+]

@@ -146,6 +146,11 @@ def paired_interval(champion: Moments, challenger: Moments, difference: Moments,
 
     ``champion`` and ``challenger`` give the two means shown; the three must
     count the same requests.
+
+    >>> a, b = [1.0, 2.0, 3.0], [3.0, 4.0, 6.0]
+    >>> r = paired_interval(Moments.of(a), Moments.of(b), Moments.of([2.0, 2.0, 3.0]))
+    >>> round(r.difference, 4), round(r.low, 4), round(r.high, 4)
+    (2.3333, 0.8991, 3.7676)
     """
     _z(confidence)
     if not champion.n == challenger.n == difference.n:
