@@ -61,10 +61,10 @@ Guarantees and their limits: the bound is exact for normal values with known
 variances; with plug-in variances and means of many rows it holds
 asymptotically (Waudby-Smith, Arbour, Sinha, Kennedy and Ramdas, "Time-uniform
 central limit theory and asymptotic confidence sequences", 2021), which is why
-``min_n`` exists. The unpaired form treats each window as adding to both sides
-in the traffic split of the run; a split that swings widely between windows is
-outside what it was measured on. The measured false-decision rate on A/A runs
-and the power are in docs/statistics.md ("Champion against challenger").
+``min_n`` exists. The unpaired form was measured with equal rows a side in every
+window; a traffic split that swings widely between windows is outside what was
+measured. The measured false-decision rate on A/A runs and the power are in
+docs/versions.md.
 
 Decided here:
 
@@ -98,7 +98,7 @@ The challenger is 5 accuracy points worse; windows of 1,000 rows per side:
 >>> round(result.p_value, 5), result.alpha, result.mde
 (0.02285, 0.05, 0.02)
 
-The same data given as counts (what a window's confusion counts hold):
+A window given as counts (what a window's confusion counts hold):
 
 >>> test = SequentialTest("accuracy", mde=0.02, min_n=100)
 >>> test.look(Window(Moments.of_counts(80, 100), Moments.of_counts(78, 100))).decision
