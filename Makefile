@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # PostgreSQL for the store and worker tests (as on CI); unreachable means skipped, except CI=true.
 export DRIFTLINE_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: lock test test-containers docker-engine lint typecheck unit prometheus-tools chromium dashboards config-schema api-schema event-schema demo compare-example report-example bench-report bench bench-stream bench-join bench-alerts soak bench-decode-depth clean bench-concept bench-power bench-name-flood bench-null-worker bench-api
+.PHONY: lock test test-containers docker-engine lint typecheck unit prometheus-tools chromium dashboards config-schema api-schema event-schema demo compare-example report-example bench-report bench bench-stream bench-join bench-alerts soak bench-decode-depth clean bench-concept bench-power bench-name-flood bench-null-worker bench-api bench-sequential
 
 # The environment is installed from the committed lock (exact versions and hashes), never
 # resolved afresh: uv at the locked version is bootstrapped with pip, then syncs the venv.
@@ -154,6 +154,12 @@ bench-api: $(STAMP)
 
 bench-null-worker: $(STAMP)
 	$(BIN)/python bench/null_worker.py
+
+# Champion against challenger: the always-valid test's false-decision rate on A/A runs and its
+# power, against a fixed-sample z-test repeated at every look (a few minutes);
+# `make bench-sequential QUICK=1` for a short run.
+bench-sequential: $(STAMP)
+	$(BIN)/python bench/sequential.py $(if $(QUICK),--quick)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .demo .demo-compare

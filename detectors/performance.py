@@ -213,6 +213,10 @@ class ClassificationSketch:
         merged._log_loss_sum = self._log_loss_sum + other._log_loss_sum
         return merged
 
+    def confusion(self) -> dict[str, int]:
+        """The confusion counts so far: ``tn``, ``fp``, ``fn``, ``tp``."""
+        return dict(zip(_CONFUSION, (int(c) for c in self._confusion), strict=True))
+
     def result(self) -> ClassificationMetrics:
         """Metrics so far; see the module docstring for when each is None."""
         tn, fp, fn, tp = (int(count) for count in self._confusion)
