@@ -21,7 +21,7 @@ Decisions:
 """
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query
 from fastapi.responses import HTMLResponse
@@ -48,7 +48,7 @@ def _utc(value: datetime | None) -> datetime | None:
 def add_report_route(app: FastAPI, engine: Engine, settings: ApiSettings) -> None:
     """Add the report routes to ``app``: a range, and the window shown at a time."""
     read = [Depends(require(settings, "read"))]
-    html = {200: {"content": {"text/html": {}},
+    html: dict[int | str, dict[str, Any]] = {200: {"content": {"text/html": {}},
                   "description": "The report page (self-contained HTML)"}}
 
     def page(model_id: str, model_version: str, since: datetime | None,
