@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import NoReturn, TextIO
 
 import click
@@ -125,3 +126,16 @@ class ProgressLine:
         end = "\n" if final or not self.tty else ""
         click.echo(f"{start}sent {done:,}{of} {self.noun}{end}", nl=False, file=self.stream)
         self.shown += 1
+
+
+def iso_time(_: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    """A click callback: an ISO 8601 time, UTC when it has no offset (``--since``,
+    ``--until``); None stays None."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 time "
+                                 "(e.g. 2026-01-31T12:00Z)") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import NoReturn
 
@@ -11,6 +11,7 @@ import click
 
 from detectors import DriftPolicy, ProfileOptions
 from detectors.policy import CATEGORICAL_EFFECTS, NUMERIC_EFFECTS, VERDICTS
+from streams.cli.common import iso_time
 from streams.cli.compare import build_policy, column_options
 from streams.cli.errors import CLIError
 from streams.report.model import ReportData
@@ -26,17 +27,6 @@ def _fail(message: str) -> NoReturn:
     """``driftline: error: MESSAGE``, exit status 2 (``streams.cli.common.fail``, which
     loads the settings: a report of two files needs none)."""
     raise CLIError(message)
-
-
-def _when(_: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO 8601 time "
-                                 "(e.g. 2026-01-31T12:00Z)") from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 @click.command("report")
@@ -70,9 +60,9 @@ def _when(_: click.Context, param: click.Parameter, value: str | None) -> dateti
 @click.option("--model", default=None, help="Model id: report its stored windows instead.")
 @click.option("--model-version", "model_version", default=None,
               help="Model version of --model ('' for windows stored without one).")
-@click.option("--since", callback=_when, default=None, metavar="TIME",
+@click.option("--since", callback=iso_time, default=None, metavar="TIME",
               help="First window start to include (ISO 8601; no offset means UTC).")
-@click.option("--until", callback=_when, default=None, metavar="TIME",
+@click.option("--until", callback=iso_time, default=None, metavar="TIME",
               help="Windows starting at or after TIME are left out (ISO 8601).")
 @config_option
 @database_option

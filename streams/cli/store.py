@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from store.types import iso_utc
 from streams.batch.files import InputError
 from streams.batch.profiling import profile_file
 from streams.cli import reads
-from streams.cli.common import bootstrap_from_url, cli_actor, fail, kafka_python_errors
+from streams.cli.common import bootstrap_from_url, cli_actor, fail, iso_time, kafka_python_errors
 from streams.cli.remote import api_options, connect
 from streams.config.settings import SettingsError, load_settings
 from streams.ingest.range_reference import profile_range
@@ -120,21 +120,11 @@ def echo_json_list(items: Iterable[Any]) -> None:
     click.echo("[]" if first else "\n]")
 
 
-def _when(_: click.Context, param: click.Parameter, value: str) -> datetime:
-    """An ISO 8601 time; without an offset, UTC (as ``driftline report --since``)."""
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO 8601 time "
-                                 "(e.g. 2026-01-31T12:00Z)") from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
 @reference.command("from-range")
 @click.argument("model")
-@click.option("--since", callback=_when, required=True, metavar="TIME",
+@click.option("--since", callback=iso_time, required=True, metavar="TIME",
               help="Events with event_time at or after TIME (ISO 8601; no offset means UTC).")
-@click.option("--until", callback=_when, required=True, metavar="TIME",
+@click.option("--until", callback=iso_time, required=True, metavar="TIME",
               help="Events with event_time before TIME (at most 31 days after --since).")
 @click.option("--model-version", "model_version", default=None,
               help="Model version the reference is for (default: every version's events, "
