@@ -34,6 +34,7 @@ from alerting.receivers import ReceiverSettings, Secret
 from alerting.rules import Rule
 from alerting.settings import AlertingSettings
 from streams.config.api import ApiSettings
+from streams.config.registry import RegistrySettings
 from streams.config.settings import Settings, Sources
 
 Mask = Literal["password", "origin", "all"]
@@ -42,6 +43,7 @@ MASKED = "***"
 SECRET_SETTINGS: Mapping[str, Mask] = MappingProxyType({
     "broker_url": "password",
     "database_url": "password",
+    "registry.mlflow.tracking_uri": "password",
     "alerting.receivers.*.url": "origin",
     "alerting.receivers.*.routing_key": "all",
     "alerting.receivers.*.signing_secret": "all",
@@ -109,6 +111,15 @@ def _api(api: ApiSettings) -> dict[str, Any]:
                        for name, token in api.tokens.items()}}
 
 
+def _registry(registry: RegistrySettings) -> dict[str, Any]:
+    mlflow = registry.mlflow
+    return {"mlflow": {"tracking_uri": mlflow.tracking_uri,
+                       "poll_interval": mlflow.poll_interval,
+                       "champion_alias": mlflow.champion_alias,
+                       "reference_artifact": mlflow.reference_artifact,
+                       "models": dict(mlflow.models)}}
+
+
 def _unmasked(settings: Settings) -> dict[str, Any]:
     return {"broker_url": settings.broker_url, "database_url": settings.database_url,
             "topics": dataclasses.asdict(settings.topics),
@@ -116,7 +127,8 @@ def _unmasked(settings: Settings) -> dict[str, Any]:
             "worker": dataclasses.asdict(settings.worker),
             "labels": dataclasses.asdict(settings.labels),
             "models": {name: model.to_dict() for name, model in settings.models.items()},
-            "alerting": _alerting(settings.alerting), "api": _api(settings.api)}
+            "alerting": _alerting(settings.alerting), "api": _api(settings.api),
+            "registry": _registry(settings.registry)}
 
 
 def _masked_value(value: object, path: str) -> object:

@@ -42,6 +42,7 @@ from streams.config.docs import DOCS_FILE, docs_key, documented_keys
 from streams.config.effective import effective_settings, leaves, secret_mask
 from streams.config.generated import write_or_check
 from streams.config.performance import TASKS
+from streams.config.registry import ALIAS, ARTIFACT, MIN_POLL_INTERVAL, TRACKING_URI
 from streams.config.schema_alerting import alerting_schema
 from streams.config.schema_parts import (
     duration,
@@ -146,13 +147,26 @@ def _api() -> dict[str, Any]:
                     "tokens": tokens})
 
 
+def _registry() -> dict[str, Any]:
+    """The ``registry`` section (``streams.config.registry``)."""
+    models = optional_object({"propertyNames": text(r"^[^/]*\S[^/]*$"),
+                              "additionalProperties": text(r"^\S+$")})
+    mlflow = {"tracking_uri": {"anyOf": [text(f"^{TRACKING_URI}$"), {"type": "null"}]},
+              "poll_interval": duration(MIN_POLL_INTERVAL, maximum=86400),
+              "champion_alias": text(f"^{ALIAS}$"),
+              "reference_artifact": text(f"^{ARTIFACT}$"),
+              "models": models}
+    return section({"mlflow": section(mlflow)})
+
+
 def bare_schema() -> dict[str, Any]:
     """The schema's structure, types and ranges, before defaults and descriptions."""
     models = optional_object({"propertyNames": {"minLength": 1},
                               "additionalProperties": _model()})
     root = section({**_TOP, "topics": section(_TOPICS), "ingest": section(_INGEST),
                     "worker": section(_WORKER), "labels": section(_LABELS),
-                    "models": models, "alerting": alerting_schema(), "api": _api()})
+                    "models": models, "alerting": alerting_schema(), "api": _api(),
+                    "registry": _registry()})
     return {"$schema": DIALECT, "title": "driftline configuration",
             "description": "The YAML file read by `driftline worker --config` (or "
                            "$DRIFTLINE_CONFIG); every key is optional. See "

@@ -50,6 +50,7 @@ from detectors.policy import window_alpha
 from streams.config.api import ApiSettings, parse_api
 from streams.config.performance import KEYS as _PERFORMANCE_KEYS
 from streams.config.performance import LabelSettings, PerformanceSettings, parse_performance
+from streams.config.registry import RegistrySettings, parse_registry
 
 ENV_PREFIX = "DRIFTLINE_"
 TEST_PREFIX = "DRIFTLINE_TEST_"  # reserved for the test suite (DRIFTLINE_TEST_DATABASE_URL)
@@ -226,6 +227,7 @@ class Settings:
     models: Mapping[str, ModelSettings] = field(default_factory=_default_models)
     alerting: AlertingSettings = field(default_factory=AlertingSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
+    registry: RegistrySettings = field(default_factory=RegistrySettings)
 
     def __post_init__(self) -> None:
         _brokers(self.broker_url, "broker_url")
@@ -304,7 +306,7 @@ _BUDGET_KEYS = ("false_alarms", "false_alarm_period")
 _PROFILE_KEYS = tuple(f.name for f in dataclasses.fields(ProfileOptions))
 _MODEL_KEYS = ("window", "reference", "thresholds", "profile", "features", "performance")
 _TOP_KEYS = ("broker_url", "database_url", "topics", "ingest", "worker", "labels", "models",
-             "alerting", "api")
+             "alerting", "api", "registry")
 _SECTIONS = {"topics": (TopicSettings, _TOPICS), "ingest": (IngestSettings, _INGEST),
              "worker": (WorkerSettings, _WORKER), "labels": (LabelSettings, _LABELS)}
 
@@ -442,7 +444,8 @@ def _build(raw: object, environ: Mapping[str, str] = _ENVIRON) -> Settings:
                     database_url=values.get("database_url", DEFAULT_DATABASE_URL),
                     models=_models(values.get("models")),
                     alerting=parse_alerting(values.get("alerting"), environ),
-                    api=parse_api(values.get("api"), environ), **sections)
+                    api=parse_api(values.get("api"), environ),
+                    registry=parse_registry(values.get("registry")), **sections)
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -543,6 +546,10 @@ def child_environment(
     return {**environ, **overrides}
 
 
+# The registry keys a variable may set (``registry.mlflow.models`` is read from YAML only).
+_REGISTRY_VARIABLES = ("tracking_uri", "poll_interval", "champion_alias", "reference_artifact")
+
+
 def _model_keys() -> Iterator[str]:
     for section, keys in (("window", _WINDOW), ("reference", _REFERENCE),
                           ("profile", _PROFILE_KEYS),
@@ -559,6 +566,7 @@ def accepted_environment_variables() -> frozenset[str]:
     names += [f"{ENV_PREFIX}{section}__{key}" for section, (_, parsers) in _SECTIONS.items()
               for key in parsers]
     names += [f"{ENV_PREFIX}MODELS__DEFAULT__{key}" for key in _model_keys()]
+    names += [f"{ENV_PREFIX}REGISTRY__MLFLOW__{key}" for key in _REGISTRY_VARIABLES]
     return frozenset(name.upper() for name in names)
 
 

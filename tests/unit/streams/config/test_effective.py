@@ -26,9 +26,12 @@ alerting:
     w: {{type: webhook, url: "https://w.example/w-path", signing_secret_env: WEBHOOK_SECRET}}
     d: {{type: deployer, url: "https://d.example/d-path", signing_secret: {SIGNING}}}
   retrain: {{signing_secret: {SIGNING}}}
+registry:
+  mlflow: {{tracking_uri: "https://ml:mlflow-pw@mlflow.example"}}
 """
 SECRET_TEXTS = ("db-pw", "db-pw2", "slack-path", "routing-file-key", "pd-path",
-                "w-path", "d-path", "ZXhhbXBsZS1zZWNyZXQta2V5", "d2ViaG9vay1rZXk")
+                "w-path", "d-path", "ZXhhbXBsZS1zZWNyZXQta2V5", "d2ViaG9vay1rZXk",
+                "mlflow-pw")
 
 
 @pytest.fixture
@@ -50,14 +53,15 @@ def test_every_secret_is_masked(every_secret: Settings) -> None:
                               "routing_key": "***", "timeout": 10.0}
     assert receivers["w"]["signing_secret"] == receivers["d"]["signing_secret"] == "***"
     assert shown["alerting"]["retrain"]["signing_secret"] == "***"
+    assert shown["registry"]["mlflow"]["tracking_uri"] == "https://ml:***@mlflow.example"
 
 
 def test_the_secret_list_covers_every_secret_value(every_secret: Settings) -> None:
     assert unlisted_secrets(every_secret) == []
     masked = {path for path, _ in leaves(effective_settings(every_secret))
               if secret_mask(path) is not None}
-    # the two URLs, four receivers' URLs, a routing key and three signing secrets
-    assert len(masked) == 10
+    # the three URLs, four receivers' URLs, a routing key and three signing secrets
+    assert len(masked) == 11
     assert all(pattern.count("*") <= 1 for pattern in SECRET_SETTINGS)
 
 
@@ -74,7 +78,7 @@ def test_an_unlisted_secret_would_be_named(every_secret: Settings,
 def test_every_key_is_shown_and_loads_back(tmp_path: Path) -> None:
     shown = effective_settings(Settings())
     assert set(shown) == {"broker_url", "database_url", "topics", "ingest", "worker", "labels",
-                          "models", "alerting", "api"}
+                          "models", "alerting", "api", "registry"}
     assert shown["api"] == {"open_reads": False, "max_page": 1000, "tokens": {}}
     assert shown["alerting"] == {
         "grafana_url": None, "receivers": {}, "rules": [],

@@ -250,7 +250,7 @@ ALLOWED_MODEL = "window, reference, thresholds, profile, features, performance"
     ("models:\n  default:\n    windw: {}\n",
      f"unknown key 'windw' in models.default (allowed: {ALLOWED_MODEL})"),
     ("colour: blue\n", "unknown key 'colour' in the configuration (allowed: broker_url, "
-     "database_url, topics, ingest, worker, labels, models, alerting, api)"),
+     "database_url, topics, ingest, worker, labels, models, alerting, api, registry)"),
     ("models:\n  default:\n    window: {size: 0}\n",
      "models.default.window.size: must be a duration > 0s, got 0"),
     ("models:\n  default:\n    window: {count: 0}\n",
@@ -315,7 +315,7 @@ def test_detector_errors_are_reraised_at_their_key_path(
      "log_format, log_level, framework_log_level, stall_timeout, store_failure_timeout) "
      "(from DRIFTLINE_WORKER__WEB_PROT)"),
     ({"DRIFTLINE_TOKEN": "x"}, "unknown key 'token' in the configuration (allowed: broker_url, "
-     "database_url, topics, ingest, worker, labels, models, alerting, api) (from DRIFTLINE_TOKEN)"),
+     "database_url, topics, ingest, worker, labels, models, alerting, api, registry) (from DRIFTLINE_TOKEN)"),
     ({"DRIFTLINE_WORKER____PORT": "1"}, "DRIFTLINE_WORKER____PORT: empty key between '__' "
      "separators"),
 ])
