@@ -18,6 +18,8 @@ Decisions:
   or from the events a time range left in the predictions topic (source
   ``range``, ``streams.ingest.range_reference``), whose range and counts the audit
   row's ``after`` records beside the summary (``details``).
+- ``target`` says where the file came from when a tool set it: ``driftline registry
+  watch`` names the registered model, its version and page (``store.registry_links``).
 """
 
 from __future__ import annotations
@@ -55,10 +57,12 @@ def reference_summary(conn: Connection, model_id: str,
 def set_reference(conn: Connection, actor: str, model_id: str, model_version: str | None,
                   profile: ReferenceProfile, source: str = "file",
                   now: datetime | None = None,
-                  details: Mapping[str, Any] | None = None) -> int:
+                  details: Mapping[str, Any] | None = None,
+                  target: dict[str, Any] | None = None) -> int:
     """Store ``profile`` as the reference of (model, version) and audit it; its id.
 
-    ``details`` (JSON-safe) are recorded in the audit row's ``after`` beside the summary.
+    ``details`` (JSON-safe) are recorded in the audit row's ``after`` beside the summary;
+    ``target`` is the audit row's target.
     """
     moment = now or utc_now()
     check_text("actor", actor)
@@ -69,5 +73,5 @@ def set_reference(conn: Connection, actor: str, model_id: str, model_version: st
     if after is not None and details:
         after = {**after, **details}
     record_audit(conn, actor, "reference.set", model_id=model_id, model_version=version,
-                 before=before, after=after, now=moment)
+                 target=target, before=before, after=after, now=moment)
     return ref_id

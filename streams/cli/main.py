@@ -49,6 +49,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                                 "newest first."),
     "api": ("api", "command",
             "Serve the HTTP API (read drift history, performance and alerts) until Ctrl-C."),
+    "registry": ("registry", "registry",
+                 "Model registries references are set from (docs/versions.md)."),
     "report": ("report", "report", "Write an HTML report (no network needed to open it) of "
                                    "two files or of MODEL's stored windows over a time range."),
 }

@@ -20,7 +20,8 @@ Decisions:
 - ``reference_artifact`` is a path under a run's artifacts (CSV, Parquet or JSON
   Lines), read before the run's logged input datasets.
 - ``tracking_uri`` may carry a password (``https://user:secret@host``): ``driftline
-  config check`` masks it like the database URL.
+  config check`` masks it like the database URL, and a version's page
+  (``version_url``, ``{tracking_uri}/#/models/{name}/versions/{version}``) leaves it out.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from alerting.config_values import (
     bad,
@@ -70,7 +72,10 @@ class MlflowSettings:
         """The registry's page of a model version, or None without a tracking URI."""
         if self.tracking_uri is None:
             return None
-        return f"{self.tracking_uri.rstrip('/')}/#/models/{registered}/versions/{version}"
+        parts = urlsplit(self.tracking_uri)
+        host = parts.netloc.rpartition("@")[2]  # never a password in a link
+        base = urlunsplit((parts.scheme, host, parts.path, parts.query, "")).rstrip("/")
+        return f"{base}/#/models/{quote(registered, safe='')}/versions/{quote(version)}"
 
 
 @dataclass(frozen=True)

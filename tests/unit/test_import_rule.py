@@ -22,9 +22,12 @@ PACKAGES = {"detectors": 0, "store": 1, "alerting": 2, "streams": 3, "client": 4
 
 # The rooms of ``streams/``, lowest first: an event's path walks up from transport and
 # decoding through labels and ingest to the app that wires them.
-# ``report`` draws the batch path's comparisons and the store's windows.
+# ``report`` draws the batch path's comparisons and the store's windows. ``registry`` (the
+# MLflow watcher of ``driftline registry watch``) wires config, batch profiling and the
+# store like ``app`` and ``api`` do, and only the CLI imports it.
 ROOMS = {"config": 0, "runtime": 1, "decoding": 2, "batch": 2, "report": 3, "transport": 3,
-         "alerts": 4, "labels": 5, "ingest": 6, "app": 7, "api": 7, "devtools": 8, "cli": 9}
+         "alerts": 4, "labels": 5, "ingest": 6, "app": 7, "api": 7, "registry": 7,
+         "devtools": 8, "cli": 9}
 
 Graph = Mapping[str, set[str]]
 

@@ -315,7 +315,8 @@ def test_detector_errors_are_reraised_at_their_key_path(
      "log_format, log_level, framework_log_level, stall_timeout, store_failure_timeout) "
      "(from DRIFTLINE_WORKER__WEB_PROT)"),
     ({"DRIFTLINE_TOKEN": "x"}, "unknown key 'token' in the configuration (allowed: broker_url, "
-     "database_url, topics, ingest, worker, labels, models, alerting, api, registry) (from DRIFTLINE_TOKEN)"),
+     "database_url, topics, ingest, worker, labels, models, alerting, api, registry) "
+     "(from DRIFTLINE_TOKEN)"),
     ({"DRIFTLINE_WORKER____PORT": "1"}, "DRIFTLINE_WORKER____PORT: empty key between '__' "
      "separators"),
 ])
