@@ -23,11 +23,17 @@ This is decided here, at enqueue, in the transaction of the transition, where
 the instance, its episode and its silence are at hand; an outbox row is a
 rendered payload per receiver and the dispatcher never looks inside it. A
 silence does not hold back a retrain request: it mutes people, not the rule.
+
+Registered models: when a model registry set the reference of the event's exact
+model version (``driftline registry watch``, ``store.registry_links``), the event
+is told with ``AlertEvent.registry`` (name, version, page) and every payload
+links that page; a retrain request carries it as ``registered_model``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,6 +51,7 @@ from store.alerts import (
     save_alert_states,
     save_retrain,
 )
+from store.registry_links import link_fields, registry_link
 from store.silences import Instance, on_transition
 
 TOPIC_PREFIX = "topic:"
@@ -98,8 +105,15 @@ def _commit(conn: Connection, settings: AlertingSettings, steps: list[Step], now
     return events
 
 
+def _with_registry(conn: Connection, event: AlertEvent) -> AlertEvent:
+    """``event`` with the registry's record of its model version, when there is one."""
+    link = registry_link(conn, event.model_id, event.model_version)
+    return event if link is None else replace(event, registry=link_fields(link))
+
+
 def _notify(conn: Connection, settings: AlertingSettings, event: AlertEvent, now: datetime,
             retrain_topic: str) -> None:
+    event = _with_registry(conn, event)
     instance = Instance(event.rule, event.model_id, event.model_version, event.feature)
     # store.silences: no receiver hears of a silenced firing, nor of its episode's resolve.
     silenced = on_transition(conn, instance, event.episode, event.status, now)

@@ -52,6 +52,16 @@ def grafana_link(event: AlertEvent, grafana_url: str | None) -> str | None:
     return f"{grafana_url.rstrip('/')}/d/{DASHBOARD_UID}/{DASHBOARD_SLUG}?{urlencode(query)}"
 
 
+def registry_page(event: AlertEvent) -> tuple[str, str] | None:
+    """(label, URL) of the event's model version in its registry, when one is known."""
+    registry = event.registry or {}
+    url = registry.get("url")
+    if not url:
+        return None
+    name = (registry.get("registry") or "registry").replace("mlflow", "MLflow")
+    return f"{name}: {registry.get('name')} version {registry.get('version')}", url
+
+
 def _millis(moment: datetime) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)

@@ -23,6 +23,9 @@ Decisions:
 - The Grafana link opens the Model drill-down (uid ``driftline-model``, variables
   ``model``, ``version``, ``feature``; ``dashboards/catalogue.py``) from one hour
   before the episode began to one hour after the deciding window.
+- A model version a registry knows (``AlertEvent.registry``): the webhook's data and
+  the retrain request's carry ``registered_model`` (registry, name, version, url);
+  Slack and PagerDuty link the version's page in the registry.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from alerting.formatting import cut, grafana_link, jsonable, rfc3339
+from alerting.formatting import cut, grafana_link, jsonable, registry_page, rfc3339
 from alerting.model import AlertEvent
 from alerting.receivers import Secret
 from alerting.slack import slack
@@ -67,6 +70,8 @@ def event_data(event: AlertEvent) -> dict[str, Any]:
         "retrain": event.retrain, "evidence": event.evidence,
         "dedup_key": event.dedup_key, "idempotency_key": event.idempotency_key,
     })
+    if event.registry is not None:
+        data["registered_model"] = dict(event.registry)
     return data
 
 
@@ -87,6 +92,9 @@ def _links(event: AlertEvent, grafana_url: str | None) -> list[dict[str, str]]:
         links.append({"href": grafana, "text": "Grafana: model drill-down"})
     if event.runbook_url:
         links.append({"href": event.runbook_url, "text": "Runbook"})
+    page = registry_page(event)
+    if page is not None:
+        links.append({"href": page[1], "text": page[0]})
     return links
 
 
@@ -190,6 +198,8 @@ def retrain_request(event: AlertEvent, idempotency_key: str,
                      "window_ids": _window_ids(evidence)},
         "requested_at": rfc3339(event.window_end),
     }
+    if event.registry is not None:
+        data["registered_model"] = dict(event.registry)
     return {
         "specversion": SPEC_VERSION,
         "id": idempotency_key,

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from alerting.formatting import cut, grafana_link, jsonable, rfc3339
+from alerting.formatting import cut, grafana_link, jsonable, registry_page, rfc3339
 from alerting.model import AlertEvent
 from detectors.catalogue import names, statistics
 
@@ -120,8 +120,9 @@ def fit_lines(lines: list[str], limit: int, where: str) -> str:
 
 def _buttons(event: AlertEvent, grafana_url: str | None) -> list[dict[str, Any]]:
     buttons = []
+    page = registry_page(event) or ("", None)
     for label, url in (("Open in Grafana", grafana_link(event, grafana_url)),
-                       ("Runbook", event.runbook_url)):
+                       ("Runbook", event.runbook_url), page):
         if url and len(url) <= MAX_URL:
             buttons.append({"type": "button", "url": url,
                             "text": {"type": "plain_text", "text": cut(label, MAX_BUTTON_TEXT)}})

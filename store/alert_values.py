@@ -78,6 +78,10 @@ class AlertEvent:
     runbook_url: str | None = None
     retrain: bool = False
     evidence: Mapping[str, Any] = field(default_factory=_frozen)
+    # The model registry's record of (model, version) when one set its reference
+    # (``store.registry_links``): registry, name, version and url. Added when receivers
+    # are told (``alerting.apply``), not stored with the transition.
+    registry: Mapping[str, str | None] | None = None
 
     @property
     def dedup_key(self) -> str:

@@ -75,6 +75,12 @@ def _rows(conn: Connection, model_id: str, actor: str | None) -> Iterator[Regist
             yield RegistryMark(model_id, version or "", link)
 
 
+def link_fields(link: RegistryLink) -> dict[str, str | None]:
+    """A link as alerts and retrain requests carry it (``AlertEvent.registry``)."""
+    return {"registry": link.registry, "name": link.registered_model,
+            "version": link.registered_version, "url": link.url}
+
+
 def registry_marks(conn: Connection, actor: str, model_id: str) -> list[RegistryMark]:
     """Every reference ``actor`` set on ``model_id`` from a registry, newest first."""
     return list(_rows(conn, model_id, actor))

@@ -8,6 +8,7 @@ tests share the server but nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -90,10 +91,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-        try:  # the server's workers are in its process group too
+        with contextlib.suppress(ProcessLookupError):  # its workers are in its group too
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         log.close()
 
 
@@ -175,7 +174,9 @@ def test_a_new_version_gets_the_reference_of_its_logged_dataset(
         stored = load_reference(conn, "fraud", "1")
         rows = list_audit(conn, action="reference.set", model_id="fraud").rows
         link = registry_link(conn, "fraud", "1")
-    assert stored is not None and stored.model_version == "1" and stored.source == "file"
+    assert stored is not None
+    assert stored.model_version == "1"
+    assert stored.source == "file"
     assert stored.profile.to_dict() == profile_file(data).to_dict()
     assert [(r.actor, r.model_version) for r in rows] == [("mlflow", "1")]
     page = f"{url}/#/models/{name}/versions/1"
@@ -183,8 +184,10 @@ def test_a_new_version_gets_the_reference_of_its_logged_dataset(
     assert rows[0].target["registered_version"] == "1"
     assert rows[0].target["url"] == page
     assert rows[0].target["dataset"].endswith("train.parquet")
-    assert rows[0].after["n_rows"] == 400 and rows[0].before is None
-    assert link is not None and link.url == page
+    assert rows[0].after["n_rows"] == 400
+    assert rows[0].before is None
+    assert link is not None
+    assert link.url == page
 
 
 def test_version_two_and_the_champion_alias_then_a_second_poll_changes_nothing(
@@ -209,9 +212,12 @@ def test_version_two_and_the_champion_alias_then_a_second_poll_changes_nothing(
         v1 = load_reference(conn, "churn", "1")
         v2 = load_reference(conn, "churn", "2")
         wide = load_reference(conn, "churn", "7")  # a version without its own: the champion's
-    assert v1 is not None and v1.profile.to_dict() == profile_file(first).to_dict()
-    assert v2 is not None and v2.profile.to_dict() == profile_file(second).to_dict()
-    assert wide is not None and wide.model_version == ""
+    assert v1 is not None
+    assert v1.profile.to_dict() == profile_file(first).to_dict()
+    assert v2 is not None
+    assert v2.profile.to_dict() == profile_file(second).to_dict()
+    assert wide is not None
+    assert wide.model_version == ""
     assert wide.profile.to_dict() == v2.profile.to_dict()
 
     audited, stored = _count(engine, audit), _count(engine, reference_profiles)
@@ -224,7 +230,8 @@ def test_version_two_and_the_champion_alias_then_a_second_poll_changes_nothing(
     assert watcher.poll_once().set == [("churn", "", name, "1")]
     with engine.connect() as conn:
         wide = load_reference(conn, "churn", "7")
-    assert wide is not None and wide.profile.to_dict() == v1.profile.to_dict()
+    assert wide is not None
+    assert wide.profile.to_dict() == v1.profile.to_dict()
 
 
 def test_a_version_without_a_dataset_is_warned_about_once(
@@ -259,7 +266,8 @@ def test_an_unreachable_server_is_logged_once_per_outage_with_backoff(
     lines = [(r.levelname, r.getMessage()) for r in caplog.records
              if r.name == "driftline.registry"]
     assert len(lines) == 2
-    assert lines[0][0] == "WARNING" and f"poll of {dead} failed" in lines[0][1]
+    assert lines[0][0] == "WARNING"
+    assert f"poll of {dead} failed" in lines[0][1]
     assert lines[1] == ("INFO", f"registry: {url} answers again after 4 failed polls")
 
 
