@@ -4,8 +4,8 @@ A command of its own, not a service of the worker: it needs the ``mlflow`` extra
 the registry's network, which the worker does not; it is one process however many
 workers run (two watchers would race, see ``streams.registry.watcher``); and it is
 stopped, restarted and tested without touching the stream. ``--once`` polls once and
-exits (for cron, or to check a configuration): status 1 when the registry could not
-be read.
+exits (for cron, or to check a configuration): status 2 and one error line when the
+registry could not be read.
 """
 
 from __future__ import annotations
