@@ -9,8 +9,9 @@ Decisions:
   backoff decides when to try again. Both are process-wide settings of MLflow, and
   so is the tracking URI, which the dataset sources stored on the server
   (``mlflow-artifacts:/...``) are downloaded through.
-- Connection failures and server errors are ``RegistryUnavailableError``; a registered
-  model that does not exist is not (``versions`` gives none).
+- Connection failures and server errors are ``RegistryUnavailableError``; what the
+  server says does not exist is ``RegistryMissingError``: a model without versions
+  or aliases, a version without a run, a run without a reference file.
 - A version's reference file is, in order: the artifact ``reference_artifact`` of its
   run; else a logged input dataset of the run whose source is a file (local, ``s3://``,
   ``https://``, ``mlflow-artifacts:/`` ...) ending in ``.csv``, ``.parquet`` or
@@ -40,6 +41,10 @@ class MissingExtraError(RuntimeError):
 
 class RegistryUnavailableError(RuntimeError):
     """The tracking server did not answer, or answered with an error."""
+
+
+class RegistryMissingError(LookupError):
+    """The tracking server says a model, version, run or artifact does not exist."""
 
 
 @dataclass(frozen=True)
@@ -114,9 +119,9 @@ class MlflowReader:
         try:
             return function(*args, **kwargs)
         except self._errors as exc:
-            if _is_missing(exc):
-                raise
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            if _is_missing(exc):
+                raise RegistryMissingError(f"{what}: {first}") from exc
             raise RegistryUnavailableError(f"{what}: {first}") from exc
 
     def _pages(self, what: str, search: Any, **kwargs: Any) -> Iterator[Any]:
@@ -139,10 +144,8 @@ class MlflowReader:
             found = list(self._pages(f"search versions of {name}",
                                      self._client.search_model_versions,
                                      filter_string=f"name = {_quoted(name)}"))
-        except self._errors as exc:
-            if _is_missing(exc):
-                return []
-            raise  # pragma: no cover - _call turns the others into RegistryUnavailableError
+        except RegistryMissingError:
+            return []
         versions = [RegisteredVersion(v.name, str(v.version), v.run_id or None) for v in found]
         return sorted(versions, key=lambda v: int(v.version) if v.version.isdigit() else 0)
 
@@ -151,17 +154,18 @@ class MlflowReader:
         try:
             model = self._call(f"read registered model {name}",
                                self._client.get_registered_model, name)
-        except self._errors as exc:
-            if _is_missing(exc):
-                return None
-            raise  # pragma: no cover
+        except RegistryMissingError:
+            return None
         version = dict(model.aliases or {}).get(alias)
         return None if version is None else str(version)
 
     def version(self, name: str, version: str) -> RegisteredVersion:
-        """One version of a registered model."""
-        found = self._call(f"read {name} version {version}",
-                           self._client.get_model_version, name, version)
+        """One version of a registered model (without a run when it is gone)."""
+        try:
+            found = self._call(f"read {name} version {version}",
+                               self._client.get_model_version, name, version)
+        except RegistryMissingError:
+            return RegisteredVersion(name, version, None)
         return RegisteredVersion(found.name, str(found.version), found.run_id or None)
 
     def fetch_reference(self, version: RegisteredVersion, into: Path) -> FetchResult:
@@ -170,7 +174,13 @@ class MlflowReader:
         if version.run_id is None:
             result.reasons.append("the version has no run")
             return result
-        run_id = version.run_id
+        try:
+            return self._fetch(version.run_id, into, result)
+        except RegistryMissingError as exc:
+            result.reasons.append(str(exc))
+            return result
+
+    def _fetch(self, run_id: str, into: Path, result: FetchResult) -> FetchResult:
         artifact = self._artifact(run_id, into / "artifact")
         if artifact is not None:
             result.found = artifact
@@ -181,7 +191,7 @@ class MlflowReader:
             target.mkdir(parents=True, exist_ok=True)
             try:
                 local = Path(self._call(f"download {origin}", source.load, dst_path=str(target)))
-            except RegistryUnavailableError as exc:
+            except (RegistryUnavailableError, RegistryMissingError) as exc:
                 result.reasons.append(f"cannot download {origin}: {exc}")
                 continue
             if local.is_file():

@@ -20,9 +20,10 @@ Decisions:
 - A version without a readable reference file is logged once per process (a
   warning with the reasons) and tried again at each poll, since a file may be
   logged to its run later; the other versions go on.
-- A failed poll (server unreachable, or the database) is logged once when the
-  outage starts and once when it ends; meanwhile polls are retried after 1 s, 2 s,
-  4 s ... up to the larger of ``poll_interval`` and ``MAX_BACKOFF``.
+- A failed poll (server unreachable, or the database; anything else too, with its
+  traceback) is logged once when the outage starts and once when it ends;
+  meanwhile polls are retried after 1 s, 2 s, 4 s ... up to the larger of
+  ``poll_interval`` and ``MAX_BACKOFF``.
 - One watcher per registry: two would race to set the same references (both would
   succeed; the trail would show two rows).
 """
@@ -177,11 +178,13 @@ class RegistryWatcher:
         """One poll, with the outage logging; the seconds to wait before the next."""
         try:
             self.poll_once()
-        except (RegistryUnavailableError, SQLAlchemyError) as exc:
+        except Exception as exc:  # the watcher outlives any one failed poll
             if self._failures == 0:
                 first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                expected = isinstance(exc, RegistryUnavailableError | SQLAlchemyError)
                 log.warning("registry: poll of %s failed (%s); retrying with backoff",
-                            mask_passwords(self.reader.tracking_uri), mask_passwords(first))
+                            mask_passwords(self.reader.tracking_uri), mask_passwords(first),
+                            exc_info=not expected)
             self._failures += 1
             return backoff_delay(self._failures, self.settings.poll_interval)
         if self._failures:
