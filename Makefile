@@ -40,7 +40,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP) prometheus-tools chromium
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=25
 
 test: lint typecheck unit
 
