@@ -9,8 +9,8 @@ the document lists, and the body matches the document's schema for that status.
 Decisions:
 
 - Generated path parameters are half the time replaced by the stored model, version,
-  feature and reference (chosen from the generated value, so a run is reproducible), so
-  the routes read real rows and not only answer 404.
+  feature and reference (``schema_cases.known``), so the routes read real rows and not
+  only answer 404.
 - A page cursor is opaque: the document types it as any string, and a string the API did
   not hand out is a 422 by design (docs/api.md). Generated cursors of even length are
   replaced by real ones; for a forged cursor the check that schema-valid requests are
@@ -20,72 +20,34 @@ Decisions:
   parameter the last value counts (Starlette); the document declares neither. For such a
   call the check that schema-violating requests are rejected is left out; every other
   check still runs, and every other schema-violating request must be rejected.
-- Examples are bounded per route and derandomized (a fixed seed per route), so a run is
-  the same every time and takes seconds; the coverage phase (the boundary values of every
+- Examples are bounded per route and derandomized (``schema_cases``), so a run is the
+  same every time and takes seconds; the coverage phase (the boundary values of every
   parameter: ``limit`` 0 and ``max_page + 1``, bad times) runs in full.
-  A failure found once is found again on the next run.
+- The audit trail (``GET /v1/audit``) is read with the write routes, in
+  ``test_write_properties.py``: its rows are made by writes.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import hypothesis
 import pytest
 import schemathesis
 from fastapi import FastAPI
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 from sqlalchemy.engine import Engine
 
-from store import make_engine
 from store.pages import After
 from streams.api import cursors
 from streams.api.app import create_app
 from streams.api.problems import ProblemError
 from tests.unit.store.conftest import START
 from tests.unit.streams.api.conftest import N_WINDOWS, STEP, api_settings, bearer
+from tests.unit.streams.api.schema_cases import SETTINGS, known, load_schema
 
-# Examples per route and phase: enough to hit every parameter's shape, small enough that
-# the 12 routes in both access modes run in well under a minute.
-MAX_EXAMPLES = 15
-# schemathesis draws its own seed per run unless given one; each route's seed derives from it.
-SEED = 18
-KNOWN: dict[str, list[Any]] = {
-    "model_id": ["fraud"],
-    "model_version": ["7", "8"],
-    "feature": ["amount", "country", "score", "label"],
-    "reference_id": [1, 2],
-}
-
-
-def _known(path_parameters: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Generated path parameters whose text has an even length become stored ones."""
-    if path_parameters is None:  # a route without path parameters
-        return None
-    mapped = dict(path_parameters)
-    for name, value in path_parameters.items():
-        choices = KNOWN.get(name)
-        if choices is None:
-            continue
-        size = len(str(value))
-        if size % 2 == 0:
-            mapped[name] = choices[size // 2 % len(choices)]
-    return mapped
-
-
-def _document_app() -> FastAPI:
-    """The app whose document is tested: the test settings (``max_page`` 50), no database
-    opened (serving ``/openapi.json`` reads none)."""
-    return create_app(make_engine("sqlite://"), api_settings())
-
-
-# The read routes of the document. The write routes and the audit trail are covered by
-# tests/unit/streams/api/test_writes.py; the property run does not take them yet (uploads
-# are Parquet and JSON Lines bodies it cannot generate, and writes need a write token).
-schema = (schemathesis.openapi.from_asgi("/openapi.json", _document_app())
-          .include(method="GET").exclude(path="/v1/audit"))
-schema.config.generation.update(max_examples=MAX_EXAMPLES, deterministic=True, database="none")
-schema.config.seed = SEED
+# The read routes of the document but the audit trail, which test_write_properties.py
+# takes with the write routes (its rows are made by writes).
+schema = load_schema(lambda method, path: method == "GET" and path != "/v1/audit")
 
 
 def _real_cursors(query: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -127,7 +89,7 @@ def map_query(context: schemathesis.HookContext,
 @schema.hook
 def map_path_parameters(context: schemathesis.HookContext,
                         path_parameters: dict[str, Any] | None) -> dict[str, Any] | None:
-    return _known(path_parameters)
+    return known(path_parameters)
 
 
 @pytest.fixture(params=["read-token", "open-reads"])
@@ -140,8 +102,7 @@ def access(request: pytest.FixtureRequest, stored: Engine) -> tuple[FastAPI, dic
 
 
 @schema.parametrize()
-@hypothesis.settings(deadline=None, derandomize=True,
-                     suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture])
+@SETTINGS
 def test_every_route_answers_by_its_document(
         case: schemathesis.Case[Any], access: tuple[FastAPI, dict[str, str]]) -> None:
     app, headers = access
