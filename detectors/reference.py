@@ -33,6 +33,7 @@ within ``1/sample_cap`` of the reference's everywhere.
 from __future__ import annotations
 
 import base64
+import math
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -104,6 +105,19 @@ def bin_counts(edges: NDArray[np.float64], x: NDArray[np.float64]) -> NDArray[np
         return np.bincount(assign_bins(edges, x), minlength=edges.size + 1).astype(np.int64)
     at_or_below = [np.count_nonzero(x <= edge) for edge in edges.tolist()]
     return _between(np.array(at_or_below, dtype=np.int64), x.size)
+
+
+def _mean_std(ordered: NDArray[np.float64]) -> tuple[float, float]:
+    """Mean and standard deviation of sorted, finite values. Near the float limit (about
+    1e154 and beyond) numpy's sums overflow to inf; then they are taken of the values
+    scaled down by the largest magnitude, and scaled back (both fit in a float)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean, std = float(ordered.mean()), float(ordered.std())
+    if math.isfinite(mean) and math.isfinite(std):
+        return mean, std
+    scale = max(-float(ordered[0]), float(ordered[-1]))
+    scaled = ordered / scale
+    return float(scaled.mean()) * scale, float(scaled.std()) * scale
 
 
 def sorted_quantiles(ordered: NDArray[np.float64], levels: NDArray[np.float64]
@@ -188,8 +202,7 @@ class NumericReference:
             if edges.size == 0:  # constant: bins below, at and above the value
                 edges = np.array([np.nextafter(ordered[0], -np.inf), ordered[0]])
             counts = sorted_bin_counts(edges, ordered)
-            stats: tuple[float | None, ...] = (
-                float(ordered.mean()), float(ordered.std()), float(ordered[0]))
+            stats: tuple[float | None, ...] = (*_mean_std(ordered), float(ordered[0]))
             top: float | None = float(ordered[-1])
         else:
             edges = np.empty(0)

@@ -10,16 +10,20 @@ Decisions:
   to every kind and the others (``store.tables.STAT_COLUMNS``) pass through.
 - Times are ISO 8601 UTC text with a ``Z`` suffix, as the store gives them.
 - A page is ``items`` and ``next_cursor`` (None on the last page).
+- A request body says in its schema what the store will refuse when it can (a
+  ``reason`` is not empty), so a client reads it from the document.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 Item = TypeVar("Item")
+# The store refuses an empty reason (store.records.check_text); the document says so.
+Reason = Annotated[str, Field(min_length=1)]
 
 
 class Page(BaseModel, Generic[Item]):
@@ -192,14 +196,14 @@ class SilenceRequest(BaseModel):
     """Silence an alert instance until ``until`` (a time without a zone is UTC)."""
 
     until: datetime
-    reason: str
+    reason: Reason
     feature: str = ""
 
 
 class AcknowledgeRequest(BaseModel):
     """Acknowledge the current episode of a firing alert instance."""
 
-    reason: str
+    reason: Reason
     feature: str = ""
 
 

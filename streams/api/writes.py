@@ -17,12 +17,15 @@ Decisions:
   --data-binary @ref.csv -H 'Content-Type: text/csv'``), not as a multipart form:
   the locked dependencies have no multipart parser, and the body carries one
   file either way. The format comes from ``format`` (``csv``, ``parquet``,
-  ``jsonl``) or else from the Content-Type. It is profiled as ``driftline
-  reference set`` profiles it (``streams.batch.profiling.profile_file``). A body
-  larger than ``MAX_UPLOAD_BYTES`` (256 MiB) is refused (413) while it is read,
-  so a client cannot fill the process's memory (the body is held in memory, then
-  in a temporary file, while it is profiled); a larger file is set with
-  ``driftline reference set``, which reads it from disk.
+  ``jsonl``: an enum of the document, so another value is refused by the
+  validation) or else from the Content-Type. The document lists the body's media
+  types (``UPLOAD_BODY``), which FastAPI cannot infer from a route reading the raw
+  body. It is profiled as ``driftline reference set`` profiles it
+  (``streams.batch.profiling.profile_file``). A body larger than
+  ``MAX_UPLOAD_BYTES`` (256 MiB) is refused (413) while it is read, so a client
+  cannot fill the process's memory (the body is held in memory, then in a
+  temporary file, while it is profiled); a larger file is set with ``driftline
+  reference set``, which reads it from disk.
 - There is no route to build a reference from a stored time range: the store
   keeps a window's statistics, not its rows, and statistics do not merge into a
   profile (``store/reference_writes.py``).
@@ -39,7 +42,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -60,7 +63,7 @@ from streams.config.api import ApiSettings
 
 VERSION_PATH = "/v1/models/{model_id}/versions/{model_version}"
 ALERT_PATH = VERSION_PATH + "/alerts/{rule}"
-FORMATS = ("csv", "parquet", "jsonl")
+FileFormat = Literal["csv", "parquet", "jsonl"]
 MAX_UPLOAD_BYTES = 256 * 1024 * 1024
 MEDIA_FORMATS = {
     "text/csv": "csv", "application/csv": "csv",
@@ -69,12 +72,18 @@ MEDIA_FORMATS = {
     "application/jsonl": "jsonl", "application/x-ndjson": "jsonl",
     "application/x-jsonlines": "jsonl", "application/jsonlines": "jsonl",
 }
-UPLOAD_BODY = {"requestBody": {"required": True, "description": "The file of rows.",
-                               "content": {media: {"schema": {"type": "string",
-                                                              "format": "binary"}}
-                                           for media in ("text/csv",
-                                                         "application/vnd.apache.parquet",
-                                                         "application/x-ndjson")}}}
+# The upload's request body, which FastAPI cannot infer from a route that reads the raw
+# body: the media types the format is read from, and application/octet-stream (any other
+# Content-Type is the same) for a body whose format is given as ``format``.
+UPLOAD_MEDIA_TYPES = ("text/csv", "application/vnd.apache.parquet", "application/x-ndjson",
+                      "application/octet-stream")
+UPLOAD_BODY = {"requestBody": {
+    "required": True,
+    "description": "The file of rows: CSV (text/csv), Parquet (application/vnd.apache.parquet) "
+                   "or JSON Lines (application/x-ndjson), its format read from the "
+                   "Content-Type; with `format`, any Content-Type (application/octet-stream).",
+    "content": {media: {"schema": {"type": "string", "format": "binary"}}
+                for media in UPLOAD_MEDIA_TYPES}}}
 
 TOO_LARGE: dict[int | str, dict[str, Any]] = {
     413: {"model": Problem, "description": "Content Too Large", "content": {MEDIA_TYPE: {}}}}
@@ -82,8 +91,8 @@ TOO_LARGE: dict[int | str, dict[str, Any]] = {
 Prediction = Annotated[list[str] | None, Query(
     description="The model's output columns (default: prediction and score when present).")]
 Exclude = Annotated[list[str] | None, Query(description="Columns not to profile.")]
-Format = Annotated[str | None, Query(description="csv, parquet or jsonl (default: from the "
-                                                  "Content-Type).")]
+Format = Annotated[FileFormat | None, Query(description="The file's format (default: from the "
+                                                        "Content-Type).")]
 
 
 @contextmanager
@@ -107,10 +116,9 @@ def _actor(request: Request) -> str:
 
 
 def upload_format(content_type: str | None, fmt: str | None) -> str:
-    """The file format of an upload: ``fmt`` if given, else from the Content-Type."""
+    """The file format of an upload: ``fmt`` if given (the route's validation has checked
+    it is a FileFormat), else from the Content-Type."""
     if fmt is not None:
-        if fmt not in FORMATS:
-            raise ProblemError(422, f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
         return fmt
     media = (content_type or "").split(";")[0].strip().lower()
     found = MEDIA_FORMATS.get(media)

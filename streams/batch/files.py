@@ -4,6 +4,8 @@ Kinds are inferred from the *reference* file: integer, floating and decimal
 columns are numeric; strings, booleans and dictionary columns are categorical;
 a column that is null throughout is numeric (and gives "insufficient data").
 Dates, times and nested columns are not profiled and are reported as skipped.
+A file whose header names a column twice, or a name that is not UTF-8 text, is an
+error: columns are read by name.
 ``--numeric`` and ``--categorical`` override the inference; the current file's
 columns are then read as the reference's kind, and a value that cannot be read
 that way is an error naming the column, the file and the value.
@@ -59,9 +61,19 @@ def read_table(path: Path) -> pa.Table:
         raise InputError(f"{path}: file is empty")
     try:
         table = _read(path, fmt)
+        # pyarrow decodes the names of a CSV header only when they are asked for.
+        table.column_names  # noqa: B018
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{path}: cannot read as {fmt}: {first_line}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: cannot read as {fmt}: a column name is not UTF-8 text "
+                         f"(byte {exc.start} of the name)") from exc
+    names = table.column_names
+    repeated = [name for index, name in enumerate(names) if name in names[:index]]
+    if repeated:
+        # A column is read by its name: which of the two would be a guess.
+        raise InputError(f"{path}: column {repeated[0]!r} appears more than once")
     if table.num_rows == 0:
         raise InputError(f"{path}: file has a header but no rows")
     return table

@@ -17,7 +17,7 @@ Decisions:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import hypothesis
@@ -42,6 +42,9 @@ KNOWN: dict[str, list[Any]] = {
     "reference_id": [1, 2],
     "rule": ["drift"],
 }
+# The times of the query parameters and bodies, and the query parameters that are lists.
+TIMES = frozenset({"start", "end", "since", "until"})
+ARRAYS = frozenset({"prediction", "exclude"})
 # The settings of every property test: no deadline (a write's first call opens files),
 # derandomized, and the store fixture shared by a test's examples (each module says how
 # its examples find the store in a known state).
@@ -50,19 +53,43 @@ SETTINGS = hypothesis.settings(
     suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture])
 
 
-def known(values: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Generated values of KNOWN's names whose text has an even length become stored ones."""
+def known(values: dict[str, Any] | None,
+          names: Mapping[str, list[Any]] = KNOWN) -> dict[str, Any] | None:
+    """Generated values of ``names`` whose text has an even length become stored ones."""
     if values is None:  # a route without such parameters
         return None
     mapped = dict(values)
     for name, value in values.items():
-        choices = KNOWN.get(name)
+        choices = names.get(name)
         if choices is None:
             continue
         size = len(str(value))
         if size % 2 == 0:
             mapped[name] = choices[size // 2 % len(choices)]
     return mapped
+
+
+def lenient(case: schemathesis.Case[Any]) -> bool:
+    """Whether the case repeats a query parameter or gives a time as a number, in the query
+    or a JSON body: the parsing accepts both (the last value counts, a number is a Unix
+    time) and the document declares neither."""
+    query = case.query or {}
+    body = case.body if isinstance(case.body, dict) else {}
+    return (any(isinstance(value, list) and name not in ARRAYS
+                for name, value in query.items())
+            or any(name in TIMES and _number(value)
+                   for name, value in (*query.items(), *body.items())))
+
+
+def _number(value: Any) -> bool:
+    """A number, or a text that reads as one (as a query parameter is sent)."""
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return False
+        return True
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def document_app() -> FastAPI:
