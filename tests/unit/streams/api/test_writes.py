@@ -4,8 +4,8 @@ each write does as seen through the read routes and the rule engine."""
 from __future__ import annotations
 
 import base64
-import statistics
 import io
+import statistics
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
