@@ -90,8 +90,9 @@ schema = load_schema(lambda method, path: method != "GET" or path == AUDIT)
 
 
 class Snapshot:
-    """Every row of every table of an engine's database, as it was when taken; ``restore``
-    puts them back in one transaction (deleting the rows written since)."""
+    """Every row of every table of the store (``store.tables.metadata``; the migrations'
+    own table is not written by a route) as it was when taken; ``restore`` puts them
+    back in one transaction, deleting the rows written since."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -108,6 +109,7 @@ class Snapshot:
                     conn.execute(table.insert(), rows)
 
     def current(self) -> dict[Any, list[dict[str, Any]]]:
+        """The rows as they are now."""
         return Snapshot(self.engine).rows
 
 
