@@ -1,0 +1,19 @@
+"""Multivariate drift: changes of the joint distribution of a window's features.
+
+- ``reconstruction``: ``fit`` a ``Reconstruction`` on reference rows (PCA of the
+  imputed, encoded and standardised columns) and ``test`` a window's mean
+  reconstruction error against its null distribution, for a p-value.
+
+Input is a window's row-aligned sample (``detectors.rowsample.RowSample.columns()``):
+numeric columns as float64 with NaN for missing, categorical columns as object
+arrays with None. Pure functions and small state objects: no I/O.
+"""
+
+from detectors.multivariate.reconstruction import (
+    CategoricalEncoding,
+    Reconstruction,
+    ReconstructionResult,
+    fit,
+)
+
+__all__ = ["CategoricalEncoding", "Reconstruction", "ReconstructionResult", "fit"]

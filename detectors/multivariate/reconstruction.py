@@ -1,0 +1,330 @@
+"""Data reconstruction drift: how well the reference's principal components still describe a window.
+
+Per-feature tests miss a change of the joint distribution that keeps every
+marginal: two correlated features whose cloud rotates by 90 degrees keep both
+of their distributions, and KS or PSI see nothing. This statistic, in the
+manner of NannyML's data reconstruction drift, sees it:
+
+1. On the reference: missing values are imputed (numeric: the mean;
+   categorical: the most frequent category), categorical columns are
+   frequency-encoded (one column each: the category's share of the reference),
+   every column is standardised, and a PCA keeps the fewest components that
+   explain ``variance`` (65 %, NannyML's default) of the variance. PCA is an
+   SVD in numpy; it equals scikit-learn's ``PCA(n_components=0.65)`` up to the
+   signs of the components.
+2. A row's reconstruction error is the Euclidean distance, in the standardised
+   space, between the row and its projection onto the components. A window's
+   statistic is the mean error of its rows. Rows whose joint structure the
+   reference did not have lie off the components and raise it.
+
+Calibration (where NannyML sets mean ± 3 std of the error over reference
+chunks, whatever the chunk size): the reference rows are split at random in
+two halves. The PCA is fitted on one; the per-row errors of the other, rows the
+fit has not seen, give the null distribution of a new row's error (its mean
+``mu``, variance ``sigma^2`` and count ``m``). Rows of a window drawn from the
+reference distribution have errors from that same distribution, so the
+window's mean error over ``n`` rows has mean ``mu`` and variance
+``sigma^2 / n``; the test statistic
+
+    z = (mean_error - mu) / (sigma * sqrt(1/n + 1/m))
+
+also counts the uncertainty of ``mu`` estimated from ``m`` rows, and is taken
+as standard normal (the central limit theorem). The p-value is two-sided, as
+NannyML's band is: a window that lies closer to the components than the
+reference does (variation lost, a column stuck at one value) is a change too.
+Measured by simulation (tests/unit/detectors/multivariate and
+``bench/multivariate.py``): at windows of 100, 1,000 and 10,000 rows with mixed
+numeric and categorical columns and missing values, the false-alarm rate at
+alpha stays within alpha. Below ``MIN_ROWS`` rows a window is not tested (the
+normal approximation is not measured there; the p-value is None).
+
+What is decided:
+
+- Numbers that are NaN or infinite are missing. A column with nothing but
+  missing values in the fitted half is left out of the statistic, and named in
+  ``Reconstruction.dropped``.
+- Categories are matched by their text (``str(value)``); the
+  ``top_categories`` most frequent keep their own share, the others (and
+  categories the reference never had) share one pooled "other" share. The
+  fitted state is therefore bounded: at most ``top_categories`` entries a
+  categorical column and ``components x columns`` numbers for the PCA.
+- A column of the fit missing from a window is an error, not silently
+  imputed; extra columns of the window are ignored.
+- The split is seeded (``seed``): the same reference gives the same state.
+
+>>> rng = np.random.default_rng(7)
+>>> s = rng.standard_normal(10_000)
+>>> reference = {"a": s + rng.standard_normal(10_000) / 8,
+...              "b": s + rng.standard_normal(10_000) / 8,
+...              "c": rng.standard_normal(10_000) / 8}
+>>> model = fit(reference)
+>>> model.n_components, model.explained_variance
+(1, 0.662)
+>>> t = rng.standard_normal(500)
+>>> same = {"a": t + rng.standard_normal(500) / 8, "b": t + rng.standard_normal(500) / 8,
+...         "c": rng.standard_normal(500) / 8}
+>>> result = model.test(same)
+>>> round(result.error, 3), round(result.expected, 3), round(result.p_value, 3)
+(0.844, 0.818, 0.335)
+>>> rotated = {"a": -same["b"], "b": same["a"], "c": same["c"]}  # 90 degrees
+>>> result = model.test(rotated)
+>>> round(result.error, 3), round(result.z, 1), result.p_value < 1e-100
+(1.519, 25.5, True)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from detectors._checks import check_float, check_int
+
+STATE_VERSION = 1
+DEFAULT_VARIANCE = 0.65  # NannyML's default share of variance the components explain
+DEFAULT_TOP_CATEGORIES = 50  # categories a column keeps its own share for
+MIN_REFERENCE_ROWS = 100  # rows to fit (half fit the PCA, half calibrate)
+MIN_ROWS = 100  # a window's rows below which it is not tested
+
+Columns = Mapping[str, NDArray[Any]]
+
+
+@dataclass(frozen=True)
+class CategoricalEncoding:
+    """A categorical column's frequency encoding: each kept category's share of the reference."""
+
+    shares: dict[str, float]  # the top categories, by text
+    other: float  # the pooled share of every other category (0 when there were none)
+    mode: str  # the most frequent category: what a missing value becomes
+
+    def encode(self, values: NDArray[Any]) -> NDArray[np.float64]:
+        out = np.empty(values.size, dtype=np.float64)
+        for i, value in enumerate(values.tolist()):
+            key = self.mode if _is_missing(value) else str(value)
+            out[i] = self.shares.get(key, self.other)
+        return out
+
+
+@dataclass(frozen=True)
+class ReconstructionResult:
+    """One window's reconstruction error and its p-value against the reference's.
+
+    ``p_value`` is None when the window has fewer than ``MIN_ROWS`` rows.
+    """
+
+    n: int  # the window's rows
+    error: float  # the window's mean reconstruction error (nan without rows)
+    expected: float  # the mean error of a held-out reference row (mu)
+    standard_error: float  # sigma * sqrt(1/n + 1/m): the null std of error - expected
+    z: float | None
+    p_value: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n": self.n, "error": self.error, "expected": self.expected,
+                "standard_error": self.standard_error, "z": self.z, "p_value": self.p_value}
+
+
+@dataclass(frozen=True)
+class Reconstruction:
+    """A fitted reference: imputation, encoding, scaling, PCA and the null error distribution."""
+
+    numeric: dict[str, float]  # numeric column -> its mean (the imputed value)
+    categorical: dict[str, CategoricalEncoding]
+    center: NDArray[np.float64]  # the encoded columns' means, numeric then categorical
+    scale: NDArray[np.float64]  # their standard deviations (1 where constant)
+    components: NDArray[np.float64]  # k x d, orthonormal rows
+    explained_variance: float  # the share of variance the k components explain
+    error_mean: float  # mu: mean error of a held-out reference row
+    error_std: float  # sigma
+    n_heldout: int  # m
+    dropped: tuple[str, ...] = field(default=())  # columns with nothing but missing values
+
+    @property
+    def n_components(self) -> int:
+        return int(self.components.shape[0])
+
+    @property
+    def columns(self) -> list[str]:
+        """The columns the statistic uses, in the order of the encoded matrix."""
+        return [*self.numeric, *self.categorical]
+
+    def encode(self, columns: Columns) -> NDArray[np.float64]:
+        """The standardised n x d matrix of a window (missing values imputed)."""
+        return (_encode(columns, self.numeric, self.categorical) - self.center) / self.scale
+
+    def errors(self, columns: Columns) -> NDArray[np.float64]:
+        """Each row's reconstruction error: its distance to the span of the components."""
+        z = self.encode(columns)
+        residual = z - (z @ self.components.T) @ self.components
+        return np.asarray(np.sqrt(np.einsum("ij,ij->i", residual, residual)), dtype=np.float64)
+
+    def test(self, columns: Columns) -> ReconstructionResult:
+        """The window's mean error and its two-sided p-value (None below ``MIN_ROWS`` rows)."""
+        errors = self.errors(columns)
+        n = int(errors.size)
+        error = float(errors.mean()) if n else math.nan
+        se = self.error_std * math.sqrt(1.0 / max(n, 1) + 1.0 / self.n_heldout)
+        if n < MIN_ROWS:
+            return ReconstructionResult(n, error, self.error_mean, se, None, None)
+        z = (error - self.error_mean) / se if se > 0 else (0.0 if error == self.error_mean
+                                                          else math.copysign(math.inf, error
+                                                                             - self.error_mean))
+        p = min(1.0, math.erfc(abs(z) / math.sqrt(2.0)))
+        return ReconstructionResult(n, error, self.error_mean, se, z, p)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready state; ``from_dict`` restores it exactly (floats round-trip)."""
+        return {
+            "version": STATE_VERSION,
+            "numeric": dict(self.numeric),
+            "categorical": {name: {"shares": dict(enc.shares), "other": enc.other,
+                                   "mode": enc.mode}
+                            for name, enc in self.categorical.items()},
+            "center": self.center.tolist(),
+            "scale": self.scale.tolist(),
+            "components": self.components.tolist(),
+            "explained_variance": self.explained_variance,
+            "error_mean": self.error_mean,
+            "error_std": self.error_std,
+            "n_heldout": self.n_heldout,
+            "dropped": list(self.dropped),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Reconstruction:
+        """The state ``to_dict`` wrote; ValueError for another version or inconsistent shapes."""
+        if data.get("version") != STATE_VERSION:
+            raise ValueError(f"reconstruction state version must be {STATE_VERSION}, "
+                             f"got {data.get('version')!r}")
+        numeric = {str(k): float(v) for k, v in data["numeric"].items()}
+        categorical = {
+            str(name): CategoricalEncoding({str(k): float(v) for k, v in enc["shares"].items()},
+                                           float(enc["other"]), str(enc["mode"]))
+            for name, enc in data["categorical"].items()}
+        d = len(numeric) + len(categorical)
+        center = np.asarray(data["center"], dtype=np.float64)
+        scale = np.asarray(data["scale"], dtype=np.float64)
+        components = np.asarray(data["components"], dtype=np.float64).reshape(-1, d)
+        if center.shape != (d,) or scale.shape != (d,) or not 1 <= components.shape[0] <= d:
+            raise ValueError(f"reconstruction state shapes do not match its {d} columns")
+        return cls(numeric, categorical, center, scale, components,
+                   float(data["explained_variance"]), float(data["error_mean"]),
+                   float(data["error_std"]), int(data["n_heldout"]),
+                   tuple(str(c) for c in data.get("dropped", [])))
+
+
+def fit(
+    columns: Columns,
+    *,
+    variance: float = DEFAULT_VARIANCE,
+    top_categories: int = DEFAULT_TOP_CATEGORIES,
+    seed: int = 0,
+) -> Reconstruction:
+    """Fit on reference rows: object arrays are categorical, the rest numeric.
+
+    Half the rows (chosen with ``seed``) fit the PCA, the other half calibrate
+    the null distribution of the error. Raises ValueError for fewer than
+    ``MIN_REFERENCE_ROWS`` rows, columns of unequal length, or no usable column.
+    """
+    check_float("variance", variance, low=0.0, high=1.0, low_open=True)
+    check_int("top_categories", top_categories, low=1)
+    n = _rows(columns)
+    if n < MIN_REFERENCE_ROWS:
+        raise ValueError(f"a reconstruction needs at least {MIN_REFERENCE_ROWS} reference rows, "
+                         f"got {n}")
+    order = np.random.default_rng(seed).permutation(n)
+    fit_rows, held_rows = order[: n // 2], order[n // 2:]
+    numeric: dict[str, float] = {}
+    categorical: dict[str, CategoricalEncoding] = {}
+    dropped: list[str] = []
+    for name, values in columns.items():
+        part = values[fit_rows]
+        if values.dtype == object:
+            encoding = _categorical(part, top_categories)
+            if encoding is None:
+                dropped.append(name)
+            else:
+                categorical[name] = encoding
+        else:
+            finite = np.asarray(part, dtype=np.float64)
+            finite = finite[np.isfinite(finite)]
+            if finite.size == 0:
+                dropped.append(name)
+            else:
+                numeric[name] = float(finite.mean())
+    if not numeric and not categorical:
+        raise ValueError("a reconstruction needs at least one column with values")
+    encoded = _encode(columns, numeric, categorical)
+    train = encoded[fit_rows]
+    center = train.mean(axis=0)
+    scale = train.std(axis=0)
+    scale[scale == 0] = 1.0
+    components, explained = _pca((train - center) / scale, variance)
+    model = Reconstruction(numeric, categorical, center, scale, components, explained,
+                           0.0, 0.0, held_rows.size, tuple(dropped))
+    held = model.errors({name: values[held_rows] for name, values in columns.items()})
+    return Reconstruction(numeric, categorical, center, scale, components, explained,
+                          float(held.mean()), float(held.std(ddof=1)), held_rows.size,
+                          tuple(dropped))
+
+
+def _pca(z: NDArray[np.float64], variance: float) -> tuple[NDArray[np.float64], float]:
+    """The fewest principal axes of centred ``z`` explaining more than ``variance`` (as sklearn)."""
+    _, singular, vt = np.linalg.svd(z, full_matrices=False)
+    power = singular**2
+    total = power.sum()
+    if total == 0:  # every column constant: one axis, nothing explained
+        return vt[:1], 0.0
+    ratio = np.cumsum(power) / total
+    k = min(int(np.searchsorted(ratio, variance, side="right")) + 1, vt.shape[0])
+    return np.ascontiguousarray(vt[:k]), round(float(ratio[k - 1]), 3)
+
+
+def _categorical(values: NDArray[Any], top: int) -> CategoricalEncoding | None:
+    keys = [None if _is_missing(v) else str(v) for v in values.tolist()]
+    seen = [key for key in keys if key is not None]
+    if not seen:
+        return None
+    texts, counts = np.unique(np.asarray(seen, dtype=object), return_counts=True)
+    order = np.argsort(-counts, kind="stable")  # ties: by text
+    counts[order[0]] += len(keys) - len(seen)  # missing values take the mode
+    shares = {str(texts[i]): float(counts[i] / len(keys)) for i in order[:top]}
+    other = float(counts[order[top:]].sum() / len(keys))
+    return CategoricalEncoding(shares, other, str(texts[order[0]]))
+
+
+def _encode(columns: Columns, numeric: Mapping[str, float],
+            categorical: Mapping[str, CategoricalEncoding]) -> NDArray[np.float64]:
+    n = _rows(columns)
+    out = np.empty((n, len(numeric) + len(categorical)), dtype=np.float64)
+    for j, (name, mean) in enumerate(numeric.items()):
+        values = _column(columns, name)
+        if values.dtype == object:
+            raise ValueError(f"column {name!r} is numeric in the reference but not in the window")
+        x = np.asarray(values, dtype=np.float64)
+        out[:, j] = np.where(np.isfinite(x), x, mean)
+    for j, (name, encoding) in enumerate(categorical.items(), start=len(numeric)):
+        out[:, j] = encoding.encode(_column(columns, name))
+    return out
+
+
+def _column(columns: Columns, name: str) -> NDArray[Any]:
+    values = columns.get(name)
+    if values is None:
+        raise ValueError(f"the window has no column {name!r}")
+    return values
+
+
+def _rows(columns: Columns) -> int:
+    sizes = {values.shape[0] for values in columns.values()}
+    if len(sizes) > 1:
+        raise ValueError(f"columns must have one length, got {sorted(sizes)}")
+    return sizes.pop() if sizes else 0
+
+
+def _is_missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
