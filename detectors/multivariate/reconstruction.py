@@ -102,11 +102,14 @@ class CategoricalEncoding:
     mode: str  # the most frequent category: what a missing value becomes
 
     def encode(self, values: NDArray[Any]) -> NDArray[np.float64]:
-        out = np.empty(values.size, dtype=np.float64)
-        for i, value in enumerate(values.tolist()):
-            key = self.mode if _is_missing(value) else str(value)
-            out[i] = self.shares.get(key, self.other)
-        return out
+        keys = np.asarray([self.mode if _is_missing(v) else str(v) for v in values.tolist()],
+                          dtype=object)
+        if keys.size == 0:
+            return np.empty(0, dtype=np.float64)
+        texts, inverse = np.unique(keys, return_inverse=True)
+        shares = np.asarray([self.shares.get(text, self.other) for text in texts.tolist()],
+                            dtype=np.float64)
+        return np.asarray(shares[inverse.reshape(-1)], dtype=np.float64)
 
 
 @dataclass(frozen=True)
