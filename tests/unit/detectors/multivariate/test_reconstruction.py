@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from scipy import stats as sps
 
 from detectors.multivariate import Reconstruction, fit
-from detectors.multivariate.reconstruction import MIN_ROWS, CategoricalEncoding
+from detectors.multivariate.reconstruction import MIN_ROWS, CategoricalEncoding, two_sided_p
 
 ALPHA = 0.05
 WEEK = 7 * 24 * 12  # rows a week at one row every 5 minutes (NannyML's DPP)
@@ -247,3 +247,23 @@ def test_encoding_is_the_category_share() -> None:
     encoding = CategoricalEncoding({"a": 0.75}, 0.25, "a")
     assert encoding.encode(np.array(["a", "z", None], dtype=object)).tolist() == [0.75, 0.25,
                                                                                    0.75]
+
+
+@pytest.mark.parametrize("skewness", [-0.8, -0.05, 1e-9, 0.02, 0.3, 1.5])
+@pytest.mark.parametrize("z", [-4.0, -1.0, 0.0, 0.5, 2.5, 6.0])
+def test_the_tail_is_scipy_pearson3(z: float, skewness: float) -> None:
+    expected = 2 * min(sps.pearson3.sf(z, skewness), sps.pearson3.cdf(z, skewness))
+    assert two_sided_p(z, skewness) == pytest.approx(min(1.0, expected), rel=1e-6, abs=1e-300)
+
+
+def test_a_right_skewed_error_gets_a_heavier_upper_tail_than_the_normal() -> None:
+    model = fit(mixed(np.random.default_rng(11), 4_000))
+    assert model.error_skewness > 0.5
+    rng = np.random.default_rng(12)
+    result = model.test(mixed(rng, 100))
+    assert result.z is not None
+    assert result.p_value is not None
+    shifted = dataclasses.replace(model, error_mean=result.error - 4 * result.standard_error)
+    upper = shifted.test(mixed(np.random.default_rng(12), 100)).p_value
+    assert upper is not None
+    assert upper > math.erfc(4 / math.sqrt(2))
