@@ -9,8 +9,8 @@ numeric columns as float64 with NaN for missing, categorical columns as object
 arrays with None. Pure functions and small state objects: no I/O.
 """
 
+from detectors.multivariate._encoding import CategoricalEncoding
 from detectors.multivariate.reconstruction import (
-    CategoricalEncoding,
     Reconstruction,
     ReconstructionResult,
     fit,

@@ -89,34 +89,19 @@ from numpy.typing import NDArray
 from scipy import stats as sps
 
 from detectors._checks import check_float, check_int
+from detectors.multivariate._encoding import (
+    CategoricalEncoding,
+    Columns,
+    categorical_encoding,
+    encode,
+    rows,
+)
 
 STATE_VERSION = 1
 DEFAULT_VARIANCE = 0.65  # NannyML's default share of variance the components explain
 DEFAULT_TOP_CATEGORIES = 50  # categories a column keeps its own share for
 MIN_REFERENCE_ROWS = 100  # rows to fit (half fit the PCA, half calibrate)
 MIN_ROWS = 100  # a window's rows below which it is not tested
-
-Columns = Mapping[str, NDArray[Any]]
-
-
-@dataclass(frozen=True)
-class CategoricalEncoding:
-    """A categorical column's frequency encoding: each kept category's share of the reference."""
-
-    shares: dict[str, float]  # the top categories, by text
-    other: float  # the pooled share of every other category (0 when there were none)
-    mode: str  # the most frequent category: what a missing value becomes
-
-    def encode(self, values: NDArray[Any]) -> NDArray[np.float64]:
-        keys = np.asarray([self.mode if _is_missing(v) else str(v) for v in values.tolist()],
-                          dtype=object)
-        if keys.size == 0:
-            return np.empty(0, dtype=np.float64)
-        texts, inverse = np.unique(keys, return_inverse=True)
-        shares = np.asarray([self.shares.get(text, self.other) for text in texts.tolist()],
-                            dtype=np.float64)
-        return np.asarray(shares[inverse.reshape(-1)], dtype=np.float64)
-
 
 @dataclass(frozen=True)
 class ReconstructionResult:
@@ -164,7 +149,7 @@ class Reconstruction:
 
     def encode(self, columns: Columns) -> NDArray[np.float64]:
         """The standardised n x d matrix of a window (missing values imputed)."""
-        return (_encode(columns, self.numeric, self.categorical) - self.center) / self.scale
+        return (encode(columns, self.numeric, self.categorical) - self.center) / self.scale
 
     def errors(self, columns: Columns) -> NDArray[np.float64]:
         """Each row's reconstruction error: its distance to the span of the components."""
@@ -247,7 +232,7 @@ def fit(
     """
     check_float("variance", variance, low=0.0, high=1.0, low_open=True)
     check_int("top_categories", top_categories, low=1)
-    n = _rows(columns)
+    n = rows(columns)
     if n < MIN_REFERENCE_ROWS:
         raise ValueError(f"a reconstruction needs at least {MIN_REFERENCE_ROWS} reference rows, "
                          f"got {n}")
@@ -259,7 +244,7 @@ def fit(
     for name, values in columns.items():
         part = values[fit_rows]
         if values.dtype == object:
-            encoding = _categorical(part, top_categories)
+            encoding = categorical_encoding(part, top_categories)
             if encoding is None:
                 dropped.append(name)
             else:
@@ -273,7 +258,7 @@ def fit(
                 numeric[name] = float(finite.mean())
     if not numeric and not categorical:
         raise ValueError("a reconstruction needs at least one column with values")
-    encoded = _encode(columns, numeric, categorical)
+    encoded = encode(columns, numeric, categorical)
     train = encoded[fit_rows]
     center = train.mean(axis=0)
     scale = train.std(axis=0)
@@ -320,49 +305,3 @@ def _pca(z: NDArray[np.float64], variance: float) -> tuple[NDArray[np.float64], 
     ratio = np.cumsum(power) / total
     k = min(int(np.searchsorted(ratio, variance, side="right")) + 1, vt.shape[0])
     return np.ascontiguousarray(vt[:k]), round(float(ratio[k - 1]), 3)
-
-
-def _categorical(values: NDArray[Any], top: int) -> CategoricalEncoding | None:
-    keys = [None if _is_missing(v) else str(v) for v in values.tolist()]
-    seen = [key for key in keys if key is not None]
-    if not seen:
-        return None
-    texts, counts = np.unique(np.asarray(seen, dtype=object), return_counts=True)
-    order = np.argsort(-counts, kind="stable")  # ties: by text
-    counts[order[0]] += len(keys) - len(seen)  # missing values take the mode
-    shares = {str(texts[i]): float(counts[i] / len(keys)) for i in order[:top]}
-    other = float(counts[order[top:]].sum() / len(keys))
-    return CategoricalEncoding(shares, other, str(texts[order[0]]))
-
-
-def _encode(columns: Columns, numeric: Mapping[str, float],
-            categorical: Mapping[str, CategoricalEncoding]) -> NDArray[np.float64]:
-    n = _rows(columns)
-    out = np.empty((n, len(numeric) + len(categorical)), dtype=np.float64)
-    for j, (name, mean) in enumerate(numeric.items()):
-        values = _column(columns, name)
-        if values.dtype == object:
-            raise ValueError(f"column {name!r} is numeric in the reference but not in the window")
-        x = np.asarray(values, dtype=np.float64)
-        out[:, j] = np.where(np.isfinite(x), x, mean)
-    for j, (name, encoding) in enumerate(categorical.items(), start=len(numeric)):
-        out[:, j] = encoding.encode(_column(columns, name))
-    return out
-
-
-def _column(columns: Columns, name: str) -> NDArray[Any]:
-    values = columns.get(name)
-    if values is None:
-        raise ValueError(f"the window has no column {name!r}")
-    return values
-
-
-def _rows(columns: Columns) -> int:
-    sizes = {values.shape[0] for values in columns.values()}
-    if len(sizes) > 1:
-        raise ValueError(f"columns must have one length, got {sorted(sizes)}")
-    return sizes.pop() if sizes else 0
-
-
-def _is_missing(value: object) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))

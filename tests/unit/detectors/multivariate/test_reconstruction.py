@@ -24,8 +24,8 @@ import pytest
 from numpy.typing import NDArray
 from scipy import stats as sps
 
-from detectors.multivariate import Reconstruction, fit
-from detectors.multivariate.reconstruction import MIN_ROWS, CategoricalEncoding, two_sided_p
+from detectors.multivariate import CategoricalEncoding, Reconstruction, fit
+from detectors.multivariate.reconstruction import MIN_ROWS, two_sided_p
 
 ALPHA = 0.05
 WEEK = 7 * 24 * 12  # rows a week at one row every 5 minutes (NannyML's DPP)
