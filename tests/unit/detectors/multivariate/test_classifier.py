@@ -84,7 +84,10 @@ def test_bad_input_is_refused() -> None:
     with pytest.raises(ValueError, match="max_rows must be an integer"):
         classifier_test(reference, mixed(rng, 200), max_rows=10)
     with pytest.raises(ValueError, match="at least one column with values"):
-        classifier_test({"x": np.full(200, np.nan)}, {"x": np.zeros(200)})
+        classifier_test({"x": np.full(200, np.nan)}, {"x": np.full(200, np.nan)})
+    window = mixed(rng, 200)
+    with pytest.raises(ValueError, match="'a' is numeric in the reference"):
+        classifier_test(reference, {**window, "a": window["a"].astype(object)})
 
 
 def test_results_are_reproducible_with_the_seed() -> None:
