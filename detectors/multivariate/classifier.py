@@ -36,8 +36,7 @@ Decided here:
 
 The test needs the reference rows themselves (unlike
 ``reconstruction.Reconstruction``, whose fitted state is small), and costs a
-few Newton steps on up to ``2 max_rows`` rows: tens of milliseconds at the
-defaults. Measured in ``bench/multivariate.py``.
+few Newton steps on up to ``2 max_rows`` rows: about 10 ms at the defaults. Measured in ``bench/multivariate.py``.
 
 >>> rng = np.random.default_rng(1)
 >>> s = rng.standard_normal(3_000)
