@@ -66,7 +66,7 @@ def encode(columns: Columns, numeric: Mapping[str, float],
     out = np.empty((n, len(numeric) + len(categorical)), dtype=np.float64)
     for j, (name, mean) in enumerate(numeric.items()):
         values = column(columns, name)
-        if values.dtype == object:
+        if is_categorical(values):
             raise ValueError(f"column {name!r} is numeric in the reference but not in the window")
         x = np.asarray(values, dtype=np.float64)
         out[:, j] = np.where(np.isfinite(x), x, mean)
@@ -87,6 +87,11 @@ def rows(columns: Columns) -> int:
     if len(sizes) > 1:
         raise ValueError(f"columns must have one length, got {sorted(sizes)}")
     return sizes.pop() if sizes else 0
+
+
+def is_categorical(values: NDArray[Any]) -> bool:
+    """Object and string arrays hold categories; every other dtype holds numbers."""
+    return values.dtype.kind in "OUS"
 
 
 def is_missing(value: object) -> bool:

@@ -36,7 +36,8 @@ Decided here:
 
 The test needs the reference rows themselves (unlike
 ``reconstruction.Reconstruction``, whose fitted state is small), and costs a
-few Newton steps on up to ``2 max_rows`` rows: about 10 ms at the defaults. Measured in ``bench/multivariate.py``.
+few Newton steps on up to ``2 max_rows`` rows: about 10 ms at the defaults.
+Measured in ``bench/multivariate.py``.
 
 >>> rng = np.random.default_rng(1)
 >>> s = rng.standard_normal(3_000)
@@ -68,6 +69,7 @@ from detectors.multivariate._encoding import (
     categorical_encoding,
     column,
     encode,
+    is_categorical,
     rows,
 )
 
@@ -122,15 +124,17 @@ def classifier_test(
     pooled: dict[str, NDArray[Any]] = {}  # reference rows, then window rows
     for name, values in reference.items():
         other = column(window, name)
-        if values.dtype == object:
+        if is_categorical(values):
             other = other.astype(object)
-        elif other.dtype == object:
+        elif is_categorical(other):
             raise ValueError(f"column {name!r} is numeric in the reference but not in the window")
+        else:
+            values, other = values.astype(np.float64), other.astype(np.float64)
         pooled[name] = np.concatenate([values[ref_rows], other[win_rows]])
     numeric: dict[str, float] = {}
     categorical: dict[str, CategoricalEncoding] = {}
     for name, values in pooled.items():
-        if values.dtype == object:
+        if is_categorical(values):
             encoding = categorical_encoding(values, top_categories)
             if encoding is not None:
                 categorical[name] = encoding

@@ -94,6 +94,7 @@ from detectors.multivariate._encoding import (
     Columns,
     categorical_encoding,
     encode,
+    is_categorical,
     rows,
 )
 
@@ -102,6 +103,7 @@ DEFAULT_VARIANCE = 0.65  # NannyML's default share of variance the components ex
 DEFAULT_TOP_CATEGORIES = 50  # categories a column keeps its own share for
 MIN_REFERENCE_ROWS = 100  # rows to fit (half fit the PCA, half calibrate)
 MIN_ROWS = 100  # a window's rows below which it is not tested
+
 
 @dataclass(frozen=True)
 class ReconstructionResult:
@@ -130,7 +132,7 @@ class Reconstruction:
     categorical: dict[str, CategoricalEncoding]
     center: NDArray[np.float64]  # the encoded columns' means, numeric then categorical
     scale: NDArray[np.float64]  # their standard deviations (1 where constant)
-    components: NDArray[np.float64]  # k x d, orthonormal rows
+    components: NDArray[np.float64]  # k x d, orthonormal rows (k = 0: all columns constant)
     explained_variance: float  # the share of variance the k components explain
     error_mean: float  # mu: mean error of a held-out reference row
     error_std: float  # sigma
@@ -208,7 +210,7 @@ class Reconstruction:
         center = np.asarray(data["center"], dtype=np.float64)
         scale = np.asarray(data["scale"], dtype=np.float64)
         components = np.asarray(data["components"], dtype=np.float64).reshape(-1, d)
-        if center.shape != (d,) or scale.shape != (d,) or not 1 <= components.shape[0] <= d:
+        if center.shape != (d,) or scale.shape != (d,) or components.shape[0] > d:
             raise ValueError(f"reconstruction state shapes do not match its {d} columns")
         return cls(numeric, categorical, center, scale, components,
                    float(data["explained_variance"]), float(data["error_mean"]),
@@ -224,7 +226,7 @@ def fit(
     top_categories: int = DEFAULT_TOP_CATEGORIES,
     seed: int = 0,
 ) -> Reconstruction:
-    """Fit on reference rows: object arrays are categorical, the rest numeric.
+    """Fit on reference rows: object and string arrays are categorical, the rest numeric.
 
     Half the rows (chosen with ``seed``) fit the PCA, the other half calibrate
     the null distribution of the error. Raises ValueError for fewer than
@@ -243,7 +245,7 @@ def fit(
     dropped: list[str] = []
     for name, values in columns.items():
         part = values[fit_rows]
-        if values.dtype == object:
+        if is_categorical(values):
             encoding = categorical_encoding(part, top_categories)
             if encoding is None:
                 dropped.append(name)
@@ -300,8 +302,8 @@ def _pca(z: NDArray[np.float64], variance: float) -> tuple[NDArray[np.float64], 
     _, singular, vt = np.linalg.svd(z, full_matrices=False)
     power = singular**2
     total = power.sum()
-    if total == 0:  # every column constant: one axis, nothing explained
-        return vt[:1], 0.0
+    if total == 0:  # every column constant: no axis, any deviation is an error
+        return np.zeros((0, z.shape[1])), 0.0
     ratio = np.cumsum(power) / total
     k = min(int(np.searchsorted(ratio, variance, side="right")) + 1, vt.shape[0])
     return np.ascontiguousarray(vt[:k]), round(float(ratio[k - 1]), 3)

@@ -95,3 +95,12 @@ def test_results_are_reproducible_with_the_seed() -> None:
     reference, window = mixed(rng, 3_000), mixed(rng, 3_000)
     assert classifier_test(reference, window, seed=9) == classifier_test(reference, window,
                                                                          seed=9)
+
+
+def test_string_arrays_are_categories() -> None:
+    rng = np.random.default_rng(6)
+    kinds = np.array(["x", "y", "z"])
+    reference = {"kind": kinds[rng.integers(0, 3, 1_000)], "n": rng.poisson(4, 1_000)}
+    window = {"kind": kinds[rng.choice(3, 1_000, p=[0.6, 0.2, 0.2])].astype(object),
+              "n": rng.poisson(4, 1_000)}
+    assert classifier_test(reference, window).p_value < 1e-6

@@ -229,3 +229,25 @@ def test_a_right_skewed_error_gets_a_heavier_upper_tail_than_the_normal() -> Non
     upper = shifted.test(mixed(np.random.default_rng(12), 100)).p_value
     assert upper is not None
     assert upper > math.erfc(4 / math.sqrt(2))
+
+
+def test_string_arrays_are_categories_and_integers_numbers() -> None:
+    rng = np.random.default_rng(13)
+    kinds = np.array(["x", "y", "z"])[rng.integers(0, 3, 500)]  # a numpy string array
+    model = fit({"kind": kinds, "count": rng.poisson(4, 500), "flag": rng.random(500) < 0.3})
+    assert list(model.categorical) == ["kind"]
+    assert list(model.numeric) == ["count", "flag"]
+    window = {"kind": kinds[:200].astype(object), "count": rng.poisson(4, 200),
+              "flag": rng.random(200) < 0.3}
+    assert model.test(window).p_value is not None
+
+
+def test_constant_data_has_no_spread_and_any_change_is_certain() -> None:
+    model = fit({"x": np.ones(300), "kind": np.full(300, "a", dtype=object)})
+    assert model.error_std == 0.0
+    assert model.n_components == 0
+    assert Reconstruction.from_dict(model.to_dict()).n_components == 0
+    assert model.test({"x": np.ones(200), "kind": np.full(200, "a", dtype=object)}).p_value == 1.0
+    changed = model.test({"x": np.full(200, 2.0), "kind": np.full(200, "a", dtype=object)})
+    assert changed.p_value == 0.0
+    assert changed.z == math.inf
