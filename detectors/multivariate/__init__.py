@@ -9,6 +9,23 @@
 Input is a window's row-aligned sample (``detectors.rowsample.RowSample.columns()``):
 numeric columns as float64 with NaN for missing, categorical columns as object
 arrays with None. Pure functions and small state objects: no I/O.
+
+A multivariate p-value is one more test of the window, corrected with the
+columns' own (``detectors.correction``): with Bonferroni, the window is within
+its budget ``alpha`` while no adjusted p-value is below it.
+
+>>> import numpy as np
+>>> from detectors.correction import bonferroni
+>>> rng = np.random.default_rng(0)
+>>> s = rng.standard_normal(4_000)
+>>> reference = {"x": s + rng.standard_normal(4_000) / 4, "y": s + rng.standard_normal(4_000) / 4}
+>>> model = fit(reference)
+>>> t = rng.standard_normal(1_000)
+>>> window = {"x": -(t + rng.standard_normal(1_000) / 4), "y": t + rng.standard_normal(1_000) / 4}
+>>> column_pvalues = [0.41, 0.63]  # the per-column tests: each marginal unchanged
+>>> adjusted = bonferroni([*column_pvalues, model.test(window).p_value])
+>>> [p < 0.01 for p in adjusted]
+[False, False, True]
 """
 
 from detectors.multivariate._encoding import CategoricalEncoding
