@@ -104,3 +104,11 @@ def test_string_arrays_are_categories() -> None:
     window = {"kind": kinds[rng.choice(3, 1_000, p=[0.6, 0.2, 0.2])].astype(object),
               "n": rng.poisson(4, 1_000)}
     assert classifier_test(reference, window).p_value < 1e-6
+
+
+def test_a_change_of_spread_away_from_zero_is_seen() -> None:
+    """Squares of standardised columns see it; squares of raw values (mean 50) would not."""
+    rng = np.random.default_rng(7)
+    reference = {"x": rng.normal(50.0, 2.0, 2_000), "y": rng.standard_normal(2_000)}
+    window = {"x": rng.normal(50.0, 2.6, 1_000), "y": rng.standard_normal(1_000)}
+    assert classifier_test(reference, window).p_value < 1e-4
