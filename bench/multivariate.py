@@ -176,7 +176,7 @@ def null(quick: bool) -> None:
     print("\n| window rows | windows | references | flagged at 0.05 | of which above / below "
           "| flagged at 0.01 | test time a window (median) |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
-    plan = {100: (400, 10), 1_000: (200, 10), 10_000: (100, 5)}
+    plan = {100: (400, 10), 1_000: (1_000, 10), 10_000: (100, 5)}
     fits: list[float] = []
     for rows, (references, windows) in plan.items():
         if quick:
