@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # PostgreSQL for the store and worker tests (as on CI); unreachable means skipped, except CI=true.
 export DRIFTLINE_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: lock test test-containers docker-engine lint typecheck unit prometheus-tools chromium dashboards config-schema api-schema event-schema demo compare-example report-example bench-report bench bench-stream bench-join bench-alerts soak bench-decode-depth clean bench-concept bench-power bench-name-flood bench-null-worker bench-api bench-sequential
+.PHONY: lock test test-containers docker-engine lint typecheck unit prometheus-tools chromium dashboards config-schema api-schema event-schema demo compare-example report-example bench-report bench bench-stream bench-join bench-alerts soak bench-decode-depth clean bench-concept bench-power bench-name-flood bench-null-worker bench-api bench-sequential bench-multivariate
 
 # The environment is installed from the committed lock (exact versions and hashes), never
 # resolved afresh: uv at the locked version is bootstrapped with pip, then syncs the venv.
@@ -160,6 +160,10 @@ bench-null-worker: $(STAMP)
 # `make bench-sequential QUICK=1` for a short run.
 bench-sequential: $(STAMP)
 	$(BIN)/python bench/sequential.py $(if $(QUICK),--quick)
+# Multivariate drift (PCA reconstruction error): NannyML's butterfly, the null false-alarm
+# rate at 100 to 10,000 rows a window, the time a window; `QUICK=1` for a fifth of the runs.
+bench-multivariate: $(STAMP)
+	$(BIN)/python bench/multivariate.py $(if $(QUICK),--quick)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .demo .demo-compare
