@@ -39,8 +39,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The integration tests (real brokers, workers, databases, Prometheus, Chromium) one at a
+# time; the rest on both cores (pytest-xdist). Each run fails when it runs no test.
 unit: $(STAMP) prometheus-tools chromium
-	$(BIN)/pytest --durations=25
+	$(BIN)/pytest --durations=25 -m integration
+	$(BIN)/pytest --durations=10 -m "not integration" -n 2
 
 test: lint typecheck unit
 
