@@ -39,11 +39,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# The integration tests (real brokers, workers, databases, Prometheus, Chromium) one at a
-# time; the rest on both cores (pytest-xdist). Each run fails when it runs no test.
+# Every test on both cores (pytest-xdist): first tests/integration (real brokers, workers,
+# databases, Prometheus, Chromium), a module per process (--dist loadfile keeps a module's
+# fixtures in one process), then the rest. Each run fails when it runs no test.
 unit: $(STAMP) prometheus-tools chromium
-	$(BIN)/pytest --durations=25 -m integration
-	$(BIN)/pytest --durations=10 -m "not integration" -n 2
+	$(BIN)/pytest --durations=25 -n 2 --dist loadfile tests/integration
+	$(BIN)/pytest --durations=10 -n 2 --ignore=tests/integration
 
 test: lint typecheck unit
 
