@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 
 def check_int(name: str, value: object, *, low: int, high: int | None = None) -> int:
@@ -61,3 +63,20 @@ def check_choice(name: str, value: object, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
     return str(value)
+
+
+def check_checkpoint(data: object, version: int, keys: tuple[str, ...], *,
+                     kind: str | None = None, what: str = "checkpoint") -> Mapping[str, Any]:
+    """A checkpoint's header and keys: a mapping at ``version`` (of ``kind`` when given)
+    holding every key; ValueError naming the first thing wrong."""
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{what} must be a mapping, got {data!r:.80}")
+    if data.get("schema_version") != version:
+        raise ValueError(f"schema_version must be {version}, "
+                         f"got {data.get('schema_version')!r}")
+    if kind is not None and data.get("kind") != kind:
+        raise ValueError(f"kind must be {kind!r}, got {data.get('kind')!r}")
+    missing = [key for key in keys if key not in data]
+    if missing:
+        raise ValueError(f"checkpoint is missing key {missing[0]!r}")
+    return data

@@ -42,6 +42,8 @@ from typing import Any, Self
 import numpy as np
 from numpy.typing import ArrayLike
 
+from detectors._checks import check_checkpoint
+
 SCHEMA_VERSION = 1
 
 
@@ -126,12 +128,5 @@ class Moments:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
         """Rebuild from ``to_dict`` output; raise ValueError on a bad checkpoint."""
-        if not isinstance(data, Mapping):
-            raise ValueError(f"moments checkpoint must be a mapping, got {data!r:.80}")
-        if data.get("schema_version") != SCHEMA_VERSION:
-            raise ValueError(f"schema_version must be {SCHEMA_VERSION}, "
-                             f"got {data.get('schema_version')!r}")
-        missing = [key for key in ("n", "mean", "m2") if key not in data]
-        if missing:
-            raise ValueError(f"checkpoint is missing key {missing[0]!r}")
+        check_checkpoint(data, SCHEMA_VERSION, ("n", "mean", "m2"), what="moments checkpoint")
         return cls(data["n"], data["mean"], data["m2"])

@@ -117,7 +117,7 @@ from typing import Any, Literal, Self
 import numpy as np
 from numpy.typing import ArrayLike
 
-from detectors._checks import check_choice, check_float, check_int
+from detectors._checks import check_checkpoint, check_choice, check_float, check_int
 from detectors.performance import _labels
 from detectors.versions.moments import Moments
 
@@ -379,18 +379,10 @@ class SequentialTest:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
         """Rebuild from ``to_dict`` output; raise ValueError on a bad checkpoint."""
-        if not isinstance(data, Mapping):
-            raise ValueError(f"checkpoint must be a mapping, got {data!r:.80}")
-        if data.get("schema_version") != SCHEMA_VERSION:
-            raise ValueError(f"schema_version must be {SCHEMA_VERSION}, "
-                             f"got {data.get('schema_version')!r}")
-        if data.get("kind") != "sequential_test":
-            raise ValueError(f"kind must be 'sequential_test', got {data.get('kind')!r}")
-        keys = ("metric", "paired", "alpha", "mde", "min_n", "looks", "p_value", "decision",
-                "decided_at", "total")
-        missing = [key for key in keys if key not in data]
-        if missing:
-            raise ValueError(f"checkpoint is missing key {missing[0]!r}")
+        check_checkpoint(data, SCHEMA_VERSION, ("metric", "paired", "alpha", "mde", "min_n",
+                                                "looks", "p_value", "decision",
+                                                "decided_at", "total"),
+                         kind="sequential_test")
         test = cls(data["metric"], mde=data["mde"], alpha=data["alpha"],
                    paired=data["paired"], min_n=data["min_n"])
         total = Window.from_dict(data["total"])
