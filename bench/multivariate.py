@@ -42,7 +42,6 @@ from __future__ import annotations
 import argparse
 import platform
 import time
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -50,45 +49,9 @@ from scipy import stats as sps
 
 from detectors.multivariate import Reconstruction, classifier_test, fit
 from detectors.multivariate.reconstruction import two_sided_p
+from streams.devtools.multivariate_data import WEEK, Columns, butterfly, mixed
 
 ALPHA = 0.05
-WEEK = 7 * 24 * 12
-COLOURS = np.array(["red", "green", "blue", "grey"], dtype=object)
-CITIES = np.array([f"city{i}" for i in range(80)], dtype=object)
-CITY_P = 1.0 / np.arange(1, 81) ** 1.1 / np.sum(1.0 / np.arange(1, 81) ** 1.1)
-ROTATED = ("feature1", "feature2", "feature3")
-
-Columns = dict[str, NDArray[Any]]
-
-
-def butterfly(rng: np.random.Generator, n: int, rotated: bool, noise: int = 0) -> Columns:
-    s = rng.standard_normal(n)
-    x1 = s + rng.standard_normal(n) / 8
-    x2 = s + rng.standard_normal(n) / 8
-    if rotated:
-        x1, x2 = -x2, x1
-    columns = {"feature1": x1, "feature2": x2, "feature3": rng.standard_normal(n) / 8}
-    for i in range(noise):
-        columns[f"noise{i}"] = rng.normal(5.0, 2.0, n)
-    return columns
-
-
-def mixed(rng: np.random.Generator, n: int) -> Columns:
-    s = rng.standard_normal(n)
-    skewed = np.exp(rng.standard_normal(n))
-    skewed[rng.random(n) < 0.1] = np.nan
-    colour = COLOURS[np.minimum((s > 0).astype(int) + 2 * (rng.random(n) < 0.3), 3)]
-    colour[rng.random(n) < 0.05] = None
-    return {
-        "a": s + 0.5 * rng.standard_normal(n),
-        "b": s + 0.5 * rng.standard_normal(n),
-        "skewed": skewed,
-        "count": rng.poisson(3.0, n).astype(np.float64),
-        "colour": colour,
-        "city": CITIES[rng.choice(CITIES.size, n, p=CITY_P)],
-    }
-
-
 def psi(reference: NDArray[np.float64], current: NDArray[np.float64]) -> float:
     edges = np.quantile(reference, np.linspace(0, 1, 11)[1:-1])
     expected = np.bincount(np.searchsorted(edges, reference), minlength=10) / reference.size
