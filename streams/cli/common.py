@@ -7,7 +7,7 @@ import getpass
 import logging
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import NoReturn, TextIO
 
@@ -50,48 +50,41 @@ def bootstrap_from_url(url: str) -> str:
 
 
 @contextmanager
-def broker_errors(bootstrap: str) -> Iterator[None]:
-    """Turn Kafka, topic and timeout errors into one-line command errors.
+def _one_line_errors(bootstrap: str, logger: str, unreachable: tuple[type[BaseException], ...],
+                     others: tuple[type[BaseException], ...]) -> Iterator[None]:
+    """``unreachable`` and ``others`` as one-line command errors, ``logger`` quiet meanwhile
+    (its records do not fall through to logging's last-resort handler, which would print
+    them, unless the application configured logging)."""
+    quiet = logging.NullHandler()
+    logging.getLogger(logger).addHandler(quiet)
+    try:
+        yield
+    except unreachable as exc:
+        raise _cli_error(f"cannot reach the broker at {bootstrap} (is it running? "
+                         "`driftline broker` starts one)") from exc
+    except others as exc:
+        raise _cli_error(f"{bootstrap}: {str(exc) or type(exc).__name__}") from exc
+    finally:
+        logging.getLogger(logger).removeHandler(quiet)
 
-    Meanwhile aiokafka's log records do not fall through to logging's last-resort
-    handler (which would print them) unless the application configured logging.
-    """
+
+def broker_errors(bootstrap: str) -> AbstractContextManager[None]:
+    """Turn aiokafka's Kafka, topic and timeout errors into one-line command errors."""
     from aiokafka.errors import KafkaConnectionError, KafkaError
 
     from streams.transport.topics import TopicError
 
-    quiet = logging.NullHandler()
-    logging.getLogger("aiokafka").addHandler(quiet)
-    try:
-        yield
-    except KafkaConnectionError as exc:
-        raise _cli_error(f"cannot reach the broker at {bootstrap} (is it running? "
-                         "`driftline broker` starts one)") from exc
-    except (KafkaError, TopicError, TimeoutError) as exc:
-        raise _cli_error(f"{bootstrap}: {str(exc) or type(exc).__name__}") from exc
-    finally:
-        logging.getLogger("aiokafka").removeHandler(quiet)
+    return _one_line_errors(bootstrap, "aiokafka", (KafkaConnectionError,),
+                            (KafkaError, TopicError, TimeoutError))
 
 
-@contextmanager
-def kafka_python_errors(bootstrap: str) -> Iterator[None]:
+def kafka_python_errors(bootstrap: str) -> AbstractContextManager[None]:
     """``broker_errors`` for the synchronous readers (kafka-python's ``KafkaConsumer`` in
-    ``streams.transport.reading``): no broker, no topic, a timeout, a Kafka error as one
-    line; kafka-python's log stays quiet meanwhile."""
+    ``streams.transport.reading``): no broker, no topic, a timeout, a Kafka error."""
     from kafka.errors import KafkaError
 
-    quiet = logging.NullHandler()
-    logger = logging.getLogger("kafka")
-    logger.addHandler(quiet)
-    try:
-        yield
-    except ConnectionError as exc:
-        raise _cli_error(f"cannot reach the broker at {bootstrap} (is it running? "
-                         "`driftline broker` starts one)") from exc
-    except (KafkaError, LookupError, TimeoutError) as exc:
-        raise _cli_error(f"{bootstrap}: {str(exc) or type(exc).__name__}") from exc
-    finally:
-        logger.removeHandler(quiet)
+    return _one_line_errors(bootstrap, "kafka", (ConnectionError,),
+                            (KafkaError, LookupError, TimeoutError))
 
 
 def _cli_error(message: str) -> click.ClickException:
