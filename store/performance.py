@@ -178,14 +178,20 @@ def _with_windows() -> Any:
         windows.c.window_start == performance.c.window_start))
 
 
-def list_performance(conn: Connection, model_id: str,
-                     model_version: str | None = None) -> list[dict[str, Any]]:
-    """The performance rows of a model, oldest window first, coverage filled in."""
+def list_performance(conn: Connection, model_id: str, model_version: str | None = None,
+                     since: datetime | None = None, until: datetime | None = None
+                     ) -> list[dict[str, Any]]:
+    """The performance rows of a model (of windows starting in ``[since, until)`` when
+    given), oldest window first, coverage filled in."""
     query = select(performance, windows.c.n_events,
                    windows.c.window_end.label("drift_window_end")).select_from(
         _with_windows()).where(performance.c.model_id == model_id)
     if model_version is not None:
         query = query.where(performance.c.model_version == model_version)
+    if since is not None:
+        query = query.where(performance.c.window_start >= since)
+    if until is not None:
+        query = query.where(performance.c.window_start < until)
     query = query.order_by(performance.c.window_start, performance.c.model_version)
     rows = []
     for row in conn.execute(query).mappings():
@@ -199,13 +205,19 @@ def list_performance(conn: Connection, model_id: str,
     return rows
 
 
-def list_detections(conn: Connection, model_id: str,
-                    model_version: str | None = None) -> list[dict[str, Any]]:
-    """The concept-drift detections of a model, in stream order per version."""
+def list_detections(conn: Connection, model_id: str, model_version: str | None = None,
+                    since: datetime | None = None, until: datetime | None = None
+                    ) -> list[dict[str, Any]]:
+    """The concept-drift detections of a model (with an event time in ``[since, until)``
+    when given), in stream order per version."""
     table = concept_drift_events
     query = select(table).where(table.c.model_id == model_id)
     if model_version is not None:
         query = query.where(table.c.model_version == model_version)
+    if since is not None:
+        query = query.where(table.c.event_time >= since)
+    if until is not None:
+        query = query.where(table.c.event_time < until)
     query = query.order_by(table.c.model_version, table.c.detector, table.c.position)
     return [{key: row[key] for key in _names(table)}
             for row in conn.execute(query).mappings()]

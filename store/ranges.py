@@ -27,10 +27,6 @@ from store.records import check_aware, check_text, check_version
 from store.tables import windows
 
 
-def _inside(value: datetime, since: datetime | None, until: datetime | None) -> bool:
-    return (since is None or value >= since) and (until is None or value < until)
-
-
 def _range(query: Any, model_id: str, model_version: str, since: datetime | None,
            until: datetime | None) -> Any:
     check_text("model_id", model_id)
@@ -41,6 +37,12 @@ def _range(query: Any, model_id: str, model_version: str, since: datetime | None
     if until is not None:
         query = query.where(windows.c.window_start < check_aware("until", until))
     return query
+
+
+def _aware(since: datetime | None, until: datetime | None
+           ) -> tuple[datetime | None, datetime | None]:
+    return (None if since is None else check_aware("since", since),
+            None if until is None else check_aware("until", until))
 
 
 def count_windows_between(conn: Connection, model_id: str, model_version: str,
@@ -75,14 +77,12 @@ def performance_between(conn: Connection, model_id: str, model_version: str,
                         since: datetime | None = None, until: datetime | None = None
                         ) -> list[dict[str, Any]]:
     """The version's performance rows (realised and estimated) of windows in the range."""
-    return [row for row in list_performance(conn, model_id, model_version)
-            if _inside(row["window_start"], since, until)]
+    return list_performance(conn, model_id, model_version, *_aware(since, until))
 
 
 def detections_between(conn: Connection, model_id: str, model_version: str,
                        since: datetime | None = None, until: datetime | None = None
                        ) -> list[dict[str, Any]]:
     """The version's concept-drift detections whose event time is in the range."""
-    rows = list_detections(conn, model_id, model_version)
-    return sorted((row for row in rows if _inside(row["event_time"], since, until)),
-                  key=lambda row: (row["event_time"], row["detector"], row["position"]))
+    rows = list_detections(conn, model_id, model_version, *_aware(since, until))
+    return sorted(rows, key=lambda row: (row["event_time"], row["detector"], row["position"]))
