@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Match
 
@@ -99,7 +100,14 @@ def install(app: FastAPI) -> None:
             exc.status_code, str(exc.detail))
         return problem_response(request, exc.status_code, detail, headers)
 
+    async def on_database(request: Request, exc: Exception) -> JSONResponse:
+        # The database went away (an outage, a restart): a 503 the client may retry,
+        # naming the error's class only (its text may hold the database's address).
+        return problem_response(request, 503, f"database unavailable: {type(exc).__name__}",
+                                {"Retry-After": "5"})
+
     app.add_exception_handler(ProblemError, on_problem)
+    app.add_exception_handler(OperationalError, on_database)
     app.add_exception_handler(RequestValidationError, on_invalid)
     app.add_exception_handler(HTTPException, on_http)
 
@@ -107,5 +115,5 @@ def install(app: FastAPI) -> None:
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "description": HTTPStatus(status).phrase,
              "content": {MEDIA_TYPE: {}}}
-    for status in (401, 403, 404, 422)
+    for status in (401, 403, 404, 422, 503)
 }
