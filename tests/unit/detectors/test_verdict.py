@@ -16,6 +16,7 @@ from scipy import stats as sps
 
 from detectors import DriftPolicy, compare
 from detectors.batch import build_profile
+from detectors.reference import CategoricalReference, NumericReference
 from detectors.sketch import WindowSketch
 from detectors.verdict import evaluate
 
@@ -176,3 +177,22 @@ def test_effect_statistic_is_configurable() -> None:
 def test_policy_validation_names_key_and_value(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         DriftPolicy(**kwargs)
+
+
+def test_a_category_flood_keeps_the_stored_counts_at_the_reference_length() -> None:
+    """A producer sending 20,000 new categories in one window: the window's counts stay one
+    per reference category plus "other known" and "unseen", and still count every value."""
+    rng = np.random.default_rng(3)
+    reference = build_profile({"c": rng.choice(np.array(list("abcde"), dtype=object), 5000),
+                               "x": rng.normal(size=5000)},
+                              {"c": "categorical", "x": "numeric"})
+    flood = np.array([f"new-{i}" for i in range(20_000)], dtype=object)
+    sketch = WindowSketch(reference).update({"c": flood, "x": rng.normal(size=20_000)})
+    columns = {c.name: c for c in evaluate(reference, sketch, DriftPolicy()).features}
+    categorical, numeric = reference["c"], reference["x"]
+    assert isinstance(categorical, CategoricalReference)
+    assert isinstance(numeric, NumericReference)
+    assert len(columns["c"].counts or ()) == len(categorical.categories) + 2 == 7
+    assert columns["c"].counts == (0, 0, 0, 0, 0, 0, 20_000)
+    assert len(columns["x"].counts or ()) == len(numeric.edges) + 1
+    assert sum(columns["x"].counts or ()) == 20_000
